@@ -1,0 +1,58 @@
+/**
+ * Parsing `HOST[:PORT]` the way users write it: `build-box`, `10.0.0.5:7022`,
+ * `[::1]:7022`, or a bare IPv6 address such as `::1`.
+ *
+ * @module
+ */
+
+import { UsageError } from "./errors.ts";
+
+/** The port rexec uses when none is given. */
+export const DEFAULT_PORT = 7022;
+
+/** A host and a port. */
+export interface HostPort {
+  /** Host name or IP address, without brackets. */
+  readonly hostname: string;
+  /** TCP port. */
+  readonly port: number;
+}
+
+/**
+ * Parses `HOST[:PORT]`, using `defaultPort` when no port is given.
+ *
+ * @throws {UsageError} when the host is empty or the port is not 0 to 65535.
+ *
+ * @example
+ * ```ts
+ * import { parseHostPort } from "./address.ts";
+ *
+ * console.assert(parseHostPort("[::1]:9000", 7022).hostname === "::1");
+ * console.assert(parseHostPort("build-box", 7022).port === 7022);
+ * console.assert(parseHostPort("fe80::1", 7022).port === 7022);
+ * ```
+ */
+export function parseHostPort(text: string, defaultPort: number): HostPort {
+  let hostname: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    [, hostname, portText] = bracketed;
+  } else if (text.indexOf(":") !== text.lastIndexOf(":")) {
+    // More than one colon and no brackets: a bare IPv6 address, no port.
+    hostname = text;
+  } else {
+    [hostname, portText] = text.split(":");
+  }
+  if (hostname === "") {
+    throw new UsageError(`missing host in address ${JSON.stringify(text)}`);
+  }
+  if (portText === undefined) return { hostname, port: defaultPort };
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new UsageError(
+      `invalid port ${JSON.stringify(portText)} in address ${JSON.stringify(text)}: use 0 to 65535`,
+    );
+  }
+  return { hostname, port };
+}

@@ -1,0 +1,76 @@
+/**
+ * `rexec run`: one command on a remote host, wired to local stdin, stdout
+ * and stderr, exiting with the remote command's status.
+ *
+ * @module
+ */
+
+import { connect } from "../client.ts";
+import type { RemoteProcess } from "../remote_process.ts";
+import { resolveToken } from "../token.ts";
+import type { RunConfig } from "./args.ts";
+import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
+import {
+  EXIT_STDOUT_CLOSED,
+  exitCodeFor,
+  forwardOutput,
+  forwardStdin,
+  printError,
+} from "./terminal.ts";
+
+/**
+ * Runs the configured command and returns the exit status for rexec.
+ *
+ * @throws {RexecError} for rexec's own failures (token, connection,
+ * authentication, protocol); the caller reports them and exits 255.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCli } from "./args.ts";
+ * import { runRemote } from "./run.ts";
+ *
+ * const config = parseCli(["run", "localhost", "--", "uname", "-a"]);
+ * if (config.mode === "run") Deno.exit(await runRemote(config));
+ * ```
+ */
+export async function runRemote(config: RunConfig): Promise<number> {
+  const { token } = await resolveToken({ tokenFile: config.tokenFile });
+  await using client = await connect({
+    hostname: config.target.hostname,
+    port: config.target.port,
+    token,
+    timeout: config.connectTimeout,
+  });
+  const options = {
+    env: { ...config.env },
+    ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
+    ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
+    stdin: config.noStdin ? "null" as const : "piped" as const,
+  };
+  const child: RemoteProcess = "shell" in config.command
+    ? client.spawnShell(config.command.shell, options)
+    : client.spawn(config.command.argv, options);
+
+  let interrupted: Deno.Signal | undefined;
+  const forced = Promise.withResolvers<number>();
+  using _interrupts = watchInterrupts((signal, count) => {
+    interrupted ??= signal;
+    // First signal: end the remote command cleanly and report how. A second
+    // one means the user will not wait; the server still ends the command
+    // when the connection drops.
+    if (count === 1) child.cancel();
+    else forced.resolve(exitCodeForSignal(interrupted));
+  });
+
+  if (!config.noStdin) forwardStdin(child);
+  const finished = Promise.all([forwardOutput(child), child.status]);
+  const outcome = await Promise.race([finished, forced.promise]);
+  if (typeof outcome === "number") return outcome;
+  const [closedEarly, status] = outcome;
+  if (interrupted) return exitCodeForSignal(interrupted);
+  if (closedEarly) return EXIT_STDOUT_CLOSED;
+  if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
+    printError(`rexec: ${status.message}`);
+  }
+  return exitCodeFor(status);
+}

@@ -1,0 +1,91 @@
+/**
+ * `rexec shell`: a prompt that runs line after line through the remote
+ * shell on one connection. Reads a script from a pipe just as well.
+ *
+ * @module
+ */
+
+import { connect } from "../client.ts";
+import type { RemoteProcess } from "../remote_process.ts";
+import { resolveToken } from "../token.ts";
+import type { ShellConfig } from "./args.ts";
+import { watchInterrupts } from "./interrupts.ts";
+import { readLines } from "./lines.ts";
+import {
+  describeStatus,
+  EXIT_STDOUT_CLOSED,
+  exitCodeFor,
+  forwardOutput,
+  printError,
+} from "./terminal.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * Runs the prompt loop until `exit`, `quit` or end of input.
+ *
+ * @returns the last command's exit status, or N for `exit N`.
+ * @throws {RexecError} for rexec's own failures; the caller exits 255.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCli } from "./args.ts";
+ * import { runShell } from "./shell.ts";
+ *
+ * const config = parseCli(["shell", "build-box"]);
+ * if (config.mode === "shell") Deno.exit(await runShell(config));
+ * ```
+ */
+export async function runShell(config: ShellConfig): Promise<number> {
+  const { token } = await resolveToken({ tokenFile: config.tokenFile });
+  await using client = await connect({
+    hostname: config.target.hostname,
+    port: config.target.port,
+    token,
+    timeout: config.connectTimeout,
+  });
+  const interactive = Deno.stdin.isTerminal();
+  const prompt = encoder.encode(`rexec ${client.where}> `);
+  const showPrompt = () => {
+    if (interactive) Deno.stderr.writeSync(prompt);
+  };
+
+  let running: RemoteProcess | undefined;
+  using _interrupts = watchInterrupts(() => {
+    if (running) {
+      running.cancel();
+    } else {
+      // Ctrl-C at the prompt drops the line being typed, as in a shell.
+      printError("");
+      showPrompt();
+    }
+  });
+
+  let lastCode = 0;
+  showPrompt();
+  for await (const line of readLines(Deno.stdin.readable)) {
+    const command = line.trim();
+    const exit = /^exit(?:\s+(\d+))?$/.exec(command);
+    if (exit) return exit[1] === undefined ? lastCode : Number(exit[1]) & 0xff;
+    if (command === "quit") return lastCode;
+    if (command === "") {
+      showPrompt();
+      continue;
+    }
+    running = client.spawnShell(command, {
+      env: { ...config.env },
+      ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
+      ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
+      stdin: "null",
+    });
+    const [closedEarly, status] = await Promise.all([forwardOutput(running), running.status]);
+    running = undefined;
+    if (closedEarly) return EXIT_STDOUT_CLOSED;
+    lastCode = exitCodeFor(status);
+    const description = describeStatus(status);
+    if (description !== undefined) printError(`[${description}]`);
+    showPrompt();
+  }
+  if (interactive) printError("");
+  return lastCode;
+}

@@ -1,0 +1,389 @@
+/**
+ * The rexec client: connects, proves it holds the token, checks that the
+ * server holds it too, then runs commands one after another on the same
+ * connection. Each command is a {@link RemoteProcess}, shaped like
+ * `Deno.ChildProcess`.
+ *
+ * @module
+ */
+
+import { DEFAULT_PORT } from "./address.ts";
+import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
+import {
+  AuthenticationError,
+  ConnectionError,
+  HandshakeError,
+  ProtocolError,
+  RemoteError,
+  SessionBusyError,
+} from "./errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "./frame.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { FrameWriter } from "./frame_writer.ts";
+import {
+  decodeAuthChallenge,
+  decodeAuthOk,
+  decodeErrorReport,
+  decodeExitReport,
+  decodeHello,
+  decodeWindow,
+  describeForeignPeer,
+  encodeHello,
+  encodeJson,
+  type ExecRequest,
+  type Hello,
+  PROTOCOL_VERSION,
+} from "./messages.ts";
+import {
+  CommandChannel,
+  type CommandHost,
+  type RemoteProcess,
+  type SpawnOptions,
+} from "./remote_process.ts";
+import { VERSION } from "./version.ts";
+
+/** Default seconds allowed for connecting and authenticating. */
+export const DEFAULT_CONNECT_TIMEOUT = 15;
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** Host name or IP address of the server. */
+  hostname: string;
+  /** Port of the server; default 7022. */
+  port?: number;
+  /** The shared token. */
+  token: string;
+  /** Seconds allowed for connecting and authenticating; default 15. */
+  timeout?: number;
+  /** Largest frame body accepted from the server; default 1 MiB. */
+  maxFrameSize?: number;
+  /** Aborts connecting; once connected, closes the client. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to a rexec server and authenticates both ways.
+ *
+ * @throws {ConnectionError} when the server cannot be reached or does not
+ * answer in time.
+ * @throws {AuthenticationError} when either side's token does not match.
+ * @throws {HandshakeError} when the peer is not a rexec server of this
+ * protocol version.
+ *
+ * @example Running a command and collecting its output
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ *
+ * await using client = await connect({
+ *   hostname: "build-box",
+ *   token: Deno.env.get("REXEC_TOKEN")!,
+ * });
+ * const { code, stdout } = await client.spawn(["uname", "-a"]).output();
+ * console.log(code, new TextDecoder().decode(stdout));
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<Client> {
+  const port = options.port ?? DEFAULT_PORT;
+  const where = options.hostname.includes(":")
+    ? `[${options.hostname}]:${port}`
+    : `${options.hostname}:${port}`;
+  options.signal?.throwIfAborted();
+  const abort = new AbortController();
+  const timeoutMs = (options.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
+  const timer = setTimeout(() => abort.abort("timeout"), timeoutMs);
+  const onAbort = () => abort.abort("aborted");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({
+      hostname: options.hostname,
+      port,
+      signal: abort.signal,
+    });
+    conn.setNoDelay(true);
+    const opened = conn;
+    abort.signal.addEventListener("abort", () => closeQuietly(opened), { once: true });
+    const client = await handshake(conn, options, where);
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    options.signal?.addEventListener("abort", () => client.close(), { once: true });
+    return client;
+  } catch (error) {
+    if (conn) closeQuietly(conn);
+    if (abort.signal.aborted) {
+      if (abort.signal.reason === "aborted") options.signal!.throwIfAborted();
+      throw new ConnectionError(
+        `cannot connect to ${where}: no answer within ${timeoutMs / 1000} s`,
+        { cause: error },
+      );
+    }
+    throw describeConnectFailure(error, where);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function describeConnectFailure(error: unknown, where: string): unknown {
+  if (!(error instanceof Error) || error instanceof AuthenticationError) return error;
+  if (error instanceof HandshakeError || error instanceof RemoteError) {
+    return error;
+  }
+  if (error instanceof ProtocolError) {
+    return new HandshakeError(
+      `${where} is not a rexec server: ${error.message}`,
+      "not_rexec",
+      { cause: error },
+    );
+  }
+  const reason = error instanceof Deno.errors.ConnectionRefused
+    ? "connection refused (is rexec serve running there, on that port?)"
+    : error.message;
+  return new ConnectionError(`cannot connect to ${where}: ${reason}`, {
+    cause: error,
+  });
+}
+
+async function handshake(
+  conn: Deno.TcpConn,
+  options: ConnectOptions,
+  where: string,
+): Promise<Client> {
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  const reader = new FrameReader(conn.readable, { maxFrameSize });
+  const writer = new FrameWriter(conn);
+  await writer.write(
+    FrameType.Hello,
+    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize, agent: `rexec/${VERSION}` }),
+  );
+  const read = async (expected: FrameType): Promise<Uint8Array> => {
+    let frame: Frame | null;
+    try {
+      frame = await reader.read();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      const kind = describeForeignPeer(reader.lastHeader);
+      if (kind === "unknown") throw error;
+      throw new HandshakeError(
+        `${where} is not a rexec server (it speaks ${kind})`,
+        "not_rexec",
+        { cause: error },
+      );
+    }
+    if (frame === null) {
+      throw new ConnectionError(
+        `${where} closed the connection during the handshake`,
+      );
+    }
+    if (frame.type === FrameType.Error) {
+      const report = decodeErrorReport(frame.body);
+      if (report.code === "auth_failed") {
+        throw new AuthenticationError(
+          `authentication failed: ${where} rejected the token`,
+        );
+      }
+      throw new RemoteError(report.code, `${where}: ${report.message}`);
+    }
+    if (frame.type !== expected) {
+      throw new ProtocolError(
+        `expected ${frameTypeName(expected)} from the server, got ${frameTypeName(frame.type)}`,
+      );
+    }
+    return frame.body;
+  };
+  const hello = decodeHello(await read(FrameType.Hello));
+  const { nonce: serverNonce } = decodeAuthChallenge(
+    await read(FrameType.AuthChallenge),
+  );
+  if (!isValidNonce(serverNonce)) {
+    throw new ProtocolError("the server's AUTH_CHALLENGE nonce is malformed");
+  }
+  const clientNonce = createNonce();
+  const proof = { token: options.token, serverNonce, clientNonce };
+  await writer.write(
+    FrameType.AuthResponse,
+    encodeJson({
+      nonce: clientNonce,
+      mac: await computeProof({ ...proof, role: "client" }),
+    }),
+  );
+  const { mac } = decodeAuthOk(await read(FrameType.AuthOk));
+  if (!(await verifyProof({ ...proof, role: "server", mac }))) {
+    throw new AuthenticationError(
+      `authentication failed: ${where} accepted the token but could not prove it holds it; it may not be the server you meant`,
+    );
+  }
+  return new Client({ conn, reader, writer, hello, where });
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (error) {
+    // Already closed by the other side's EOF or an earlier close.
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+interface ClientParts {
+  conn: Deno.TcpConn;
+  reader: FrameReader;
+  writer: FrameWriter;
+  hello: Hello;
+  where: string;
+}
+
+/**
+ * An authenticated connection to a rexec server. Runs one command at a time;
+ * start the next once the previous one's status has resolved.
+ *
+ * @example Several commands on one connection
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ *
+ * await using client = await connect({ hostname: "127.0.0.1", token });
+ * for (const dir of ["/etc", "/var"]) {
+ *   const { stdout } = await client.spawn(["ls", dir]).output();
+ *   console.log(new TextDecoder().decode(stdout));
+ * }
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  /** `host:port` of the server, for messages. */
+  readonly where: string;
+  /** Name and version the server announced. */
+  readonly serverAgent: string;
+  /** Resolves when the connection has ended, for whatever reason. */
+  readonly closed: Promise<void>;
+  readonly #conn: Deno.TcpConn;
+  readonly #reader: FrameReader;
+  readonly #writer: FrameWriter;
+  readonly #host: CommandHost;
+  #current: CommandChannel | undefined;
+  #failure: Error | undefined;
+
+  /** Use {@link connect}. */
+  constructor(parts: ClientParts) {
+    this.#conn = parts.conn;
+    this.#reader = parts.reader;
+    this.#writer = parts.writer;
+    this.where = parts.where;
+    this.serverAgent = parts.hello.agent;
+    this.#host = {
+      writer: this.#writer,
+      maxFrameSize: parts.hello.maxFrameSize,
+      stdinWindow: parts.hello.stdinWindow ?? 0,
+      onWriteFailed: (error) => this.#fail(this.#lost(error)),
+    };
+    this.closed = this.#readLoop();
+  }
+
+  /**
+   * Runs `argv` on the server, as given, without a shell.
+   *
+   * @throws {SessionBusyError} while another command runs on this connection.
+   * @throws {ConnectionError} when the connection has ended.
+   */
+  spawn(argv: readonly string[], options: SpawnOptions = {}): RemoteProcess {
+    if (argv.length === 0 || argv[0] === "") {
+      throw new TypeError("argv must name a program");
+    }
+    return this.#start({ argv: [...argv] }, options);
+  }
+
+  /**
+   * Runs `script` with the server's `/bin/sh -c`.
+   *
+   * @throws {SessionBusyError} while another command runs on this connection.
+   * @throws {ConnectionError} when the connection has ended.
+   */
+  spawnShell(script: string, options: SpawnOptions = {}): RemoteProcess {
+    return this.#start({ shell: script }, options);
+  }
+
+  /** Closes the connection; a running command is terminated by the server. */
+  close(): void {
+    this.#fail(new ConnectionError(`connection to ${this.where} closed by the client`));
+  }
+
+  /** Closes the connection and waits until it has ended. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+
+  #start(
+    command: Pick<ExecRequest, "argv" | "shell">,
+    options: SpawnOptions,
+  ): RemoteProcess {
+    if (this.#failure) throw this.#failure;
+    if (this.#current) throw new SessionBusyError();
+    const channel = new CommandChannel(this.#host, command, options);
+    this.#current = channel;
+    return channel.process;
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const frame = await this.#reader.read();
+        if (frame === null) {
+          this.#fail(new ConnectionError(`${this.where} closed the connection`));
+          return;
+        }
+        await this.#dispatch(frame);
+      }
+    } catch (error) {
+      this.#fail(this.#failure ? this.#failure : this.#lost(error));
+    }
+  }
+
+  async #dispatch({ type, body }: Frame): Promise<void> {
+    const current = this.#current;
+    switch (type) {
+      case FrameType.Stdout:
+      case FrameType.Stderr:
+        if (!current) {
+          throw new ProtocolError(`${frameTypeName(type)} frame with no command running`);
+        }
+        await current.deliver(type, body);
+        return;
+      case FrameType.StdinWindow:
+        // A grant can trail the EXIT it raced with; it is stale, not wrong.
+        current?.grant(decodeWindow(body));
+        return;
+      case FrameType.Exit:
+        if (!current) throw new ProtocolError("EXIT frame with no command running");
+        this.#current = undefined;
+        current.finish(decodeExitReport(body));
+        return;
+      case FrameType.Error: {
+        const report = decodeErrorReport(body);
+        throw new RemoteError(report.code, `${this.where}: ${report.message}`);
+      }
+      case FrameType.Ping:
+        await this.#writer.write(FrameType.Pong);
+        return;
+      case FrameType.Pong:
+        return;
+      default:
+        throw new ProtocolError(`unexpected ${frameTypeName(type)} frame from the server`);
+    }
+  }
+
+  #lost(error: unknown): Error {
+    if (error instanceof RemoteError || error instanceof ProtocolError) return error;
+    return new ConnectionError(
+      `connection to ${this.where} lost: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#current?.fail(error);
+    this.#current = undefined;
+    closeQuietly(this.#conn);
+  }
+}

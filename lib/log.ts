@@ -1,0 +1,97 @@
+/**
+ * Structured log records and a plain-text formatter for stderr. Records
+ * carry fields, not preformatted strings, so that the audit trail and tests
+ * can read them; no record ever carries the token.
+ *
+ * @module
+ */
+
+/** How much a record matters. */
+export type LogLevel = "info" | "warn" | "error";
+
+/** Values a log field may hold. */
+export type LogValue = string | number | boolean | null | readonly string[];
+
+/** One log event. */
+export interface LogRecord {
+  /** How much it matters. */
+  readonly level: LogLevel;
+  /** What happened, in a few words. */
+  readonly message: string;
+  /** Details, such as `session`, `peer`, `argv`, `code`. */
+  readonly fields?: Readonly<Record<string, LogValue | undefined>>;
+}
+
+/** Receives log records. */
+export type Logger = (record: LogRecord) => void;
+
+/**
+ * A logger that drops everything; the default for the library.
+ *
+ * @example
+ * ```ts
+ * import { silentLogger } from "./log.ts";
+ *
+ * silentLogger({ level: "info", message: "ignored" });
+ * ```
+ */
+export const silentLogger: Logger = (): void => {};
+
+/**
+ * Formats a record as one line: ISO time, level, message, then `key=value`
+ * pairs. Strings with spaces, quotes or control characters are JSON-quoted
+ * so that one record is always exactly one line.
+ *
+ * @example
+ * ```ts
+ * import { formatRecord } from "./log.ts";
+ *
+ * const line = formatRecord(
+ *   { level: "info", message: "exec", fields: { session: 1, argv: ["echo", "hi there"] } },
+ *   new Date(0),
+ * );
+ * console.assert(line === '1970-01-01T00:00:00.000Z INFO exec session=1 argv=["echo","hi there"]');
+ * ```
+ */
+export function formatRecord(record: LogRecord, time: Date = new Date()): string {
+  const parts = [time.toISOString(), record.level.toUpperCase(), record.message];
+  for (const [key, value] of Object.entries(record.fields ?? {})) {
+    if (value === undefined) continue;
+    parts.push(`${key}=${formatValue(value)}`);
+  }
+  return parts.join(" ");
+}
+
+function formatValue(value: LogValue): string {
+  if (Array.isArray(value)) return JSON.stringify(value);
+  const text = String(value);
+  return /^[^\s"=\p{Cc}]+$/u.test(text) ? text : JSON.stringify(text);
+}
+
+/**
+ * A logger that writes each record as one line to a stream, stderr by
+ * default.
+ *
+ * @example
+ * ```ts
+ * import { createTextLogger } from "./log.ts";
+ *
+ * const lines: string[] = [];
+ * const log = createTextLogger({ writeLine: (line) => lines.push(line) });
+ * log({ level: "warn", message: "token file is world-readable" });
+ * console.assert(lines[0].includes("WARN token file is world-readable"));
+ * ```
+ */
+export function createTextLogger(
+  options: { writeLine?: (line: string) => void } = {},
+): Logger {
+  const encoder = new TextEncoder();
+  const writeLine = options.writeLine ?? ((line: string) => {
+    const bytes = encoder.encode(`${line}\n`);
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += Deno.stderr.writeSync(bytes.subarray(offset));
+    }
+  });
+  return (record) => writeLine(formatRecord(record));
+}

@@ -1,0 +1,551 @@
+/**
+ * Bodies of the rexec control frames: HELLO (a binary magic and version, then
+ * JSON), the JSON messages for authentication, EXEC, SIGNAL, EXIT and ERROR,
+ * and the binary STDIN_WINDOW increment.
+ *
+ * Decoders validate every field a peer sends and throw a
+ * {@link ProtocolError} with a precise message, so the session code only
+ * ever sees well-formed values. Pure: no sockets, no processes.
+ *
+ * @module
+ */
+
+import { HandshakeError, ProtocolError } from "./errors.ts";
+import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
+
+/** The protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** The four bytes every HELLO body starts with: ASCII `RXEC`. */
+export const MAGIC: Uint8Array = new Uint8Array([0x52, 0x58, 0x45, 0x43]);
+
+const HELLO_PREFIX = MAGIC.length + 2;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** What each side announces in its HELLO. */
+export interface Hello {
+  /** Protocol version spoken by the sender. */
+  readonly version: number;
+  /** Largest frame body the sender accepts once authenticated. */
+  readonly maxFrameSize: number;
+  /** Free-form name and version of the sending software, for logs. */
+  readonly agent: string;
+  /** Server only: how many stdin bytes a client may send before the first STDIN_WINDOW. */
+  readonly stdinWindow?: number;
+}
+
+/**
+ * Encodes a HELLO body: `RXEC`, the version as u16 big-endian, then JSON
+ * with the remaining fields.
+ *
+ * @example
+ * ```ts
+ * import { decodeHello, encodeHello } from "./messages.ts";
+ *
+ * const body = encodeHello({ version: 1, maxFrameSize: 65536, agent: "rexec/1" });
+ * console.assert(decodeHello(body).maxFrameSize === 65536);
+ * ```
+ */
+export function encodeHello(hello: Hello): Uint8Array {
+  const { version, ...rest } = hello;
+  const json = encoder.encode(JSON.stringify(rest));
+  const body = new Uint8Array(HELLO_PREFIX + json.length);
+  body.set(MAGIC, 0);
+  new DataView(body.buffer).setUint16(MAGIC.length, version, false);
+  body.set(json, HELLO_PREFIX);
+  return body;
+}
+
+/**
+ * Decodes a HELLO body.
+ *
+ * @throws {HandshakeError} `not_rexec` when the magic is missing,
+ * `unsupported_version` when the peer speaks another version, and
+ * `protocol_error` when the fields are malformed.
+ *
+ * @example
+ * ```ts
+ * import { decodeHello } from "./messages.ts";
+ *
+ * try {
+ *   decodeHello(new TextEncoder().encode("GET / HTTP/1.1"));
+ * } catch (error) {
+ *   console.assert((error as Error).message.includes("not a rexec peer"));
+ * }
+ * ```
+ */
+export function decodeHello(body: Uint8Array): Hello {
+  if (
+    body.length < HELLO_PREFIX || !MAGIC.every((byte, i) => body[i] === byte)
+  ) {
+    throw new HandshakeError(
+      "the peer is not a rexec peer (its HELLO lacks the RXEC magic)",
+      "not_rexec",
+    );
+  }
+  const version = new DataView(body.buffer, body.byteOffset).getUint16(
+    MAGIC.length,
+    false,
+  );
+  if (version !== PROTOCOL_VERSION) {
+    throw new HandshakeError(
+      `the peer speaks rexec protocol ${version}, this side speaks ${PROTOCOL_VERSION}; run the same rexec release on both ends`,
+      "unsupported_version",
+    );
+  }
+  const fields = parseObject(body.subarray(HELLO_PREFIX), "HELLO");
+  const maxFrameSize = requireInteger(fields, "maxFrameSize", "HELLO");
+  if (maxFrameSize < MIN_MAX_FRAME_SIZE) {
+    throw new HandshakeError(
+      `HELLO maxFrameSize ${maxFrameSize} is below the minimum ${MIN_MAX_FRAME_SIZE}`,
+    );
+  }
+  const hello: Hello = {
+    version,
+    maxFrameSize,
+    agent: requireString(fields, "agent", "HELLO"),
+  };
+  if (fields.stdinWindow === undefined) return hello;
+  return {
+    ...hello,
+    stdinWindow: requireInteger(fields, "stdinWindow", "HELLO"),
+  };
+}
+
+/**
+ * Names the protocol a foreign peer seems to speak, from the first bytes it
+ * sent, so the server can log something more useful than "bad frame".
+ *
+ * @example
+ * ```ts
+ * import { describeForeignPeer } from "./messages.ts";
+ *
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\n");
+ * console.assert(describeForeignPeer(bytes) === "HTTP");
+ * ```
+ */
+export function describeForeignPeer(
+  firstBytes: Uint8Array,
+): "HTTP" | "TLS" | "SSH" | "unknown" {
+  const text = String.fromCharCode(...firstBytes.subarray(0, 8));
+  if (/^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PRI) /.test(text)) {
+    return "HTTP";
+  }
+  if (text.startsWith("SSH-")) return "SSH";
+  if (firstBytes[0] === 0x16 && firstBytes[1] === 0x03) return "TLS";
+  return "unknown";
+}
+
+/** AUTH_CHALLENGE: the server's fresh random nonce. */
+export interface AuthChallenge {
+  /** 32 random bytes, base64url. */
+  readonly nonce: string;
+}
+
+/** AUTH_RESPONSE: the client's nonce and its HMAC proof. */
+export interface AuthResponse {
+  /** 32 random bytes, base64url. */
+  readonly nonce: string;
+  /** HMAC-SHA-256 proof, base64url. */
+  readonly mac: string;
+}
+
+/** AUTH_OK: the server's HMAC proof, so the client knows it reached the right server. */
+export interface AuthOk {
+  /** HMAC-SHA-256 proof, base64url. */
+  readonly mac: string;
+}
+
+/** EXEC: what to run and how. Exactly one of `argv` and `shell` is set. */
+export interface ExecRequest {
+  /** Program and arguments, run as given without a shell. */
+  readonly argv?: readonly string[];
+  /** A command line for the server's `/bin/sh -c`. */
+  readonly shell?: string;
+  /** Variables added to the server's environment for this command. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory on the server. */
+  readonly cwd?: string;
+  /** Seconds after which the command is terminated. */
+  readonly timeout?: number;
+  /** Whether the client will send stdin; when false the command reads /dev/null. */
+  readonly stdin: boolean;
+  /** Whether the client wants stdout; when false the command writes to /dev/null. */
+  readonly stdout: boolean;
+  /** Whether the client wants stderr; when false the command writes to /dev/null. */
+  readonly stderr: boolean;
+}
+
+/** SIGNAL: deliver this signal to the command's process group. */
+export interface SignalRequest {
+  /** A signal name such as `SIGINT`. */
+  readonly signal: Deno.Signal;
+}
+
+/** Why the server ended a command itself, when it did. */
+export type ExitReason = "timeout" | "cancelled" | "shutdown" | "spawn_failed";
+
+/** EXIT: how the command ended. */
+export interface ExitReport {
+  /** Exit code; 128+N when killed by signal N, as a shell reports it. */
+  readonly code: number;
+  /** Name of the signal that killed the command, or null. */
+  readonly signal: Deno.Signal | null;
+  /** Set when the server ended the command itself, or could not start it. */
+  readonly reason?: ExitReason;
+  /** A sentence for the user, set with `reason`. */
+  readonly message?: string;
+}
+
+/** ERROR: a fatal error; the sender closes the connection after it. */
+export interface ErrorReport {
+  /** Machine-readable code, for example `auth_failed`. */
+  readonly code: string;
+  /** A sentence for the user. */
+  readonly message: string;
+}
+
+/** Signals a client may ask the server to deliver. */
+export const FORWARDABLE_SIGNALS: ReadonlySet<Deno.Signal> = new Set<
+  Deno.Signal
+>([
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGSTOP",
+  "SIGCONT",
+  "SIGTSTP",
+  "SIGWINCH",
+]);
+
+const EXIT_REASONS: ReadonlySet<string> = new Set([
+  "timeout",
+  "cancelled",
+  "shutdown",
+  "spawn_failed",
+]);
+
+/**
+ * Encodes a control message as a UTF-8 JSON body.
+ *
+ * @example
+ * ```ts
+ * import { decodeErrorReport, encodeJson } from "./messages.ts";
+ *
+ * const body = encodeJson({ code: "auth_failed", message: "wrong token" });
+ * console.assert(decodeErrorReport(body).code === "auth_failed");
+ * ```
+ */
+export function encodeJson(
+  message:
+    | AuthChallenge
+    | AuthResponse
+    | AuthOk
+    | ExecRequest
+    | SignalRequest
+    | ExitReport
+    | ErrorReport,
+): Uint8Array {
+  return encoder.encode(JSON.stringify(message));
+}
+
+/**
+ * Decodes an AUTH_CHALLENGE body.
+ *
+ * @example
+ * ```ts
+ * import { decodeAuthChallenge, encodeJson } from "./messages.ts";
+ *
+ * console.assert(decodeAuthChallenge(encodeJson({ nonce: "abc" })).nonce === "abc");
+ * ```
+ */
+export function decodeAuthChallenge(body: Uint8Array): AuthChallenge {
+  const fields = parseObject(body, "AUTH_CHALLENGE");
+  return { nonce: requireString(fields, "nonce", "AUTH_CHALLENGE") };
+}
+
+/**
+ * Decodes an AUTH_RESPONSE body.
+ *
+ * @example
+ * ```ts
+ * import { decodeAuthResponse, encodeJson } from "./messages.ts";
+ *
+ * const response = decodeAuthResponse(encodeJson({ nonce: "n", mac: "m" }));
+ * console.assert(response.mac === "m");
+ * ```
+ */
+export function decodeAuthResponse(body: Uint8Array): AuthResponse {
+  const fields = parseObject(body, "AUTH_RESPONSE");
+  return {
+    nonce: requireString(fields, "nonce", "AUTH_RESPONSE"),
+    mac: requireString(fields, "mac", "AUTH_RESPONSE"),
+  };
+}
+
+/**
+ * Decodes an AUTH_OK body.
+ *
+ * @example
+ * ```ts
+ * import { decodeAuthOk, encodeJson } from "./messages.ts";
+ *
+ * console.assert(decodeAuthOk(encodeJson({ mac: "m" })).mac === "m");
+ * ```
+ */
+export function decodeAuthOk(body: Uint8Array): AuthOk {
+  return { mac: requireString(parseObject(body, "AUTH_OK"), "mac", "AUTH_OK") };
+}
+
+/**
+ * Decodes and validates an EXEC body: exactly one of a non-empty `argv` or a
+ * `shell` string, string-only environment, no NUL bytes anywhere, a positive
+ * finite timeout.
+ *
+ * @throws {ProtocolError} with code `bad_request` naming the offending field.
+ *
+ * @example
+ * ```ts
+ * import { decodeExecRequest, encodeJson } from "./messages.ts";
+ *
+ * const request = decodeExecRequest(
+ *   encodeJson({ argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true }),
+ * );
+ * console.assert(request.argv?.[0] === "echo");
+ * ```
+ */
+export function decodeExecRequest(body: Uint8Array): ExecRequest {
+  const fields = parseObject(body, "EXEC");
+  const bad = (message: string) =>
+    new ProtocolError(`invalid EXEC request: ${message}`, "bad_request");
+  const { argv, shell, env, cwd, timeout } = fields;
+  if ((argv === undefined) === (shell === undefined)) {
+    throw bad("exactly one of argv and shell must be given");
+  }
+  if (argv !== undefined) {
+    if (!Array.isArray(argv) || argv.length === 0) {
+      throw bad("argv must be a non-empty array of strings");
+    }
+    argv.forEach((arg, i) => requireCleanString(arg, `argv[${i}]`, bad));
+    if (argv[0] === "") throw bad("argv[0] must not be empty");
+  }
+  if (shell !== undefined) requireCleanString(shell, "shell", bad);
+  if (env !== undefined) {
+    if (!isRecord(env)) throw bad("env must be an object of strings");
+    for (const [name, value] of Object.entries(env)) {
+      if (name === "" || name.includes("=") || name.includes("\0")) {
+        throw bad(`env name ${JSON.stringify(name)} is not a valid name`);
+      }
+      requireCleanString(value, `env.${name}`, bad);
+    }
+  }
+  if (cwd !== undefined) requireCleanString(cwd, "cwd", bad);
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0)
+  ) {
+    throw bad("timeout must be a positive number of seconds");
+  }
+  const flag = (name: "stdin" | "stdout" | "stderr") => {
+    const value = fields[name];
+    if (typeof value !== "boolean") throw bad(`${name} must be true or false`);
+    return value;
+  };
+  return {
+    ...(argv !== undefined ? { argv: argv as string[] } : {}),
+    ...(shell !== undefined ? { shell: shell as string } : {}),
+    ...(env !== undefined ? { env: env as Record<string, string> } : {}),
+    ...(cwd !== undefined ? { cwd: cwd as string } : {}),
+    ...(timeout !== undefined ? { timeout: timeout as number } : {}),
+    stdin: flag("stdin"),
+    stdout: flag("stdout"),
+    stderr: flag("stderr"),
+  };
+}
+
+/**
+ * Decodes a SIGNAL body; only {@link FORWARDABLE_SIGNALS} are accepted.
+ *
+ * @example
+ * ```ts
+ * import { decodeSignalRequest, encodeJson } from "./messages.ts";
+ *
+ * console.assert(decodeSignalRequest(encodeJson({ signal: "SIGINT" })).signal === "SIGINT");
+ * ```
+ */
+export function decodeSignalRequest(body: Uint8Array): SignalRequest {
+  const signal = requireString(parseObject(body, "SIGNAL"), "signal", "SIGNAL");
+  if (!FORWARDABLE_SIGNALS.has(signal as Deno.Signal)) {
+    throw new ProtocolError(
+      `SIGNAL ${JSON.stringify(signal)} is not a signal rexec forwards`,
+      "bad_request",
+    );
+  }
+  return { signal: signal as Deno.Signal };
+}
+
+/**
+ * Decodes an EXIT body.
+ *
+ * @example
+ * ```ts
+ * import { decodeExitReport, encodeJson } from "./messages.ts";
+ *
+ * const exit = decodeExitReport(encodeJson({ code: 143, signal: "SIGTERM" }));
+ * console.assert(exit.signal === "SIGTERM");
+ * ```
+ */
+export function decodeExitReport(body: Uint8Array): ExitReport {
+  const fields = parseObject(body, "EXIT");
+  const code = requireInteger(fields, "code", "EXIT");
+  if (code > 255) throw new ProtocolError(`EXIT code ${code} is above 255`);
+  const { signal, reason, message } = fields;
+  if (signal !== null && typeof signal !== "string") {
+    throw new ProtocolError("EXIT signal must be a signal name or null");
+  }
+  if (reason !== undefined && !EXIT_REASONS.has(reason as string)) {
+    throw new ProtocolError(`EXIT reason ${JSON.stringify(reason)} is unknown`);
+  }
+  if (message !== undefined && typeof message !== "string") {
+    throw new ProtocolError("EXIT message must be a string");
+  }
+  return {
+    code,
+    signal: signal as Deno.Signal | null,
+    ...(reason !== undefined ? { reason: reason as ExitReason } : {}),
+    ...(message !== undefined ? { message: message as string } : {}),
+  };
+}
+
+/**
+ * Decodes an ERROR body.
+ *
+ * @example
+ * ```ts
+ * import { decodeErrorReport, encodeJson } from "./messages.ts";
+ *
+ * const error = decodeErrorReport(encodeJson({ code: "x", message: "y" }));
+ * console.assert(error.message === "y");
+ * ```
+ */
+export function decodeErrorReport(body: Uint8Array): ErrorReport {
+  const fields = parseObject(body, "ERROR");
+  return {
+    code: requireString(fields, "code", "ERROR"),
+    message: requireString(fields, "message", "ERROR"),
+  };
+}
+
+/**
+ * Encodes a STDIN_WINDOW body: the increment as u32 big-endian.
+ *
+ * @example
+ * ```ts
+ * import { decodeWindow, encodeWindow } from "./messages.ts";
+ *
+ * console.assert(decodeWindow(encodeWindow(65536)) === 65536);
+ * ```
+ */
+export function encodeWindow(increment: number): Uint8Array {
+  const body = new Uint8Array(4);
+  new DataView(body.buffer).setUint32(0, increment, false);
+  return body;
+}
+
+/**
+ * Decodes a STDIN_WINDOW body.
+ *
+ * @example
+ * ```ts
+ * import { decodeWindow } from "./messages.ts";
+ *
+ * console.assert(decodeWindow(new Uint8Array([0, 0, 1, 0])) === 256);
+ * ```
+ */
+export function decodeWindow(body: Uint8Array): number {
+  if (body.length !== 4) {
+    throw new ProtocolError(
+      `STDIN_WINDOW body must be 4 bytes, got ${body.length}`,
+    );
+  }
+  return new DataView(body.buffer, body.byteOffset, 4).getUint32(0, false);
+}
+
+/**
+ * Throws unless a frame that carries no body has none.
+ *
+ * @example
+ * ```ts
+ * import { FrameType } from "./frame.ts";
+ * import { requireEmptyBody } from "./messages.ts";
+ *
+ * requireEmptyBody(FrameType.Ping, new Uint8Array(0));
+ * ```
+ */
+export function requireEmptyBody(type: number, body: Uint8Array): void {
+  if (body.length !== 0) {
+    throw new ProtocolError(
+      `${frameTypeName(type)} frame must have an empty body, got ${body.length} bytes`,
+    );
+  }
+}
+
+function parseObject(body: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(body));
+  } catch (error) {
+    throw new ProtocolError(`${what} body is not valid UTF-8 JSON`, undefined, {
+      cause: error,
+    });
+  }
+  if (!isRecord(value)) {
+    throw new ProtocolError(`${what} body must be a JSON object`);
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function requireString(
+  fields: Record<string, unknown>,
+  name: string,
+  what: string,
+): string {
+  const value = fields[name];
+  if (typeof value !== "string") {
+    throw new ProtocolError(`${what} field ${name} must be a string`);
+  }
+  return value;
+}
+
+function requireInteger(
+  fields: Record<string, unknown>,
+  name: string,
+  what: string,
+): number {
+  const value = fields[name];
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw new ProtocolError(
+      `${what} field ${name} must be a non-negative integer`,
+    );
+  }
+  return value as number;
+}
+
+function requireCleanString(
+  value: unknown,
+  name: string,
+  bad: (message: string) => ProtocolError,
+): void {
+  if (typeof value !== "string") throw bad(`${name} must be a string`);
+  if (value.includes("\0")) throw bad(`${name} contains a NUL byte`);
+}

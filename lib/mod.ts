@@ -1,0 +1,75 @@
+/**
+ * rexec: run commands on another machine, from scripts and programs.
+ *
+ * A server ({@link serve}) runs the commands authenticated clients ask for;
+ * a client ({@link connect}) runs commands on it one after another over one
+ * connection, each as a {@link RemoteProcess} shaped like
+ * `Deno.ChildProcess`: stdin, stdout and stderr streams, a status promise
+ * and an `output()` helper. The `rexec` command line is built on this API.
+ *
+ * @example Serve, connect, run
+ * ```ts ignore
+ * import { connect, serve } from "./mod.ts";
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = serve({ token, port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const { code, stdout } = await client.spawn(["echo", "hello"]).output();
+ * console.log(code, new TextDecoder().decode(stdout)); // 0 "hello\n"
+ * ```
+ *
+ * @module
+ */
+
+export { DEFAULT_PORT, type HostPort, parseHostPort } from "./address.ts";
+export { Client, connect, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from "./client.ts";
+export {
+  AuthenticationError,
+  ConnectionError,
+  FrameTooLargeError,
+  HandshakeError,
+  ProtocolError,
+  RemoteError,
+  RexecError,
+  SessionBusyError,
+  SpawnError,
+  TokenError,
+  TruncatedFrameError,
+  UsageError,
+} from "./errors.ts";
+export {
+  createTextLogger,
+  formatRecord,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogValue,
+  silentLogger,
+} from "./log.ts";
+export type { ExitReason } from "./messages.ts";
+export {
+  type RemoteOutput,
+  RemoteProcess,
+  type RemoteStatus,
+  type SpawnOptions,
+} from "./remote_process.ts";
+export {
+  DEFAULT_HOSTNAME,
+  DEFAULT_KILL_GRACE,
+  DEFAULT_MAX_TIMEOUT,
+  DEFAULT_STDIN_WINDOW,
+  serve,
+  type ServeOptions,
+  type Server,
+} from "./server.ts";
+export {
+  defaultTokenPath,
+  type Environment,
+  generateToken,
+  MIN_TOKEN_LENGTH,
+  type ResolvedToken,
+  resolveToken,
+  type ResolveTokenOptions,
+  TOKEN_ENV,
+} from "./token.ts";
+export { VERSION } from "./version.ts";

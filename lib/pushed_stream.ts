@@ -1,0 +1,86 @@
+/**
+ * A readable byte stream fed by a producer that waits for the consumer:
+ * {@link PushedByteStream.push} resolves only while the stream's queue is
+ * below its high-water mark, so a consumer that stops reading stops the
+ * producer too, and memory stays bounded.
+ *
+ * @module
+ */
+
+/**
+ * A `ReadableStream<Uint8Array>` with a backpressure-aware push side.
+ *
+ * @example
+ * ```ts
+ * import { PushedByteStream } from "./pushed_stream.ts";
+ *
+ * const stream = new PushedByteStream({ highWaterMark: 1024 });
+ * await stream.push(new Uint8Array([104, 105]));
+ * stream.close();
+ * const text = await new Response(stream.readable).text();
+ * console.assert(text === "hi");
+ * ```
+ */
+export class PushedByteStream {
+  /** The consumer's side. */
+  readonly readable: ReadableStream<Uint8Array>;
+  #controller!: ReadableByteStreamController;
+  #demand: PromiseWithResolvers<void> | undefined;
+  #done = false;
+
+  /** Creates the stream; `highWaterMark` is in bytes. */
+  constructor(options: { highWaterMark: number }) {
+    this.readable = new ReadableStream({
+      type: "bytes",
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => this.#wake(),
+      cancel: () => {
+        this.#done = true;
+        this.#wake();
+      },
+    }, { highWaterMark: options.highWaterMark });
+  }
+
+  /** Whether the consumer cancelled the stream or it was closed. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Queues `chunk`, which the stream then owns, and resolves once there is
+   * room for more. After the consumer cancelled, chunks are dropped.
+   */
+  async push(chunk: Uint8Array): Promise<void> {
+    if (this.#done) return;
+    if (chunk.length > 0) this.#controller.enqueue(chunk);
+    while (!this.#done && (this.#controller.desiredSize ?? 0) <= 0) {
+      this.#demand ??= Promise.withResolvers<void>();
+      await this.#demand.promise;
+    }
+  }
+
+  /** Ends the stream once the consumer has read what is queued. */
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#controller.close();
+    // A BYOB read waiting on an empty queue completes only when answered.
+    this.#controller.byobRequest?.respond(0);
+    this.#wake();
+  }
+
+  /** Fails the stream: pending and later reads reject with `reason`. */
+  error(reason: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#controller.error(reason);
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#demand?.resolve();
+    this.#demand = undefined;
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * A command running on a rexec server, seen from the client: stdin, stdout
+ * and stderr streams and a status promise, shaped like `Deno.ChildProcess`.
+ *
+ * @module
+ */
+
+import { FrameType } from "./frame.ts";
+import type { FrameWriter } from "./frame_writer.ts";
+import { encodeJson, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
+import { PushedByteStream } from "./pushed_stream.ts";
+
+/** Bytes of output the client buffers per stream before it stops reading the connection. */
+const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+
+/** Options for `Client.spawn` and `Client.spawnShell`. */
+export interface SpawnOptions {
+  /** Variables added to the server's environment for this command. */
+  env?: Record<string, string>;
+  /** Working directory on the server. */
+  cwd?: string;
+  /** Seconds after which the server terminates the command (it may cap this). */
+  timeout?: number;
+  /** `piped` to write the command's stdin; default `null` (it reads end of file). */
+  stdin?: "piped" | "null";
+  /** `piped` (default) to read stdout; `null` sends it to the server's /dev/null. */
+  stdout?: "piped" | "null";
+  /** `piped` (default) to read stderr; `null` sends it to the server's /dev/null. */
+  stderr?: "piped" | "null";
+  /** Terminates the command (SIGTERM, then SIGKILL) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** How a remote command ended. */
+export interface RemoteStatus {
+  /** Whether the command exited with code 0. */
+  readonly success: boolean;
+  /** Exit code; 128+N when killed by signal N; 126 or 127 when it could not start. */
+  readonly code: number;
+  /** Name of the signal that killed the command, or null. */
+  readonly signal: Deno.Signal | null;
+  /** Set when the server ended the command itself, or could not start it. */
+  readonly reason?: ExitReason;
+  /** What the server said about `reason`. */
+  readonly message?: string;
+}
+
+/** A remote command's status and everything it wrote. */
+export interface RemoteOutput extends RemoteStatus {
+  /** All of stdout; empty when it was not piped. */
+  readonly stdout: Uint8Array;
+  /** All of stderr; empty when it was not piped. */
+  readonly stderr: Uint8Array;
+}
+
+/** What a command channel needs from its connection. */
+export interface CommandHost {
+  /** The connection's frame writer. */
+  readonly writer: FrameWriter;
+  /** Largest frame body the server accepts. */
+  readonly maxFrameSize: number;
+  /** Stdin bytes the server lets a command have in flight. */
+  readonly stdinWindow: number;
+  /** Called when a write fails: the connection is gone. */
+  onWriteFailed(error: unknown): void;
+}
+
+/**
+ * A command running on the server.
+ *
+ * Read stdout and stderr (or call {@link RemoteProcess.output}): like a
+ * local child process, a command whose output nobody reads stops once the
+ * buffers between them are full.
+ *
+ * @example Streaming stdin through a remote command
+ * ```ts ignore
+ * const child = client.spawn(["tr", "a-z", "A-Z"], { stdin: "piped" });
+ * const writer = child.stdin.getWriter();
+ * await writer.write(new TextEncoder().encode("hello\n"));
+ * await writer.close();
+ * const { stdout } = await child.output();
+ * console.log(new TextDecoder().decode(stdout)); // HELLO
+ * ```
+ */
+export class RemoteProcess {
+  /** Resolves when the command has ended; rejects when the connection failed first. */
+  readonly status: Promise<RemoteStatus>;
+  readonly #channel: CommandChannel;
+
+  /** Created by `Client.spawn`. */
+  constructor(channel: CommandChannel, status: Promise<RemoteStatus>) {
+    this.#channel = channel;
+    this.status = status;
+  }
+
+  /** The command's stdin. @throws {TypeError} when stdin is not piped. */
+  get stdin(): WritableStream<Uint8Array> {
+    return this.#channel.stream("stdin");
+  }
+
+  /** The command's stdout. @throws {TypeError} when stdout is not piped. */
+  get stdout(): ReadableStream<Uint8Array> {
+    return this.#channel.stream("stdout");
+  }
+
+  /** The command's stderr. @throws {TypeError} when stderr is not piped. */
+  get stderr(): ReadableStream<Uint8Array> {
+    return this.#channel.stream("stderr");
+  }
+
+  /** Waits for the command to end and returns its status and all its output. */
+  async output(): Promise<RemoteOutput> {
+    const collect = (name: "stdout" | "stderr") =>
+      this.#channel.isPiped(name)
+        ? new Response(this.#channel.stream(name)).bytes()
+        : Promise.resolve(new Uint8Array(0));
+    const [stdout, stderr, status] = await Promise.all([
+      collect("stdout"),
+      collect("stderr"),
+      this.status,
+    ]);
+    return { ...status, stdout, stderr };
+  }
+
+  /** Sends `signal` (default SIGTERM) to the command's process group on the server. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    this.#channel.sendControl(FrameType.Signal, encodeJson({ signal }));
+  }
+
+  /**
+   * Asks the server to end the command and everything it started: SIGTERM,
+   * then SIGKILL after the server's grace period. The status then has
+   * reason `cancelled`.
+   */
+  cancel(): void {
+    this.#channel.sendControl(FrameType.Cancel);
+  }
+}
+
+/**
+ * The client's side of one command: turns incoming frames into stream data
+ * and a status, and the caller's stdin into frames within the server's
+ * window. Internal to the client.
+ */
+export class CommandChannel {
+  /** The user-facing process. */
+  readonly process: RemoteProcess;
+  readonly #host: CommandHost;
+  readonly #request: ExecRequest;
+  readonly #status: PromiseWithResolvers<RemoteStatus>;
+  readonly #stdout: PushedByteStream | undefined;
+  readonly #stderr: PushedByteStream | undefined;
+  readonly #stdin: WritableStream<Uint8Array> | undefined;
+  #credit: number;
+  #creditWaiter: PromiseWithResolvers<void> | undefined;
+  #ended = false;
+  #stdinEnded = false;
+
+  /** Sends the EXEC request and sets up the streams. */
+  constructor(
+    host: CommandHost,
+    command: Pick<ExecRequest, "argv" | "shell">,
+    options: SpawnOptions,
+  ) {
+    this.#host = host;
+    this.#credit = host.stdinWindow;
+    this.#request = {
+      ...command,
+      ...(options.env ? { env: { ...options.env } } : {}),
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+      stdin: options.stdin === "piped",
+      stdout: options.stdout !== "null",
+      stderr: options.stderr !== "null",
+    };
+    this.#status = Promise.withResolvers<RemoteStatus>();
+    // Rejections are for whoever awaits the status; a caller who only reads
+    // the streams sees the same error there and must not crash on it.
+    this.#status.promise.catch(() => undefined);
+    const output = () => new PushedByteStream({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
+    this.#stdout = this.#request.stdout ? output() : undefined;
+    this.#stderr = this.#request.stderr ? output() : undefined;
+    this.#stdin = this.#request.stdin
+      ? new WritableStream<Uint8Array>({
+        write: (chunk) => this.#sendStdin(chunk),
+        close: () => this.#endStdin(),
+        abort: () => this.#endStdin(),
+      })
+      : undefined;
+    this.process = new RemoteProcess(this, this.#status.promise);
+    this.sendControl(FrameType.Exec, encodeJson(this.#request));
+    const { signal } = options;
+    if (signal) {
+      const onAbort = () => this.process.cancel();
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#status.promise.finally(() => signal.removeEventListener("abort", onAbort))
+        .catch(() => undefined);
+    }
+  }
+
+  /** Whether the named stream was requested as piped. */
+  isPiped(name: "stdin" | "stdout" | "stderr"): boolean {
+    return this.#request[name];
+  }
+
+  /** The named stream. @throws {TypeError} when it is not piped. */
+  stream(name: "stdin"): WritableStream<Uint8Array>;
+  stream(name: "stdout" | "stderr"): ReadableStream<Uint8Array>;
+  stream(
+    name: "stdin" | "stdout" | "stderr",
+  ): WritableStream<Uint8Array> | ReadableStream<Uint8Array> {
+    const stream = name === "stdin"
+      ? this.#stdin
+      : (name === "stdout" ? this.#stdout : this.#stderr)?.readable;
+    if (!stream) throw new TypeError(`${name} is not piped`);
+    return stream;
+  }
+
+  /** Sends a control frame while the command runs; a no-op once it ended. */
+  sendControl(type: FrameType, body?: Uint8Array): void {
+    if (this.#ended) return;
+    this.#host.writer.write(type, body).catch((error) => this.#host.onWriteFailed(error));
+  }
+
+  /** Takes a STDOUT or STDERR frame; resolves when there is room for more. */
+  async deliver(type: FrameType, body: Uint8Array): Promise<void> {
+    const target = type === FrameType.Stdout ? this.#stdout : this.#stderr;
+    await target?.push(body);
+  }
+
+  /** Takes a STDIN_WINDOW grant. */
+  grant(bytes: number): void {
+    this.#credit += bytes;
+    this.#wakeStdin();
+  }
+
+  /** Takes the EXIT report. */
+  finish(report: ExitReport): void {
+    this.#end();
+    this.#stdout?.close();
+    this.#stderr?.close();
+    this.#status.resolve({
+      success: report.code === 0 && report.signal === null,
+      code: report.code,
+      signal: report.signal,
+      ...(report.reason ? { reason: report.reason } : {}),
+      ...(report.message ? { message: report.message } : {}),
+    });
+  }
+
+  /** The connection failed before the command ended. */
+  fail(error: Error): void {
+    this.#end();
+    this.#stdout?.error(error);
+    this.#stderr?.error(error);
+    this.#status.reject(error);
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#wakeStdin();
+  }
+
+  async #sendStdin(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      while (this.#credit === 0 && !this.#ended) {
+        this.#creditWaiter ??= Promise.withResolvers<void>();
+        await this.#creditWaiter.promise;
+      }
+      if (this.#ended) {
+        throw new Deno.errors.BrokenPipe("the remote command has ended");
+      }
+      const size = Math.min(this.#credit, this.#host.maxFrameSize, chunk.length - offset);
+      this.#credit -= size;
+      await this.#host.writer.write(FrameType.Stdin, chunk.subarray(offset, offset + size));
+      offset += size;
+    }
+  }
+
+  #endStdin(): void {
+    if (this.#stdinEnded) return;
+    this.#stdinEnded = true;
+    this.sendControl(FrameType.StdinEof);
+  }
+
+  #wakeStdin(): void {
+    this.#creditWaiter?.resolve();
+    this.#creditWaiter = undefined;
+  }
+}

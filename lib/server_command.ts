@@ -1,0 +1,351 @@
+/**
+ * One command run for a client: spawns it, streams its stdout and stderr to
+ * the connection as frames, feeds it the stdin the client sends within a
+ * flow-control window, enforces its timeout, and ends its whole process
+ * group when it is cancelled or finishes.
+ *
+ * @module
+ */
+
+import { ProtocolError, SpawnError } from "./errors.ts";
+import { encodeHeader, FrameType, HEADER_SIZE } from "./frame.ts";
+import type { FrameWriter } from "./frame_writer.ts";
+import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
+import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
+
+/** Why a command was ended early; `disconnected` is never reported to a client. */
+export type EndReason = Exclude<ExitReason, "spawn_failed"> | "disconnected";
+
+/** Options for {@link ServerCommand}. */
+export interface ServerCommandOptions {
+  /** The validated EXEC request. */
+  readonly request: ExecRequest;
+  /** The session's frame writer. */
+  readonly writer: FrameWriter;
+  /** Largest body of an output frame; at most what the client accepts. */
+  readonly outputChunkSize: number;
+  /** Stdin bytes the client may have in flight; matches the HELLO. */
+  readonly stdinWindow: number;
+  /** Server maximum for the timeout, in seconds; none when undefined. */
+  readonly maxTimeout?: number;
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  readonly killGraceMs: number;
+}
+
+/** How a command went: the EXIT report plus what the server logs about it. */
+export interface CommandOutcome {
+  /** The EXIT report for the client. */
+  readonly report: ExitReport;
+  /** The argv that ran, `/bin/sh -c` included for shell requests. */
+  readonly argv: readonly string[];
+  /** Why the server ended the command, if it did. */
+  readonly endReason?: EndReason;
+  /** Wall time from request to exit, in milliseconds. */
+  readonly durationMs: number;
+  /** Stdin bytes received from the client. */
+  readonly bytesIn: number;
+  /** Stdout and stderr bytes sent to the client. */
+  readonly bytesOut: number;
+}
+
+const END_MESSAGES: Record<Exclude<EndReason, "disconnected">, (timeout?: number) => string> = {
+  timeout: (timeout) => `timed out after ${timeout} s`,
+  cancelled: () => "terminated at the client's request",
+  shutdown: () => "terminated because the server is shutting down",
+};
+
+/**
+ * Runs one EXEC request. Construct it, feed it the client's STDIN, STDIN_EOF,
+ * SIGNAL and CANCEL frames, and await {@link ServerCommand.finished}; it has
+ * sent every output frame by the time that resolves, so the EXIT frame can
+ * follow.
+ *
+ * @example
+ * ```ts ignore
+ * import { FrameWriter } from "./frame_writer.ts";
+ * import { ServerCommand } from "./server_command.ts";
+ *
+ * const command = new ServerCommand({
+ *   request: { argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true },
+ *   writer: new FrameWriter(conn),
+ *   outputChunkSize: 65536,
+ *   stdinWindow: 262144,
+ *   killGraceMs: 2000,
+ * });
+ * const { report } = await command.finished;
+ * ```
+ */
+export class ServerCommand {
+  /** Resolves once the command has ended and all its output was sent. */
+  readonly finished: Promise<CommandOutcome>;
+  readonly #options: ServerCommandOptions;
+  readonly #argv: readonly string[];
+  readonly #timeout: number | undefined;
+  #child: GroupProcess | undefined;
+  #endReason: EndReason | undefined;
+  #termination: Promise<void> | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #failure: { error: unknown } | undefined;
+  #stdinQueue: Uint8Array[] = [];
+  #stdinCredit: number;
+  #stdinEof = false;
+  #stdinDone = false;
+  #stdinWake: (() => void) | undefined;
+  #stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+
+  /** Starts running `options.request`. */
+  constructor(options: ServerCommandOptions) {
+    this.#options = options;
+    const { request } = options;
+    this.#argv = request.shell !== undefined ? shellArgv(request.shell) : request.argv!;
+    this.#timeout = effectiveTimeout(request.timeout, options.maxTimeout);
+    this.#stdinCredit = options.stdinWindow;
+    this.finished = this.#run();
+  }
+
+  /** The argv being run. */
+  get argv(): readonly string[] {
+    return this.#argv;
+  }
+
+  /**
+   * Takes a STDIN frame's bytes.
+   *
+   * @throws {ProtocolError} when the command was started without stdin,
+   * stdin already ended, or the client overran its window.
+   */
+  pushStdin(bytes: Uint8Array): void {
+    this.#requireStdinOpen("STDIN");
+    if (bytes.length > this.#stdinCredit) {
+      throw new ProtocolError(
+        `client sent ${bytes.length} stdin bytes with only ${this.#stdinCredit} left in its window`,
+        "window_exceeded",
+      );
+    }
+    this.#stdinCredit -= bytes.length;
+    this.#bytesIn += bytes.length;
+    // Once the command stopped reading stdin, bytes still in flight are
+    // dropped, as a local pipe would; no window is granted for them.
+    if (this.#stdinDone) return;
+    this.#stdinQueue.push(bytes);
+    this.#stdinWake?.();
+  }
+
+  /**
+   * Takes a STDIN_EOF frame: the command sees end of file once it has read
+   * what came before.
+   *
+   * @throws {ProtocolError} when stdin was not requested or already ended.
+   */
+  endStdin(): void {
+    this.#requireStdinOpen("STDIN_EOF");
+    this.#stdinEof = true;
+    this.#stdinWake?.();
+  }
+
+  /** Delivers a signal to the command's process group, if it is still running. */
+  signal(signal: Deno.Signal): void {
+    if (this.#child && this.#endReason === undefined) {
+      this.#child.signalGroup(signal);
+    }
+  }
+
+  /**
+   * Ends the command and its process group: SIGTERM, then SIGKILL after the
+   * grace period. The first reason given is the one reported.
+   */
+  cancel(reason: EndReason): void {
+    if (this.#endReason !== undefined) return;
+    this.#endReason = reason;
+    if (this.#child) this.#terminate(this.#child);
+  }
+
+  #requireStdinOpen(frame: string): void {
+    if (!this.#options.request.stdin) {
+      throw new ProtocolError(
+        `${frame} frame for a command started without stdin`,
+      );
+    }
+    if (this.#stdinEof) {
+      throw new ProtocolError(`${frame} frame after STDIN_EOF`);
+    }
+  }
+
+  #terminate(child: GroupProcess): Promise<void> {
+    this.#termination ??= child.terminate({
+      graceMs: this.#options.killGraceMs,
+    });
+    return this.#termination;
+  }
+
+  async #run(): Promise<CommandOutcome> {
+    const started = performance.now();
+    const { request } = this.#options;
+    let child: GroupProcess;
+    try {
+      child = await spawnProcess({
+        argv: this.#argv,
+        env: request.env,
+        cwd: request.cwd,
+        stdin: request.stdin ? "piped" : "null",
+        stdout: request.stdout ? "piped" : "null",
+        stderr: request.stderr ? "piped" : "null",
+      });
+    } catch (error) {
+      if (!(error instanceof SpawnError)) throw error;
+      this.#stdinDone = true;
+      return this.#outcome(started, {
+        code: error.exitCode,
+        signal: null,
+        reason: "spawn_failed",
+        message: error.message,
+      });
+    }
+    this.#child = child;
+    if (this.#endReason !== undefined) this.#terminate(child);
+    const timer = this.#timeout === undefined
+      ? undefined
+      : setTimeout(() => this.cancel("timeout"), this.#timeout * 1000);
+    try {
+      if (request.stdin) {
+        this.#pumpStdin(child.stdin).catch((error) => this.#fail(error));
+      }
+      const output = Promise.all([
+        request.stdout ? this.#pumpOutput(child.stdout, FrameType.Stdout) : undefined,
+        request.stderr ? this.#pumpOutput(child.stderr, FrameType.Stderr) : undefined,
+      ]);
+      const status = await child.status;
+      // Background processes that still hold stdout or stderr after the
+      // command exited would otherwise keep the client waiting forever (the
+      // classic `ssh host 'cmd &'` hang): give them the grace period, then end them.
+      if (!(await settlesWithin(output, this.#options.killGraceMs))) {
+        await this.#terminate(child);
+      }
+      await output;
+      if (this.#failure) throw this.#failure.error;
+      const reason = this.#endReason === "disconnected" ? undefined : this.#endReason;
+      return this.#outcome(started, {
+        code: status.code,
+        signal: status.signal,
+        ...(reason ? { reason, message: END_MESSAGES[reason](this.#timeout) } : {}),
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#stopStdin();
+    }
+  }
+
+  #outcome(started: number, report: ExitReport): CommandOutcome {
+    return {
+      report,
+      argv: this.#argv,
+      ...(this.#endReason ? { endReason: this.#endReason } : {}),
+      durationMs: Math.round(performance.now() - started),
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
+  }
+
+  /**
+   * Streams one output pipe to the client, reading each chunk straight into
+   * the buffer it is sent from, behind room for its header. The write
+   * resolves only when the socket took the frame, so a slow client stalls
+   * the pipe and the command, and memory stays at one chunk per stream.
+   */
+  async #pumpOutput(
+    stream: ReadableStream<Uint8Array>,
+    type: FrameType,
+  ): Promise<void> {
+    const chunkSize = this.#options.outputChunkSize;
+    const reader = stream.getReader({ mode: "byob" });
+    let buffer = new ArrayBuffer(HEADER_SIZE + chunkSize);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read(
+          new Uint8Array(buffer, HEADER_SIZE, chunkSize),
+        );
+        if (done || value === undefined) return;
+        buffer = value.buffer as ArrayBuffer;
+        const frame = new Uint8Array(buffer, 0, HEADER_SIZE + value.byteLength);
+        encodeHeader(frame, type, value.byteLength);
+        await this.#options.writer.writeEncoded(frame);
+        this.#bytesOut += value.byteLength;
+      }
+    } catch (error) {
+      // The connection failed: nobody can receive the output any more.
+      this.#fail(error);
+      await reader.cancel().catch(ignoreClosed);
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= { error };
+    this.cancel("disconnected");
+  }
+
+  async #pumpStdin(stdin: WritableStream<Uint8Array>): Promise<void> {
+    const writer = stdin.getWriter();
+    this.#stdinWriter = writer;
+    try {
+      for (;;) {
+        const chunk = this.#stdinQueue.shift();
+        if (chunk === undefined) {
+          if (this.#stdinEof || this.#stdinDone) break;
+          await new Promise<void>((resolve) => this.#stdinWake = resolve);
+          continue;
+        }
+        await writer.write(chunk);
+        this.#stdinCredit += chunk.length;
+        await this.#options.writer.write(
+          FrameType.StdinWindow,
+          encodeWindow(chunk.length),
+        );
+      }
+      if (!this.#stdinDone) await writer.close();
+    } catch (error) {
+      // BrokenPipe: the command closed its stdin or exited, which is its
+      // right. After #stopStdin, the abort it caused is expected too.
+      if (!(error instanceof Deno.errors.BrokenPipe) && !this.#stdinDone) {
+        throw error;
+      }
+    } finally {
+      this.#stdinDone = true;
+      this.#stdinQueue = [];
+    }
+  }
+
+  #stopStdin(): void {
+    if (this.#stdinDone) return;
+    this.#stdinDone = true;
+    this.#stdinQueue = [];
+    this.#stdinWake?.();
+    // A process the command left behind may hold stdin without reading it;
+    // aborting frees the pipe and any write stuck on it.
+    this.#stdinWriter?.abort().catch(ignoreClosed);
+  }
+}
+
+function effectiveTimeout(
+  requested: number | undefined,
+  maximum: number | undefined,
+): number | undefined {
+  if (requested === undefined) return maximum;
+  if (maximum === undefined) return requested;
+  return Math.min(requested, maximum);
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Cancelling or aborting a stream that already closed rejects; that is the expected case here. */
+function ignoreClosed(): void {}

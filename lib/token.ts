@@ -1,0 +1,174 @@
+/**
+ * Finding the shared token: `REXEC_TOKEN`, then a token file named on the
+ * command line, then the default file in the user's config directory, which
+ * the server creates on its first start.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { TokenError } from "./errors.ts";
+
+/** The environment variable that holds a token. */
+export const TOKEN_ENV = "REXEC_TOKEN";
+
+/** Shortest token a server accepts: a guessable token would make auth moot. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Read access to environment variables; `Deno.env` fits. */
+export interface Environment {
+  /** The variable's value, or undefined when it is not set. */
+  get(name: string): string | undefined;
+}
+
+/** Where a token came from, for messages and logs. Never the token itself. */
+export interface ResolvedToken {
+  /** The token text. Keep it out of logs. */
+  readonly token: string;
+  /** `REXEC_TOKEN` or the path of the file it was read from. */
+  readonly source: string;
+  /** Whether the file was created just now. */
+  readonly created: boolean;
+  /** Problems worth telling the user, such as a file others can read. */
+  readonly warnings: readonly string[];
+}
+
+/** Options for {@link resolveToken}. */
+export interface ResolveTokenOptions {
+  /** A token file given explicitly (`--token-file`). */
+  tokenFile?: string;
+  /** Environment to read; defaults to `Deno.env`. */
+  env?: Environment;
+  /** Create the default token file when it does not exist (the server does). */
+  createIfMissing?: boolean;
+}
+
+/**
+ * The default token file: `$XDG_CONFIG_HOME/rexec/token`, else
+ * `$HOME/.config/rexec/token` (`%APPDATA%\rexec\token` on Windows).
+ *
+ * @example
+ * ```ts
+ * import { defaultTokenPath } from "./token.ts";
+ *
+ * const env = new Map([["HOME", "/home/ada"]]);
+ * console.assert(defaultTokenPath(env) === "/home/ada/.config/rexec/token");
+ * ```
+ */
+export function defaultTokenPath(env: Environment = Deno.env): string {
+  const configHome = env.get("XDG_CONFIG_HOME") ||
+    (env.get("HOME") ? join(env.get("HOME")!, ".config") : env.get("APPDATA"));
+  if (!configHome) {
+    throw new TokenError(
+      "cannot find a config directory for the token file: set HOME or XDG_CONFIG_HOME, or set REXEC_TOKEN",
+    );
+  }
+  return join(configHome, "rexec", "token");
+}
+
+/**
+ * A new random token: 32 bytes from the system CSPRNG as base64url text, so
+ * it can be pasted into `REXEC_TOKEN` anywhere.
+ *
+ * @example
+ * ```ts
+ * import { generateToken } from "./token.ts";
+ *
+ * console.assert(/^[A-Za-z0-9_-]{43}$/.test(generateToken()));
+ * ```
+ */
+export function generateToken(): string {
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+}
+
+/**
+ * Finds the token: `REXEC_TOKEN`, then `tokenFile`, then the default file,
+ * created with mode 0600 when `createIfMissing` is set.
+ *
+ * @throws {TokenError} when no token can be found or read, saying where it
+ * looked and how to provide one.
+ *
+ * @example
+ * ```ts
+ * import { resolveToken } from "./token.ts";
+ *
+ * const env = new Map([["REXEC_TOKEN", "a-token-from-the-environment"]]);
+ * const { source } = await resolveToken({ env });
+ * console.assert(source === "REXEC_TOKEN");
+ * ```
+ */
+export async function resolveToken(
+  options: ResolveTokenOptions = {},
+): Promise<ResolvedToken> {
+  const env = options.env ?? Deno.env;
+  const fromEnv = env.get(TOKEN_ENV)?.trim();
+  if (fromEnv) {
+    return { token: fromEnv, source: TOKEN_ENV, created: false, warnings: [] };
+  }
+  if (options.tokenFile !== undefined) {
+    return await readTokenFile(options.tokenFile);
+  }
+  const path = defaultTokenPath(env);
+  if (options.createIfMissing) {
+    const created = await createTokenFile(path);
+    if (created) return created;
+  }
+  try {
+    return await readTokenFile(path);
+  } catch (error) {
+    if (error instanceof TokenError && error.cause instanceof Deno.errors.NotFound) {
+      throw new TokenError(
+        `no token: set ${TOKEN_ENV}, pass --token-file, or copy the server's token file to ${path} (rexec serve creates it on first start)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function readTokenFile(path: string): Promise<ResolvedToken> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TokenError(
+      `cannot read token file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const token = text.trim();
+  if (token === "") throw new TokenError(`token file ${path} is empty`);
+  const warnings: string[] = [];
+  const { mode } = await Deno.stat(path);
+  if (mode !== null && (mode & 0o077) !== 0) {
+    warnings.push(
+      `token file ${path} can be read by other users; run: chmod 600 ${path}`,
+    );
+  }
+  return { token, source: path, created: false, warnings };
+}
+
+/** Creates the token file unless it exists; returns undefined when it did. */
+async function createTokenFile(
+  path: string,
+): Promise<ResolvedToken | undefined> {
+  const token = generateToken();
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    // createNew makes creation atomic: two servers starting at once agree on one token.
+    await Deno.writeTextFile(path, `${token}\n`, {
+      createNew: true,
+      mode: 0o600,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return undefined;
+    throw new TokenError(
+      `cannot create token file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return { token, source: path, created: true, warnings: [] };
+}

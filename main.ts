@@ -1,0 +1,61 @@
+/**
+ * The `rexec` command: parses the arguments and hands over to the mode.
+ * The only place that calls `Deno.exit`.
+ *
+ * @module
+ */
+
+import { parseCli } from "./lib/cli/args.ts";
+import { helpText } from "./lib/cli/help.ts";
+import { runRemote } from "./lib/cli/run.ts";
+import { runServe } from "./lib/cli/serve.ts";
+import { runShell } from "./lib/cli/shell.ts";
+import { EXIT_REXEC_FAILED, printError } from "./lib/cli/terminal.ts";
+import { RexecError, UsageError } from "./lib/errors.ts";
+import { VERSION } from "./lib/version.ts";
+
+/**
+ * Runs `rexec` with `args` (without the program name) and returns the exit
+ * status.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./main.ts";
+ *
+ * const code = await main(["run", "localhost", "--", "true"]);
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  try {
+    const config = parseCli(args);
+    switch (config.mode) {
+      case "help":
+        console.log(helpText(config.topic));
+        return 0;
+      case "version":
+        console.log(`rexec ${VERSION}`);
+        return 0;
+      case "serve":
+        return await runServe(config);
+      case "run":
+        return await runRemote(config);
+      case "shell":
+        return await runShell(config);
+    }
+  } catch (error) {
+    if (error instanceof RexecError) {
+      printError(`rexec: ${error.message}`);
+      if (error instanceof UsageError) printError("Try 'rexec --help' for more information.");
+    } else {
+      // Not an error rexec raises on purpose, so a bug or an environment
+      // problem (a missing permission): show all of it, but still exit 255
+      // so that scripts never mistake it for the remote command's status.
+      printError(`rexec: unexpected error: ${(error as Error)?.stack ?? error}`);
+    }
+    return EXIT_REXEC_FAILED;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
