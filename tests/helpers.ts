@@ -1,0 +1,243 @@
+/**
+ * Shared fixtures for the end-to-end tests: an in-process server on an
+ * ephemeral loopback port, and the `rexec` CLI run as a real subprocess.
+ *
+ * @module
+ */
+
+import { computeProof, createNonce } from "../lib/auth.ts";
+import { connect } from "../lib/client.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/frame.ts";
+import { FrameReader } from "../lib/frame_reader.ts";
+import { FrameWriter } from "../lib/frame_writer.ts";
+import { decodeAuthChallenge, encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/messages.ts";
+import type { LogRecord } from "../lib/log.ts";
+import { serve, type ServeOptions, type Server } from "../lib/server.ts";
+
+/** The token every test server and client shares. */
+export const TOKEN = "test-token-with-enough-length-0123";
+
+/** Path of the CLI entry point. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** The permissions `deno task rexec` grants, kept in step with deno.json. */
+export const CLI_PERMISSIONS = [
+  "--allow-net",
+  "--allow-run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN",
+];
+
+/** A server for one test, with the log records it wrote. */
+export interface TestServer extends AsyncDisposable {
+  readonly server: Server;
+  readonly port: number;
+  /** `127.0.0.1:PORT`, as the CLI takes it. */
+  readonly address: string;
+  readonly logs: LogRecord[];
+}
+
+/** Starts a server on a free loopback port with a short kill grace period. */
+export function startServer(options: Partial<ServeOptions> = {}): TestServer {
+  const logs: LogRecord[] = [];
+  const server = serve({
+    token: TOKEN,
+    hostname: "127.0.0.1",
+    port: 0,
+    killGrace: 0.5,
+    logger: (record) => logs.push(record),
+    ...options,
+  });
+  return {
+    server,
+    port: server.addr.port,
+    address: `127.0.0.1:${server.addr.port}`,
+    logs,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** Connects a client to a test server. */
+export function connectTo(server: TestServer, token = TOKEN): ReturnType<typeof connect> {
+  return connect({ hostname: "127.0.0.1", port: server.port, token });
+}
+
+/** What a CLI run produced. */
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: Uint8Array;
+  readonly stderr: Uint8Array;
+  readonly stdoutText: string;
+  readonly stderrText: string;
+}
+
+/** Options for {@link runCli} and {@link spawnCli}. */
+export interface CliOptions {
+  /** Bytes for stdin; stdin is closed after them. Default: no stdin (null). */
+  stdin?: Uint8Array;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /**
+   * REXEC_TOKEN for the subprocess; the test token by default. With null the
+   * subprocess gets a clean environment (PATH, HOME and `env` only), so that
+   * no REXEC_TOKEN from the caller's shell leaks in.
+   */
+  token?: string | null;
+}
+
+/** Starts `rexec ARGS...` as a subprocess with piped stdio. */
+export function spawnCli(args: readonly string[], options: CliOptions = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_PERMISSIONS, MAIN, ...args],
+    clearEnv: options.token === null,
+    env: {
+      NO_COLOR: "1",
+      ...(options.token === null
+        ? { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: Deno.env.get("HOME") ?? "/" }
+        : { REXEC_TOKEN: options.token ?? TOKEN }),
+      ...options.env,
+    },
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Runs `rexec ARGS...` to completion. */
+export async function runCli(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
+  const child = spawnCli(args, options);
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout,
+    stderr,
+    stdoutText: decoder.decode(stdout),
+    stderrText: decoder.decode(stderr),
+  };
+}
+
+/** Whether a process with this pid exists; a zombie counts as gone. */
+export async function processExists(pid: number): Promise<boolean> {
+  const { code, stdout } = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const state = new TextDecoder().decode(stdout).trim();
+  return code === 0 && state !== "" && !state.startsWith("Z");
+}
+
+/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return await condition();
+}
+
+/** Reads from `reader` until the text read so far contains or matches `needle`. */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  needle: string | RegExp,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const found = () => typeof needle === "string" ? text.includes(needle) : needle.test(text);
+  while (!found()) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  return text;
+}
+
+/** Encodes text as UTF-8. */
+export function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Decodes UTF-8 text. */
+export function text(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+/** A connection that speaks frames directly, for tests that misbehave on purpose. */
+export interface RawSession extends Disposable {
+  readonly conn: Deno.TcpConn;
+  readonly reader: FrameReader;
+  readonly writer: FrameWriter;
+}
+
+/**
+ * Opens a raw connection; with `authenticate` it performs the handshake
+ * (HELLO, AUTH_RESPONSE) with the codec and leaves the session ready for EXEC.
+ */
+export async function openRawSession(
+  server: TestServer,
+  options: { authenticate: boolean },
+): Promise<RawSession> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const reader = new FrameReader(conn.readable, { maxFrameSize: DEFAULT_MAX_FRAME_SIZE });
+  const writer = new FrameWriter(conn);
+  const session: RawSession = {
+    conn,
+    reader,
+    writer,
+    [Symbol.dispose]() {
+      try {
+        conn.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    },
+  };
+  if (!options.authenticate) return session;
+  await writer.write(
+    FrameType.Hello,
+    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, agent: "raw" }),
+  );
+  const expect = async (type: FrameType) => {
+    const frame = await reader.read();
+    if (frame?.type !== type) throw new Error(`expected ${type}, got ${frame?.type}`);
+    return frame.body;
+  };
+  await expect(FrameType.Hello);
+  const { nonce: serverNonce } = decodeAuthChallenge(await expect(FrameType.AuthChallenge));
+  const clientNonce = createNonce();
+  const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
+  await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
+  await expect(FrameType.AuthOk);
+  return session;
+}
+
+/** Reads frames until the connection ends; returns them. */
+export async function readAllFrames(reader: FrameReader): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  try {
+    for (let frame = await reader.read(); frame !== null; frame = await reader.read()) {
+      frames.push(frame);
+    }
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BadResource)
+    ) {
+      throw error;
+    }
+  }
+  return frames;
+}

@@ -1,0 +1,451 @@
+import assert from "node:assert/strict";
+import {
+  AuthenticationError,
+  ConnectionError,
+  RemoteError,
+  SessionBusyError,
+} from "../lib/errors.ts";
+import { encodeHeader, FrameType, HEADER_SIZE } from "../lib/frame.ts";
+import type { FrameWriter } from "../lib/frame_writer.ts";
+import { decodeErrorReport, encodeJson } from "../lib/messages.ts";
+import {
+  connectTo,
+  openRawSession,
+  processExists,
+  readAllFrames,
+  readUntil,
+  startServer,
+  text,
+  utf8,
+  waitFor,
+} from "./helpers.ts";
+
+Deno.test("exit codes 0, 1 and 42 come back as the remote command's code", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  for (const code of [0, 1, 42]) {
+    const status = await client.spawnShell(`exit ${code}`).status;
+    assert.equal(status.code, code);
+    assert.equal(status.success, code === 0);
+    assert.equal(status.signal, null);
+  }
+});
+
+Deno.test("a program that does not exist gives 127 and says so", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const status = await client.spawn(["rexec-no-such-program"]).status;
+  assert.equal(status.code, 127);
+  assert.equal(status.reason, "spawn_failed");
+  assert.match(status.message!, /rexec-no-such-program: command not found/);
+});
+
+Deno.test("a file that cannot be executed gives 126", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const file = await Deno.makeTempFile();
+  try {
+    const status = await client.spawn([file]).status;
+    assert.equal(status.code, 126);
+    assert.match(status.message!, /cannot execute/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("a missing working directory gives 126 and names the directory", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const status = await client.spawn(["pwd"], { cwd: "/rexec/no/such/dir" }).status;
+  assert.equal(status.code, 126);
+  assert.match(status.message!, /\/rexec\/no\/such\/dir: no such directory/);
+});
+
+Deno.test("death by signal reports the signal name and 128+N", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const term = await client.spawnShell("kill -TERM $$").status;
+  assert.deepEqual([term.code, term.signal], [143, "SIGTERM"]);
+  const kill = await client.spawnShell("kill -KILL $$").status;
+  assert.deepEqual([kill.code, kill.signal], [137, "SIGKILL"]);
+});
+
+Deno.test("stdout and stderr stay separate when the command interleaves them", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done";
+  const { stdout, stderr, code } = await client.spawnShell(script).output();
+  assert.equal(code, 0);
+  const numbers = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  assert.equal(text(stdout), numbers.map((i) => `out${i}\n`).join(""));
+  assert.equal(text(stderr), numbers.map((i) => `err${i}\n`).join(""));
+});
+
+Deno.test("several MiB of stderr before any stdout do not deadlock", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const size = 6 * 1024 * 1024;
+  const { stdout, stderr, code } = await client.spawnShell(
+    `head -c ${size} /dev/zero >&2; echo done`,
+  ).output();
+  assert.equal(code, 0);
+  assert.equal(stderr.length, size);
+  assert.ok(stderr.every((byte) => byte === 0));
+  assert.equal(text(stdout), "done\n");
+});
+
+Deno.test("all 256 byte values pass through stdin, stdout and stderr unchanged", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const bytes = new Uint8Array(256 * 64).map((_, i) => i % 256);
+  const child = client.spawnShell("tee /dev/stderr", { stdin: "piped" });
+  const writer = child.stdin.getWriter();
+  await writer.write(bytes);
+  await writer.close();
+  const { stdout, stderr, code } = await child.output();
+  assert.equal(code, 0);
+  assert.deepEqual(stdout, bytes);
+  assert.deepEqual(stderr, bytes);
+});
+
+Deno.test("stdin end of file reaches the command", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const child = client.spawn(["wc", "-c"], { stdin: "piped" });
+  const writer = child.stdin.getWriter();
+  await writer.write(utf8("hello\n"));
+  await writer.close();
+  const { stdout, code } = await child.output();
+  assert.equal(code, 0);
+  assert.equal(text(stdout).trim(), "6");
+});
+
+Deno.test("stdin larger than the flow-control window arrives whole", async () => {
+  await using server = startServer({ stdinWindow: 64 * 1024 });
+  await using client = await connectTo(server);
+  const input = crypto.getRandomValues(new Uint8Array(65536)).map((_, i) => i * 7);
+  const big = new Uint8Array(5 * 1024 * 1024);
+  for (let offset = 0; offset < big.length; offset += input.length) big.set(input, offset);
+  const child = client.spawn(["cat"], { stdin: "piped" });
+  const writing = (async () => {
+    const writer = child.stdin.getWriter();
+    await writer.write(big);
+    await writer.close();
+  })();
+  const { stdout, code } = await child.output();
+  await writing;
+  assert.equal(code, 0);
+  assert.equal(stdout.length, big.length);
+  assert.deepEqual(stdout, big);
+});
+
+Deno.test("without piped stdin the command reads end of file at once", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const { stdout, code } = await client.spawn(["cat"]).output();
+  assert.equal(code, 0);
+  assert.equal(stdout.length, 0);
+});
+
+Deno.test("env and cwd are applied on the server", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const { stdout } = await client.spawnShell('printf "%s|%s" "$REXEC_TEST_VAR" "$(pwd)"', {
+      env: { REXEC_TEST_VAR: "value with spaces=and equals" },
+      cwd: dir,
+    }).output();
+    assert.equal(text(stdout), `value with spaces=and equals|${dir}`);
+  } finally {
+    await Deno.remove(dir);
+  }
+});
+
+Deno.test("argv runs exactly as given, without a shell", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const args = ["$HOME", "a b", "*", "; rm -rf /", "'\"", ""];
+  const { stdout } = await client.spawn(["printf", "[%s]", ...args]).output();
+  assert.equal(text(stdout), args.map((arg) => `[${arg}]`).join(""));
+});
+
+Deno.test("a timeout ends the command and is reported as such", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const status = await client.spawn(["sleep", "30"], { timeout: 0.3 }).status;
+  assert.equal(status.reason, "timeout");
+  assert.equal(status.signal, "SIGTERM");
+  assert.match(status.message!, /timed out after 0.3 s/);
+});
+
+Deno.test("the server's maximum timeout caps what the client asks for", async () => {
+  await using server = startServer({ maxTimeout: 0.3 });
+  await using client = await connectTo(server);
+  const status = await client.spawn(["sleep", "30"], { timeout: 1000 }).status;
+  assert.equal(status.reason, "timeout");
+});
+
+Deno.test("a disconnecting client takes the whole process tree with it", async () => {
+  await using server = startServer();
+  const client = await connectTo(server);
+  const child = client.spawnShell("sleep 300 & echo $$ $!; wait");
+  const reader = child.stdout.getReader();
+  const [leader, background] = (await readUntil(reader, "\n")).trim().split(" ").map(Number);
+  assert.ok(await processExists(leader));
+  assert.ok(await processExists(background));
+  client.close();
+  assert.ok(await waitFor(async () => !(await processExists(leader))));
+  assert.ok(await waitFor(async () => !(await processExists(background))));
+});
+
+Deno.test("processes that ignore SIGTERM are killed after the grace period", async () => {
+  await using server = startServer({ killGrace: 0.2 });
+  const client = await connectTo(server);
+  const child = client.spawnShell("trap '' TERM; sleep 300 & echo $$ $!; wait");
+  const reader = child.stdout.getReader();
+  const pids = (await readUntil(reader, "\n")).trim().split(" ").map(Number);
+  client.close();
+  for (const pid of pids) {
+    assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid} survived`);
+  }
+});
+
+Deno.test("background processes holding the output are ended once the command exits", async () => {
+  await using server = startServer({ killGrace: 0.2 });
+  await using client = await connectTo(server);
+  const { stdout, code } = await client.spawnShell("sleep 300 & echo $!").output();
+  assert.equal(code, 0);
+  const background = Number(text(stdout).trim());
+  assert.ok(await waitFor(async () => !(await processExists(background))));
+});
+
+Deno.test("cancel terminates the command and reports it", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const child = client.spawn(["sleep", "30"]);
+  child.cancel();
+  const status = await child.status;
+  assert.equal(status.reason, "cancelled");
+  assert.equal(status.signal, "SIGTERM");
+});
+
+Deno.test("an aborted signal cancels the command", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const controller = new AbortController();
+  const child = client.spawn(["sleep", "30"], { signal: controller.signal });
+  controller.abort();
+  assert.equal((await child.status).reason, "cancelled");
+});
+
+Deno.test("kill delivers a signal to the remote process group", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell(
+    "trap 'echo got USR1; exit 7' USR1; echo ready; while :; do sleep 0.05; done",
+  );
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  child.kill("SIGUSR1");
+  assert.match(await readUntil(reader, "got USR1"), /got USR1/);
+  reader.releaseLock();
+  assert.equal((await child.status).code, 7);
+});
+
+Deno.test("output streams as it is produced, before the command ends", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("echo first; exec sleep 30");
+  const reader = child.stdout.getReader();
+  assert.equal(await readUntil(reader, "\n"), "first\n");
+  let ended = false;
+  child.status.then(() => ended = true);
+  await Promise.resolve();
+  assert.equal(ended, false);
+  child.cancel();
+  await child.status;
+});
+
+Deno.test("a client that stops reading stalls the command instead of filling memory", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const progress = await Deno.makeTempFile();
+  try {
+    // 256 blocks of 1 MiB: far more than every buffer on the way together
+    // (pipe, socket buffers, client queue) can hold.
+    const child = client.spawnShell(
+      `i=0; while [ $i -lt 256 ]; do head -c 1048576 /dev/zero; i=$((i+1)); echo $i > ${progress}; done`,
+    );
+    const blocks = async () => Number((await Deno.readTextFile(progress)).trim() || "0");
+    assert.ok(await waitFor(async () => (await blocks()) > 0));
+    let previous = -1;
+    assert.ok(
+      await waitFor(async () => {
+        const now = await blocks();
+        const stalled = now === previous;
+        previous = now;
+        return stalled;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok((await blocks()) < 64, `the command wrote ${await blocks()} MiB unread`);
+    const drained = await new Response(child.stdout).bytes();
+    assert.equal(drained.length, 256 * 1048576);
+    assert.equal((await child.status).code, 0);
+  } finally {
+    await Deno.remove(progress);
+  }
+});
+
+Deno.test("many commands run one after another on one connection", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  for (let i = 0; i < 100; i++) {
+    const { stdout } = await client.spawn(["echo", `${i}`]).output();
+    assert.equal(text(stdout), `${i}\n`);
+  }
+  assert.equal(server.logs.filter((record) => record.message === "connection opened").length, 1);
+});
+
+Deno.test("a second command while one runs is refused locally", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const first = client.spawn(["sleep", "30"]);
+  assert.throws(() => client.spawn(["true"]), SessionBusyError);
+  first.cancel();
+  await first.status;
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("many clients in parallel each get their own output", async () => {
+  await using server = startServer();
+  const results = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      await using client = await connectTo(server);
+      const { stdout, code } = await client.spawn(["echo", `client ${i}`]).output();
+      return { code, stdout: text(stdout) };
+    }),
+  );
+  results.forEach(({ code, stdout }, i) => {
+    assert.equal(code, 0);
+    assert.equal(stdout, `client ${i}\n`);
+  });
+});
+
+Deno.test("a wrong token is refused and the server keeps serving others", async () => {
+  await using server = startServer();
+  await assert.rejects(
+    connectTo(server, "a-wrong-token-of-sufficient-size"),
+    (error: Error) =>
+      error instanceof AuthenticationError && /authentication failed/.test(error.message),
+  );
+  await using client = await connectTo(server);
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+  assert.ok(server.logs.some((record) => record.message === "authentication failed"));
+});
+
+Deno.test("the token never appears in the server's log", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  await client.spawn(["true"]).status;
+  await connectTo(server, "another-wrong-token-value-xyz").catch(() => undefined);
+  const logged = JSON.stringify(server.logs);
+  assert.ok(!logged.includes("test-token"));
+  assert.ok(!logged.includes("another-wrong-token"));
+});
+
+Deno.test("garbage and an HTTP request on the port do not disturb a working client", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("for i in $(seq 1 20); do echo line $i; sleep 0.01; done");
+  const output = child.output();
+
+  const http = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await http.write(utf8("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const reply = text(await new Response(http.readable).bytes());
+  assert.match(reply, /^HTTP\/1\.1 400 Bad Request/);
+  assert.match(reply, /rexec protocol/);
+
+  for (const garbage of [new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x01]), utf8("hello")]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(garbage);
+    await new Response(conn.readable).bytes();
+  }
+
+  const { stdout, code } = await output;
+  assert.equal(code, 0);
+  assert.equal(text(stdout).split("\n").length, 21);
+});
+
+Deno.test("an oversized frame from an authenticated client ends only that session", async () => {
+  await using server = startServer({ maxFrameSize: 4096 });
+  await using good = await connectTo(server);
+  using bad = await openRawSession(server, { authenticate: true });
+  const header = new Uint8Array(HEADER_SIZE);
+  encodeHeader(header, FrameType.Stdin, 1 << 30);
+  await bad.writer.writeEncoded(header);
+  const frames = await readAllFrames(bad.reader);
+  const error = decodeErrorReport(frames.at(-1)!.body);
+  assert.equal(error.code, "frame_too_large");
+  assert.equal((await good.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("protocol violations get an ERROR naming the problem, then the connection closes", async () => {
+  await using server = startServer();
+  const cases: [string, (writer: FrameWriter) => Promise<void>, RegExp][] = [
+    ["STDOUT from a client", (w) => w.write(FrameType.Stdout, utf8("x")), /unexpected STDOUT/],
+    ["a malformed EXEC", (w) => w.write(FrameType.Exec, utf8("{}")), /invalid EXEC request/],
+    ["stdin for a command without stdin", async (w) => {
+      await w.write(
+        FrameType.Exec,
+        encodeJson({ argv: ["sleep", "30"], stdin: false, stdout: true, stderr: true }),
+      );
+      await w.write(FrameType.Stdin, utf8("x"));
+    }, /without stdin/],
+    ["two EXECs at once", async (w) => {
+      const exec = encodeJson({ argv: ["sleep", "30"], stdin: false, stdout: true, stderr: true });
+      await w.write(FrameType.Exec, exec);
+      await w.write(FrameType.Exec, exec);
+    }, /EXEC while a command is still running/],
+  ];
+  for (const [name, misbehave, expected] of cases) {
+    using raw = await openRawSession(server, { authenticate: true });
+    await misbehave(raw.writer);
+    const frames = await readAllFrames(raw.reader);
+    const last = frames.at(-1);
+    assert.equal(last?.type, FrameType.Error, name);
+    assert.match(decodeErrorReport(last.body).message, expected, name);
+  }
+  await using client = await connectTo(server);
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("EXEC before authentication is refused and runs nothing", async () => {
+  await using server = startServer();
+  using raw = await openRawSession(server, { authenticate: false });
+  const marker = await Deno.makeTempFile();
+  await Deno.remove(marker);
+  await raw.writer.write(
+    FrameType.Exec,
+    encodeJson({ argv: ["touch", marker], stdin: false, stdout: true, stderr: true }),
+  );
+  const frames = await readAllFrames(raw.reader);
+  assert.equal(frames.at(-1)?.type, FrameType.Error);
+  await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+});
+
+Deno.test("shutdown ends running commands, tells their clients and returns", async () => {
+  const server = startServer();
+  const client = await connectTo(server);
+  const child = client.spawnShell("echo $$; exec sleep 300");
+  const pid = Number((await readUntil(child.stdout.getReader(), "\n")).trim());
+  await server.server.shutdown();
+  const status = await child.status;
+  assert.equal(status.reason, "shutdown");
+  await assert.rejects(
+    async () => await client.spawn(["true"]).status,
+    (error: Error) => error instanceof RemoteError || error instanceof ConnectionError,
+  );
+  assert.equal(await processExists(pid), false);
+});
