@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import {
+  processExists,
+  readUntil,
+  runCli,
+  spawnCli,
+  startServer,
+  text,
+  utf8,
+  waitFor,
+} from "./helpers.ts";
+
+Deno.test("rexec run sends stdout and stderr to their own local streams, byte for byte", async () => {
+  await using server = startServer();
+  const bytes = new Uint8Array(256 * 16).map((_, i) => i % 256);
+  const result = await runCli(["run", server.address, "--", "tee", "/dev/stderr"], {
+    stdin: bytes,
+  });
+  assert.equal(result.code, 0);
+  assert.deepEqual(result.stdout, bytes);
+  assert.deepEqual(result.stderr, bytes);
+});
+
+Deno.test("rexec run exits with the remote command's exit code", async () => {
+  await using server = startServer();
+  for (const code of [0, 1, 42]) {
+    const result = await runCli(["run", server.address, "-c", `exit ${code}`]);
+    assert.equal(result.code, code);
+    assert.equal(result.stderrText, "");
+  }
+});
+
+Deno.test("rexec run exits 127 and 126 when the command cannot start, with one line on stderr", async () => {
+  await using server = startServer();
+  const missing = await runCli(["run", server.address, "--", "rexec-no-such-program"]);
+  assert.equal(missing.code, 127);
+  assert.equal(missing.stderrText, "rexec: rexec-no-such-program: command not found\n");
+  const file = await Deno.makeTempFile();
+  try {
+    const notExecutable = await runCli(["run", server.address, "--", file]);
+    assert.equal(notExecutable.code, 126);
+    assert.equal(notExecutable.stderrText, `rexec: ${file}: cannot execute: permission denied\n`);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("rexec run exits 128+N when the remote command dies of signal N", async () => {
+  await using server = startServer();
+  assert.equal((await runCli(["run", server.address, "-c", "kill -KILL $$"])).code, 137);
+  assert.equal((await runCli(["run", server.address, "-c", "kill -TERM $$"])).code, 143);
+});
+
+Deno.test("rexec run forwards stdin and its end of file", async () => {
+  await using server = startServer();
+  const result = await runCli(["run", server.address, "--", "cat"], { stdin: utf8("hi\n") });
+  assert.equal(result.code, 0);
+  assert.equal(result.stdoutText, "hi\n");
+});
+
+Deno.test("rexec run -n gives the command an empty stdin without reading local stdin", async () => {
+  await using server = startServer();
+  const result = await runCli(["run", "-n", server.address, "--", "wc", "-c"], {
+    stdin: utf8("not for the remote command"),
+  });
+  assert.equal(result.stdoutText.trim(), "0");
+});
+
+Deno.test("rexec run takes options before and after HOST, and -e, --cwd, -c", async () => {
+  await using server = startServer();
+  const result = await runCli([
+    "run",
+    "-e",
+    "GREETING=hello world",
+    server.address,
+    "--cwd",
+    "/",
+    "-c",
+    'echo "$GREETING from $(pwd)"',
+  ]);
+  assert.equal(result.stdoutText, "hello world from /\n");
+});
+
+Deno.test("rexec run passes arguments after the command to it untouched", async () => {
+  await using server = startServer();
+  const result = await runCli(["run", server.address, "printf", "%s,", "-n", "--timeout", "$X"]);
+  assert.equal(result.stdoutText, "-n,--timeout,$X,");
+});
+
+Deno.test("rexec run --timeout ends the command and exits 124", async () => {
+  await using server = startServer();
+  const result = await runCli(["run", "--timeout", "0.3", server.address, "--", "sleep", "30"]);
+  assert.equal(result.code, 124);
+  assert.equal(result.stderrText, "rexec: timed out after 0.3 s\n");
+});
+
+Deno.test("rexec run exits 255 with one clear line when the token is wrong", async () => {
+  await using server = startServer();
+  const result = await runCli(["run", server.address, "--", "true"], {
+    token: "definitely-not-the-right-token",
+  });
+  assert.equal(result.code, 255);
+  assert.match(result.stderrText, /^rexec: authentication failed: .* rejected the token\n$/);
+});
+
+Deno.test("rexec run exits 255 with one clear line when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const result = await runCli(["run", `127.0.0.1:${port}`, "--", "true"]);
+  assert.equal(result.code, 255);
+  assert.match(
+    result.stderrText,
+    /^rexec: cannot connect to 127\.0\.0\.1:\d+: connection refused.*\n$/,
+  );
+});
+
+Deno.test("rexec exits 255 and points to --help on a usage error", async () => {
+  const result = await runCli(["run", "somehost"]);
+  assert.equal(result.code, 255);
+  assert.match(result.stderrText, /^rexec: missing command/);
+  assert.match(result.stderrText, /rexec --help/);
+});
+
+Deno.test("rexec run shows the first line before the command ends, and Ctrl-C exits 130", async () => {
+  await using server = startServer();
+  const child = spawnCli(["run", server.address, "-c", "echo first $$; exec sleep 30"]);
+  const reader = child.stdout.getReader();
+  const line = await readUntil(reader, "\n");
+  assert.match(line, /^first \d+\n$/);
+  const remotePid = Number(line.split(" ")[1]);
+  assert.ok(await processExists(remotePid));
+  child.kill("SIGINT");
+  reader.releaseLock();
+  const { code } = await child.output();
+  assert.equal(code, 130);
+  assert.equal(await processExists(remotePid), false);
+});
+
+Deno.test("rexec run cancels the command and exits 141 when local stdout is closed", async () => {
+  await using server = startServer();
+  const child = spawnCli(["run", server.address, "-c", "echo $$; exec yes"]);
+  const reader = child.stdout.getReader();
+  const remotePid = Number((await readUntil(reader, "\n")).split("\n")[0]);
+  await reader.cancel();
+  await child.stderr.cancel();
+  const { code } = await child.status;
+  assert.equal(code, 141);
+  assert.ok(await waitFor(async () => !(await processExists(remotePid))));
+});
+
+Deno.test("rexec shell runs a piped script line by line on one connection", async () => {
+  await using server = startServer();
+  const script = "echo one\n\nfalse\necho two >&2\ncd /tmp && pwd\nexit 3\necho never\n";
+  const result = await runCli(["shell", server.address], { stdin: utf8(script) });
+  assert.equal(result.code, 3);
+  assert.equal(result.stdoutText, "one\n/tmp\n");
+  assert.equal(result.stderrText, "[exit 1]\ntwo\n");
+  const opened = server.logs.filter((record) => record.message === "connection opened");
+  assert.equal(opened.length, 1);
+});
+
+Deno.test("rexec shell ends at end of input with the last status, and on quit", async () => {
+  await using server = startServer();
+  const eof = await runCli(["shell", server.address], { stdin: utf8("echo a\n(exit 5)") });
+  assert.deepEqual([eof.code, eof.stdoutText, eof.stderrText], [5, "a\n", "[exit 5]\n"]);
+  const quit = await runCli(["shell", server.address], { stdin: utf8("quit\necho no\n") });
+  assert.deepEqual([quit.code, quit.stdoutText], [0, ""]);
+});
+
+Deno.test("rexec serve works with no configuration and shuts down cleanly on SIGTERM", async () => {
+  const config = await Deno.makeTempDir();
+  try {
+    const env = { XDG_CONFIG_HOME: config };
+    const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"], { token: null, env });
+    const logReader = serve.stderr.getReader();
+    const log = await readUntil(logReader, /listening address=\S+\n/);
+    const address = log.match(/listening address=(\S+)\n/)![1];
+    const info = await Deno.stat(`${config}/rexec/token`);
+    assert.equal(info.mode! & 0o777, 0o600);
+
+    const ok = await runCli(["run", address, "--", "echo", "zero config"], { token: null, env });
+    assert.equal(ok.stdoutText, "zero config\n");
+
+    const running = spawnCli(["run", address, "-c", "echo started; exec sleep 30"], {
+      token: null,
+      env,
+    });
+    const runningOut = running.stdout.getReader();
+    await readUntil(runningOut, "started");
+    serve.kill("SIGTERM");
+    runningOut.releaseLock();
+    const client = await running.output();
+    assert.equal(client.code, 255);
+    assert.match(text(client.stderr), /server is shutting down/);
+    logReader.releaseLock();
+    const server = await serve.output();
+    assert.equal(server.code, 0);
+    assert.match(text(server.stderr), /stopped/);
+    const token = (await Deno.readTextFile(`${config}/rexec/token`)).trim();
+    assert.ok(!(log + text(server.stderr)).includes(token));
+  } finally {
+    await Deno.remove(config, { recursive: true });
+  }
+});
