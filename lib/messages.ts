@@ -16,6 +16,12 @@ import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Longest timeout, in seconds, that can be requested: about 24.8 days, the
+ * most a JavaScript timer can wait (2^31 - 1 ms) without firing at once.
+ */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
 /** The four bytes every HELLO body starts with: ASCII `RXEC`. */
 export const MAGIC: Uint8Array = new Uint8Array([0x52, 0x58, 0x45, 0x43]);
 
@@ -348,9 +354,9 @@ export function decodeExecRequest(body: Uint8Array): ExecRequest {
   if (cwd !== undefined) requireCleanString(cwd, "cwd", bad);
   if (
     timeout !== undefined &&
-    (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0)
+    (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_SECONDS))
   ) {
-    throw bad("timeout must be a positive number of seconds");
+    throw bad(`timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}`);
   }
   const flag = (name: "stdin" | "stdout" | "stderr") => {
     const value = fields[name];

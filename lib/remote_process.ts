@@ -7,7 +7,13 @@
 
 import { FrameType } from "./frame.ts";
 import type { FrameWriter } from "./frame_writer.ts";
-import { encodeJson, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
+import {
+  decodeExecRequest,
+  encodeJson,
+  type ExecRequest,
+  type ExitReason,
+  type ExitReport,
+} from "./messages.ts";
 import { PushedByteStream } from "./pushed_stream.ts";
 
 /** Bytes of output the client buffers per stream before it stops reading the connection. */
@@ -156,7 +162,12 @@ export class CommandChannel {
   #ended = false;
   #stdinEnded = false;
 
-  /** Sends the EXEC request and sets up the streams. */
+  /**
+   * Sends the EXEC request and sets up the streams.
+   *
+   * @throws {TypeError} when the request would be refused by the server, for
+   * example an env name with `=` or a timeout out of range.
+   */
   constructor(
     host: CommandHost,
     command: Pick<ExecRequest, "argv" | "shell">,
@@ -173,6 +184,14 @@ export class CommandChannel {
       stdout: options.stdout !== "null",
       stderr: options.stderr !== "null",
     };
+    const exec = encodeJson(this.#request);
+    try {
+      // The server's own validator, run here so that a bad request is a local
+      // error instead of a protocol error that ends the connection.
+      decodeExecRequest(exec);
+    } catch (error) {
+      throw new TypeError((error as Error).message, { cause: error });
+    }
     this.#status = Promise.withResolvers<RemoteStatus>();
     // Rejections are for whoever awaits the status; a caller who only reads
     // the streams sees the same error there and must not crash on it.
@@ -188,7 +207,7 @@ export class CommandChannel {
       })
       : undefined;
     this.process = new RemoteProcess(this, this.#status.promise);
-    this.sendControl(FrameType.Exec, encodeJson(this.#request));
+    this.sendControl(FrameType.Exec, exec);
     const { signal } = options;
     if (signal) {
       const onAbort = () => this.process.cancel();

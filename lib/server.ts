@@ -9,6 +9,7 @@ import { DEFAULT_PORT } from "./address.ts";
 import { ConnectionError, RexecError, TokenError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { MAX_TIMEOUT_SECONDS } from "./messages.ts";
 import { formatAddr, ServerSession, type SessionSettings } from "./server_session.ts";
 import { MIN_TOKEN_LENGTH } from "./token.ts";
 import { VERSION } from "./version.ts";
@@ -99,12 +100,19 @@ export function serve(options: ServeOptions): Server {
     );
   }
   const maxTimeout = options.maxTimeout ?? DEFAULT_MAX_TIMEOUT;
+  if (!(maxTimeout >= 0 && maxTimeout <= MAX_TIMEOUT_SECONDS)) {
+    throw new RangeError(`maxTimeout must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds`);
+  }
+  const killGrace = options.killGrace ?? DEFAULT_KILL_GRACE;
+  if (!(killGrace >= 0 && killGrace <= MAX_TIMEOUT_SECONDS)) {
+    throw new RangeError(`killGrace must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds`);
+  }
   const settings: SessionSettings = {
     token: options.token,
     maxFrameSize,
     stdinWindow: options.stdinWindow ?? DEFAULT_STDIN_WINDOW,
     maxTimeout: maxTimeout > 0 ? maxTimeout : undefined,
-    killGraceMs: (options.killGrace ?? DEFAULT_KILL_GRACE) * 1000,
+    killGraceMs: killGrace * 1000,
     agent: `rexec/${VERSION}`,
     logger: options.logger ?? silentLogger,
   };

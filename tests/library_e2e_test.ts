@@ -449,3 +449,13 @@ Deno.test("shutdown ends running commands, tells their clients and returns", asy
   );
   assert.equal(await processExists(pid), false);
 });
+
+Deno.test("a request the server would refuse is refused locally and the connection stays usable", async () => {
+  await using server = startServer();
+  await using client = await connectTo(server);
+  assert.throws(() => client.spawn(["env"], { env: { "A=B": "x" } }), TypeError);
+  assert.throws(() => client.spawn(["sleep", "1"], { timeout: -1 }), TypeError);
+  assert.throws(() => client.spawn(["echo", "a\0b"]), TypeError);
+  assert.throws(() => client.spawn([]), TypeError);
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+});

@@ -9,6 +9,7 @@ import { DEFAULT_PORT, type HostPort, parseHostPort } from "../address.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_CONNECT_TIMEOUT } from "../client.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "../frame.ts";
+import { MAX_TIMEOUT_SECONDS } from "../messages.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_KILL_GRACE, DEFAULT_MAX_TIMEOUT } from "../server.ts";
 
 /** `rexec --help`, `rexec help [MODE]`, `rexec MODE --help`. */
@@ -313,11 +314,10 @@ function secondsOption(
   const text = last(parsed, name);
   if (text === undefined) return undefined;
   const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!Number.isFinite(seconds) || (!allowZero && seconds === 0)) {
+  if (!(seconds <= MAX_TIMEOUT_SECONDS) || (!allowZero && seconds === 0)) {
     throw new UsageError(
-      `--${name} takes a ${allowZero ? "non-negative" : "positive"} number of seconds, got ${
-        JSON.stringify(text)
-      }`,
+      `--${name} takes a ${allowZero ? "non-negative" : "positive"} number of seconds ` +
+        `up to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(text)}`,
     );
   }
   return seconds;
