@@ -7,10 +7,29 @@
 
 import { UsageError } from "./errors.ts";
 
-/** The port rexec uses when none is given. */
+/**
+ * The port rexec uses when none is given.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PORT, parseHostPort } from "./address.ts";
+ *
+ * console.assert(parseHostPort("build-box", DEFAULT_PORT).port === 7022);
+ * ```
+ */
 export const DEFAULT_PORT = 7022;
 
-/** A host and a port. */
+/**
+ * A host and a port.
+ *
+ * @example
+ * ```ts
+ * import type { HostPort } from "./address.ts";
+ *
+ * const server: HostPort = { hostname: "::1", port: 7022 };
+ * console.assert(server.port === 7022);
+ * ```
+ */
 export interface HostPort {
   /** Host name or IP address, without brackets. */
   readonly hostname: string;

@@ -42,10 +42,34 @@ import {
 } from "./remote_process.ts";
 import { VERSION } from "./version.ts";
 
-/** Default seconds allowed for connecting and authenticating. */
+/**
+ * Default seconds allowed for connecting and authenticating.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CONNECT_TIMEOUT } from "./client.ts";
+ *
+ * console.assert(DEFAULT_CONNECT_TIMEOUT === 15);
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT = 15;
 
-/** Options for {@link connect}. */
+/**
+ * Options for {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "./client.ts";
+ *
+ * const options: ConnectOptions = {
+ *   hostname: "build-box",
+ *   token: "a-shared-secret-of-some-length",
+ *   timeout: 5,
+ *   signal: AbortSignal.timeout(60_000),
+ * };
+ * console.assert(options.port === undefined); // 7022
+ * ```
+ */
 export interface ConnectOptions {
   /** Host name or IP address of the server. */
   hostname: string;

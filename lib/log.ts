@@ -6,13 +6,47 @@
  * @module
  */
 
-/** How much a record matters. */
+/**
+ * How much a record matters.
+ *
+ * @example
+ * ```ts
+ * import type { LogLevel } from "./log.ts";
+ *
+ * const level: LogLevel = "warn";
+ * console.assert(level === "warn");
+ * ```
+ */
 export type LogLevel = "info" | "warn" | "error";
 
-/** Values a log field may hold. */
+/**
+ * Values a log field may hold.
+ *
+ * @example
+ * ```ts
+ * import type { LogValue } from "./log.ts";
+ *
+ * const argv: LogValue = ["make", "-j4"];
+ * console.assert(Array.isArray(argv));
+ * ```
+ */
 export type LogValue = string | number | boolean | null | readonly string[];
 
-/** One log event. */
+/**
+ * One log event.
+ *
+ * @example
+ * ```ts
+ * import type { LogRecord } from "./log.ts";
+ *
+ * const record: LogRecord = {
+ *   level: "info",
+ *   message: "exit",
+ *   fields: { session: 3, code: 0, duration_ms: 12 },
+ * };
+ * console.assert(record.fields?.code === 0);
+ * ```
+ */
 export interface LogRecord {
   /** How much it matters. */
   readonly level: LogLevel;
@@ -22,7 +56,19 @@ export interface LogRecord {
   readonly fields?: Readonly<Record<string, LogValue | undefined>>;
 }
 
-/** Receives log records. */
+/**
+ * Receives log records.
+ *
+ * @example Collecting the records a server writes
+ * ```ts
+ * import type { Logger, LogRecord } from "./log.ts";
+ *
+ * const records: LogRecord[] = [];
+ * const logger: Logger = (record) => records.push(record);
+ * logger({ level: "info", message: "listening" });
+ * console.assert(records.length === 1);
+ * ```
+ */
 export type Logger = (record: LogRecord) => void;
 
 /**

@@ -189,7 +189,17 @@ export interface SignalRequest {
   readonly signal: Deno.Signal;
 }
 
-/** Why the server ended a command itself, when it did. */
+/**
+ * Why the server ended a command itself, when it did.
+ *
+ * @example
+ * ```ts
+ * import type { ExitReason } from "./messages.ts";
+ *
+ * const reason: ExitReason = "timeout";
+ * console.assert(reason === "timeout");
+ * ```
+ */
 export type ExitReason = "timeout" | "cancelled" | "shutdown" | "spawn_failed";
 
 /** EXIT: how the command ended. */

@@ -19,7 +19,23 @@ import { PushedByteStream } from "./pushed_stream.ts";
 /** Bytes of output the client buffers per stream before it stops reading the connection. */
 const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
 
-/** Options for `Client.spawn` and `Client.spawnShell`. */
+/**
+ * Options for `Client.spawn` and `Client.spawnShell`.
+ *
+ * @example
+ * ```ts
+ * import type { SpawnOptions } from "./remote_process.ts";
+ *
+ * const options: SpawnOptions = {
+ *   env: { CI: "1" },
+ *   cwd: "/srv/app",
+ *   timeout: 600,
+ *   stdin: "piped",
+ *   signal: AbortSignal.timeout(900_000),
+ * };
+ * console.assert(options.stdout === undefined); // piped
+ * ```
+ */
 export interface SpawnOptions {
   /** Variables added to the server's environment for this command. */
   env?: Record<string, string>;
@@ -37,7 +53,23 @@ export interface SpawnOptions {
   signal?: AbortSignal;
 }
 
-/** How a remote command ended. */
+/**
+ * How a remote command ended.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteStatus } from "./remote_process.ts";
+ *
+ * const status: RemoteStatus = {
+ *   success: false,
+ *   code: 143,
+ *   signal: "SIGTERM",
+ *   reason: "timeout",
+ *   message: "timed out after 5 s",
+ * };
+ * console.assert(status.code === 128 + 15);
+ * ```
+ */
 export interface RemoteStatus {
   /** Whether the command exited with code 0. */
   readonly success: boolean;
@@ -51,7 +83,23 @@ export interface RemoteStatus {
   readonly message?: string;
 }
 
-/** A remote command's status and everything it wrote. */
+/**
+ * A remote command's status and everything it wrote.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteOutput } from "./remote_process.ts";
+ *
+ * const output: RemoteOutput = {
+ *   success: true,
+ *   code: 0,
+ *   signal: null,
+ *   stdout: new TextEncoder().encode("hi\n"),
+ *   stderr: new Uint8Array(0),
+ * };
+ * console.assert(new TextDecoder().decode(output.stdout) === "hi\n");
+ * ```
+ */
 export interface RemoteOutput extends RemoteStatus {
   /** All of stdout; empty when it was not piped. */
   readonly stdout: Uint8Array;

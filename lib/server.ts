@@ -14,22 +14,74 @@ import { formatAddr, ServerSession, type SessionSettings } from "./server_sessio
 import { MIN_TOKEN_LENGTH } from "./token.ts";
 import { VERSION } from "./version.ts";
 
-/** The address the server listens on when none is given: loopback only. */
+/**
+ * The address the server listens on when none is given: loopback only.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HOSTNAME } from "./server.ts";
+ *
+ * console.assert(DEFAULT_HOSTNAME === "127.0.0.1");
+ * ```
+ */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 
-/** Default seconds between SIGTERM and SIGKILL when a command is ended. */
+/**
+ * Default seconds between SIGTERM and SIGKILL when a command is ended.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_KILL_GRACE } from "./server.ts";
+ *
+ * console.assert(DEFAULT_KILL_GRACE === 2);
+ * ```
+ */
 export const DEFAULT_KILL_GRACE = 2;
 
-/** Default server maximum for a command's run time, in seconds: one day. */
+/**
+ * Default server maximum for a command's run time, in seconds: one day.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_TIMEOUT } from "./server.ts";
+ *
+ * console.assert(DEFAULT_MAX_TIMEOUT === 86_400);
+ * ```
+ */
 export const DEFAULT_MAX_TIMEOUT = 24 * 60 * 60;
 
-/** Default stdin bytes a client may have in flight per command. */
+/**
+ * Default stdin bytes a client may have in flight per command.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_STDIN_WINDOW } from "./server.ts";
+ *
+ * console.assert(DEFAULT_STDIN_WINDOW === 256 * 1024);
+ * ```
+ */
 export const DEFAULT_STDIN_WINDOW = 256 * 1024;
 
 /** Pause after a failed accept (for example too many open files) before the next. */
 const ACCEPT_RETRY_MS = 100;
 
-/** Options for {@link serve}. */
+/**
+ * Options for {@link serve}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./server.ts";
+ *
+ * const options: ServeOptions = {
+ *   token: "a-shared-secret-of-some-length",
+ *   hostname: "::1",
+ *   port: 7022,
+ *   maxTimeout: 3600,
+ *   killGrace: 5,
+ * };
+ * console.assert(options.maxFrameSize === undefined); // 1 MiB
+ * ```
+ */
 export interface ServeOptions {
   /** The shared token clients must prove they hold (at least 16 characters). */
   token: string;
@@ -51,7 +103,18 @@ export interface ServeOptions {
   signal?: AbortSignal;
 }
 
-/** A running server. */
+/**
+ * A running server.
+ *
+ * @example Stopping a server on a signal
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ *
+ * const server = serve({ token: Deno.env.get("REXEC_TOKEN")! });
+ * Deno.addSignalListener("SIGTERM", () => server.shutdown());
+ * await server.finished;
+ * ```
+ */
 export interface Server extends AsyncDisposable {
   /** The address the server is bound to, with the real port when 0 was asked. */
   readonly addr: Deno.NetAddr;

@@ -9,19 +9,57 @@
 import { dirname, join } from "node:path";
 import { TokenError } from "./errors.ts";
 
-/** The environment variable that holds a token. */
+/**
+ * The environment variable that holds a token.
+ *
+ * @example
+ * ```ts
+ * import { TOKEN_ENV } from "./token.ts";
+ *
+ * console.assert(TOKEN_ENV === "REXEC_TOKEN");
+ * ```
+ */
 export const TOKEN_ENV = "REXEC_TOKEN";
 
-/** Shortest token a server accepts: a guessable token would make auth moot. */
+/**
+ * Shortest token a server accepts: a guessable token would make auth moot.
+ *
+ * @example
+ * ```ts
+ * import { generateToken, MIN_TOKEN_LENGTH } from "./token.ts";
+ *
+ * console.assert(generateToken().length >= MIN_TOKEN_LENGTH);
+ * ```
+ */
 export const MIN_TOKEN_LENGTH = 16;
 
-/** Read access to environment variables; `Deno.env` fits. */
+/**
+ * Read access to environment variables; `Deno.env` fits, and so does a `Map`.
+ *
+ * @example
+ * ```ts
+ * import { defaultTokenPath, type Environment } from "./token.ts";
+ *
+ * const env: Environment = new Map([["XDG_CONFIG_HOME", "/etc/xdg"]]);
+ * console.assert(defaultTokenPath(env) === "/etc/xdg/rexec/token");
+ * ```
+ */
 export interface Environment {
   /** The variable's value, or undefined when it is not set. */
   get(name: string): string | undefined;
 }
 
-/** Where a token came from, for messages and logs. Never the token itself. */
+/**
+ * Where a token came from, for messages and logs. Never log the token itself.
+ *
+ * @example
+ * ```ts
+ * import { resolveToken } from "./token.ts";
+ *
+ * const resolved = await resolveToken({ env: new Map([["REXEC_TOKEN", "from-the-env-123456"]]) });
+ * console.assert(resolved.source === "REXEC_TOKEN" && !resolved.created);
+ * ```
+ */
 export interface ResolvedToken {
   /** The token text. Keep it out of logs. */
   readonly token: string;
@@ -33,7 +71,17 @@ export interface ResolvedToken {
   readonly warnings: readonly string[];
 }
 
-/** Options for {@link resolveToken}. */
+/**
+ * Options for {@link resolveToken}.
+ *
+ * @example
+ * ```ts
+ * import type { ResolveTokenOptions } from "./token.ts";
+ *
+ * const serverSide: ResolveTokenOptions = { createIfMissing: true };
+ * console.assert(serverSide.tokenFile === undefined);
+ * ```
+ */
 export interface ResolveTokenOptions {
   /** A token file given explicitly (`--token-file`). */
   tokenFile?: string;
