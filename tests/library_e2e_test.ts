@@ -7,6 +7,7 @@ import {
 } from "../lib/errors.ts";
 import { encodeHeader, FrameType, HEADER_SIZE } from "../lib/frame.ts";
 import type { FrameWriter } from "../lib/frame_writer.ts";
+import { connect } from "../lib/client.ts";
 import { decodeErrorReport, encodeJson } from "../lib/messages.ts";
 import {
   connectTo,
@@ -16,6 +17,7 @@ import {
   readUntil,
   startServer,
   text,
+  TOKEN,
   utf8,
   waitFor,
 } from "./helpers.ts";
@@ -458,4 +460,12 @@ Deno.test("a request the server would refuse is refused locally and the connecti
   assert.throws(() => client.spawn(["echo", "a\0b"]), TypeError);
   assert.throws(() => client.spawn([]), TypeError);
   assert.equal((await client.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("the server listens and the client connects over IPv6 loopback", async () => {
+  await using server = startServer({ hostname: "::1" });
+  assert.equal(server.server.addr.hostname, "::1");
+  await using client = await connect({ hostname: "::1", port: server.port, token: TOKEN });
+  const { stdout } = await client.spawn(["echo", "v6"]).output();
+  assert.equal(text(stdout), "v6\n");
 });
