@@ -37,10 +37,15 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** Hex groups, colons, an optional dotted IPv4 tail and an optional zone. */
+const IPV6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(\.\d{1,3}){0,3}(%[\w.-]+)?$/;
+
 /**
  * Parses `HOST[:PORT]`, using `defaultPort` when no port is given.
  *
- * @throws {UsageError} when the host is empty or the port is not 0 to 65535.
+ * @throws {UsageError} when the host is empty or malformed (stray brackets,
+ * several colons that do not make an IPv6 address), or the port is not 0 to
+ * 65535.
  *
  * @example
  * ```ts
@@ -65,6 +70,11 @@ export function parseHostPort(text: string, defaultPort: number): HostPort {
   }
   if (hostname === "") {
     throw new UsageError(`missing host in address ${JSON.stringify(text)}`);
+  }
+  if (/[[\]]/.test(hostname) || (hostname.includes(":") && !IPV6.test(hostname))) {
+    throw new UsageError(
+      `invalid host in address ${JSON.stringify(text)}: write IPv6 addresses as [ADDRESS]:PORT`,
+    );
   }
   if (portText === undefined) return { hostname, port: defaultPort };
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
