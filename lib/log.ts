@@ -109,9 +109,14 @@ export function formatRecord(record: LogRecord, time: Date = new Date()): string
 }
 
 function formatValue(value: LogValue): string {
-  if (Array.isArray(value)) return JSON.stringify(value);
-  const text = String(value);
-  return /^[^\s"=\p{Cc}]+$/u.test(text) ? text : JSON.stringify(text);
+  const text = Array.isArray(value) ? undefined : String(value);
+  if (text !== undefined && /^[^\s"=\p{Cc}]+$/u.test(text)) return text;
+  // JSON escapes only what is below U+0020; the other characters that some
+  // readers take as line breaks are escaped too, so a record stays one line.
+  return JSON.stringify(text ?? value).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /**
