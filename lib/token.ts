@@ -204,19 +204,23 @@ async function createTokenFile(
   path: string,
 ): Promise<ResolvedToken | undefined> {
   const token = generateToken();
+  const draft = `${path}.${crypto.randomUUID()}.tmp`;
   try {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    // createNew makes creation atomic: two servers starting at once agree on one token.
-    await Deno.writeTextFile(path, `${token}\n`, {
-      createNew: true,
-      mode: 0o600,
-    });
+    await Deno.writeTextFile(draft, `${token}\n`, { createNew: true, mode: 0o600 });
+    // The complete file appears under its name at once, or not at all when
+    // another server got there first: no reader ever sees it half written.
+    await Deno.link(draft, path);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) return undefined;
     throw new TokenError(
       `cannot create token file ${path}: ${(error as Error).message}`,
       { cause: error },
     );
+  } finally {
+    await Deno.remove(draft).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
   return { token, source: path, created: true, warnings: [] };
 }
