@@ -126,19 +126,27 @@ type Parsed = {
  */
 export function parseCli(args: readonly string[]): CliConfig {
   const [first, ...rest] = args;
+  const noMore = (allowed: number) => {
+    if (rest.length > allowed) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(rest[allowed])}`);
+    }
+  };
   switch (first) {
     case undefined:
       throw new UsageError("missing mode: serve, run or shell");
     case "-h":
     case "--help":
+      noMore(0);
       return { mode: "help" };
     case "help":
+      noMore(1);
       return rest[0] === undefined
         ? { mode: "help" }
         : { mode: "help", topic: requireMode(rest[0]) };
     case "-V":
     case "--version":
     case "version":
+      noMore(0);
       return { mode: "version" };
     case "serve":
       return parseServe(rest);
@@ -196,6 +204,7 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
       "missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING",
     );
   }
+  if (shell === "") throw new UsageError("-c needs a non-empty command string");
   if (argv !== undefined && argv[0] === "") {
     throw new UsageError("the command name is empty");
   }
