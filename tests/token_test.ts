@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { TokenError } from "../lib/errors.ts";
 import { defaultTokenPath, resolveToken } from "../lib/token.ts";
 
-async function withConfigDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "rexec_token_test_" });
   try {
     await fn(dir);
   } finally {
@@ -11,82 +11,233 @@ async function withConfigDir(fn: (dir: string) => Promise<void>): Promise<void> 
   }
 }
 
-Deno.test("REXEC_TOKEN comes first, then --token-file, then the default file", async () => {
-  await withConfigDir(async (dir) => {
-    const file = `${dir}/explicit`;
-    await Deno.writeTextFile(file, "  from-the-file-0123456789 \n");
-    await Deno.mkdir(`${dir}/rexec`);
-    await Deno.writeTextFile(`${dir}/rexec/token`, "from-the-default-file-0123\n", { mode: 0o600 });
-    await Deno.chmod(file, 0o600);
-    const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", " from-the-env-0123456789\n"]]);
+async function writeToken(path: string, text: string, mode = 0o600): Promise<void> {
+  await Deno.writeTextFile(path, text);
+  await Deno.chmod(path, mode);
+}
 
-    assert.deepEqual(await resolveToken({ env, tokenFile: file }), {
-      token: "from-the-env-0123456789",
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function isTokenError(...mentions: string[]): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof TokenError, `not a TokenError: ${error}`);
+    for (const mention of mentions) {
+      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
+    }
+    return true;
+  };
+}
+
+Deno.test("REXEC_TOKEN wins over --token-file and the default file, trimmed", async () => {
+  await withTempDir(async (dir) => {
+    await writeToken(`${dir}/explicit`, "from-the-file-0123456789\n");
+    await Deno.mkdir(`${dir}/rexec`);
+    await writeToken(`${dir}/rexec/token`, "from-the-default-file-0123\n");
+    const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", " \tfrom-the-env-0123\n"]]);
+
+    const expected = {
+      token: "from-the-env-0123",
       source: "REXEC_TOKEN",
       created: false,
       warnings: [],
+    };
+    assert.deepEqual(await resolveToken({ env, tokenFile: `${dir}/explicit` }), expected);
+    assert.deepEqual(await resolveToken({ env }), expected);
+    assert.deepEqual(await resolveToken({ env, createIfMissing: true }), expected);
+  });
+});
+
+Deno.test("REXEC_TOKEN is used even when the token file named does not exist", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", "from-the-env-0123"]]);
+    const resolved = await resolveToken({ env, tokenFile: `${dir}/missing` });
+    assert.equal(resolved.token, "from-the-env-0123");
+  });
+});
+
+Deno.test("the server does not create the default file when REXEC_TOKEN is set", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", "from-the-env-0123"]]);
+    await resolveToken({ env, createIfMissing: true });
+    assert.equal(await exists(`${dir}/rexec`), false);
+  });
+});
+
+Deno.test("--token-file is read and trimmed, and wins over the default file", async () => {
+  await withTempDir(async (dir) => {
+    await writeToken(`${dir}/explicit`, "  \n from-the-file-0123456789 \r\n\n");
+    await Deno.mkdir(`${dir}/rexec`);
+    await writeToken(`${dir}/rexec/token`, "from-the-default-file-0123\n");
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    assert.deepEqual(await resolveToken({ env, tokenFile: `${dir}/explicit` }), {
+      token: "from-the-file-0123456789",
+      source: `${dir}/explicit`,
+      created: false,
+      warnings: [],
     });
-    env.delete("REXEC_TOKEN");
-    const explicit = await resolveToken({ env, tokenFile: file });
-    assert.deepEqual([explicit.token, explicit.source], ["from-the-file-0123456789", file]);
-    const fallback = await resolveToken({ env });
-    assert.deepEqual(
-      [fallback.token, fallback.source],
-      ["from-the-default-file-0123", `${dir}/rexec/token`],
+  });
+});
+
+Deno.test("without REXEC_TOKEN or --token-file the default file is read", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/rexec`);
+    await writeToken(`${dir}/rexec/token`, "from-the-default-file-0123\n");
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    assert.deepEqual(await resolveToken({ env }), {
+      token: "from-the-default-file-0123",
+      source: `${dir}/rexec/token`,
+      created: false,
+      warnings: [],
+    });
+  });
+});
+
+Deno.test("an empty or blank token file is a TokenError naming the file", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    for (const [name, text] of [["empty", ""], ["blank", " \n\t\r\n"]]) {
+      const path = `${dir}/${name}`;
+      await writeToken(path, text);
+      await assert.rejects(resolveToken({ env, tokenFile: path }), isTokenError(path, "empty"));
+    }
+  });
+});
+
+Deno.test("a missing --token-file is a TokenError naming the file", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    await assert.rejects(
+      resolveToken({ env, tokenFile: `${dir}/nope` }),
+      isTokenError(`${dir}/nope`),
     );
   });
 });
 
-Deno.test("the server creates the default token file with mode 0600 in a 0700 directory", async () => {
-  await withConfigDir(async (dir) => {
-    const env = new Map([["XDG_CONFIG_HOME", `${dir}/config`]]);
-    const first = await resolveToken({ env, createIfMissing: true });
-    assert.equal(first.created, true);
-    assert.equal(first.source, `${dir}/config/rexec/token`);
-    assert.match(first.token, /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(await Deno.readTextFile(first.source), `${first.token}\n`);
-    assert.equal((await Deno.stat(first.source)).mode! & 0o777, 0o600);
-    assert.equal((await Deno.stat(`${dir}/config/rexec`)).mode! & 0o777, 0o700);
-
-    const second = await resolveToken({ env, createIfMissing: true });
-    assert.deepEqual([second.token, second.created], [first.token, false]);
+Deno.test("a missing --token-file is not replaced by a created default file", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    await assert.rejects(
+      resolveToken({ env, tokenFile: `${dir}/nope`, createIfMissing: true }),
+      isTokenError(`${dir}/nope`),
+    );
+    assert.equal(await exists(`${dir}/rexec`), false);
   });
 });
 
-Deno.test("a missing token file tells the client where it looked and what to do", async () => {
-  await withConfigDir(async (dir) => {
+Deno.test("a missing default file is a TokenError that names REXEC_TOKEN and the path", async () => {
+  await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env }),
-      (error: Error) =>
-        error instanceof TokenError && error.message.includes("REXEC_TOKEN") &&
-        error.message.includes(`${dir}/rexec/token`),
+      isTokenError("REXEC_TOKEN", "--token-file", `${dir}/rexec/token`),
     );
-    await assert.rejects(
-      resolveToken({ env, tokenFile: `${dir}/nope` }),
-      (error: Error) => error instanceof TokenError && error.message.includes(`${dir}/nope`),
-    );
+    assert.equal(await exists(`${dir}/rexec`), false);
   });
 });
 
-Deno.test("an empty token file is an error, a readable one a warning", async () => {
-  await withConfigDir(async (dir) => {
-    const env = new Map<string, string>();
-    await Deno.writeTextFile(`${dir}/empty`, "\n");
-    await assert.rejects(resolveToken({ env, tokenFile: `${dir}/empty` }), /is empty/);
-    await Deno.writeTextFile(`${dir}/open`, "an-open-token-0123456789\n");
-    await Deno.chmod(`${dir}/open`, 0o644);
-    const { warnings } = await resolveToken({ env, tokenFile: `${dir}/open` });
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /chmod 600/);
+Deno.test("createIfMissing creates a 43-char base64url token, mode 0600, in a 0700 directory", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", `${dir}/config`]]);
+    const path = `${dir}/config/rexec/token`;
+    const first = await resolveToken({ env, createIfMissing: true });
+    assert.deepEqual(first, { token: first.token, source: path, created: true, warnings: [] });
+    assert.match(first.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await Deno.readTextFile(path), `${first.token}\n`);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${dir}/config/rexec`)).mode! & 0o777, 0o700);
   });
 });
 
-Deno.test("the default path follows XDG_CONFIG_HOME, else HOME/.config", () => {
+Deno.test("createIfMissing returns the existing token unchanged on later calls", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    const first = await resolveToken({ env, createIfMissing: true });
+    const second = await resolveToken({ env, createIfMissing: true });
+    assert.deepEqual(second, {
+      token: first.token,
+      source: first.source,
+      created: false,
+      warnings: [],
+    });
+    const client = await resolveToken({ env });
+    assert.equal(client.token, first.token);
+    assert.equal(await Deno.readTextFile(first.source), `${first.token}\n`);
+  });
+});
+
+Deno.test("each created token is new", async () => {
+  await withTempDir(async (dir) => {
+    const tokens = new Set<string>();
+    for (const name of ["a", "b", "c"]) {
+      const env = new Map([["XDG_CONFIG_HOME", `${dir}/${name}`]]);
+      tokens.add((await resolveToken({ env, createIfMissing: true })).token);
+    }
+    assert.equal(tokens.size, 3);
+  });
+});
+
+Deno.test("a token file others can read gives a warning naming chmod 600 and the path", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    for (const mode of [0o644, 0o640, 0o604]) {
+      const path = `${dir}/open-${mode.toString(8)}`;
+      await writeToken(path, "an-open-token-0123456789\n", mode);
+      const resolved = await resolveToken({ env, tokenFile: path });
+      assert.equal(resolved.token, "an-open-token-0123456789");
+      assert.equal(resolved.warnings.length, 1, mode.toString(8));
+      assert.match(resolved.warnings[0], /chmod 600/);
+      assert.ok(resolved.warnings[0].includes(path));
+    }
+  });
+});
+
+Deno.test("a token file only its owner can read gives no warning", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    for (const mode of [0o600, 0o400]) {
+      const path = `${dir}/private-${mode.toString(8)}`;
+      await writeToken(path, "a-private-token-0123456789\n", mode);
+      assert.deepEqual((await resolveToken({ env, tokenFile: path })).warnings, []);
+    }
+  });
+});
+
+Deno.test("the default path is $XDG_CONFIG_HOME/rexec/token, else $HOME/.config/rexec/token", () => {
   assert.equal(
     defaultTokenPath(new Map([["XDG_CONFIG_HOME", "/x"], ["HOME", "/h"]])),
     "/x/rexec/token",
   );
   assert.equal(defaultTokenPath(new Map([["HOME", "/h"]])), "/h/.config/rexec/token");
-  assert.throws(() => defaultTokenPath(new Map()), TokenError);
+  assert.equal(
+    defaultTokenPath(new Map([["XDG_CONFIG_HOME", ""], ["HOME", "/h"]])),
+    "/h/.config/rexec/token",
+  );
+});
+
+Deno.test("with neither XDG_CONFIG_HOME nor HOME there is no default path", async () => {
+  assert.throws(() => defaultTokenPath(new Map()), isTokenError("HOME", "REXEC_TOKEN"));
+  await assert.rejects(resolveToken({ env: new Map() }), isTokenError("REXEC_TOKEN"));
+});
+
+Deno.test("servers creating the token file at the same moment agree on one complete token", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => resolveToken({ env, createIfMissing: true })),
+    );
+    assert.equal(new Set(results.map((result) => result.token)).size, 1);
+    assert.equal(results.filter((result) => result.created).length, 1);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/rexec`)].map((entry) => entry.name), ["token"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
