@@ -1,49 +1,139 @@
 import assert from "node:assert/strict";
-import { computeProof, createNonce, isValidNonce, verifyProof } from "../lib/auth.ts";
+import { createHmac } from "node:crypto";
+import fc from "fast-check";
+import {
+  type AuthRole,
+  computeProof,
+  createNonce,
+  isValidNonce,
+  NONCE_BYTES,
+  verifyProof,
+} from "../lib/auth.ts";
 
-const base = {
-  token: "the-shared-token-0123456789",
-  role: "client" as const,
-  serverNonce: createNonce(),
-  clientNonce: createNonce(),
-};
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-Deno.test("a proof made with the token verifies", async () => {
-  const mac = await computeProof(base);
-  assert.ok(await verifyProof({ ...base, mac }));
+const nonceArbitrary = fc.string({
+  unit: fc.constantFrom(...BASE64URL),
+  minLength: 43,
+  maxLength: 43,
+});
+const proofOptions = fc.record({
+  token: fc.string({ unit: "grapheme", minLength: 1, maxLength: 32 }),
+  role: fc.constantFrom<AuthRole>("client", "server"),
+  serverNonce: nonceArbitrary,
+  clientNonce: nonceArbitrary,
 });
 
-Deno.test("a proof does not verify with another token, role or nonce, or when tampered with", async () => {
-  const mac = await computeProof(base);
-  assert.equal(await verifyProof({ ...base, token: "another-token-0123456789", mac }), false);
-  assert.equal(await verifyProof({ ...base, role: "server", mac }), false);
-  assert.equal(await verifyProof({ ...base, serverNonce: createNonce(), mac }), false);
-  assert.equal(
-    await verifyProof({
-      ...base,
-      serverNonce: base.clientNonce,
-      clientNonce: base.serverNonce,
-      mac,
+Deno.test("a proof is the HMAC-SHA-256 of the role and both nonces that PROTOCOL.md specifies", async () => {
+  await fc.assert(
+    fc.asyncProperty(proofOptions, async (options) => {
+      const expected = createHmac("sha256", options.token)
+        .update(`rexec-auth-v1\0${options.role}\0${options.serverNonce}\0${options.clientNonce}`)
+        .digest("base64url");
+      assert.equal(await computeProof(options), expected);
     }),
-    false,
+    { numRuns: 50 },
   );
-  const tampered = (mac[0] === "A" ? "B" : "A") + mac.slice(1);
-  assert.equal(await verifyProof({ ...base, mac: tampered }), false);
-  assert.equal(await verifyProof({ ...base, mac: "" }), false);
-  assert.equal(await verifyProof({ ...base, mac: mac + "A" }), false);
 });
 
-Deno.test("the client's and the server's proofs differ, so one cannot stand in for the other", async () => {
-  assert.notEqual(await computeProof(base), await computeProof({ ...base, role: "server" }));
+Deno.test("a proof made with the right token verifies", async () => {
+  await fc.assert(
+    fc.asyncProperty(proofOptions, async (options) => {
+      assert.equal(await verifyProof({ ...options, mac: await computeProof(options) }), true);
+    }),
+    { numRuns: 50 },
+  );
 });
 
-Deno.test("nonces are fresh and well-formed, and malformed ones are recognised", () => {
-  const nonces = new Set(Array.from({ length: 100 }, createNonce));
-  assert.equal(nonces.size, 100);
-  for (const nonce of nonces) assert.ok(isValidNonce(nonce));
+Deno.test("a proof does not verify with another token, the other role or swapped nonces", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      proofOptions,
+      fc.string({ minLength: 1, maxLength: 64 }),
+      async (options, other) => {
+        fc.pre(other !== options.token && options.serverNonce !== options.clientNonce);
+        const mac = await computeProof(options);
+        const otherRole: AuthRole = options.role === "client" ? "server" : "client";
+        assert.equal(await verifyProof({ ...options, token: other, mac }), false);
+        assert.equal(await verifyProof({ ...options, role: otherRole, mac }), false);
+        assert.equal(
+          await verifyProof({
+            ...options,
+            serverNonce: options.clientNonce,
+            clientNonce: options.serverNonce,
+            mac,
+          }),
+          false,
+        );
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+Deno.test("a tampered, truncated or extended proof does not verify", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      proofOptions,
+      fc.nat(),
+      fc.constantFrom(...BASE64URL),
+      async (options, position, replacement) => {
+        const mac = await computeProof(options);
+        const at = position % mac.length;
+        fc.pre(mac[at] !== replacement);
+        const tampered = mac.slice(0, at) + replacement + mac.slice(at + 1);
+        assert.equal(await verifyProof({ ...options, mac: tampered }), false);
+        assert.equal(await verifyProof({ ...options, mac: mac.slice(0, at) }), false);
+        assert.equal(await verifyProof({ ...options, mac: mac + replacement }), false);
+        assert.equal(await verifyProof({ ...options, mac: `${mac}=` }), false);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+Deno.test("createNonce gives distinct 32-byte base64url nonces that isValidNonce accepts", () => {
+  const nonces = new Set(Array.from({ length: 1000 }, createNonce));
+  assert.equal(nonces.size, 1000);
+  for (const nonce of nonces) {
+    assert.ok(isValidNonce(nonce), nonce);
+    assert.equal(Uint8Array.fromBase64(nonce, { alphabet: "base64url" }).length, NONCE_BYTES);
+  }
+});
+
+Deno.test("isValidNonce accepts exactly 43 base64url characters", () => {
+  fc.assert(fc.property(nonceArbitrary, (nonce) => assert.ok(isValidNonce(nonce))));
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom(...BASE64URL), maxLength: 100 }).filter((s) =>
+        s.length !== 43
+      ),
+      (nonce) => assert.equal(isValidNonce(nonce), false),
+    ),
+  );
+  fc.assert(
+    fc.property(
+      nonceArbitrary,
+      fc.nat({ max: 42 }),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 1 }).filter((c) =>
+        !BASE64URL.includes(c)
+      ),
+      (nonce, at, bad) => {
+        assert.equal(isValidNonce(nonce.slice(0, at) + bad + nonce.slice(at + 1)), false);
+      },
+    ),
+  );
+  const valid = createNonce();
   for (
-    const bad of ["", "short", "A".repeat(42), "A".repeat(44), "A".repeat(42) + "=", "+".repeat(43)]
+    const bad of [
+      "",
+      `${valid}\n`,
+      ` ${valid.slice(1)}`,
+      `${valid.slice(0, 42)}=`,
+      "+".repeat(43),
+      "/".repeat(43),
+    ]
   ) {
-    assert.equal(isValidNonce(bad), false, bad);
+    assert.equal(isValidNonce(bad), false, JSON.stringify(bad));
   }
 });

@@ -1,31 +1,49 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FrameTooLargeError, TruncatedFrameError } from "../lib/errors.ts";
-import { decodeHeader, encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
+import { FrameTooLargeError, ProtocolError, TruncatedFrameError } from "../lib/errors.ts";
+import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
 import { FrameReader } from "../lib/frame_reader.ts";
 
-const TYPES = Object.values(FrameType);
+const MAX_FRAME_SIZE = 128 * 1024;
 
-const frameArbitrary = fc.record({
-  type: fc.constantFrom(...TYPES),
-  body: fc.oneof(
-    fc.uint8Array({ maxLength: 64 }),
-    fc.uint8Array({ minLength: 60_000, maxLength: 70_000 }),
-  ),
-});
+/**
+ * How the pieces reach the reader: all queued before the first read, or one
+ * per pull, the way a socket delivers them as they arrive.
+ */
+type Delivery = "queued up front" | "one per pull";
 
-/** A byte stream that delivers `chunks` one per pull, then closes. */
-function chunkedStream(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+/** What the stream does after its last piece. */
+type Ending = "close" | "stay open" | { error: Error };
+
+function byteStream(
+  pieces: readonly Uint8Array[],
+  delivery: Delivery,
+  ending: Ending = "close",
+): ReadableStream<Uint8Array> {
+  const finish = (controller: ReadableByteStreamController) => {
+    if (ending === "stay open") return;
+    if (ending === "close") {
+      controller.close();
+      controller.byobRequest?.respond(0);
+      return;
+    }
+    controller.error(ending.error);
+  };
+  if (delivery === "queued up front") {
+    return new ReadableStream({
+      type: "bytes",
+      start(controller) {
+        for (const piece of pieces) controller.enqueue(piece.slice());
+        finish(controller);
+      },
+    });
+  }
   let next = 0;
   return new ReadableStream({
     type: "bytes",
     pull(controller) {
-      if (next < chunks.length) {
-        controller.enqueue(chunks[next++].slice());
-        return;
-      }
-      controller.close();
-      controller.byobRequest?.respond(0);
+      if (next < pieces.length) controller.enqueue(pieces[next++].slice());
+      else finish(controller);
     },
   });
 }
@@ -40,15 +58,10 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const pieces: Uint8Array[] = [];
-  let start = 0;
-  for (const point of [...points, bytes.length]) {
-    if (point > start) pieces.push(bytes.subarray(start, point));
-    start = Math.max(start, point);
-  }
-  return pieces;
+function cutAt(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
+  const inside = points.filter((point) => point > 0 && point < bytes.length);
+  const bounds = [...new Set([0, ...inside, bytes.length])].sort((a, b) => a - b);
+  return bounds.slice(1).map((end, i) => bytes.subarray(bounds[i], end));
 }
 
 async function readAll(reader: FrameReader): Promise<Frame[]> {
@@ -59,124 +72,210 @@ async function readAll(reader: FrameReader): Promise<Frame[]> {
   return frames;
 }
 
-function plain(frames: readonly Frame[]) {
-  return frames.map(({ type, body }) => ({ type, body: Array.from(body) }));
+/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
+function largeBody(minLength: number, maxLength: number) {
+  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
+    ([length, seed]) => {
+      const body = new Uint8Array(length);
+      let state = seed | 1;
+      for (let i = 0; i < length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        body[i] = state;
+      }
+      return body;
+    },
+  );
+}
+
+const frameArbitrary = fc.record({
+  type: fc.constantFrom(...Object.values(FrameType)),
+  body: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
+    { weight: 4, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 300 }) },
+    { weight: 1, arbitrary: largeBody(300, 70_000) },
+  ),
+});
+
+const deliveryArbitrary = fc.constantFrom<Delivery>("queued up front", "one per pull");
+
+/**
+ * A cut anywhere in the stream, or a few bytes either side of the start of
+ * a frame, so that headers get cut as often as bodies.
+ */
+const cutArbitrary = fc.oneof(
+  fc.record({ anywhere: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  fc.record({ frame: fc.nat(), shift: fc.integer({ min: -HEADER_SIZE, max: HEADER_SIZE + 1 }) }),
+);
+
+type Cut = { anywhere: number } | { frame: number; shift: number };
+
+function cutPoints(encoded: readonly Uint8Array[], cuts: readonly Cut[]): number[] {
+  const starts = encoded.map((_, i) => encoded.slice(0, i).reduce((sum, f) => sum + f.length, 0));
+  const total = encoded.reduce((sum, f) => sum + f.length, 0);
+  return cuts.map((cut) => {
+    const point = "anywhere" in cut
+      ? Math.round(cut.anywhere * total)
+      : (starts[cut.frame % Math.max(1, starts.length)] ?? 0) + cut.shift;
+    return Math.min(total, Math.max(0, point));
+  });
+}
+
+async function assertDecodes(
+  frames: readonly { type: FrameType; body: Uint8Array }[],
+  pieces: readonly Uint8Array[],
+  delivery: Delivery,
+): Promise<void> {
+  const reader = new FrameReader(byteStream(pieces, delivery), { maxFrameSize: MAX_FRAME_SIZE });
+  assert.deepEqual(await readAll(reader), frames.map(({ type, body }) => ({ type, body })));
+  assert.equal(await reader.read(), null);
 }
 
 Deno.test("FrameReader decodes the same frames however the stream is cut", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(frameArbitrary, { maxLength: 6 }),
-      fc.array(fc.nat(), { maxLength: 40 }),
-      async (frames, cuts) => {
-        const bytes = concat(frames.map(({ type, body }) => encodeFrame(type, body)));
-        const reader = new FrameReader(chunkedStream(cutAt(bytes, cuts)), {
-          maxFrameSize: 1 << 20,
-        });
-        assert.deepEqual(plain(await readAll(reader)), plain(frames));
+      fc.array(frameArbitrary, { maxLength: 8 }),
+      fc.array(cutArbitrary, { maxLength: 40 }),
+      deliveryArbitrary,
+      async (frames, cuts, delivery) => {
+        const encoded = frames.map(({ type, body }) => encodeFrame(type, body));
+        const bytes = concat(encoded);
+        await assertDecodes(frames, cutAt(bytes, cutPoints(encoded, cuts)), delivery);
       },
     ),
-    { numRuns: 60 },
+    { numRuns: 500 },
   );
 });
 
 Deno.test("FrameReader decodes frames delivered one byte per chunk", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(
-        fc.record({
-          type: fc.constantFrom(...TYPES),
-          body: fc.uint8Array({ maxLength: 300, size: "max" }),
-        }),
-        { maxLength: 8 },
-      ),
-      async (frames) => {
+      fc.array(frameArbitrary, { maxLength: 3 }),
+      deliveryArbitrary,
+      async (frames, delivery) => {
         const bytes = concat(frames.map(({ type, body }) => encodeFrame(type, body)));
-        const singles = Array.from(bytes, (byte) => new Uint8Array([byte]));
-        const reader = new FrameReader(chunkedStream(singles), { maxFrameSize: 1 << 20 });
-        assert.deepEqual(plain(await readAll(reader)), plain(frames));
+        await assertDecodes(frames, Array.from(bytes, (byte) => new Uint8Array([byte])), delivery);
       },
     ),
     { numRuns: 30 },
   );
 });
 
-Deno.test("FrameReader decodes many frames delivered in one chunk", async () => {
+Deno.test("FrameReader decodes many frames delivered in a single chunk", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(frameArbitrary, { minLength: 1, maxLength: 12 }), async (frames) => {
-      const bytes = concat(frames.map(({ type, body }) => encodeFrame(type, body)));
-      const reader = new FrameReader(chunkedStream([bytes]), { maxFrameSize: 1 << 20 });
-      assert.deepEqual(plain(await readAll(reader)), plain(frames));
-    }),
-    { numRuns: 30 },
+    fc.asyncProperty(
+      fc.array(frameArbitrary, { minLength: 1, maxLength: 12 }),
+      deliveryArbitrary,
+      async (frames, delivery) => {
+        const bytes = concat(frames.map(({ type, body }) => encodeFrame(type, body)));
+        await assertDecodes(frames, [bytes], delivery);
+      },
+    ),
+    { numRuns: 100 },
   );
 });
 
-Deno.test("an oversized length is refused from the header alone, without waiting for a body", async () => {
-  const header = new Uint8Array([0xff, 0xff, 0xff, 0xff, FrameType.Stdout]);
-  const neverEnds = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    start(controller) {
-      controller.enqueue(header.slice());
-    },
+Deno.test("a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
+  for (const delivery of ["queued up front", "one per pull"] as const) {
+    const empty = new FrameReader(byteStream([], delivery), { maxFrameSize: 1024 });
+    assert.equal(await empty.read(), null);
+    assert.equal(await empty.read(), null);
+    const one = new FrameReader(byteStream([encodeFrame(FrameType.Pong)], delivery), {
+      maxFrameSize: 1024,
+    });
+    assert.deepEqual(await one.read(), { type: FrameType.Pong, body: new Uint8Array(0) });
+    assert.equal(await one.read(), null);
+    assert.equal(await one.read(), null);
+  }
+});
+
+Deno.test("a body of exactly maxFrameSize bytes is accepted", async () => {
+  const body = new Uint8Array(1024).fill(7);
+  const reader = new FrameReader(byteStream([encodeFrame(FrameType.Stdin, body)], "one per pull"), {
+    maxFrameSize: 1024,
   });
+  assert.deepEqual(await reader.read(), { type: FrameType.Stdin, body });
+});
+
+Deno.test("an oversized length is refused from the header alone, while the body never comes", async () => {
+  const header = new Uint8Array([0xff, 0xff, 0xff, 0xff, FrameType.Stdout]);
+  const afterHeader = new Uint8Array([1, 2, 3]);
+  const neverEnds = byteStream([concat([header, afterHeader])], "queued up front", "stay open");
   const reader = new FrameReader(neverEnds, { maxFrameSize: 1024 });
   await assert.rejects(reader.read(), (error: Error) => {
     assert.ok(error instanceof FrameTooLargeError);
     assert.equal(error.length, 0xffff_ffff);
     assert.equal(error.limit, 1024);
+    assert.equal(error.code, "frame_too_large");
     return true;
   });
+  reader.releaseLock();
+  const rest = await neverEnds.getReader().read();
+  assert.deepEqual(rest.value, afterHeader, "bytes after the header were left unread");
 });
 
-Deno.test("the length is read as unsigned big-endian, never negative", () => {
-  const header = new Uint8Array([0x80, 0x00, 0x00, 0x01, FrameType.Stdout]);
-  assert.throws(
-    () => decodeHeader(header, 1 << 20),
-    (error: Error) => error instanceof FrameTooLargeError && error.length === 0x8000_0001,
-  );
-  assert.equal(decodeHeader(new Uint8Array([0, 0, 1, 2, FrameType.Stdin]), 1024).length, 258);
+Deno.test("maxFrameSize can be raised between reads", async () => {
+  const big = encodeFrame(FrameType.Stdout, new Uint8Array(5000));
+  const pieces = [encodeFrame(FrameType.Ping), big];
+  const reader = new FrameReader(byteStream(pieces, "one per pull"), { maxFrameSize: 4096 });
+  assert.equal((await reader.read())?.type, FrameType.Ping);
+  reader.maxFrameSize = 8192;
+  assert.equal((await reader.read())?.body.length, 5000);
 });
 
-Deno.test("a stream cut inside a header or a body is a TruncatedFrameError", async () => {
-  const frame = encodeFrame(FrameType.Stdout, new Uint8Array(100));
-  for (const cut of [1, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 50, frame.length - 1]) {
-    const reader = new FrameReader(chunkedStream([frame.subarray(0, cut)]), {
-      maxFrameSize: 1024,
-    });
-    await assert.rejects(
-      reader.read(),
-      (error: Error) =>
-        error instanceof TruncatedFrameError &&
-        /closed in the middle of a frame/.test(error.message),
-      `cut at ${cut}`,
-    );
+Deno.test("a stream cut inside a header or a body is a TruncatedFrameError saying how much arrived", async () => {
+  const ping = encodeFrame(FrameType.Ping);
+  const frame = encodeFrame(FrameType.Stdout, new Uint8Array(100).fill(9));
+  const cuts = [
+    1,
+    2,
+    HEADER_SIZE - 1,
+    HEADER_SIZE,
+    HEADER_SIZE + 1,
+    HEADER_SIZE + 50,
+    frame.length - 1,
+  ];
+  for (const delivery of ["queued up front", "one per pull"] as const) {
+    for (const cut of cuts) {
+      const pieces = cutAt(concat([ping, frame.subarray(0, cut)]), [ping.length + 1]);
+      const reader = new FrameReader(byteStream(pieces, delivery), { maxFrameSize: 1024 });
+      assert.equal((await reader.read())?.type, FrameType.Ping);
+      const expected = cut < HEADER_SIZE ? HEADER_SIZE : frame.length;
+      await assert.rejects(reader.read(), (error: Error) => {
+        assert.ok(error instanceof TruncatedFrameError, `${delivery}, cut at ${cut}`);
+        assert.equal(error.code, "truncated_frame");
+        assert.equal(
+          error.message,
+          `connection closed in the middle of a frame (${cut} of ${expected} bytes received)`,
+        );
+        return true;
+      });
+    }
   }
 });
 
-Deno.test("a clean end between frames reads as null", async () => {
-  const reader = new FrameReader(chunkedStream([encodeFrame(FrameType.Ping)]), {
-    maxFrameSize: 1024,
-  });
-  assert.equal((await reader.read())?.type, FrameType.Ping);
-  assert.equal(await reader.read(), null);
-});
-
-Deno.test("an error from the stream reaches the reader", async () => {
-  const failure = new Error("connection reset");
-  const failing = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    pull(controller) {
-      controller.error(failure);
-    },
-  });
-  const reader = new FrameReader(failing, { maxFrameSize: 1024 });
-  await assert.rejects(reader.read(), (error) => error === failure);
+Deno.test("an error from the stream reaches the reader unchanged, wherever it happens", async () => {
+  const frame = encodeFrame(FrameType.Stderr, new Uint8Array([1, 2, 3, 4]));
+  for (const sent of [0, 2, HEADER_SIZE, HEADER_SIZE + 2, frame.length]) {
+    const failure = new Error("connection reset");
+    const pieces = cutAt(frame.subarray(0, sent), [1]);
+    const reader = new FrameReader(byteStream(pieces, "one per pull", { error: failure }), {
+      maxFrameSize: 1024,
+    });
+    if (sent === frame.length) {
+      assert.deepEqual(await reader.read(), {
+        type: FrameType.Stderr,
+        body: frame.subarray(HEADER_SIZE),
+      });
+    }
+    await assert.rejects(reader.read(), (error) => error === failure, `after ${sent} bytes`);
+  }
 });
 
 Deno.test("lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {
   const http = new TextEncoder().encode("GET / HTTP/1.1\r\n");
-  const reader = new FrameReader(chunkedStream([http]), { maxFrameSize: 1024 });
-  await assert.rejects(reader.read());
+  const reader = new FrameReader(byteStream([http], "one per pull"), { maxFrameSize: 1024 });
+  await assert.rejects(reader.read(), ProtocolError);
   assert.equal(new TextDecoder().decode(reader.lastHeader), "GET /");
 });

@@ -1,33 +1,60 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeHeader, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
+import { encodeFrame, encodeHeader, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
 import { FrameReader } from "../lib/frame_reader.ts";
-import { FrameWriter, writeAll } from "../lib/frame_writer.ts";
+import { type ByteSink, FrameWriter, writeAll } from "../lib/frame_writer.ts";
 
-/** A sink that takes between 1 and `maxPerWrite` bytes per call, like a busy socket. */
-function shortWriteSink(sizes: () => number) {
-  const chunks: Uint8Array[] = [];
-  return {
-    chunks,
-    write(bytes: Uint8Array): Promise<number> {
-      const taken = Math.max(1, Math.min(bytes.length, sizes()));
-      chunks.push(bytes.slice(0, taken));
-      return new Promise((resolve) => setTimeout(() => resolve(taken), 0));
-    },
-    bytes(): Uint8Array {
-      const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-      let offset = 0;
-      for (const chunk of chunks) {
-        out.set(chunk, offset);
-        offset += chunk.length;
-      }
-      return out;
-    },
-  };
+/**
+ * A sink that, like `Deno.Conn.write`, may take fewer bytes than offered: at
+ * most `sizes[i]` on its i-th call, cycling through `sizes`. `settle` decides
+ * when a call completes.
+ */
+class ShortWriteSink implements ByteSink {
+  readonly offered: Uint8Array[] = [];
+  readonly taken: Uint8Array[] = [];
+  readonly #sizes: readonly number[];
+  readonly #settle: (taken: number) => Promise<number>;
+
+  constructor(
+    sizes: readonly number[],
+    settle: (taken: number) => Promise<number> = (taken) => Promise.resolve(taken),
+  ) {
+    this.#sizes = sizes;
+    this.#settle = settle;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    const size = this.#sizes[this.offered.length % this.#sizes.length];
+    this.offered.push(bytes);
+    const taken = Math.min(bytes.length, size);
+    this.taken.push(bytes.slice(0, taken));
+    return this.#settle(taken);
+  }
+
+  bytes(): Uint8Array {
+    return concat(this.taken);
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 async function decodeAll(bytes: Uint8Array): Promise<Frame[]> {
-  const reader = new FrameReader(new Blob([bytes.slice()]).stream(), { maxFrameSize: 1 << 20 });
+  const stream = new ReadableStream({
+    type: "bytes",
+    start(controller) {
+      if (bytes.length > 0) controller.enqueue(bytes.slice());
+      controller.close();
+    },
+  });
+  const reader = new FrameReader(stream, { maxFrameSize: 1 << 20 });
   const frames: Frame[] = [];
   for (let frame = await reader.read(); frame !== null; frame = await reader.read()) {
     frames.push(frame);
@@ -35,93 +62,195 @@ async function decodeAll(bytes: Uint8Array): Promise<Frame[]> {
   return frames;
 }
 
-function plain(frames: readonly { type: number; body: Uint8Array }[]) {
-  return frames.map(({ type, body }) => ({ type, body: Array.from(body) }));
+interface Op {
+  readonly type: FrameType;
+  readonly body: Uint8Array;
+  readonly preEncoded: boolean;
 }
 
-Deno.test("writeAll delivers every byte through short writes", async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), fc.integer({ min: 1, max: 700 }), async (
-      data,
-      max,
-    ) => {
-      const sink = shortWriteSink(() => max);
-      await writeAll(sink, data);
-      assert.deepEqual(sink.bytes(), data);
-    }),
-    { numRuns: 40 },
+/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
+function largeBody(minLength: number, maxLength: number) {
+  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
+    ([length, seed]) => {
+      const body = new Uint8Array(length);
+      let state = seed | 1;
+      for (let i = 0; i < length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        body[i] = state;
+      }
+      return body;
+    },
   );
+}
+
+const emptyBody = fc.constant(new Uint8Array(0));
+const smallBody = fc.uint8Array({ minLength: 1, maxLength: 300 });
+
+const opArbitrary = (withLargeBodies: boolean) =>
+  fc.record({
+    type: fc.constantFrom(...Object.values(FrameType)),
+    body: withLargeBodies
+      ? fc.oneof(
+        { weight: 1, arbitrary: emptyBody },
+        { weight: 3, arbitrary: smallBody },
+        { weight: 2, arbitrary: largeBody(17_000, 40_000) },
+      )
+      : fc.oneof({ weight: 1, arbitrary: emptyBody }, { weight: 4, arbitrary: smallBody }),
+    preEncoded: fc.boolean(),
+  });
+
+const sizesArbitrary = (max: number) =>
+  fc.array(
+    fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max })),
+    { minLength: 1, maxLength: 10 },
+  );
+
+function send(writer: FrameWriter, { type, body, preEncoded }: Op): Promise<void> {
+  return preEncoded ? writer.writeEncoded(encodeFrame(type, body)) : writer.write(type, body);
+}
+
+function framesOf(ops: readonly Op[]): Frame[] {
+  return ops.map(({ type, body }) => ({ type, body }));
+}
+
+Deno.test("writeAll hands the sink every byte, in order, however few it takes per write", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 5000 }),
+      sizesArbitrary(700),
+      async (data, sizes) => {
+        const sink = new ShortWriteSink(sizes);
+        await writeAll(sink, data);
+        assert.deepEqual(sink.bytes(), data);
+        let sent = 0;
+        sink.offered.forEach((offered, i) => {
+          assert.deepEqual(offered, data.subarray(sent), `call ${i} was not offered the rest`);
+          sent += sink.taken[i].length;
+        });
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("writeAll of no bytes does not call the sink", async () => {
+  const sink = new ShortWriteSink([1]);
+  await writeAll(sink, new Uint8Array(0));
+  assert.equal(sink.offered.length, 0);
 });
 
 Deno.test("FrameWriter output decodes to the frames written, through short writes", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(
-        fc.record({
-          type: fc.constantFrom(FrameType.Stdout, FrameType.Stderr, FrameType.Exit),
-          body: fc.oneof(
-            fc.uint8Array({ maxLength: 100 }),
-            fc.uint8Array({ minLength: 17_000, maxLength: 40_000 }),
-          ),
-        }),
-        { maxLength: 6 },
-      ),
-      fc.integer({ min: 1, max: 70_000 }),
-      async (frames, max) => {
-        const sink = shortWriteSink(() => max);
+      fc.array(opArbitrary(true), { maxLength: 8 }),
+      sizesArbitrary(70_000),
+      async (ops, sizes) => {
+        const sink = new ShortWriteSink(sizes);
         const writer = new FrameWriter(sink);
-        for (const { type, body } of frames) await writer.write(type, body);
-        assert.deepEqual(plain(await decodeAll(sink.bytes())), plain(frames));
-        assert.equal(writer.bytesWritten, sink.bytes().length);
+        for (const op of ops) await send(writer, op);
+        const bytes = sink.bytes();
+        assert.deepEqual(await decodeAll(bytes), framesOf(ops));
+        assert.equal(writer.bytesWritten, bytes.length);
       },
     ),
-    { numRuns: 25 },
+    { numRuns: 150 },
   );
 });
 
-Deno.test("concurrent writers never interleave inside a frame", async () => {
-  const sink = shortWriteSink(() => 1 + Math.floor(Math.random() * 3000));
-  const writer = new FrameWriter(sink);
-  const body = (fill: number, size: number) => new Uint8Array(size).fill(fill);
-  await Promise.all(
-    Array.from({ length: 4 }, (_, task) =>
-      (async () => {
-        for (let i = 0; i < 10; i++) {
-          await writer.write(FrameType.Stdout, body(task, 1000 + task * 9000 + i));
+Deno.test("concurrent writes from several tasks never interleave inside a frame", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.scheduler(),
+      fc.array(fc.array(opArbitrary(false), { maxLength: 5 }), { minLength: 2, maxLength: 4 }),
+      sizesArbitrary(4000),
+      async (s, tasks, sizes) => {
+        const sink = new ShortWriteSink(sizes, (taken) => s.schedule(Promise.resolve(taken)));
+        const writer = new FrameWriter(sink);
+        const callOrder: Op[] = [];
+        const running = tasks.map(async (ops) => {
+          for (const op of ops) {
+            await s.schedule(Promise.resolve());
+            callOrder.push(op);
+            await send(writer, op);
+          }
+        });
+        await s.waitFor(Promise.all(running));
+        assert.deepEqual(await decodeAll(sink.bytes()), framesOf(callOrder));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("writes issued together without waiting go out whole, in the order they were issued", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(opArbitrary(true), { maxLength: 10 }),
+      sizesArbitrary(20_000),
+      async (ops, sizes) => {
+        const sink = new ShortWriteSink(sizes);
+        const writer = new FrameWriter(sink);
+        await Promise.all(ops.map((op) => send(writer, op)));
+        assert.deepEqual(await decodeAll(sink.bytes()), framesOf(ops));
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("after the sink fails once, that write and every later one reject with the same error", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(opArbitrary(false), { minLength: 1, maxLength: 8 }),
+      sizesArbitrary(400),
+      fc.nat(),
+      async (ops, sizes, failSeed) => {
+        const dryRun = new ShortWriteSink(sizes);
+        const dryWriter = new FrameWriter(dryRun);
+        await Promise.all(ops.map((op) => send(dryWriter, op)));
+        const failAt = failSeed % dryRun.offered.length;
+        const failure = new Error("broken pipe");
+        let calls = 0;
+        const sink = new ShortWriteSink(
+          sizes,
+          (taken) => calls++ === failAt ? Promise.reject(failure) : Promise.resolve(taken),
+        );
+        const writer = new FrameWriter(sink);
+        const outcomes = await Promise.allSettled(ops.map((op) => send(writer, op)));
+        const later = await Promise.allSettled([
+          writer.write(FrameType.Ping),
+          writer.writeEncoded(encodeFrame(FrameType.Pong)),
+        ]);
+        const firstRejected = outcomes.findIndex(({ status }) => status === "rejected");
+        assert.notEqual(firstRejected, -1);
+        assert.ok(outcomes.slice(0, firstRejected).every(({ status }) => status === "fulfilled"));
+        for (const outcome of [...outcomes.slice(firstRejected), ...later]) {
+          assert.equal(outcome.status, "rejected");
+          assert.equal((outcome as PromiseRejectedResult).reason, failure);
         }
-      })()),
+        assert.equal(sink.offered.length, failAt + 1, "the sink was called after it failed");
+        const delivered = concat(
+          ops.slice(0, firstRejected).map((op) => encodeFrame(op.type, op.body)),
+        );
+        assert.deepEqual(sink.bytes().subarray(0, delivered.length), delivered);
+      },
+    ),
+    { numRuns: 200 },
   );
-  const frames = await decodeAll(sink.bytes());
-  assert.equal(frames.length, 40);
-  for (const frame of frames) {
-    assert.ok(frame.body.every((byte) => byte === frame.body[0]), "a frame mixes two writers");
-  }
 });
 
-Deno.test("after the sink fails once, every later write rejects with that error", async () => {
-  const failure = new Error("broken pipe");
-  let calls = 0;
-  const writer = new FrameWriter({
-    write() {
-      calls++;
-      return Promise.reject(failure);
-    },
-  });
-  await assert.rejects(writer.write(FrameType.Ping), (error) => error === failure);
-  await assert.rejects(writer.write(FrameType.Pong), (error) => error === failure);
-  await assert.rejects(writer.writeEncoded(new Uint8Array(HEADER_SIZE)), (e) => e === failure);
-  assert.equal(calls, 1);
-});
-
-Deno.test("writeEncoded sends a frame whose header the caller filled in place", async () => {
-  const sink = shortWriteSink(() => 7);
+Deno.test("writeEncoded sends the caller's buffer, header filled in place, without copying it", async () => {
+  const body = new TextEncoder().encode("bulk data read in place");
+  const frame = new Uint8Array(HEADER_SIZE + body.length);
+  frame.set(body, HEADER_SIZE);
+  encodeHeader(frame, FrameType.Stdout, body.length);
+  const sink = new ShortWriteSink([3, 1, 7]);
   const writer = new FrameWriter(sink);
-  const frame = new Uint8Array(HEADER_SIZE + 3);
-  frame.set([1, 2, 3], HEADER_SIZE);
-  encodeHeader(frame, FrameType.Stderr, 3);
   await writer.writeEncoded(frame);
-  assert.deepEqual(plain(await decodeAll(sink.bytes())), [{
-    type: FrameType.Stderr,
-    body: [1, 2, 3],
-  }]);
+  assert.deepEqual(await decodeAll(sink.bytes()), [{ type: FrameType.Stdout, body }]);
+  assert.ok(sink.offered.length > 1);
+  for (const offered of sink.offered) assert.equal(offered.buffer, frame.buffer);
+  assert.equal(writer.bytesWritten, frame.length);
 });
