@@ -44,6 +44,7 @@ export class FrameReader {
   maxFrameSize: number;
   readonly #reader: ReadableStreamBYOBReader;
   #header: Uint8Array = new Uint8Array(HEADER_SIZE);
+  #failure: { error: unknown } | undefined;
 
   /** Locks `readable` and reads frames from it. */
   constructor(
@@ -71,6 +72,18 @@ export class FrameReader {
    * @throws {TruncatedFrameError} when the stream ends inside a frame.
    */
   async read(): Promise<Frame | null> {
+    if (this.#failure) throw this.#failure.error;
+    try {
+      return await this.#readFrame();
+    } catch (error) {
+      // A failed read may leave a frame half consumed: the stream is no
+      // longer at a frame boundary, so every later read fails the same way.
+      this.#failure = { error };
+      throw error;
+    }
+  }
+
+  async #readFrame(): Promise<Frame | null> {
     const header = await this.#fill(this.#header);
     this.#header = header.bytes;
     if (header.filled === 0) return null;

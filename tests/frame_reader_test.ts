@@ -279,3 +279,18 @@ Deno.test("lastHeader holds the raw first bytes of a frame that could not be dec
   await assert.rejects(reader.read(), ProtocolError);
   assert.equal(new TextDecoder().decode(reader.lastHeader), "GET /");
 });
+
+Deno.test("after a failed read, later reads fail with the same error instead of misreading", async () => {
+  const failure = new Error("connection reset");
+  let pulls = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    type: "bytes",
+    pull(controller) {
+      if (pulls++ === 0) controller.enqueue(new Uint8Array([0, 0]));
+      else controller.error(failure);
+    },
+  });
+  const reader = new FrameReader(stream, { maxFrameSize: 1024 });
+  await assert.rejects(reader.read(), (error) => error === failure);
+  await assert.rejects(reader.read(), (error) => error === failure);
+});
