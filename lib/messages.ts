@@ -337,7 +337,7 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
  * ```
  */
 export function decodeExecRequest(body: Uint8Array): ExecRequest {
-  const fields = parseObject(body, "EXEC");
+  const fields = parseObject(body, "EXEC", "bad_request");
   const bad = (message: string) =>
     new ProtocolError(`invalid EXEC request: ${message}`, "bad_request");
   const { argv, shell, env, cwd, timeout } = fields;
@@ -422,7 +422,7 @@ export function decodeExitReport(body: Uint8Array): ExitReport {
   const code = requireInteger(fields, "code", "EXIT");
   if (code > 255) throw new ProtocolError(`EXIT code ${code} is above 255`);
   const { signal, reason, message } = fields;
-  if (signal !== null && typeof signal !== "string") {
+  if (signal !== null && !(typeof signal === "string" && /^SIG[A-Z0-9]+$/.test(signal))) {
     throw new ProtocolError("EXIT signal must be a signal name or null");
   }
   if (reason !== undefined && !EXIT_REASONS.has(reason as string)) {
@@ -469,6 +469,9 @@ export function decodeErrorReport(body: Uint8Array): ErrorReport {
  * ```
  */
 export function encodeWindow(increment: number): Uint8Array {
+  if (!Number.isInteger(increment) || increment < 0 || increment > 0xffff_ffff) {
+    throw new RangeError(`STDIN_WINDOW increment ${increment} does not fit in 32 bits`);
+  }
   const body = new Uint8Array(4);
   new DataView(body.buffer).setUint32(0, increment, false);
   return body;
@@ -512,17 +515,19 @@ export function requireEmptyBody(type: number, body: Uint8Array): void {
   }
 }
 
-function parseObject(body: Uint8Array, what: string): Record<string, unknown> {
+function parseObject(
+  body: Uint8Array,
+  what: string,
+  code = "protocol_error",
+): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(body));
   } catch (error) {
-    throw new ProtocolError(`${what} body is not valid UTF-8 JSON`, undefined, {
-      cause: error,
-    });
+    throw new ProtocolError(`${what} body is not valid UTF-8 JSON`, code, { cause: error });
   }
   if (!isRecord(value)) {
-    throw new ProtocolError(`${what} body must be a JSON object`);
+    throw new ProtocolError(`${what} body must be a JSON object`, code);
   }
   return value;
 }

@@ -449,3 +449,24 @@ Deno.test("every decoder either decodes arbitrary bytes or throws a ProtocolErro
     { numRuns: 2000 },
   );
 });
+
+Deno.test("a malformed EXEC body is a bad_request, like a malformed field", () => {
+  for (const body of [new Uint8Array(0), new Uint8Array([0xc3, 0x28]), json(["ls"])]) {
+    assert.throws(
+      () => decodeExecRequest(body),
+      (error: Error) => error instanceof ProtocolError && error.code === "bad_request",
+    );
+  }
+});
+
+Deno.test("a STDIN_WINDOW increment outside 32 bits is refused, not wrapped", () => {
+  for (const increment of [-1, 2 ** 32, 1.5]) {
+    assert.throws(() => encodeWindow(increment), RangeError);
+  }
+});
+
+Deno.test("an EXIT signal must look like a signal name", () => {
+  for (const signal of ["", "TERM", "sigterm", "SIG TERM"]) {
+    assert.throws(() => decodeExitReport(json({ code: 143, signal })), ProtocolError);
+  }
+});
