@@ -135,12 +135,34 @@ export function describeForeignPeer(
   firstBytes: Uint8Array,
 ): "HTTP" | "TLS" | "SSH" | "unknown" {
   const text = String.fromCharCode(...firstBytes.subarray(0, 8));
-  if (/^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PRI) /.test(text)) {
-    return "HTTP";
-  }
+  if (HTTP_METHODS.some((method) => isHttpRequestStart(text, method))) return "HTTP";
   if (text.startsWith("SSH-")) return "SSH";
   if (firstBytes[0] === 0x16 && firstBytes[1] === 0x03) return "TLS";
   return "unknown";
+}
+
+const HTTP_METHODS = [
+  "GET",
+  "POST",
+  "PUT",
+  "HEAD",
+  "DELETE",
+  "OPTIONS",
+  "PATCH",
+  "CONNECT",
+  "TRACE",
+  "PRI",
+];
+
+/**
+ * Often no more than a frame header's worth of bytes (five) has arrived when
+ * the peer is judged, so a long method name may be cut short: its first
+ * characters are enough, and the space must follow only if it arrived.
+ */
+function isHttpRequestStart(text: string, method: string): boolean {
+  const line = `${method} `;
+  if (text.length >= line.length) return text.startsWith(line);
+  return text.length >= 4 && line.startsWith(text);
 }
 
 /** AUTH_CHALLENGE: the server's fresh random nonce. */

@@ -373,6 +373,10 @@ Deno.test("foreign peers are recognised from their first bytes: HTTP, TLS and SS
     ): [Uint8Array, string] => [utf8(`${method} / HTTP/1.1\r\nHost: x\r\n`), "HTTP"]),
     [utf8("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), "HTTP"],
     [utf8("GET /"), "HTTP"],
+    // Often only a frame header's worth of bytes has arrived.
+    ...["DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "POST /", "HEAD /", "PUT /"].map((
+      method,
+    ): [Uint8Array, string] => [utf8(method.slice(0, 5)), "HTTP"]),
     [new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]), "TLS"],
     [new Uint8Array([0x16, 0x03, 0x03, 0x00, 0x7a]), "TLS"],
     [utf8("SSH-2.0-OpenSSH_9.6\r\n"), "SSH"],
