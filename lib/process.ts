@@ -27,6 +27,9 @@ export interface ProcessSpec {
   readonly stderr: StdioMode;
 }
 
+/** What became of a signal sent to a process group; see {@link GroupProcess.signalGroup}. */
+export type GroupSignalResult = "sent" | "gone" | "denied";
+
 /** How long to wait between checks for a process group that is going away. */
 const GROUP_POLL_MS = 25;
 
@@ -164,15 +167,19 @@ export class GroupProcess {
   /**
    * Sends `signal` to every process in the group.
    *
-   * @returns false when no process is left in the group.
+   * @returns `"sent"` when at least one process got it; `"gone"` when no
+   * process is left in the group; `"denied"` when the processes left belong
+   * to another user (a setuid program the command started), which this
+   * server may not signal.
    */
-  signalGroup(signal: Deno.Signal): boolean {
+  signalGroup(signal: Deno.Signal): GroupSignalResult {
     try {
       Deno.kill(-this.#child.pid, signal);
-      return true;
+      return "sent";
     } catch (error) {
-      // ESRCH: the whole group has exited, which is what the caller wants to know.
-      if (error instanceof Deno.errors.NotFound) return false;
+      // ESRCH and EPERM describe the group, not a fault of the caller.
+      if (error instanceof Deno.errors.NotFound) return "gone";
+      if (error instanceof Deno.errors.PermissionDenied) return "denied";
       throw error;
     }
   }
@@ -182,11 +189,11 @@ export class GroupProcess {
    * after `graceMs`. Resolves once the group is gone or SIGKILL was sent.
    */
   async terminate(options: { graceMs: number }): Promise<void> {
-    if (!this.signalGroup("SIGTERM")) return;
+    if (this.signalGroup("SIGTERM") !== "sent") return;
     // A stopped process acts on SIGTERM only once continued; SIGCONT also
     // serves as the probe below, since it harms nothing that is running.
     const deadline = Date.now() + options.graceMs;
-    while (this.signalGroup("SIGCONT")) {
+    while (this.signalGroup("SIGCONT") === "sent") {
       if (Date.now() >= deadline) {
         this.signalGroup("SIGKILL");
         return;
