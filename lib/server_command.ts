@@ -7,6 +7,7 @@
  * @module
  */
 
+import { settlesWithin } from "./deadline.ts";
 import { ProtocolError, SpawnError } from "./errors.ts";
 import { encodeHeader, FrameType, HEADER_SIZE } from "./frame.ts";
 import type { FrameWriter } from "./frame_writer.ts";
@@ -30,6 +31,8 @@ export interface ServerCommandOptions {
   readonly maxTimeout?: number;
   /** Milliseconds between SIGTERM and SIGKILL. */
   readonly killGraceMs: number;
+  /** Told about things the server operator should know, such as output cut off. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** How a command went: the EXIT report plus what the server logs about it. */
@@ -82,7 +85,9 @@ export class ServerCommand {
   readonly #argv: readonly string[];
   readonly #timeout: number | undefined;
   #child: GroupProcess | undefined;
+  #exited = false;
   #endReason: EndReason | undefined;
+  readonly #outputCutOff = new AbortController();
   #termination: Promise<void> | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -113,10 +118,14 @@ export class ServerCommand {
    * Takes a STDIN frame's bytes.
    *
    * @throws {ProtocolError} when the command was started without stdin,
-   * stdin already ended, or the client overran its window.
+   * stdin already ended, the frame is empty (EOF has a frame of its own), or
+   * the client overran its window.
    */
   pushStdin(bytes: Uint8Array): void {
     this.#requireStdinOpen("STDIN");
+    if (bytes.length === 0) {
+      throw new ProtocolError("STDIN frame with an empty body; end of input is STDIN_EOF");
+    }
     if (bytes.length > this.#stdinCredit) {
       throw new ProtocolError(
         `client sent ${bytes.length} stdin bytes with only ${this.#stdinCredit} left in its window`,
@@ -146,18 +155,20 @@ export class ServerCommand {
 
   /** Delivers a signal to the command's process group, if it is still running. */
   signal(signal: Deno.Signal): void {
-    if (this.#child && this.#endReason === undefined) {
+    if (this.#child && !this.#exited && this.#endReason === undefined) {
       this.#child.signalGroup(signal);
     }
   }
 
   /**
    * Ends the command and its process group: SIGTERM, then SIGKILL after the
-   * grace period. The first reason given is the one reported.
+   * grace period. The first reason given is the one reported; none is once
+   * the command has exited by itself, though what it left running is still
+   * ended.
    */
   cancel(reason: EndReason): void {
     if (this.#endReason !== undefined) return;
-    this.#endReason = reason;
+    if (!this.#exited) this.#endReason = reason;
     if (this.#child) this.#terminate(this.#child);
   }
 
@@ -204,7 +215,7 @@ export class ServerCommand {
     }
     this.#child = child;
     if (this.#endReason !== undefined) this.#terminate(child);
-    const timer = this.#timeout === undefined
+    let timer = this.#timeout === undefined
       ? undefined
       : setTimeout(() => this.cancel("timeout"), this.#timeout * 1000);
     try {
@@ -216,13 +227,10 @@ export class ServerCommand {
         request.stderr ? this.#pumpOutput(child.stderr, FrameType.Stderr) : undefined,
       ]);
       const status = await child.status;
-      // Background processes that still hold stdout or stderr after the
-      // command exited would otherwise keep the client waiting forever (the
-      // classic `ssh host 'cmd &'` hang): give them the grace period, then end them.
-      if (!(await settlesWithin(output, this.#options.killGraceMs))) {
-        await this.#terminate(child);
-      }
-      await output;
+      this.#exited = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await this.#drain(child, output);
       if (this.#failure) throw this.#failure.error;
       const reason = this.#endReason === "disconnected" ? undefined : this.#endReason;
       return this.#outcome(started, {
@@ -234,6 +242,25 @@ export class ServerCommand {
       clearTimeout(timer);
       this.#stopStdin();
     }
+  }
+
+  /**
+   * Waits for the output pipes to close after the command exited. Background
+   * processes that still hold them would otherwise keep the client waiting
+   * forever (the classic `ssh host 'cmd &'` hang): they get the grace period,
+   * then the group is ended. A process that left the group (setsid) cannot
+   * be reached that way; after a second grace period its output is cut off.
+   */
+  async #drain(child: GroupProcess, output: Promise<unknown>): Promise<void> {
+    const graceMs = this.#options.killGraceMs;
+    if (await settlesWithin(output, graceMs)) return;
+    await this.#terminate(child);
+    if (await settlesWithin(output, graceMs)) return;
+    this.#options.onWarning?.(
+      "output cut off: a process outside the command's process group still held it open",
+    );
+    this.#outputCutOff.abort();
+    await output;
   }
 
   #outcome(started: number, report: ExitReport): CommandOutcome {
@@ -259,6 +286,8 @@ export class ServerCommand {
   ): Promise<void> {
     const chunkSize = this.#options.outputChunkSize;
     const reader = stream.getReader({ mode: "byob" });
+    const cutOff = () => reader.cancel().catch(ignoreClosed);
+    this.#outputCutOff.signal.addEventListener("abort", cutOff, { once: true });
     let buffer = new ArrayBuffer(HEADER_SIZE + chunkSize);
     try {
       for (;;) {
@@ -276,6 +305,8 @@ export class ServerCommand {
       // The connection failed: nobody can receive the output any more.
       this.#fail(error);
       await reader.cancel().catch(ignoreClosed);
+    } finally {
+      this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }
   }
 
@@ -296,6 +327,9 @@ export class ServerCommand {
           continue;
         }
         await writer.write(chunk);
+        // Once the command is over, a grant would land after its EXIT and be
+        // taken by the client as credit for the next command.
+        if (this.#stdinDone) break;
         this.#stdinCredit += chunk.length;
         await this.#options.writer.write(
           FrameType.StdinWindow,
@@ -333,18 +367,6 @@ function effectiveTimeout(
   if (requested === undefined) return maximum;
   if (maximum === undefined) return requested;
   return Math.min(requested, maximum);
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Cancelling or aborting a stream that already closed rejects; that is the expected case here. */

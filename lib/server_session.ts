@@ -8,6 +8,7 @@
  * @module
  */
 
+import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
 import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts";
 import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
@@ -109,7 +110,7 @@ export class ServerSession {
         command.cancel("disconnected");
         // Bounded: a peer that stopped reading must not keep the session,
         // and its output pumps, alive; closing the connection ends them.
-        await withDeadline(
+        await settlesWithin(
           command.finished,
           this.#settings.killGraceMs + FAREWELL_TIMEOUT_MS,
         );
@@ -135,7 +136,7 @@ export class ServerSession {
       command.cancel("shutdown");
       // The EXIT frame is queued by #finishCommand as soon as the command
       // finishes, so it goes out before the ERROR below.
-      await withDeadline(command.finished, options.deadlineMs);
+      await settlesWithin(command.finished, options.deadlineMs);
     }
     await this.#sendFarewell({
       code: "server_shutdown",
@@ -217,7 +218,7 @@ export class ServerSession {
     }
     this.#log("warn", `refused a peer that speaks ${kind}, not rexec`);
     if (kind === "HTTP") {
-      await withDeadline(this.#writer.writeEncoded(HTTP_REFUSAL), FAREWELL_TIMEOUT_MS);
+      await settlesWithin(this.#writer.writeEncoded(HTTP_REFUSAL), FAREWELL_TIMEOUT_MS);
     }
     return undefined;
   }
@@ -241,11 +242,11 @@ export class ServerSession {
         this.#log("warn", "client reported an error", { ...report });
         return;
       }
-      this.#dispatch(frame);
+      await this.#dispatch(frame);
     }
   }
 
-  #dispatch({ type, body }: Frame): void {
+  async #dispatch({ type, body }: Frame): Promise<void> {
     const command = this.#command;
     switch (type) {
       case FrameType.Exec:
@@ -259,7 +260,9 @@ export class ServerSession {
         return;
       case FrameType.Ping:
         requireEmptyBody(type, body);
-        this.#writer.write(FrameType.Pong).catch(() => this.#close());
+        // Awaited, so a client that sends PINGs without reading the PONGs
+        // stops being read instead of growing the write queue.
+        await this.#writer.write(FrameType.Pong);
         return;
       case FrameType.Pong:
         return;
@@ -306,6 +309,7 @@ export class ServerSession {
       stdinWindow: this.#settings.stdinWindow,
       maxTimeout: this.#settings.maxTimeout,
       killGraceMs: this.#settings.killGraceMs,
+      onWarning: (message) => this.#log("warn", message, { argv: command.argv }),
     });
     this.#command = command;
     this.#log("info", "exec", {
@@ -354,7 +358,7 @@ export class ServerSession {
   }
 
   async #sendFarewell(report: ErrorReport): Promise<void> {
-    await withDeadline(
+    await settlesWithin(
       this.#writer.write(FrameType.Error, encodeJson(report)),
       FAREWELL_TIMEOUT_MS,
     );
@@ -390,21 +394,4 @@ export function formatAddr(addr: Deno.Addr): string {
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
-}
-
-/**
- * Waits for `promise` at most `ms`. A rejection counts as settled: callers
- * use this for best-effort steps whose failure was already handled where the
- * promise was made, or does not matter because the connection is closing.
- */
-async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      promise.then(() => undefined, () => undefined),
-      new Promise((resolve) => timer = setTimeout(resolve, ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -222,6 +222,72 @@ Deno.test("background processes holding the output are ended once the command ex
   assert.ok(await waitFor(async () => !(await processExists(background))));
 });
 
+Deno.test("a process that left the group but holds the output is cut off after two grace periods", async () => {
+  await using server = startServer({ killGrace: 0.2 });
+  await using client = await connectTo(server);
+  const { stdout, code } = await client.spawnShell("setsid sleep 30 & echo $!").output();
+  const escaped = Number(text(stdout).trim());
+  try {
+    assert.equal(code, 0);
+    assert.ok(escaped > 0);
+    assert.equal((await client.spawn(["echo", "next"]).output()).code, 0);
+  } finally {
+    if (escaped > 0) Deno.kill(escaped, "SIGKILL");
+  }
+});
+
+Deno.test("a timeout is not reported for a command that exited before it", async () => {
+  await using server = startServer({ killGrace: 1 });
+  await using client = await connectTo(server);
+  // The command exits at once; its background child keeps stdout open past the timeout.
+  const status = await client.spawnShell("sleep 30 & exit 3", { timeout: 0.2 }).status;
+  assert.equal(status.code, 3);
+  assert.equal(status.reason, undefined);
+});
+
+Deno.test("stdin consumed after a command exited is not credited to the next command", async () => {
+  await using server = startServer({ killGrace: 0.2 });
+  await using client = await connectTo(server);
+  const window = 256 * 1024;
+  // A background reader keeps the stdin pipe and drains it only after the
+  // command has exited, while the server may still be writing to it.
+  const first = client.spawnShell(
+    "exec 3<&0; { sleep 0.5; cat <&3 >/dev/null; } >/dev/null 2>&1 & exit 0",
+    { stdin: "piped" },
+  );
+  first.stdin.getWriter().write(new Uint8Array(window)).catch(() => {});
+  assert.equal((await first.status).code, 0);
+  const second = client.spawnShell("sleep 1; wc -c", { stdin: "piped" });
+  const writer = second.stdin.getWriter();
+  const written = writer.write(new Uint8Array(2 * window)).then(() => writer.close());
+  const { code, stdout } = await second.output();
+  await written;
+  assert.equal(code, 0);
+  assert.equal(text(stdout).trim(), String(2 * window));
+});
+
+Deno.test("every PING gets a PONG, in order, even when the client reads only at the end", async () => {
+  await using server = startServer();
+  using raw = await openRawSession(server, { authenticate: true });
+  const count = 20_000;
+  const pings = new Uint8Array(HEADER_SIZE * count);
+  for (let i = 0; i < count; i++) encodeHeader(pings.subarray(i * HEADER_SIZE), FrameType.Ping, 0);
+  await raw.writer.writeEncoded(pings);
+  for (let i = 0; i < count; i++) {
+    assert.equal((await raw.reader.read())?.type, FrameType.Pong);
+  }
+  await raw.writer.write(
+    FrameType.Exec,
+    encodeJson({ argv: ["echo", "still here"], stdin: false, stdout: true, stderr: true }),
+  );
+  const frames: FrameType[] = [];
+  for (let frame = await raw.reader.read(); frame; frame = await raw.reader.read()) {
+    frames.push(frame.type);
+    if (frame.type === FrameType.Exit) break;
+  }
+  assert.deepEqual(frames, [FrameType.Stdout, FrameType.Exit]);
+});
+
 Deno.test("cancel terminates the command and reports it", async () => {
   await using server = startServer();
   await using client = await connectTo(server);
@@ -405,6 +471,13 @@ Deno.test("protocol violations get an ERROR naming the problem, then the connect
       );
       await w.write(FrameType.Stdin, utf8("x"));
     }, /without stdin/],
+    ["an empty STDIN frame", async (w) => {
+      await w.write(
+        FrameType.Exec,
+        encodeJson({ argv: ["sleep", "30"], stdin: true, stdout: true, stderr: true }),
+      );
+      await w.write(FrameType.Stdin, new Uint8Array(0));
+    }, /empty body/],
     ["two EXECs at once", async (w) => {
       const exec = encodeJson({ argv: ["sleep", "30"], stdin: false, stdout: true, stderr: true });
       await w.write(FrameType.Exec, exec);
