@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeStderr } from "./stderr.ts";
+
 /**
  * How much a record matters.
  *
@@ -137,12 +139,7 @@ export function createTextLogger(
   options: { writeLine?: (line: string) => void } = {},
 ): Logger {
   const encoder = new TextEncoder();
-  const writeLine = options.writeLine ?? ((line: string) => {
-    const bytes = encoder.encode(`${line}\n`);
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += Deno.stderr.writeSync(bytes.subarray(offset));
-    }
-  });
+  const writeLine = options.writeLine ??
+    ((line: string) => writeStderr(encoder.encode(`${line}\n`)));
   return (record) => writeLine(formatRecord(record));
 }

@@ -203,3 +203,44 @@ Deno.test("rexec serve works with no configuration and shuts down cleanly on SIG
     await Deno.remove(config, { recursive: true });
   }
 });
+
+Deno.test("rexec serve keeps serving when its stderr is closed", async () => {
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"]);
+  try {
+    const logReader = serve.stderr.getReader();
+    const log = await readUntil(logReader, /listening address=\S+\n/);
+    const address = log.match(/listening address=(\S+)\n/)![1];
+    await logReader.cancel();
+    for (const word of ["first", "second"]) {
+      const result = await runCli(["run", address, "--", "echo", word]);
+      assert.deepEqual([result.code, result.stdoutText], [0, `${word}\n`]);
+    }
+  } finally {
+    serve.kill("SIGTERM");
+    await serve.stdout.cancel();
+  }
+  assert.equal((await serve.status).code, 0);
+});
+
+Deno.test("rexec run exits 255 with one clear line when the server dies mid-command", async () => {
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"]);
+  const logReader = serve.stderr.getReader();
+  const log = await readUntil(logReader, /listening address=\S+\n/);
+  const address = log.match(/listening address=(\S+)\n/)![1];
+  const client = spawnCli(["run", address, "-c", "echo $$; exec sleep 30"]);
+  const clientOut = client.stdout.getReader();
+  // A server killed outright cannot end its commands; the test does.
+  const remotePid = Number(await readUntil(clientOut, "\n"));
+  try {
+    serve.kill("SIGKILL");
+    await serve.status;
+    await logReader.cancel();
+    await serve.stdout.cancel();
+    clientOut.releaseLock();
+    const result = await client.output();
+    assert.equal(result.code, 255);
+    assert.match(text(result.stderr), /^rexec: [^\n]*connection[^\n]*\n$/);
+  } finally {
+    Deno.kill(remotePid, "SIGKILL");
+  }
+});

@@ -7,6 +7,7 @@
 
 import { connect } from "../client.ts";
 import type { RemoteProcess } from "../remote_process.ts";
+import { writeStderr } from "../stderr.ts";
 import { resolveToken } from "../token.ts";
 import type { ShellConfig } from "./args.ts";
 import { watchInterrupts } from "./interrupts.ts";
@@ -47,7 +48,7 @@ export async function runShell(config: ShellConfig): Promise<number> {
   const interactive = Deno.stdin.isTerminal();
   const prompt = encoder.encode(`rexec ${client.where}> `);
   const showPrompt = () => {
-    if (interactive) Deno.stderr.writeSync(prompt);
+    if (interactive) writeStderr(prompt);
   };
 
   let running: RemoteProcess | undefined;

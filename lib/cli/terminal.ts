@@ -6,6 +6,7 @@
  */
 
 import type { RemoteProcess, RemoteStatus } from "../remote_process.ts";
+import { writeStderr } from "../stderr.ts";
 
 /** Exit status when local stdout was closed under us, as for a process killed by SIGPIPE. */
 export const EXIT_STDOUT_CLOSED = 141;
@@ -29,9 +30,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export function printError(line: string): void {
-  const bytes = encoder.encode(`${line}\n`);
-  let offset = 0;
-  while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  writeStderr(encoder.encode(`${line}\n`));
 }
 
 /**
@@ -55,7 +54,9 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
     target: WritableStream<Uint8Array>,
   ) => {
     try {
-      await source.pipeTo(target, { preventClose: true });
+      // preventAbort: when the connection fails, local stderr must stay open
+      // for the message that says so.
+      await source.pipeTo(target, { preventClose: true, preventAbort: true });
     } catch (error) {
       if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
       closedEarly = true;

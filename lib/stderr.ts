@@ -1,0 +1,26 @@
+/**
+ * rexec's own messages to local stderr: log records, errors, the prompt.
+ *
+ * @module
+ */
+
+/**
+ * Writes all of `bytes` to stderr. When stderr was closed (its reader went
+ * away, say `rexec serve 2>&1 | head`), the message is dropped: there is
+ * nobody left to read it, and a server must not die for want of a log reader.
+ *
+ * @example
+ * ```ts
+ * import { writeStderr } from "./stderr.ts";
+ *
+ * writeStderr(new TextEncoder().encode("rexec: hello\n"));
+ * ```
+ */
+export function writeStderr(bytes: Uint8Array): void {
+  let offset = 0;
+  try {
+    while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
