@@ -168,6 +168,31 @@ Deno.test("rexec shell ends at end of input with the last status, and on quit", 
   assert.deepEqual([quit.code, quit.stdoutText], [0, ""]);
 });
 
+Deno.test("rexec shell ends with 128+N on SIGTERM or SIGHUP, ending the running command first", async () => {
+  await using server = startServer();
+  const busy = spawnCli(["shell", server.address], { stdin: new Uint8Array() });
+  const busyIn = busy.stdin.getWriter();
+  await busyIn.write(utf8("echo $$; exec sleep 30\n"));
+  const busyOut = busy.stdout.getReader();
+  const remotePid = Number(await readUntil(busyOut, "\n"));
+  busy.kill("SIGTERM");
+  busyOut.releaseLock();
+  const busyResult = await busy.output();
+  assert.equal(busyResult.code, 143);
+  assert.equal(await processExists(remotePid), false);
+
+  const idle = spawnCli(["shell", server.address], { stdin: new Uint8Array() });
+  const idleIn = idle.stdin.getWriter();
+  await idleIn.write(utf8("echo ready\n"));
+  const idleOut = idle.stdout.getReader();
+  await readUntil(idleOut, "ready\n");
+  idle.kill("SIGHUP");
+  idleOut.releaseLock();
+  assert.equal((await idle.output()).code, 129);
+  // The shells are gone, so closing their stdin may fail with a broken pipe.
+  await Promise.allSettled([busyIn.close(), idleIn.close()]);
+});
+
 Deno.test("rexec serve works with no configuration and shuts down cleanly on SIGTERM", async () => {
   const config = await Deno.makeTempDir();
   try {

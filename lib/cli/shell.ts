@@ -10,7 +10,7 @@ import type { RemoteProcess } from "../remote_process.ts";
 import { writeStderr } from "../stderr.ts";
 import { resolveToken } from "../token.ts";
 import type { ShellConfig } from "./args.ts";
-import { watchInterrupts } from "./interrupts.ts";
+import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { readLines } from "./lines.ts";
 import {
   describeStatus,
@@ -25,7 +25,8 @@ const encoder = new TextEncoder();
 /**
  * Runs the prompt loop until `exit`, `quit` or end of input.
  *
- * @returns the last command's exit status, or N for `exit N`.
+ * @returns the last command's exit status, N for `exit N`, or 128+N when
+ * signal N (SIGTERM, SIGHUP) ended the shell.
  * @throws {RexecError} for rexec's own failures; the caller exits 255.
  *
  * @example
@@ -52,8 +53,15 @@ export async function runShell(config: ShellConfig): Promise<number> {
   };
 
   let running: RemoteProcess | undefined;
-  using _interrupts = watchInterrupts(() => {
-    if (running) {
+  let stoppedBy: Deno.Signal | undefined;
+  const stop = Promise.withResolvers<undefined>();
+  using _interrupts = watchInterrupts((signal) => {
+    if (signal !== "SIGINT") {
+      // A hang-up or kill ends the shell, and the running command with it.
+      stoppedBy ??= signal;
+      running?.cancel();
+      stop.resolve(undefined);
+    } else if (running) {
       running.cancel();
     } else {
       // Ctrl-C at the prompt drops the line being typed, as in a shell.
@@ -64,8 +72,12 @@ export async function runShell(config: ShellConfig): Promise<number> {
 
   let lastCode = 0;
   showPrompt();
-  for await (const line of readLines(Deno.stdin.readable)) {
-    const command = line.trim();
+  const lines = readLines(Deno.stdin.readable);
+  for (;;) {
+    const next = await Promise.race([lines.next(), stop.promise]);
+    if (stoppedBy) return exitCodeForSignal(stoppedBy);
+    if (next === undefined || next.done) break;
+    const command = next.value.trim();
     const exit = /^exit(?:\s+(\d+))?$/.exec(command);
     if (exit) return exit[1] === undefined ? lastCode : Number(exit[1]) & 0xff;
     if (command === "quit") return lastCode;
@@ -81,6 +93,7 @@ export async function runShell(config: ShellConfig): Promise<number> {
     });
     const [closedEarly, status] = await Promise.all([forwardOutput(running), running.status]);
     running = undefined;
+    if (stoppedBy) return exitCodeForSignal(stoppedBy);
     if (closedEarly) return EXIT_STDOUT_CLOSED;
     lastCode = exitCodeFor(status);
     const description = describeStatus(status);
