@@ -9,6 +9,7 @@
 
 import { DEFAULT_PORT } from "./address.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
+import { settlesWithin } from "./deadline.ts";
 import {
   AuthenticationError,
   ConnectionError,
@@ -53,6 +54,9 @@ import { VERSION } from "./version.ts";
  * ```
  */
 export const DEFAULT_CONNECT_TIMEOUT = 15;
+
+/** How long the ERROR frame sent before hanging up may take. */
+const FAREWELL_TIMEOUT_MS = 1000;
 
 /**
  * Options for {@link connect}.
@@ -125,6 +129,9 @@ export async function connect(options: ConnectOptions): Promise<Client> {
       signal: abort.signal,
     });
     conn.setNoDelay(true);
+    // So that a peer that vanished without a word is noticed eventually,
+    // even while a command runs silently.
+    conn.setKeepAlive(true);
     const opened = conn;
     abort.signal.addEventListener("abort", () => closeQuietly(opened), { once: true });
     const client = await handshake(conn, options, where);
@@ -358,8 +365,20 @@ export class Client implements AsyncDisposable {
         await this.#dispatch(frame);
       }
     } catch (error) {
+      if (error instanceof ProtocolError && !this.#failure) await this.#sendFarewell(error);
       this.#fail(this.#failure ? this.#failure : this.#lost(error));
     }
+  }
+
+  /** Tells the server why the client is hanging up, so its log says so. */
+  async #sendFarewell(error: ProtocolError): Promise<void> {
+    await settlesWithin(
+      this.#writer.write(
+        FrameType.Error,
+        encodeJson({ code: error.code, message: error.message }),
+      ),
+      FAREWELL_TIMEOUT_MS,
+    );
   }
 
   async #dispatch({ type, body }: Frame): Promise<void> {

@@ -275,6 +275,8 @@ class TcpServer implements Server {
 
   #startSession(conn: Deno.TcpConn): void {
     conn.setNoDelay(true);
+    // Lets the kernel notice a client that vanished without closing.
+    conn.setKeepAlive(true);
     const session = new ServerSession(conn, this.#nextSessionId++, this.#settings);
     this.#sessions.set(
       session,

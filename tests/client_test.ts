@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { computeProof, createNonce } from "../lib/auth.ts";
+import { connect } from "../lib/client.ts";
+import { ProtocolError } from "../lib/errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "../lib/frame.ts";
+import { FrameReader } from "../lib/frame_reader.ts";
+import { FrameWriter } from "../lib/frame_writer.ts";
+import {
+  decodeAuthResponse,
+  decodeErrorReport,
+  encodeHello,
+  encodeJson,
+  PROTOCOL_VERSION,
+} from "../lib/messages.ts";
+import { TOKEN } from "./helpers.ts";
+
+/**
+ * A server that authenticates the client properly, then runs `misbehave`
+ * on the connection: the client's side of a protocol violation.
+ */
+async function withMisbehavingServer(
+  misbehave: (io: { reader: FrameReader; writer: FrameWriter }) => Promise<void>,
+  test: (port: number) => Promise<void>,
+): Promise<void> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    using conn = await listener.accept();
+    const reader = new FrameReader(conn.readable, { maxFrameSize: DEFAULT_MAX_FRAME_SIZE });
+    const writer = new FrameWriter(conn);
+    assert.equal((await reader.read())?.type, FrameType.Hello);
+    await writer.write(
+      FrameType.Hello,
+      encodeHello({
+        version: PROTOCOL_VERSION,
+        maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+        agent: "fake",
+        stdinWindow: 65536,
+      }),
+    );
+    const serverNonce = createNonce();
+    await writer.write(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce }));
+    const response = decodeAuthResponse((await reader.read())!.body);
+    const proof = { token: TOKEN, serverNonce, clientNonce: response.nonce };
+    await writer.write(
+      FrameType.AuthOk,
+      encodeJson({ mac: await computeProof({ ...proof, role: "server" }) }),
+    );
+    await misbehave({ reader, writer });
+  })();
+  await test(listener.addr.port);
+  await served;
+}
+
+Deno.test("a client sent a frame that breaks the protocol tells the server why before hanging up", async () => {
+  await withMisbehavingServer(async ({ reader, writer }) => {
+    await writer.write(FrameType.Stdout, new TextEncoder().encode("unasked"));
+    const farewell = await reader.read();
+    assert.equal(farewell?.type, FrameType.Error);
+    const report = decodeErrorReport(farewell!.body);
+    assert.equal(report.code, "protocol_error");
+    assert.match(report.message, /STDOUT frame with no command running/);
+    assert.equal(await reader.read(), null);
+  }, async (port) => {
+    const client = await connect({ hostname: "127.0.0.1", port, token: TOKEN });
+    await client.closed;
+    assert.throws(() => client.spawn(["true"]), ProtocolError);
+  });
+});
