@@ -85,3 +85,26 @@ export function parseHostPort(text: string, defaultPort: number): HostPort {
   }
   return { hostname, port };
 }
+
+/**
+ * Whether `hostname` names the loopback interface: `localhost`, an address
+ * in 127.0.0.0/8, or `::1` (also IPv4-mapped). Other names are not looked
+ * up: an address that is not plainly loopback counts as a network.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "./address.ts";
+ *
+ * console.assert(isLoopback("127.0.0.1") && isLoopback("::1") && isLoopback("localhost"));
+ * console.assert(!isLoopback("0.0.0.0") && !isLoopback("::") && !isLoopback("build-box"));
+ * ```
+ */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const ipv4 = host.replace(/^::ffff:/, "");
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ipv4)) {
+    return ipv4.split(".").every((part) => Number(part) <= 255);
+  }
+  return /^(0{0,4}:){2,7}0{0,3}1$/.test(host) && host.replace(/[0:]/g, "") === "1";
+}

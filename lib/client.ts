@@ -17,10 +17,12 @@ import {
   ProtocolError,
   RemoteError,
   SessionBusyError,
+  TlsError,
 } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import {
   decodeAuthChallenge,
   decodeAuthOk,
@@ -87,7 +89,27 @@ export interface ConnectOptions {
   maxFrameSize?: number;
   /** Aborts connecting; once connected, closes the client. */
   signal?: AbortSignal;
+  /**
+   * Connect with TLS, verifying the server's certificate against the system
+   * roots, or against `caCerts` (PEM) when given, such as the certificate
+   * `rexec cert` made on the server.
+   */
+  tls?: { readonly caCerts?: readonly string[] };
+  /** Seconds between keepalive PINGs; a server silent for three is given up. Default 30; 0 disables. */
+  keepalive?: number;
 }
+
+/**
+ * Default seconds between keepalive PINGs from the client.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_KEEPALIVE } from "./client.ts";
+ *
+ * console.assert(DEFAULT_KEEPALIVE === 30);
+ * ```
+ */
+export const DEFAULT_KEEPALIVE = 30;
 
 /**
  * Connects to a rexec server and authenticates both ways.
@@ -121,19 +143,28 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   const timer = setTimeout(() => abort.abort("timeout"), timeoutMs);
   const onAbort = () => abort.abort("aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  let conn: Deno.TcpConn | undefined;
+  let conn: Deno.Conn | undefined;
   try {
-    conn = await Deno.connect({
+    const tcp = await Deno.connect({
       hostname: options.hostname,
       port,
       signal: abort.signal,
     });
-    conn.setNoDelay(true);
+    conn = tcp;
+    tcp.setNoDelay(true);
     // So that a peer that vanished without a word is noticed eventually,
     // even while a command runs silently.
-    conn.setKeepAlive(true);
-    const opened = conn;
-    abort.signal.addEventListener("abort", () => closeQuietly(opened), { once: true });
+    tcp.setKeepAlive(true);
+    abort.signal.addEventListener("abort", () => closeQuietly(tcp), { once: true });
+    if (options.tls) {
+      const tls = await Deno.startTls(tcp, {
+        hostname: options.hostname,
+        ...(options.tls.caCerts ? { caCerts: [...options.tls.caCerts] } : {}),
+      });
+      conn = tls;
+      abort.signal.addEventListener("abort", () => closeQuietly(tls), { once: true });
+      await tlsHandshake(tls, where);
+    }
     const client = await handshake(conn, options, where);
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
@@ -155,9 +186,28 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   }
 }
 
+/** Completes the TLS handshake, turning a certificate problem into a message a user can act on. */
+async function tlsHandshake(conn: Deno.TlsConn, where: string): Promise<void> {
+  try {
+    await conn.handshake();
+  } catch (error) {
+    const reason = (error as Error).message;
+    const untrusted = /certificate|issuer|NotValidForName|UnknownIssuer|Expired/i.test(reason);
+    throw new TlsError(
+      untrusted
+        ? `cannot connect to ${where}: its TLS certificate is not trusted (${reason}); ` +
+          `pass --ca FILE with the server's certificate (rexec cert on the server prints where it is)`
+        : `cannot connect to ${where} with TLS: ${reason} (does the server run with --tls?)`,
+      { cause: error },
+    );
+  }
+}
+
 function describeConnectFailure(error: unknown, where: string): unknown {
   if (!(error instanceof Error) || error instanceof AuthenticationError) return error;
-  if (error instanceof HandshakeError || error instanceof RemoteError) {
+  if (
+    error instanceof HandshakeError || error instanceof RemoteError || error instanceof TlsError
+  ) {
     return error;
   }
   if (error instanceof ProtocolError) {
@@ -176,7 +226,7 @@ function describeConnectFailure(error: unknown, where: string): unknown {
 }
 
 async function handshake(
-  conn: Deno.TcpConn,
+  conn: Deno.Conn,
   options: ConnectOptions,
   where: string,
 ): Promise<Client> {
@@ -196,7 +246,9 @@ async function handshake(
       const kind = describeForeignPeer(reader.lastHeader);
       if (kind === "unknown") throw error;
       throw new HandshakeError(
-        `${where} is not a rexec server (it speaks ${kind})`,
+        kind === "TLS" && !options.tls
+          ? `${where} speaks TLS: connect with --tls (or a tls:// address)`
+          : `${where} is not a rexec server (it speaks ${kind})`,
         "not_rexec",
         { cause: error },
       );
@@ -244,7 +296,14 @@ async function handshake(
       `authentication failed: ${where} accepted the token but could not prove it holds it; it may not be the server you meant`,
     );
   }
-  return new Client({ conn, reader, writer, hello, where });
+  return new Client({
+    conn,
+    reader,
+    writer,
+    hello,
+    where,
+    keepaliveMs: (options.keepalive ?? DEFAULT_KEEPALIVE) * 1000,
+  });
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -257,11 +316,12 @@ function closeQuietly(conn: Deno.Conn): void {
 }
 
 interface ClientParts {
-  conn: Deno.TcpConn;
+  conn: Deno.Conn;
   reader: FrameReader;
   writer: FrameWriter;
   hello: Hello;
   where: string;
+  keepaliveMs: number;
 }
 
 /**
@@ -286,10 +346,11 @@ export class Client implements AsyncDisposable {
   readonly serverAgent: string;
   /** Resolves when the connection has ended, for whatever reason. */
   readonly closed: Promise<void>;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
   readonly #host: CommandHost;
+  readonly #heartbeat: Heartbeat | undefined;
   #current: CommandChannel | undefined;
   #failure: Error | undefined;
 
@@ -306,6 +367,22 @@ export class Client implements AsyncDisposable {
       stdinWindow: parts.hello.stdinWindow ?? 0,
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
+    this.#heartbeat = parts.keepaliveMs > 0
+      ? new Heartbeat({
+        intervalMs: parts.keepaliveMs,
+        sendPing: () => {
+          this.#writer.write(FrameType.Ping).catch((error) => this.#fail(this.#lost(error)));
+        },
+        onSilence: (silentMs) =>
+          this.#fail(
+            new ConnectionError(
+              `connection to ${this.where} lost: no word from the server for ${
+                Math.round(silentMs / 1000)
+              } s`,
+            ),
+          ),
+      })
+      : undefined;
     this.closed = this.#readLoop();
   }
 
@@ -357,7 +434,8 @@ export class Client implements AsyncDisposable {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        const frame = await this.#reader.read();
+        const read = this.#reader.read();
+        const frame = await (this.#heartbeat ? this.#heartbeat.listen(read) : read);
         if (frame === null) {
           this.#fail(new ConnectionError(`${this.where} closed the connection`));
           return;
@@ -425,6 +503,7 @@ export class Client implements AsyncDisposable {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#heartbeat?.[Symbol.dispose]();
     this.#current?.fail(error);
     this.#current = undefined;
     closeQuietly(this.#conn);

@@ -143,6 +143,20 @@ export class AuthenticationError extends RexecError {}
 export class ConnectionError extends RexecError {}
 
 /**
+ * The TLS handshake failed: most often the server's certificate is not
+ * trusted, or the server does not speak TLS.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError, TlsError } from "./errors.ts";
+ *
+ * const error = new TlsError("cannot connect to box:7022: its TLS certificate is not trusted");
+ * console.assert(error instanceof ConnectionError);
+ * ```
+ */
+export class TlsError extends ConnectionError {}
+
+/**
  * The server reported an error in an ERROR frame and closed the session.
  *
  * @example

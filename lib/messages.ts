@@ -137,7 +137,8 @@ export function describeForeignPeer(
   const text = String.fromCharCode(...firstBytes.subarray(0, 8));
   if (HTTP_METHODS.some((method) => isHttpRequestStart(text, method))) return "HTTP";
   if (text.startsWith("SSH-")) return "SSH";
-  if (firstBytes[0] === 0x16 && firstBytes[1] === 0x03) return "TLS";
+  // A TLS record: handshake (0x16) or alert (0x15), version 3.x.
+  if ((firstBytes[0] === 0x16 || firstBytes[0] === 0x15) && firstBytes[1] === 0x03) return "TLS";
   return "unknown";
 }
 
@@ -212,7 +213,9 @@ export interface SignalRequest {
 }
 
 /**
- * Why the server ended a command itself, when it did.
+ * Why the server ended a command itself, or did not run it: `refused` by the
+ * server's command policy or request limits, `busy` when the server already
+ * runs as many commands as it allows.
  *
  * @example
  * ```ts
@@ -222,7 +225,13 @@ export interface SignalRequest {
  * console.assert(reason === "timeout");
  * ```
  */
-export type ExitReason = "timeout" | "cancelled" | "shutdown" | "spawn_failed";
+export type ExitReason =
+  | "timeout"
+  | "cancelled"
+  | "shutdown"
+  | "spawn_failed"
+  | "refused"
+  | "busy";
 
 /** EXIT: how the command ended. */
 export interface ExitReport {
@@ -267,6 +276,8 @@ const EXIT_REASONS: ReadonlySet<string> = new Set([
   "cancelled",
   "shutdown",
   "spawn_failed",
+  "refused",
+  "busy",
 ]);
 
 /**

@@ -21,8 +21,22 @@
  * @module
  */
 
-export { DEFAULT_PORT, type HostPort, parseHostPort } from "./address.ts";
-export { Client, connect, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from "./client.ts";
+export { DEFAULT_PORT, type HostPort, isLoopback, parseHostPort } from "./address.ts";
+export {
+  type AuditEvent,
+  type AuditEventName,
+  type AuditLog,
+  type AuditLogOptions,
+  type AuditSink,
+  openAuditLog,
+} from "./audit.ts";
+export {
+  Client,
+  connect,
+  type ConnectOptions,
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+} from "./client.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -33,6 +47,7 @@ export {
   RexecError,
   SessionBusyError,
   SpawnError,
+  TlsError,
   TokenError,
   TruncatedFrameError,
   UsageError,
@@ -46,7 +61,7 @@ export {
   type LogValue,
   silentLogger,
 } from "./log.ts";
-export type { ExitReason } from "./messages.ts";
+export type { ExecRequest, ExitReason } from "./messages.ts";
 export {
   type RemoteOutput,
   RemoteProcess,
@@ -54,8 +69,17 @@ export {
   type SpawnOptions,
 } from "./remote_process.ts";
 export {
+  type CommandSlots,
+  type ExecPolicy,
+  EXIT_BUSY,
+  EXIT_REFUSED,
+  type PolicyDecision,
+  type RunAs,
+} from "./server_command.ts";
+export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
+  DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
   serve,

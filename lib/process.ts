@@ -25,6 +25,10 @@ export interface ProcessSpec {
   readonly stdout: StdioMode;
   /** Child's stderr. */
   readonly stderr: StdioMode;
+  /** User id to run as; needs a server running as root. */
+  readonly uid?: number;
+  /** Group id to run as; needs a server running as root. */
+  readonly gid?: number;
 }
 
 /** What became of a signal sent to a process group; see {@link GroupProcess.signalGroup}. */
@@ -78,6 +82,8 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       stdin: spec.stdin,
       stdout: spec.stdout,
       stderr: spec.stderr,
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+      ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
       detached: true,
     }).spawn();
   } catch (error) {

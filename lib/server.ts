@@ -5,11 +5,17 @@
  * @module
  */
 
-import { DEFAULT_PORT } from "./address.ts";
+import { DEFAULT_PORT, isLoopback } from "./address.ts";
+import type { AuditSink } from "./audit.ts";
+import { AuthThrottle } from "./auth_throttle.ts";
+import { settlesWithin } from "./deadline.ts";
 import { ConnectionError, RexecError, TokenError } from "./errors.ts";
+import { FrameType } from "./frame.ts";
+import { FrameWriter } from "./frame_writer.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { encodeJson, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import type { CommandSlots, ExecPolicy, RunAs } from "./server_command.ts";
 import { formatAddr, ServerSession, type SessionSettings } from "./server_session.ts";
 import { MIN_TOKEN_LENGTH } from "./token.ts";
 import { VERSION } from "./version.ts";
@@ -62,6 +68,32 @@ export const DEFAULT_MAX_TIMEOUT = 24 * 60 * 60;
  */
 export const DEFAULT_STDIN_WINDOW = 256 * 1024;
 
+/**
+ * Default limits: how long a connection may take to authenticate, how long
+ * an authenticated session may sit without a command, how often keepalive
+ * PINGs go out (a peer silent for three of them is dropped), all in seconds;
+ * how many sessions may be open and how many commands may run at once; the
+ * largest EXEC request in bytes; the delay after a first failed
+ * authentication, in seconds, doubling with each further failure from the
+ * same address.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS } from "./server.ts";
+ *
+ * console.assert(DEFAULT_LIMITS.handshakeTimeout === 10);
+ * ```
+ */
+export const DEFAULT_LIMITS = {
+  handshakeTimeout: 10,
+  idleTimeout: 3600,
+  keepalive: 30,
+  maxSessions: 512,
+  maxCommands: 256,
+  maxExecSize: 256 * 1024,
+  authFailureDelay: 0.25,
+} as const;
+
 /** Pause after a failed accept (for example too many open files) before the next. */
 const ACCEPT_RETRY_MS = 100;
 
@@ -101,6 +133,30 @@ export interface ServeOptions {
   logger?: Logger;
   /** Shuts the server down when aborted. */
   signal?: AbortSignal;
+  /** Serve TLS with this certificate chain and private key, both PEM. */
+  tls?: { readonly cert: string; readonly key: string };
+  /** Allow plaintext on an address other than loopback; default false. */
+  insecurePlaintext?: boolean;
+  /** Seconds a connection has to authenticate; default 10; 0 for no limit. */
+  handshakeTimeout?: number;
+  /** Seconds an authenticated session may go without a command; default 3600; 0 for no limit. */
+  idleTimeout?: number;
+  /** Seconds between keepalive PINGs; a peer silent for three is dropped. Default 30; 0 disables. */
+  keepalive?: number;
+  /** Most sessions open at once; the next client is told the server is busy. Default 512. */
+  maxSessions?: number;
+  /** Most commands running at once, over all sessions. Default 256. */
+  maxCommands?: number;
+  /** Largest EXEC request (argv or shell string, env, cwd), in bytes. Default 256 KiB. */
+  maxExecSize?: number;
+  /** Seconds an address waits after its first failed authentication, doubling after each further one. Default 0.25; 0 disables. */
+  authFailureDelay?: number;
+  /** Which requests may run (`--allow`, `--env-allow`); any when absent. */
+  policy?: ExecPolicy;
+  /** Run commands as this account (`--user`); needs a server running as root. */
+  runAs?: RunAs;
+  /** Receives one audit record per connection, authentication, command start and end. */
+  audit?: AuditSink;
 }
 
 /**
@@ -166,32 +222,80 @@ export function serve(options: ServeOptions): Server {
   if (!(maxTimeout >= 0 && maxTimeout <= MAX_TIMEOUT_SECONDS)) {
     throw new RangeError(`maxTimeout must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds`);
   }
-  const killGrace = options.killGrace ?? DEFAULT_KILL_GRACE;
-  if (!(killGrace >= 0 && killGrace <= MAX_TIMEOUT_SECONDS)) {
-    throw new RangeError(`killGrace must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds`);
+  const seconds = (name: keyof typeof DEFAULT_LIMITS | "killGrace", fallback: number) => {
+    const value = options[name] ?? fallback;
+    if (!(value >= 0 && value <= MAX_TIMEOUT_SECONDS)) {
+      throw new RangeError(`${name} must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds`);
+    }
+    return value * 1000;
+  };
+  const count = (name: "maxSessions" | "maxCommands" | "maxExecSize") => {
+    const value = options[name] ?? DEFAULT_LIMITS[name];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be a whole number of at least 1`);
+    }
+    return value;
+  };
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const port = options.port ?? DEFAULT_PORT;
+  const where = formatAddr({ transport: "tcp", hostname, port });
+  if (!options.tls && !options.insecurePlaintext && !isLoopback(hostname)) {
+    throw new RexecError(
+      `refusing to serve ${where} without TLS: tokens are safe, but commands and their output ` +
+        `would cross the network readable by anyone on the path. Use --tls (a certificate is ` +
+        `created for you), or --insecure-plaintext on a network you trust`,
+    );
   }
+  const authFailureDelayMs = seconds("authFailureDelay", DEFAULT_LIMITS.authFailureDelay);
   const settings: SessionSettings = {
     token: options.token,
     maxFrameSize,
     stdinWindow: options.stdinWindow ?? DEFAULT_STDIN_WINDOW,
     maxTimeout: maxTimeout > 0 ? maxTimeout : undefined,
-    killGraceMs: killGrace * 1000,
+    killGraceMs: seconds("killGrace", DEFAULT_KILL_GRACE),
     agent: `rexec/${VERSION}`,
     logger: options.logger ?? silentLogger,
+    handshakeTimeoutMs: seconds("handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
+    idleTimeoutMs: seconds("idleTimeout", DEFAULT_LIMITS.idleTimeout),
+    keepaliveMs: seconds("keepalive", DEFAULT_LIMITS.keepalive),
+    maxExecSize: count("maxExecSize"),
+    ...(authFailureDelayMs > 0
+      ? { throttle: new AuthThrottle({ baseDelayMs: authFailureDelayMs }) }
+      : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.runAs ? { runAs: options.runAs } : {}),
+    slots: new RunningCommands(count("maxCommands")),
+    ...(options.audit ? { audit: options.audit } : {}),
   };
-  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const port = options.port ?? DEFAULT_PORT;
-  let listener: Deno.TcpListener;
+  let listener: Deno.Listener<Deno.Conn>;
   try {
-    listener = Deno.listen({ hostname, port, transport: "tcp" });
+    listener = options.tls
+      ? Deno.listenTls({ hostname, port, transport: "tcp", ...options.tls })
+      : Deno.listen({ hostname, port, transport: "tcp" });
   } catch (error) {
-    const where = formatAddr({ transport: "tcp", hostname, port });
     throw new ConnectionError(
       `cannot listen on ${where}: ${describeListenError(error)}`,
       { cause: error },
     );
   }
-  return new TcpServer(listener, settings, options.signal);
+  return new TcpServer(listener, settings, count("maxSessions"), options.signal);
+}
+
+/** Counts running commands against the server's limit. */
+class RunningCommands implements CommandSlots {
+  #running = 0;
+
+  constructor(readonly limit: number) {}
+
+  tryAcquire(): boolean {
+    if (this.#running >= this.limit) return false;
+    this.#running++;
+    return true;
+  }
+
+  release(): void {
+    this.#running--;
+  }
 }
 
 function describeListenError(error: unknown): string {
@@ -210,21 +314,24 @@ function describeListenError(error: unknown): string {
 class TcpServer implements Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener<Deno.Conn>;
   readonly #settings: SessionSettings;
+  readonly #maxSessions: number;
   readonly #sessions = new Map<ServerSession, Promise<void>>();
   #nextSessionId = 1;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
 
   constructor(
-    listener: Deno.TcpListener,
+    listener: Deno.Listener<Deno.Conn>,
     settings: SessionSettings,
+    maxSessions: number,
     signal: AbortSignal | undefined,
   ) {
     this.#listener = listener;
     this.#settings = settings;
-    this.addr = listener.addr;
+    this.#maxSessions = maxSessions;
+    this.addr = listener.addr as Deno.NetAddr;
     const accepting = this.#acceptLoop();
     this.finished = accepting.then(() => this.#allSessionsEnded());
     if (signal?.aborted) this.shutdown();
@@ -252,7 +359,7 @@ class TcpServer implements Server {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#stopping) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -273,15 +380,45 @@ class TcpServer implements Server {
     }
   }
 
-  #startSession(conn: Deno.TcpConn): void {
-    conn.setNoDelay(true);
-    // Lets the kernel notice a client that vanished without closing.
-    conn.setKeepAlive(true);
+  #startSession(conn: Deno.Conn): void {
+    // TLS connections do not offer these; plain TCP ones do. Keepalive lets
+    // the kernel notice a client that vanished without closing.
+    const tcp = conn as Partial<Deno.TcpConn>;
+    tcp.setNoDelay?.(true);
+    tcp.setKeepAlive?.(true);
+    if (this.#sessions.size >= this.#maxSessions) {
+      this.#refuseBusy(conn);
+      return;
+    }
     const session = new ServerSession(conn, this.#nextSessionId++, this.#settings);
     this.#sessions.set(
       session,
       session.run().finally(() => this.#sessions.delete(session)),
     );
+  }
+
+  /** Tells a client over the session limit so, instead of leaving it to hang. */
+  #refuseBusy(conn: Deno.Conn): void {
+    this.#settings.logger({
+      level: "warn",
+      message: "refused a connection: too many sessions",
+      fields: { peer: formatAddr(conn.remoteAddr), limit: this.#maxSessions },
+    });
+    const refusal = new FrameWriter(conn).write(
+      FrameType.Error,
+      encodeJson({
+        code: "server_busy",
+        message:
+          `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
+      }),
+    );
+    settlesWithin(refusal, 1000).finally(() => {
+      try {
+        conn.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    });
   }
 
   async #allSessionsEnded(): Promise<void> {

@@ -15,7 +15,118 @@ import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from
 import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
 
 /** Why a command was ended early; `disconnected` is never reported to a client. */
-export type EndReason = Exclude<ExitReason, "spawn_failed"> | "disconnected";
+export type EndReason =
+  | Exclude<ExitReason, "spawn_failed" | "refused" | "busy">
+  | "disconnected";
+
+/**
+ * Exit status reported for a command the server refused to run: its policy
+ * does not allow it, or the request is over a limit.
+ *
+ * @example
+ * ```ts
+ * import { EXIT_REFUSED } from "./server_command.ts";
+ *
+ * console.assert(EXIT_REFUSED === 125);
+ * ```
+ */
+export const EXIT_REFUSED = 125;
+
+/**
+ * Exit status reported for a command not run because the server already
+ * runs as many commands as it allows.
+ *
+ * @example
+ * ```ts
+ * import { EXIT_BUSY } from "./server_command.ts";
+ *
+ * console.assert(EXIT_BUSY === 255);
+ * ```
+ */
+export const EXIT_BUSY = 255;
+
+/**
+ * A policy's verdict on a request; see {@link ExecPolicy}.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyDecision } from "./server_command.ts";
+ *
+ * const decision: PolicyDecision = { allowed: false, message: '"rm" is not allowed here' };
+ * console.assert(!decision.allowed);
+ * ```
+ */
+export type PolicyDecision =
+  | { readonly allowed: true; readonly program?: string }
+  | { readonly allowed: false; readonly message: string };
+
+/**
+ * Decides whether a request may run, and with which program file.
+ *
+ * @example A policy that allows only `uptime`
+ * ```ts
+ * import type { ExecPolicy } from "./server_command.ts";
+ *
+ * const policy: ExecPolicy = {
+ *   check: (request) =>
+ *     Promise.resolve(
+ *       request.argv?.[0] === "uptime"
+ *         ? { allowed: true, program: "/usr/bin/uptime" }
+ *         : { allowed: false, message: "only uptime may run here" },
+ *     ),
+ * };
+ * console.assert((await policy.check({ argv: ["ls"], stdin: false, stdout: true, stderr: true })).allowed === false);
+ * ```
+ */
+export interface ExecPolicy {
+  /** Checks `request`; `program`, when given, is the resolved file to execute as argv[0]. */
+  check(request: ExecRequest): Promise<PolicyDecision>;
+}
+
+/**
+ * The account commands run as, when the server runs as root and was told to switch.
+ *
+ * @example
+ * ```ts
+ * import type { RunAs } from "./server_command.ts";
+ *
+ * const nobody: RunAs = { uid: 65534, gid: 65534, env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody" } };
+ * console.assert(nobody.uid === 65534);
+ * ```
+ */
+export interface RunAs {
+  /** User id. */
+  readonly uid: number;
+  /** Primary group id. */
+  readonly gid: number;
+  /** Variables that describe the account: HOME, USER, LOGNAME. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * A server-wide count of running commands, with a ceiling.
+ *
+ * @example
+ * ```ts
+ * import type { CommandSlots } from "./server_command.ts";
+ *
+ * let running = 0;
+ * const slots: CommandSlots = {
+ *   limit: 1,
+ *   tryAcquire: () => running < 1 && ++running > 0,
+ *   release: () => void running--,
+ * };
+ * console.assert(slots.tryAcquire() && !slots.tryAcquire());
+ * ```
+ */
+export interface CommandSlots {
+  /** Takes a slot; false when all are taken. */
+  tryAcquire(): boolean;
+  /** Gives a slot back. */
+  release(): void;
+  /** How many slots there are. */
+  readonly limit: number;
+}
 
 /** Options for {@link ServerCommand}. */
 export interface ServerCommandOptions {
@@ -33,6 +144,12 @@ export interface ServerCommandOptions {
   readonly killGraceMs: number;
   /** Told about things the server operator should know, such as output cut off. */
   readonly onWarning?: (message: string) => void;
+  /** Which requests may run; any when absent. */
+  readonly policy?: ExecPolicy;
+  /** The account to run as; the server's own when absent. */
+  readonly runAs?: RunAs;
+  /** Server-wide running-command limit; none when absent. */
+  readonly slots?: CommandSlots;
 }
 
 /** How a command went: the EXIT report plus what the server logs about it. */
@@ -192,21 +309,52 @@ export class ServerCommand {
 
   async #run(): Promise<CommandOutcome> {
     const started = performance.now();
-    const { request } = this.#options;
+    const { slots } = this.#options;
+    if (slots && !slots.tryAcquire()) {
+      return this.#notRun(started, {
+        code: EXIT_BUSY,
+        signal: null,
+        reason: "busy",
+        message:
+          `the server is busy: it already runs ${slots.limit} commands, its limit; try again later`,
+      });
+    }
+    try {
+      return await this.#runWithSlot(started);
+    } finally {
+      slots?.release();
+    }
+  }
+
+  async #runWithSlot(started: number): Promise<CommandOutcome> {
+    const { request, policy, runAs } = this.#options;
+    let argv = this.#argv;
+    if (policy) {
+      const decision = await policy.check(request);
+      if (!decision.allowed) {
+        return this.#notRun(started, {
+          code: EXIT_REFUSED,
+          signal: null,
+          reason: "refused",
+          message: decision.message,
+        });
+      }
+      if (decision.program !== undefined) argv = [decision.program, ...argv.slice(1)];
+    }
     let child: GroupProcess;
     try {
       child = await spawnProcess({
-        argv: this.#argv,
-        env: request.env,
+        argv,
+        env: runAs ? { ...request.env, ...runAs.env } : request.env,
         cwd: request.cwd,
         stdin: request.stdin ? "piped" : "null",
         stdout: request.stdout ? "piped" : "null",
         stderr: request.stderr ? "piped" : "null",
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
-      this.#stdinDone = true;
-      return this.#outcome(started, {
+      return this.#notRun(started, {
         code: error.exitCode,
         signal: null,
         reason: "spawn_failed",
@@ -261,6 +409,12 @@ export class ServerCommand {
     );
     this.#outputCutOff.abort();
     await output;
+  }
+
+  /** The report for a command that never started; its stdin is not wanted. */
+  #notRun(started: number, report: ExitReport): CommandOutcome {
+    this.#stdinDone = true;
+    return this.#outcome(started, report);
   }
 
   #outcome(started: number, report: ExitReport): CommandOutcome {

@@ -8,12 +8,15 @@
  * @module
  */
 
+import type { AuditEvent, AuditEventName, AuditSink } from "./audit.ts";
+import type { AuthThrottle } from "./auth_throttle.ts";
 import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
 import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts";
 import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import type { Logger, LogValue } from "./log.ts";
 import {
   decodeAuthResponse,
@@ -28,7 +31,14 @@ import {
   PROTOCOL_VERSION,
   requireEmptyBody,
 } from "./messages.ts";
-import { type CommandOutcome, ServerCommand } from "./server_command.ts";
+import {
+  type CommandOutcome,
+  type CommandSlots,
+  type ExecPolicy,
+  EXIT_REFUSED,
+  type RunAs,
+  ServerCommand,
+} from "./server_command.ts";
 
 /** Largest output frame body the server sends, when the client accepts it. */
 export const OUTPUT_CHUNK_SIZE = 64 * 1024;
@@ -49,10 +59,34 @@ export interface SessionSettings {
   readonly agent: string;
   /** Where records go. */
   readonly logger: Logger;
+  /** Milliseconds a connection has to authenticate; 0 for no limit. */
+  readonly handshakeTimeoutMs: number;
+  /** Milliseconds an authenticated session may go without a command; 0 for no limit. */
+  readonly idleTimeoutMs: number;
+  /** Milliseconds between keepalive PINGs; the peer is dropped after three of silence. 0 disables. */
+  readonly keepaliveMs: number;
+  /** Largest EXEC request, in bytes: argv or shell string, env and cwd. */
+  readonly maxExecSize: number;
+  /** Backoff for addresses that fail to authenticate; none when absent. */
+  readonly throttle?: AuthThrottle;
+  /** Which requests may run; any when absent. */
+  readonly policy?: ExecPolicy;
+  /** The account commands run as; the server's own when absent. */
+  readonly runAs?: RunAs;
+  /** Server-wide limit on running commands; none when absent. */
+  readonly slots?: CommandSlots;
+  /** Receives audit records; none when absent. */
+  readonly audit?: AuditSink;
 }
 
 /** How long a farewell ERROR frame may take before the connection is closed anyway. */
 const FAREWELL_TIMEOUT_MS = 1000;
+
+/** PONGs a client may leave unread before the server stops reading its frames. */
+const MAX_UNREAD_PONGS = 16;
+
+/** Too many failed attempts from this address; the wait would outlast the handshake. */
+class ThrottledError extends AuthenticationError {}
 
 const HTTP_REFUSAL = new TextEncoder().encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
@@ -83,6 +117,12 @@ export class ServerSession {
   #command: ServerCommand | undefined;
   #closed = false;
   #shuttingDown = false;
+  #commands = 0;
+  #unreadPongs = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the session itself decides to end: a timeout or silence. */
+  #ending: ErrorReport | undefined;
+  readonly #opened = performance.now();
 
   /** Wraps an accepted connection. */
   constructor(conn: Deno.Conn, id: number, settings: SessionSettings) {
@@ -99,12 +139,26 @@ export class ServerSession {
   /** Runs the session to its end. Never throws. */
   async run(): Promise<void> {
     this.#log("info", "connection opened");
+    this.#audit("connect");
     let farewell: ErrorReport | undefined;
+    const { handshakeTimeoutMs } = this.#settings;
+    const handshakeTimer = handshakeTimeoutMs > 0
+      ? setTimeout(() => {
+        this.#end({
+          code: "handshake_timeout",
+          message: `not authenticated within ${handshakeTimeoutMs / 1000} s`,
+        });
+      }, handshakeTimeoutMs)
+      : undefined;
     try {
-      if (await this.#handshake()) await this.#serveRequests();
+      const authenticated = await this.#handshake();
+      clearTimeout(handshakeTimer);
+      if (authenticated) await this.#serveRequests();
     } catch (error) {
       farewell = this.#describeFailure(error);
     } finally {
+      clearTimeout(handshakeTimer);
+      clearTimeout(this.#idleTimer);
       const command = this.#command;
       if (command) {
         command.cancel("disconnected");
@@ -120,7 +174,23 @@ export class ServerSession {
       this.#log("info", "connection closed", {
         bytes_out: this.#writer.bytesWritten,
       });
+      this.#audit("disconnect", {
+        commands: this.#commands,
+        duration_ms: Math.round(performance.now() - this.#opened),
+        ...(farewell ? { error: farewell.code } : {}),
+      });
     }
+  }
+
+  /**
+   * Ends the session from within: a timeout or a silent peer. The pending
+   * read fails once the connection closes, and {@link run} cleans up.
+   */
+  #end(report: ErrorReport): void {
+    if (this.#ending || this.#closed) return;
+    this.#ending = report;
+    this.#log("warn", report.message, { code: report.code });
+    this.#sendFarewell(report).finally(() => this.#close());
   }
 
   /**
@@ -149,6 +219,7 @@ export class ServerSession {
     const hello = await this.#readHello();
     if (hello === undefined) return false;
     this.#outputChunkSize = Math.min(OUTPUT_CHUNK_SIZE, hello.maxFrameSize);
+    await this.#waitForThrottle();
     const serverNonce = createNonce();
     await this.#writer.write(
       FrameType.Hello,
@@ -175,17 +246,44 @@ export class ServerSession {
       clientNonce: response.nonce,
     };
     if (!(await verifyProof({ ...proof, role: "client", mac: response.mac }))) {
+      this.#settings.throttle?.failed(this.#address);
       throw new AuthenticationError(
         "authentication failed: the client's token does not match the server's",
       );
     }
+    this.#settings.throttle?.succeeded(this.#address);
     await this.#writer.write(
       FrameType.AuthOk,
       encodeJson({ mac: await computeProof({ ...proof, role: "server" }) }),
     );
     this.#reader.maxFrameSize = this.#settings.maxFrameSize;
     this.#log("info", "authenticated", { agent: hello.agent });
+    this.#audit("auth", { result: "ok", agent: hello.agent });
     return true;
+  }
+
+  /** The remote IP address, without the port: what authentication failures are counted by. */
+  get #address(): string {
+    const addr = this.#conn.remoteAddr;
+    return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : this.peer;
+  }
+
+  async #waitForThrottle(): Promise<void> {
+    const { throttle, handshakeTimeoutMs } = this.#settings;
+    if (!throttle) return;
+    // A wait the handshake timeout would cut short is refused at once, and
+    // claims no attempt, so that parallel connections cannot queue forever.
+    const maxWait = handshakeTimeoutMs > 0 ? handshakeTimeoutMs / 2 : Infinity;
+    const waitMs = throttle.reserve(this.#address, maxWait);
+    if (waitMs === null) {
+      throw new ThrottledError(
+        "too many failed authentication attempts from your address; try again later",
+      );
+    }
+    if (waitMs > 0) {
+      this.#log("info", "delaying authentication after failures", { delay_ms: waitMs });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
 
   async #readHello() {
@@ -234,8 +332,22 @@ export class ServerSession {
   }
 
   async #serveRequests(): Promise<void> {
+    const { keepaliveMs } = this.#settings;
+    using heartbeat = keepaliveMs > 0
+      ? new Heartbeat({
+        intervalMs: keepaliveMs,
+        sendPing: () => this.#writer.write(FrameType.Ping).catch(() => this.#close()),
+        onSilence: (silentMs) =>
+          this.#end({
+            code: "keepalive_timeout",
+            message: `no word from the client for ${Math.round(silentMs / 1000)} s`,
+          }),
+      })
+      : undefined;
+    this.#armIdleTimer();
     for (;;) {
-      const frame = await this.#reader.read();
+      const read = this.#reader.read();
+      const frame = await (heartbeat ? heartbeat.listen(read) : read);
       if (frame === null || this.#shuttingDown) return;
       if (frame.type === FrameType.Error) {
         const report = decodeErrorReport(frame.body);
@@ -258,12 +370,16 @@ export class ServerSession {
         }
         this.#startCommand(body);
         return;
-      case FrameType.Ping:
+      case FrameType.Ping: {
         requireEmptyBody(type, body);
-        // Awaited, so a client that sends PINGs without reading the PONGs
-        // stops being read instead of growing the write queue.
-        await this.#writer.write(FrameType.Pong);
+        const pong = this.#writer.write(FrameType.Pong);
+        this.#unreadPongs++;
+        pong.then(() => this.#unreadPongs--, () => this.#close());
+        // A client that sends PINGs without reading the PONGs stops being
+        // read, instead of growing the write queue.
+        if (this.#unreadPongs > MAX_UNREAD_PONGS) await pong;
         return;
+      }
       case FrameType.Pong:
         return;
       case FrameType.Stdin:
@@ -301,7 +417,16 @@ export class ServerSession {
   }
 
   #startCommand(body: Uint8Array): void {
+    const { maxExecSize } = this.#settings;
+    if (body.length > maxExecSize) {
+      this.#refuseCommand(
+        `the request is ${body.length} bytes; this server takes at most ${maxExecSize} of argv, env and cwd`,
+      );
+      return;
+    }
     const request = decodeExecRequest(body);
+    clearTimeout(this.#idleTimer);
+    this.#commands++;
     const command = new ServerCommand({
       request,
       writer: this.#writer,
@@ -310,11 +435,20 @@ export class ServerSession {
       maxTimeout: this.#settings.maxTimeout,
       killGraceMs: this.#settings.killGraceMs,
       onWarning: (message) => this.#log("warn", message, { argv: command.argv }),
+      policy: this.#settings.policy,
+      runAs: this.#settings.runAs,
+      slots: this.#settings.slots,
     });
     this.#command = command;
     this.#log("info", "exec", {
       argv: command.argv,
       cwd: request.cwd,
+      timeout: request.timeout,
+    });
+    this.#audit("exec", {
+      ...(request.shell !== undefined ? { shell: request.shell } : { argv: request.argv }),
+      cwd: request.cwd,
+      env: request.env ? Object.keys(request.env) : undefined,
       timeout: request.timeout,
     });
     command.finished.then(
@@ -327,11 +461,42 @@ export class ServerSession {
     );
   }
 
+  /** Answers an EXEC with a refusal, without running anything. */
+  #refuseCommand(message: string): void {
+    this.#log("warn", "refused", { error: message });
+    this.#audit("exit", { code: EXIT_REFUSED, reason: "refused", message });
+    this.#writer.write(
+      FrameType.Exit,
+      encodeJson({ code: EXIT_REFUSED, signal: null, reason: "refused", message }),
+    ).catch(() => this.#close());
+  }
+
+  #armIdleTimer(): void {
+    const { idleTimeoutMs } = this.#settings;
+    if (idleTimeoutMs <= 0 || this.#closed) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#end({
+        code: "idle_timeout",
+        message: `closing the session after ${idleTimeoutMs / 1000} s without a command`,
+      });
+    }, idleTimeoutMs);
+  }
+
   #finishCommand(command: ServerCommand, outcome: CommandOutcome): void {
     if (this.#command === command) this.#command = undefined;
+    this.#armIdleTimer();
     const { report } = outcome;
     this.#log("info", "exit", {
       argv: outcome.argv,
+      code: report.code,
+      signal: report.signal,
+      reason: outcome.endReason ?? report.reason,
+      duration_ms: outcome.durationMs,
+      bytes_in: outcome.bytesIn,
+      bytes_out: outcome.bytesOut,
+    });
+    this.#audit("exit", {
       code: report.code,
       signal: report.signal,
       reason: outcome.endReason ?? report.reason,
@@ -344,8 +509,15 @@ export class ServerSession {
   }
 
   #describeFailure(error: unknown): ErrorReport | undefined {
+    if (this.#ending) return undefined;
+    if (error instanceof ThrottledError) {
+      this.#log("warn", "authentication refused: too many failures from this address");
+      this.#audit("auth", { result: "throttled" });
+      return { code: "auth_throttled", message: error.message };
+    }
     if (error instanceof AuthenticationError) {
       this.#log("warn", "authentication failed");
+      this.#audit("auth", { result: "failed" });
       return { code: "auth_failed", message: error.message };
     }
     if (error instanceof ProtocolError) {
@@ -373,6 +545,16 @@ export class ServerSession {
       // Closing twice (the peer's EOF already closed the resource) is harmless.
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }
+  }
+
+  #audit(event: AuditEventName, fields: Record<string, unknown> = {}): void {
+    const audit = this.#settings.audit;
+    if (!audit) return;
+    const record: AuditEvent = { event, session: this.id, peer: this.peer };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) (record as Record<string, unknown>)[key] = value;
+    }
+    audit(record);
   }
 
   #log(

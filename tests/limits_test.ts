@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import type { AuditEvent } from "../lib/audit.ts";
+import { connect } from "../lib/client.ts";
+import { RemoteError, RexecError } from "../lib/errors.ts";
+import { FrameType } from "../lib/frame.ts";
+import { decodeErrorReport, encodeJson } from "../lib/messages.ts";
+import { serve } from "../lib/server.ts";
+import {
+  connectTo,
+  openRawSession,
+  processExists,
+  readAllFrames,
+  readUntil,
+  startServer,
+  text,
+  TOKEN,
+  waitFor,
+} from "./helpers.ts";
+
+/** The ERROR code a server sent before closing, read from a raw connection. */
+async function farewellCode(reader: Parameters<typeof readAllFrames>[0]): Promise<string> {
+  const frames = await readAllFrames(reader);
+  const error = frames.find((frame) => frame.type === FrameType.Error);
+  assert.ok(error, `expected an ERROR frame, got ${frames.map((f) => f.type)}`);
+  return decodeErrorReport(error.body).code;
+}
+
+Deno.test("a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
+  await using server = startServer({ handshakeTimeout: 0.3 });
+  const silent = await Promise.all(
+    Array.from({ length: 20 }, () => openRawSession(server, { authenticate: false })),
+  );
+  try {
+    await using client = await connectTo(server);
+    assert.equal((await client.spawn(["echo", "served"]).output()).code, 0);
+    for (const raw of silent) assert.equal(await farewellCode(raw.reader), "handshake_timeout");
+  } finally {
+    for (const raw of silent) raw[Symbol.dispose]();
+  }
+});
+
+Deno.test("a session without a command for the idle timeout is closed; a long command is not", async () => {
+  await using server = startServer({ idleTimeout: 0.3 });
+  await using busy = await connectTo(server);
+  assert.equal((await busy.spawn(["sleep", "0.6"]).status).code, 0);
+  await using idle = await connectTo(server);
+  await idle.closed;
+  assert.throws(() => idle.spawn(["true"]), (error: unknown) => {
+    return error instanceof RemoteError && error.code === "idle_timeout";
+  });
+});
+
+Deno.test("a client that falls silent is dropped and its command ended; a live one is kept", async () => {
+  await using server = startServer({ keepalive: 0.2, killGrace: 0.2 });
+  using raw = await openRawSession(server, { authenticate: true });
+  await raw.writer.write(
+    FrameType.Exec,
+    encodeJson({ shell: "echo $$; exec sleep 30", stdin: false, stdout: true, stderr: true }),
+  );
+  const pidFrame = await raw.reader.read();
+  const pid = Number(text(pidFrame!.body));
+  assert.ok(await processExists(pid));
+  // The raw session answers no PING and sends nothing from here on.
+  assert.ok(await waitFor(async () => !(await processExists(pid)), 10_000));
+  assert.ok(server.logs.some((record) => /no word from the client/.test(record.message)));
+
+  await using live = await connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    token: TOKEN,
+    keepalive: 0.2,
+  });
+  assert.equal((await live.spawn(["sleep", "1.5"]).status).code, 0);
+});
+
+Deno.test("over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
+  await using server = startServer({ maxSessions: 2 });
+  const first = await connectTo(server);
+  await using _second = await connectTo(server);
+  await assert.rejects(connectTo(server), (error: unknown) => {
+    return error instanceof RemoteError && error.code === "server_busy" &&
+      /busy/.test(error.message);
+  });
+  await first[Symbol.asyncDispose]();
+  assert.ok(
+    await waitFor(async () => {
+      try {
+        await using third = await connectTo(server);
+        return (await third.spawn(["true"]).status).code === 0;
+      } catch (error) {
+        if (error instanceof RemoteError && error.code === "server_busy") return false;
+        throw error;
+      }
+    }),
+  );
+});
+
+Deno.test("over the running-command limit, a command is refused as busy and the session goes on", async () => {
+  await using server = startServer({ maxCommands: 1 });
+  await using a = await connectTo(server);
+  await using b = await connectTo(server);
+  const long = a.spawn(["sh", "-c", "echo go; exec sleep 30"]);
+  const reader = long.stdout.getReader();
+  await readUntil(reader, "go");
+  const refused = await b.spawn(["true"]).status;
+  assert.equal(refused.reason, "busy");
+  assert.equal(refused.code, 255);
+  assert.match(refused.message!, /busy/);
+  long.cancel();
+  reader.releaseLock();
+  await long.status;
+  assert.equal((await b.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
+  await using server = startServer({ maxExecSize: 1000 });
+  await using client = await connectTo(server);
+  const refused = await client.spawn(["echo", "x".repeat(2000)]).status;
+  assert.equal(refused.code, 125);
+  assert.equal(refused.reason, "refused");
+  assert.match(refused.message!, /at most 1000/);
+  assert.equal((await client.spawn(["echo", "small"]).output()).code, 0);
+});
+
+Deno.test("failed authentications slow down that address only, and growing delays end in a refusal", async () => {
+  await using server = startServer({
+    hostname: "::",
+    insecurePlaintext: true,
+    authFailureDelay: 0.2,
+    handshakeTimeout: 2,
+  });
+  const wrong = () =>
+    connect({ hostname: "127.0.0.1", port: server.port, token: `${TOKEN}-wrong` });
+  const delays = () =>
+    server.logs.filter((record) => record.message === "delaying authentication after failures");
+  await assert.rejects(wrong());
+  await assert.rejects(wrong());
+  assert.equal(delays().length, 1);
+  // Another address is not slowed at all.
+  await using other = await connect({ hostname: "::1", port: server.port, token: TOKEN });
+  assert.equal((await other.spawn(["true"]).status).code, 0);
+  assert.equal(delays().length, 1);
+  // 0.2, 0.4, 0.8 s, ...: soon the wait would outlast half the handshake timeout.
+  let refusal: unknown;
+  for (let i = 0; i < 6 && refusal === undefined; i++) {
+    await wrong().catch((error) => {
+      if (error instanceof RemoteError && error.code === "auth_throttled") refusal = error;
+    });
+  }
+  assert.ok(refusal instanceof RemoteError, "expected an auth_throttled refusal");
+  assert.match(refusal.message, /too many failed authentication attempts/);
+});
+
+Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {
+  assert.throws(
+    () => serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),
+    (error: unknown) => error instanceof RexecError && /--tls/.test(error.message),
+  );
+  const server = serve({ token: TOKEN, hostname: "0.0.0.0", port: 0, insecurePlaintext: true });
+  await server.shutdown();
+});
+
+Deno.test("the audit trail records connections, authentication and commands, never secrets or data", async () => {
+  const events: AuditEvent[] = [];
+  await using server = startServer({ audit: (event) => events.push(event) });
+  await assert.rejects(connectTo(server, `${TOKEN}-wrong`));
+  {
+    await using client = await connectTo(server);
+    const child = client.spawn(["cat"], { stdin: "piped", env: { SECRET_NAME: "hidden-value" } });
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("stdin-content"));
+    await writer.close();
+    assert.equal(text((await child.output()).stdout), "stdin-content");
+  }
+  assert.ok(await waitFor(() => events.filter((e) => e.event === "disconnect").length === 2));
+  const summary = events.map((e) => `${e.event}${"result" in e ? `:${e.result}` : ""}`);
+  assert.deepEqual(summary, [
+    "connect",
+    "auth:failed",
+    "disconnect",
+    "connect",
+    "auth:ok",
+    "exec",
+    "exit",
+    "disconnect",
+  ]);
+  const exec = events.find((e) => e.event === "exec")!;
+  assert.deepEqual(exec.argv, ["cat"]);
+  assert.deepEqual(exec.env, ["SECRET_NAME"]);
+  const exit = events.find((e) => e.event === "exit")!;
+  assert.equal(exit.code, 0);
+  assert.equal(exit.bytes_in, "stdin-content".length);
+  assert.equal(exit.bytes_out, "stdin-content".length);
+  for (const event of events) {
+    assert.equal(typeof event.session, "number");
+    assert.match(event.peer, /^127\.0\.0\.1:\d+$/);
+  }
+  const all = JSON.stringify(events);
+  for (const secret of [TOKEN, "stdin-content", "hidden-value"]) {
+    assert.ok(!all.includes(secret), `audit trail leaked ${secret}`);
+  }
+});
