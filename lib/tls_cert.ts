@@ -1,0 +1,483 @@
+/**
+ * A TLS certificate for a server that has none: a fresh ECDSA P-256 key and a
+ * self-signed certificate for the names clients use to reach the server, kept
+ * in two PEM files that the server creates on its first start. Clients trust
+ * the certificate itself (`caCerts`), or check its SHA-256 fingerprint.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { RexecError } from "./errors.ts";
+
+/**
+ * A TLS certificate or its files could not be made, read or used. The message
+ * says which file and what to do.
+ *
+ * @example
+ * ```ts
+ * import { CertificateError } from "./tls_cert.ts";
+ * import { RexecError } from "./errors.ts";
+ *
+ * const error = new CertificateError("no certificate in /tmp/cert.pem");
+ * console.assert(error instanceof RexecError && error.name === "CertificateError");
+ * ```
+ */
+export class CertificateError extends RexecError {}
+
+/**
+ * A certificate, its private key and its fingerprint, as PEM text ready for
+ * `Deno.listenTls({ cert, key })`.
+ *
+ * @example
+ * ```ts
+ * import { type CertificatePair, createSelfSignedCertificate } from "./tls_cert.ts";
+ *
+ * const pair: CertificatePair = await createSelfSignedCertificate({ names: ["localhost"] });
+ * console.assert(pair.keyPem.startsWith("-----BEGIN PRIVATE KEY-----"));
+ * ```
+ */
+export interface CertificatePair {
+  /** The certificate: one `CERTIFICATE` PEM block. */
+  readonly certPem: string;
+  /** The private key: one PKCS#8 `PRIVATE KEY` PEM block. Keep it secret. */
+  readonly keyPem: string;
+  /** The certificate's SHA-256 fingerprint, as {@link certificateFingerprint} gives it. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Options for {@link createSelfSignedCertificate}.
+ *
+ * @example
+ * ```ts
+ * import type { SelfSignedCertificateOptions } from "./tls_cert.ts";
+ *
+ * const options: SelfSignedCertificateOptions = { names: ["build-box", "10.0.0.7"] };
+ * console.assert(options.validDays === undefined);
+ * ```
+ */
+export interface SelfSignedCertificateOptions {
+  /**
+   * The names clients connect to: host names, IPv4 and IPv6 addresses. The
+   * first is also the subject's common name. At least one.
+   */
+  readonly names: readonly string[];
+  /** How many days from now the certificate is valid; default {@link DEFAULT_VALID_DAYS}. */
+  readonly validDays?: number;
+}
+
+/**
+ * Default validity of a new certificate, in days: the longest that Apple's
+ * platforms accept for a TLS server certificate.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_VALID_DAYS } from "./tls_cert.ts";
+ *
+ * console.assert(DEFAULT_VALID_DAYS === 825);
+ * ```
+ */
+export const DEFAULT_VALID_DAYS = 825;
+
+/** How far notBefore lies in the past, so a client whose clock is behind accepts a new certificate. */
+const CLOCK_SKEW_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Makes a new ECDSA P-256 key and a self-signed certificate for `names`: a
+ * server certificate (not a CA) whose subject alternative names hold every
+ * name, addresses as iPAddress and the rest as dNSName entries.
+ *
+ * @throws {CertificateError} when `names` is empty or holds something that is
+ * neither a host name nor an IP address, or `validDays` is not positive.
+ *
+ * @example
+ * ```ts
+ * import { createSelfSignedCertificate } from "./tls_cert.ts";
+ *
+ * const { certPem, keyPem, fingerprint } = await createSelfSignedCertificate({
+ *   names: ["localhost", "127.0.0.1", "::1"],
+ * });
+ * using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem });
+ * console.assert(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(fingerprint));
+ * ```
+ */
+export async function createSelfSignedCertificate(
+  options: SelfSignedCertificateOptions,
+): Promise<CertificatePair> {
+  const validDays = options.validDays ?? DEFAULT_VALID_DAYS;
+  if (!Number.isFinite(validDays) || validDays <= 0) {
+    throw new CertificateError(
+      `a certificate must be valid for a positive number of days, not ${validDays}`,
+    );
+  }
+  const subjectNames = options.names.map(subjectAlternativeName);
+  if (subjectNames.length === 0) {
+    throw new CertificateError("a certificate needs at least one host name or address");
+  }
+  // Loaded here rather than at the top: it installs a global Reflect polyfill
+  // and takes a while to load, which only the code that makes a certificate
+  // should pay for.
+  const x509 = await import("@peculiar/x509");
+  const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialNumber(),
+    name: [{ CN: [subjectNames[0].value] }],
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + validDays * DAY_MS),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(uniqueNames(subjectNames)),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+    ],
+  }, crypto);
+  const certPem = `${certificate.toString("pem")}\n`;
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+  const keyPem = `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n`;
+  return { certPem, keyPem, fingerprint: await certificateFingerprint(certPem) };
+}
+
+/**
+ * The SHA-256 fingerprint of the first certificate in PEM text: uppercase hex
+ * byte pairs joined by `:`, as `openssl x509 -noout -fingerprint -sha256`
+ * prints it after the `=`.
+ *
+ * @throws {CertificateError} when the text holds no certificate.
+ *
+ * @example
+ * ```ts
+ * import { certificateFingerprint, createSelfSignedCertificate } from "./tls_cert.ts";
+ *
+ * const pair = await createSelfSignedCertificate({ names: ["localhost"] });
+ * console.assert(await certificateFingerprint(pair.certPem) === pair.fingerprint);
+ * ```
+ */
+export async function certificateFingerprint(certPem: string): Promise<string> {
+  const block = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/
+    .exec(certPem);
+  if (!block) {
+    throw new CertificateError("no PEM certificate (-----BEGIN CERTIFICATE-----) in the text");
+  }
+  let der: Uint8Array<ArrayBuffer>;
+  try {
+    der = Uint8Array.fromBase64(block[1].replace(/\s+/g, ""), { lastChunkHandling: "strict" });
+  } catch (error) {
+    throw new CertificateError(`the PEM certificate is not valid base64: ${error}`, {
+      cause: error,
+    });
+  }
+  if (!isDerSequence(der)) {
+    throw new CertificateError("the PEM certificate is not a DER-encoded certificate");
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+/**
+ * The names a server's certificate is for when none are given: `localhost`,
+ * `127.0.0.1`, `::1` and, when Deno may read it, the machine's host name.
+ *
+ * @example
+ * ```ts
+ * import { defaultCertificateNames } from "./tls_cert.ts";
+ *
+ * const names = defaultCertificateNames();
+ * console.assert(names[0] === "localhost" && names.includes("::1"));
+ * ```
+ */
+export function defaultCertificateNames(): string[] {
+  const names = ["localhost", "127.0.0.1", "::1"];
+  let hostname: string;
+  try {
+    hostname = Deno.hostname();
+  } catch (error) {
+    // Without --allow-sys=hostname, Deno refuses with NotCapable; the
+    // loopback names still make a usable certificate.
+    if (error instanceof Deno.errors.NotCapable) return names;
+    throw error;
+  }
+  const name = hostname.toLowerCase();
+  if (name !== "" && !names.includes(name) && isHostName(name)) names.push(name);
+  return names;
+}
+
+/**
+ * Where the server keeps its certificate and key by default: `tls-cert.pem`
+ * and `tls-key.pem` in `configDir` (the directory of the token file).
+ *
+ * @example
+ * ```ts
+ * import { defaultCertificatePaths } from "./tls_cert.ts";
+ *
+ * const { certFile, keyFile } = defaultCertificatePaths("/home/ada/.config/rexec");
+ * console.assert(certFile === "/home/ada/.config/rexec/tls-cert.pem");
+ * console.assert(keyFile === "/home/ada/.config/rexec/tls-key.pem");
+ * ```
+ */
+export function defaultCertificatePaths(configDir: string): { certFile: string; keyFile: string } {
+  return { certFile: join(configDir, "tls-cert.pem"), keyFile: join(configDir, "tls-key.pem") };
+}
+
+/**
+ * Options for {@link ensureCertificate}.
+ *
+ * @example
+ * ```ts
+ * import { defaultCertificatePaths, type EnsureCertificateOptions } from "./tls_cert.ts";
+ *
+ * const options: EnsureCertificateOptions = defaultCertificatePaths("/etc/rexec");
+ * console.assert(options.names === undefined);
+ * ```
+ */
+export interface EnsureCertificateOptions {
+  /** The certificate file (PEM). */
+  readonly certFile: string;
+  /** The private key file (PKCS#8 PEM), mode 0600 when created here. */
+  readonly keyFile: string;
+  /** Names for a new certificate; default {@link defaultCertificateNames}. */
+  readonly names?: readonly string[];
+}
+
+/**
+ * What {@link ensureCertificate} found or made.
+ *
+ * @example
+ * ```ts
+ * import type { EnsuredCertificate } from "./tls_cert.ts";
+ *
+ * const found: EnsuredCertificate = {
+ *   certFile: "/etc/rexec/tls-cert.pem",
+ *   keyFile: "/etc/rexec/tls-key.pem",
+ *   fingerprint: "AB:CD",
+ *   created: false,
+ * };
+ * console.assert(!found.created);
+ * ```
+ */
+export interface EnsuredCertificate {
+  /** The certificate file. */
+  readonly certFile: string;
+  /** The private key file. */
+  readonly keyFile: string;
+  /** The certificate's SHA-256 fingerprint, for the log and for clients to compare. */
+  readonly fingerprint: string;
+  /** Whether the pair was created just now. */
+  readonly created: boolean;
+}
+
+/**
+ * Uses the certificate and key in `certFile` and `keyFile`, or creates both
+ * when neither exists: the directory with mode 0700, the key with mode 0600
+ * (never visible half written or with a wider mode) and the certificate with
+ * mode 0644.
+ *
+ * @throws {CertificateError} when only one of the two files exists, or a file
+ * cannot be read or written; the message names the file and what to do.
+ *
+ * @example
+ * ```ts
+ * import { defaultCertificatePaths, ensureCertificate } from "./tls_cert.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const first = await ensureCertificate(defaultCertificatePaths(`${dir}/rexec`));
+ * const again = await ensureCertificate(defaultCertificatePaths(`${dir}/rexec`));
+ * console.assert(first.created && !again.created && again.fingerprint === first.fingerprint);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function ensureCertificate(
+  options: EnsureCertificateOptions,
+): Promise<EnsuredCertificate> {
+  const { certFile, keyFile } = options;
+  const [haveCert, haveKey] = await Promise.all([exists(certFile), exists(keyFile)]);
+  if (!haveCert && !haveKey) {
+    const pair = await createSelfSignedCertificate({
+      names: options.names ?? defaultCertificateNames(),
+    });
+    if (await writePair(options, pair)) {
+      return { certFile, keyFile, fingerprint: pair.fingerprint, created: true };
+    }
+  }
+  return await readPair(options);
+}
+
+async function readPair(
+  { certFile, keyFile }: EnsureCertificateOptions,
+): Promise<EnsuredCertificate> {
+  const [haveCert, haveKey] = await Promise.all([exists(certFile), exists(keyFile)]);
+  if (haveCert !== haveKey) {
+    const [present, missing] = haveCert ? [certFile, keyFile] : [keyFile, certFile];
+    throw new CertificateError(
+      `TLS ${haveCert ? "key" : "certificate"} file ${missing} is missing but ${present} exists: ` +
+        `restore ${missing}, or delete ${present} to have a new certificate and key created ` +
+        `(clients must then trust the new certificate)`,
+    );
+  }
+  const certPem = await readText(certFile, "certificate");
+  const keyPem = await readText(keyFile, "key");
+  if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(keyPem)) {
+    throw new CertificateError(`TLS key file ${keyFile} holds no PEM private key`);
+  }
+  let fingerprint: string;
+  try {
+    fingerprint = await certificateFingerprint(certPem);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    throw new CertificateError(`TLS certificate file ${certFile}: ${error.message}`, {
+      cause: error,
+    });
+  }
+  return { certFile, keyFile, fingerprint, created: false };
+}
+
+/**
+ * Writes the pair unless either file exists; false when another process got
+ * there first, so the caller reads what it wrote instead.
+ */
+async function writePair(
+  { certFile, keyFile }: EnsureCertificateOptions,
+  pair: CertificatePair,
+): Promise<boolean> {
+  const drafts: string[] = [];
+  try {
+    await Deno.mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(dirname(certFile), { recursive: true, mode: 0o700 });
+    const keyDraft = await writeDraft(keyFile, pair.keyPem, 0o600, drafts);
+    const certDraft = await writeDraft(certFile, pair.certPem, 0o644, drafts);
+    // Each file appears under its name complete or not at all, and a link
+    // never replaces a file that another server created meanwhile. The key
+    // goes first: whoever links it owns the pair.
+    try {
+      await Deno.link(keyDraft, keyFile);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) return false;
+      throw error;
+    }
+    await Deno.link(certDraft, certFile);
+  } catch (error) {
+    throw new CertificateError(
+      `cannot create TLS certificate ${certFile} and key ${keyFile}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  } finally {
+    for (const draft of drafts) {
+      await Deno.remove(draft).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+  }
+  return true;
+}
+
+/** Writes `text` to a new temporary file next to `path`, with `mode` from the start. */
+async function writeDraft(
+  path: string,
+  text: string,
+  mode: number,
+  drafts: string[],
+): Promise<string> {
+  const draft = `${path}.${crypto.randomUUID()}.tmp`;
+  drafts.push(draft);
+  await Deno.writeTextFile(draft, text, { createNew: true, mode });
+  // The umask may have narrowed the mode; a certificate is meant to be readable.
+  if (Deno.build.os !== "windows") await Deno.chmod(draft, mode);
+  return draft;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new CertificateError(
+      `cannot read TLS ${what} file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw new CertificateError(`cannot check ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Whether `der` is exactly one DER SEQUENCE, as every certificate is. */
+function isDerSequence(der: Uint8Array): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  let length = der[1];
+  let header = 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 4 || der.length < 2 + octets) return false;
+    length = 0;
+    for (const byte of der.subarray(2, 2 + octets)) length = length * 256 + byte;
+    header += octets;
+  }
+  return header + length === der.length;
+}
+
+/** 16 random bytes, the first in 0x40..0x7f: positive, and always 16 bytes long in DER. */
+function randomSerialNumber(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = (bytes[0] & 0x3f) | 0x40;
+  return bytes.toHex();
+}
+
+type GeneralName = { type: "dns" | "ip"; value: string };
+
+/** The subject alternative name entry for a host name or address. */
+function subjectAlternativeName(name: string): GeneralName {
+  const unbracketed = /^\[(.*)\]$/.exec(name)?.[1] ?? name;
+  if (IPV4.test(unbracketed)) return { type: "ip", value: unbracketed };
+  if (unbracketed.includes(":")) {
+    // URL parsing validates the address and writes it in canonical form,
+    // with an embedded IPv4 part as hex, which is all the encoder reads.
+    try {
+      return { type: "ip", value: new URL(`http://[${unbracketed}]/`).hostname.slice(1, -1) };
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new CertificateError(`${name} is not a valid IPv6 address`, { cause: error });
+    }
+  }
+  if (!isHostName(name)) {
+    throw new CertificateError(
+      `${JSON.stringify(name)} is neither a host name nor an IP address ` +
+        `(write international names in their xn-- form)`,
+    );
+  }
+  return { type: "dns", value: name.toLowerCase().replace(/\.$/, "") };
+}
+
+function uniqueNames(names: readonly GeneralName[]): GeneralName[] {
+  const seen = new Set<string>();
+  return names.filter(({ type, value }) => {
+    const key = `${type}:${value}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** A DNS name as certificates hold them: ASCII labels, optionally a leading `*.` wildcard. */
+function isHostName(name: string): boolean {
+  if (name.length > 253) return false;
+  const labels = name.replace(/^\*\./, "").replace(/\.$/, "").split(".");
+  // An all-digit last label is a mistyped address, not a name.
+  if (/^\d+$/.test(labels[labels.length - 1])) return false;
+  return labels.every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}
