@@ -6,6 +6,7 @@
  */
 
 import { parseCli } from "./lib/cli/args.ts";
+import { runCert } from "./lib/cli/cert.ts";
 import { helpText } from "./lib/cli/help.ts";
 import { runRemote } from "./lib/cli/run.ts";
 import { runServe } from "./lib/cli/serve.ts";
@@ -41,6 +42,8 @@ export async function main(args: readonly string[]): Promise<number> {
         return await runRemote(config);
       case "shell":
         return await runShell(config);
+      case "cert":
+        return await runCert(config);
     }
   } catch (error) {
     if (error instanceof RexecError) {

@@ -12,7 +12,7 @@
  * import { connect, serve } from "./mod.ts";
  *
  * const token = "a-shared-secret-of-some-length";
- * await using server = serve({ token, port: 0 });
+ * await using server = await serve({ token, port: 0 });
  * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
  * const { code, stdout } = await client.spawn(["echo", "hello"]).output();
  * console.log(code, new TextDecoder().decode(stdout)); // 0 "hello\n"
@@ -73,7 +73,6 @@ export {
   type ExecPolicy,
   EXIT_BUSY,
   EXIT_REFUSED,
-  type PolicyDecision,
   type RunAs,
 } from "./server_command.ts";
 export {
@@ -82,11 +81,13 @@ export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
+  requireSafeTransport,
   serve,
   type ServeOptions,
   type Server,
 } from "./server.ts";
 export {
+  defaultConfigDir,
   defaultTokenPath,
   type Environment,
   generateToken,
@@ -96,4 +97,33 @@ export {
   type ResolveTokenOptions,
   TOKEN_ENV,
 } from "./token.ts";
+export {
+  CommandPolicy,
+  type CommandPolicyOptions,
+  DANGEROUS_ENV,
+  isDangerousEnvName,
+  type PolicyDecision,
+  PolicyError,
+  type PolicyRequest,
+} from "./policy.ts";
+export {
+  CertificateError,
+  certificateFingerprint,
+  type CertificatePair,
+  createSelfSignedCertificate,
+  defaultCertificateNames,
+  defaultCertificatePaths,
+  ensureCertificate,
+  type EnsureCertificateOptions,
+  type EnsuredCertificate,
+  type SelfSignedCertificateOptions,
+} from "./tls_cert.ts";
+export {
+  isRoot,
+  lookupUser,
+  type LookupUserOptions,
+  UnknownUserError,
+  type UserAccount,
+  UserLookupError,
+} from "./user.ts";
 export { VERSION } from "./version.ts";

@@ -7,11 +7,13 @@
 
 import { DEFAULT_PORT, isLoopback } from "./address.ts";
 import type { AuditSink } from "./audit.ts";
+import { CommandPolicy } from "./policy.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
 import { settlesWithin } from "./deadline.ts";
 import { ConnectionError, RexecError, TokenError } from "./errors.ts";
 import { FrameType } from "./frame.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import { type ConnListener, listenTls, type SessionConn } from "./tls_listener.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { encodeJson, MAX_TIMEOUT_SECONDS } from "./messages.ts";
@@ -151,7 +153,7 @@ export interface ServeOptions {
   maxExecSize?: number;
   /** Seconds an address waits after its first failed authentication, doubling after each further one. Default 0.25; 0 disables. */
   authFailureDelay?: number;
-  /** Which requests may run (`--allow`, `--env-allow`); any when absent. */
+  /** Which requests may run (`--allow`, `--env-allow`); by default any program, with PATH, LD_PRELOAD and the like refused. */
   policy?: ExecPolicy;
   /** Run commands as this account (`--user`); needs a server running as root. */
   runAs?: RunAs;
@@ -166,7 +168,7 @@ export interface ServeOptions {
  * ```ts ignore
  * import { serve } from "./server.ts";
  *
- * const server = serve({ token: Deno.env.get("REXEC_TOKEN")! });
+ * const server = await serve({ token: Deno.env.get("REXEC_TOKEN")! });
  * Deno.addSignalListener("SIGTERM", () => server.shutdown());
  * await server.finished;
  * ```
@@ -194,11 +196,11 @@ export interface Server extends AsyncDisposable {
  * ```ts ignore
  * import { serve } from "./server.ts";
  *
- * await using server = serve({ token: "a-long-shared-secret-token", port: 0 });
+ * await using server = await serve({ token: "a-long-shared-secret-token", port: 0 });
  * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
  * ```
  */
-export function serve(options: ServeOptions): Server {
+export async function serve(options: ServeOptions): Promise<Server> {
   if (Deno.build.os === "windows") {
     throw new RexecError(
       "rexec serve needs Linux or macOS: it runs each command in its own process group; the Windows build is a client",
@@ -239,13 +241,7 @@ export function serve(options: ServeOptions): Server {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const port = options.port ?? DEFAULT_PORT;
   const where = formatAddr({ transport: "tcp", hostname, port });
-  if (!options.tls && !options.insecurePlaintext && !isLoopback(hostname)) {
-    throw new RexecError(
-      `refusing to serve ${where} without TLS: tokens are safe, but commands and their output ` +
-        `would cross the network readable by anyone on the path. Use --tls (a certificate is ` +
-        `created for you), or --insecure-plaintext on a network you trust`,
-    );
-  }
+  requireSafeTransport({ ...options, hostname, port });
   const authFailureDelayMs = seconds("authFailureDelay", DEFAULT_LIMITS.authFailureDelay);
   const settings: SessionSettings = {
     token: options.token,
@@ -262,23 +258,50 @@ export function serve(options: ServeOptions): Server {
     ...(authFailureDelayMs > 0
       ? { throttle: new AuthThrottle({ baseDelayMs: authFailureDelayMs }) }
       : {}),
-    ...(options.policy ? { policy: options.policy } : {}),
+    // Without a policy of its own the server still refuses PATH, LD_PRELOAD and the like.
+    policy: options.policy ?? await CommandPolicy.create(),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
     ...(options.audit ? { audit: options.audit } : {}),
   };
-  let listener: Deno.Listener<Deno.Conn>;
+  let listener: ConnListener;
   try {
     listener = options.tls
-      ? Deno.listenTls({ hostname, port, transport: "tcp", ...options.tls })
-      : Deno.listen({ hostname, port, transport: "tcp" });
+      ? await listenTls({ hostname, port, ...options.tls })
+      : listenTcp(hostname, port);
   } catch (error) {
+    if (error instanceof RexecError) throw error;
     throw new ConnectionError(
       `cannot listen on ${where}: ${describeListenError(error)}`,
       { cause: error },
     );
   }
   return new TcpServer(listener, settings, count("maxSessions"), options.signal);
+}
+
+/**
+ * Refuses plaintext on an address beyond loopback, unless `insecurePlaintext`.
+ *
+ * @throws {RexecError} saying how to enable TLS.
+ *
+ * @example
+ * ```ts
+ * import { requireSafeTransport } from "./server.ts";
+ *
+ * requireSafeTransport({ hostname: "127.0.0.1", port: 7022 });
+ * requireSafeTransport({ hostname: "0.0.0.0", port: 7022, insecurePlaintext: true });
+ * ```
+ */
+export function requireSafeTransport(
+  options: { hostname: string; port: number; tls?: unknown; insecurePlaintext?: boolean },
+): void {
+  if (options.tls || options.insecurePlaintext || isLoopback(options.hostname)) return;
+  throw new RexecError(
+    `refusing to serve ${formatAddr({ transport: "tcp", ...options })} without TLS: tokens are ` +
+      `safe, but commands and their output would cross the network readable by anyone on the ` +
+      `path. Use --tls (a certificate is created for you), or --insecure-plaintext on a network ` +
+      `you trust`,
+  );
 }
 
 /** Counts running commands against the server's limit. */
@@ -298,14 +321,25 @@ class RunningCommands implements CommandSlots {
   }
 }
 
+function listenTcp(hostname: string, port: number): ConnListener {
+  const listener = Deno.listen({ hostname, port, transport: "tcp" });
+  return {
+    addr: listener.addr,
+    accept: () => listener.accept(),
+    close: () => listener.close(),
+  };
+}
+
+/** Says why binding failed; Deno and `node:net` (the TLS listener) report it differently. */
 function describeListenError(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) {
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
     return "the address is already in use (is another rexec serve running?)";
   }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
+  if (error instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
     return "no local interface has that address";
   }
-  if (error instanceof Deno.errors.PermissionDenied) {
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
     return "permission denied (ports below 1024 need privileges)";
   }
   return (error as Error).message;
@@ -314,7 +348,7 @@ function describeListenError(error: unknown): string {
 class TcpServer implements Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
-  readonly #listener: Deno.Listener<Deno.Conn>;
+  readonly #listener: ConnListener;
   readonly #settings: SessionSettings;
   readonly #maxSessions: number;
   readonly #sessions = new Map<ServerSession, Promise<void>>();
@@ -323,7 +357,7 @@ class TcpServer implements Server {
   #shutdown: Promise<void> | undefined;
 
   constructor(
-    listener: Deno.Listener<Deno.Conn>,
+    listener: ConnListener,
     settings: SessionSettings,
     maxSessions: number,
     signal: AbortSignal | undefined,
@@ -331,7 +365,7 @@ class TcpServer implements Server {
     this.#listener = listener;
     this.#settings = settings;
     this.#maxSessions = maxSessions;
-    this.addr = listener.addr as Deno.NetAddr;
+    this.addr = listener.addr;
     const accepting = this.#acceptLoop();
     this.finished = accepting.then(() => this.#allSessionsEnded());
     if (signal?.aborted) this.shutdown();
@@ -359,7 +393,7 @@ class TcpServer implements Server {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#stopping) {
-      let conn: Deno.Conn;
+      let conn: SessionConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -380,9 +414,9 @@ class TcpServer implements Server {
     }
   }
 
-  #startSession(conn: Deno.Conn): void {
-    // TLS connections do not offer these; plain TCP ones do. Keepalive lets
-    // the kernel notice a client that vanished without closing.
+  #startSession(conn: SessionConn): void {
+    // The TLS listener sets these itself; plain TCP ones need them. Keepalive
+    // lets the kernel notice a client that vanished without closing.
     const tcp = conn as Partial<Deno.TcpConn>;
     tcp.setNoDelay?.(true);
     tcp.setKeepAlive?.(true);
@@ -398,7 +432,7 @@ class TcpServer implements Server {
   }
 
   /** Tells a client over the session limit so, instead of leaving it to hang. */
-  #refuseBusy(conn: Deno.Conn): void {
+  #refuseBusy(conn: SessionConn): void {
     this.#settings.logger({
       level: "warn",
       message: "refused a connection: too many sessions",

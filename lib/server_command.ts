@@ -12,6 +12,7 @@ import { ProtocolError, SpawnError } from "./errors.ts";
 import { encodeHeader, FrameType, HEADER_SIZE } from "./frame.ts";
 import type { FrameWriter } from "./frame_writer.ts";
 import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
+import type { PolicyDecision } from "./policy.ts";
 import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
 
 /** Why a command was ended early; `disconnected` is never reported to a client. */
@@ -44,21 +45,6 @@ export const EXIT_REFUSED = 125;
  * ```
  */
 export const EXIT_BUSY = 255;
-
-/**
- * A policy's verdict on a request; see {@link ExecPolicy}.
- *
- * @example
- * ```ts
- * import type { PolicyDecision } from "./server_command.ts";
- *
- * const decision: PolicyDecision = { allowed: false, message: '"rm" is not allowed here' };
- * console.assert(!decision.allowed);
- * ```
- */
-export type PolicyDecision =
-  | { readonly allowed: true; readonly program?: string }
-  | { readonly allowed: false; readonly message: string };
 
 /**
  * Decides whether a request may run, and with which program file.

@@ -16,6 +16,7 @@ import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts"
 import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import type { SessionConn } from "./tls_listener.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import type { Logger, LogValue } from "./log.ts";
 import {
@@ -109,7 +110,7 @@ export class ServerSession {
   readonly id: number;
   /** Remote address as `host:port`, for logs. */
   readonly peer: string;
-  readonly #conn: Deno.Conn;
+  readonly #conn: SessionConn;
   readonly #settings: SessionSettings;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
@@ -125,7 +126,7 @@ export class ServerSession {
   readonly #opened = performance.now();
 
   /** Wraps an accepted connection. */
-  constructor(conn: Deno.Conn, id: number, settings: SessionSettings) {
+  constructor(conn: SessionConn, id: number, settings: SessionSettings) {
     this.#conn = conn;
     this.id = id;
     this.peer = formatAddr(conn.remoteAddr);

@@ -104,14 +104,32 @@ export interface ResolveTokenOptions {
  * ```
  */
 export function defaultTokenPath(env: Environment = Deno.env): string {
+  return join(defaultConfigDir(env), "token");
+}
+
+/**
+ * rexec's configuration directory: `$XDG_CONFIG_HOME/rexec`, by default
+ * `~/.config/rexec`. It holds the token and the TLS certificate and key.
+ *
+ * @throws {TokenError} when neither XDG_CONFIG_HOME, HOME nor APPDATA is set.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfigDir } from "./token.ts";
+ *
+ * const env = new Map([["HOME", "/home/ada"]]);
+ * console.assert(defaultConfigDir(env) === "/home/ada/.config/rexec");
+ * ```
+ */
+export function defaultConfigDir(env: Environment = Deno.env): string {
   const configHome = env.get("XDG_CONFIG_HOME") ||
     (env.get("HOME") ? join(env.get("HOME")!, ".config") : env.get("APPDATA"));
   if (!configHome) {
     throw new TokenError(
-      "cannot find a config directory for the token file: set HOME or XDG_CONFIG_HOME, or set REXEC_TOKEN",
+      "cannot find a config directory: set HOME or XDG_CONFIG_HOME (or REXEC_TOKEN for the token)",
     );
   }
-  return join(configHome, "rexec", "token");
+  return join(configHome, "rexec");
 }
 
 /**

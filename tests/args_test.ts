@@ -9,6 +9,17 @@ import {
 } from "../lib/cli/args.ts";
 import { UsageError } from "../lib/errors.ts";
 
+const DEFAULT_SERVE_LIMITS = {
+  insecurePlaintext: false,
+  handshakeTimeout: 10,
+  idleTimeout: 3600,
+  keepalive: 30,
+  maxSessions: 512,
+  maxCommands: 256,
+  maxExecSize: 262144,
+  authFailureDelay: 0.25,
+};
+
 function usageError(args: readonly string[], ...mentions: string[]): void {
   assert.throws(
     () => parseCli(args),
@@ -76,6 +87,7 @@ Deno.test("run takes options before and after HOST and the command after --", ()
       timeout: 2.5,
       command: { argv: ["ls", "-l", "--color"] },
       noStdin: true,
+      keepalive: 30,
     },
   );
 });
@@ -88,6 +100,7 @@ Deno.test("run without options has the default port, connect timeout and an empt
     env: {},
     command: { argv: ["true"] },
     noStdin: false,
+    keepalive: 30,
   });
 });
 
@@ -329,6 +342,7 @@ Deno.test("serve defaults to loopback port 7022 with the documented limits", () 
     maxFrameSize: 1048576,
     maxTimeout: 86400,
     killGrace: 2,
+    ...DEFAULT_SERVE_LIMITS,
   });
 });
 
@@ -347,10 +361,81 @@ Deno.test("serve takes --listen as host:port, bracketed IPv6 or a host alone", (
       maxFrameSize: 65536,
       maxTimeout: 86400,
       killGrace: 2,
+      ...DEFAULT_SERVE_LIMITS,
     },
   );
   usageError(["serve", "--listen", "box:70000"], 'invalid port "70000"', '"box:70000"');
   usageError(["serve", "--listen", ":7022"], "missing host", '":7022"');
+});
+
+Deno.test("serve takes TLS, limit and policy options", () => {
+  const config = parseServe([
+    "--tls",
+    "--handshake-timeout",
+    "5",
+    "--idle-timeout",
+    "0",
+    "--keepalive",
+    "10",
+    "--max-sessions",
+    "8",
+    "--max-commands",
+    "4",
+    "--max-exec-size",
+    "4096",
+    "--auth-failure-delay",
+    "0.5",
+    "--allow",
+    "ls",
+    "--allow",
+    "/bin/sh",
+    "--env-allow",
+    "LANG",
+    "--user",
+    "nobody",
+    "--audit-log",
+    "-",
+  ]);
+  assert.deepEqual(config.tls, {});
+  assert.deepEqual(
+    [config.handshakeTimeout, config.idleTimeout, config.keepalive, config.authFailureDelay],
+    [5, 0, 10, 0.5],
+  );
+  assert.deepEqual([config.maxSessions, config.maxCommands, config.maxExecSize], [8, 4, 4096]);
+  assert.deepEqual(config.allow, ["ls", "/bin/sh"]);
+  assert.deepEqual(config.envAllow, ["LANG"]);
+  assert.equal(config.user, "nobody");
+  assert.equal(config.auditLog, "-");
+  assert.deepEqual(parseServe(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls, {
+    certFile: "c.pem",
+    keyFile: "k.pem",
+  });
+  assert.equal(parseServe(["-l", "0.0.0.0", "--insecure-plaintext"]).insecurePlaintext, true);
+  usageError(["serve", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together");
+  usageError(["serve", "--tls", "--insecure-plaintext"], "contradicts --tls");
+  usageError(["serve", "--max-sessions", "0"], "--max-sessions must be at least 1");
+  usageError(["serve", "--keepalive", "soon"], "--keepalive takes a non-negative number");
+});
+
+Deno.test("run and shell connect with TLS for --tls, --ca or a tls:// address", () => {
+  assert.deepEqual(parseRun(["tls://box:9000", "true"]).tls, {});
+  assert.deepEqual(parseRun(["tls://box:9000", "true"]).target, { hostname: "box", port: 9000 });
+  assert.deepEqual(parseRun(["--tls", "box", "true"]).tls, {});
+  assert.deepEqual(parseShell(["--ca", "cert.pem", "[::1]"]).tls, { caFile: "cert.pem" });
+  assert.equal(parseRun(["box", "true"]).tls, undefined);
+  assert.equal(parseRun(["--keepalive", "0", "box", "true"]).keepalive, 0);
+});
+
+Deno.test("cert takes host names, --force, and nothing else", () => {
+  assert.deepEqual(parseCli(["cert"]), { mode: "cert", names: [], force: false });
+  assert.deepEqual(parseCli(["cert", "--name", "box.lan", "--name", "10.0.0.5", "--force"]), {
+    mode: "cert",
+    names: ["box.lan", "10.0.0.5"],
+    force: true,
+  });
+  assert.deepEqual(parseCli(["help", "cert"]), { mode: "help", topic: "cert" });
+  usageError(["cert", "extra"], "cert takes no arguments");
+  usageError(["cert", "--name", "a b"], "--name takes a host name");
 });
 
 Deno.test("serve rejects positional arguments and --", () => {
@@ -367,6 +452,7 @@ Deno.test("shell takes HOST and the client options before or after it, and no co
     connectTimeout: 15,
     env: { A: "1" },
     cwd: "/",
+    keepalive: 30,
   });
   usageError(["shell", "box", "ls"], 'unexpected argument "ls"');
   usageError(["shell", "box", "--", "ls"], "shell takes no command", "--");

@@ -11,7 +11,7 @@ import {
 } from "./helpers.ts";
 
 Deno.test("rexec run sends stdout and stderr to their own local streams, byte for byte", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const bytes = new Uint8Array(256 * 16).map((_, i) => i % 256);
   const result = await runCli(["run", server.address, "--", "tee", "/dev/stderr"], {
     stdin: bytes,
@@ -22,7 +22,7 @@ Deno.test("rexec run sends stdout and stderr to their own local streams, byte fo
 });
 
 Deno.test("rexec run exits with the remote command's exit code", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   for (const code of [0, 1, 42]) {
     const result = await runCli(["run", server.address, "-c", `exit ${code}`]);
     assert.equal(result.code, code);
@@ -31,7 +31,7 @@ Deno.test("rexec run exits with the remote command's exit code", async () => {
 });
 
 Deno.test("rexec run exits 127 and 126 when the command cannot start, with one line on stderr", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const missing = await runCli(["run", server.address, "--", "rexec-no-such-program"]);
   assert.equal(missing.code, 127);
   assert.equal(missing.stderrText, "rexec: rexec-no-such-program: command not found\n");
@@ -46,20 +46,20 @@ Deno.test("rexec run exits 127 and 126 when the command cannot start, with one l
 });
 
 Deno.test("rexec run exits 128+N when the remote command dies of signal N", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   assert.equal((await runCli(["run", server.address, "-c", "kill -KILL $$"])).code, 137);
   assert.equal((await runCli(["run", server.address, "-c", "kill -TERM $$"])).code, 143);
 });
 
 Deno.test("rexec run forwards stdin and its end of file", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli(["run", server.address, "--", "cat"], { stdin: utf8("hi\n") });
   assert.equal(result.code, 0);
   assert.equal(result.stdoutText, "hi\n");
 });
 
 Deno.test("rexec run -n gives the command an empty stdin without reading local stdin", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli(["run", "-n", server.address, "--", "wc", "-c"], {
     stdin: utf8("not for the remote command"),
   });
@@ -67,7 +67,7 @@ Deno.test("rexec run -n gives the command an empty stdin without reading local s
 });
 
 Deno.test("rexec run takes options before and after HOST, and -e, --cwd, -c", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli([
     "run",
     "-e",
@@ -82,20 +82,20 @@ Deno.test("rexec run takes options before and after HOST, and -e, --cwd, -c", as
 });
 
 Deno.test("rexec run passes arguments after the command to it untouched", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli(["run", server.address, "printf", "%s,", "-n", "--timeout", "$X"]);
   assert.equal(result.stdoutText, "-n,--timeout,$X,");
 });
 
 Deno.test("rexec run --timeout ends the command and exits 124", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli(["run", "--timeout", "0.3", server.address, "--", "sleep", "30"]);
   assert.equal(result.code, 124);
   assert.equal(result.stderrText, "rexec: timed out after 0.3 s\n");
 });
 
 Deno.test("rexec run exits 255 with one clear line when the token is wrong", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const result = await runCli(["run", server.address, "--", "true"], {
     token: "definitely-not-the-right-token",
   });
@@ -123,7 +123,7 @@ Deno.test("rexec exits 255 and points to --help on a usage error", async () => {
 });
 
 Deno.test("rexec run shows the first line before the command ends, and Ctrl-C exits 130", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const child = spawnCli(["run", server.address, "-c", "echo first $$; exec sleep 30"]);
   const reader = child.stdout.getReader();
   const line = await readUntil(reader, "\n");
@@ -138,7 +138,7 @@ Deno.test("rexec run shows the first line before the command ends, and Ctrl-C ex
 });
 
 Deno.test("rexec run cancels the command and exits 141 when local stdout is closed", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const child = spawnCli(["run", server.address, "-c", "echo $$; exec yes"]);
   const reader = child.stdout.getReader();
   const remotePid = Number((await readUntil(reader, "\n")).split("\n")[0]);
@@ -150,7 +150,7 @@ Deno.test("rexec run cancels the command and exits 141 when local stdout is clos
 });
 
 Deno.test("rexec shell runs a piped script line by line on one connection", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const script = "echo one\n\nfalse\necho two >&2\ncd /tmp && pwd\nexit 3\necho never\n";
   const result = await runCli(["shell", server.address], { stdin: utf8(script) });
   assert.equal(result.code, 3);
@@ -161,7 +161,7 @@ Deno.test("rexec shell runs a piped script line by line on one connection", asyn
 });
 
 Deno.test("rexec shell ends at end of input with the last status, and on quit", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const eof = await runCli(["shell", server.address], { stdin: utf8("echo a\n(exit 5)") });
   assert.deepEqual([eof.code, eof.stdoutText, eof.stderrText], [5, "a\n", "[exit 5]\n"]);
   const quit = await runCli(["shell", server.address], { stdin: utf8("quit\necho no\n") });
@@ -169,7 +169,7 @@ Deno.test("rexec shell ends at end of input with the last status, and on quit", 
 });
 
 Deno.test("rexec shell ends with 128+N on SIGTERM or SIGHUP, ending the running command first", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const busy = spawnCli(["shell", server.address], { stdin: new Uint8Array() });
   const busyIn = busy.stdin.getWriter();
   await busyIn.write(utf8("echo $$; exec sleep 30\n"));
@@ -199,8 +199,8 @@ Deno.test("rexec serve works with no configuration and shuts down cleanly on SIG
     const env = { XDG_CONFIG_HOME: config };
     const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"], { token: null, env });
     const logReader = serve.stderr.getReader();
-    const log = await readUntil(logReader, /listening address=\S+\n/);
-    const address = log.match(/listening address=(\S+)\n/)![1];
+    const log = await readUntil(logReader, /listening address=\S+\s/);
+    const address = log.match(/listening address=(\S+)\s/)![1];
     const info = await Deno.stat(`${config}/rexec/token`);
     assert.equal(info.mode! & 0o777, 0o600);
 
@@ -233,8 +233,8 @@ Deno.test("rexec serve keeps serving when its stderr is closed", async () => {
   const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"]);
   try {
     const logReader = serve.stderr.getReader();
-    const log = await readUntil(logReader, /listening address=\S+\n/);
-    const address = log.match(/listening address=(\S+)\n/)![1];
+    const log = await readUntil(logReader, /listening address=\S+\s/);
+    const address = log.match(/listening address=(\S+)\s/)![1];
     await logReader.cancel();
     for (const word of ["first", "second"]) {
       const result = await runCli(["run", address, "--", "echo", word]);
@@ -250,8 +250,8 @@ Deno.test("rexec serve keeps serving when its stderr is closed", async () => {
 Deno.test("rexec run exits 255 with one clear line when the server dies mid-command", async () => {
   const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"]);
   const logReader = serve.stderr.getReader();
-  const log = await readUntil(logReader, /listening address=\S+\n/);
-  const address = log.match(/listening address=(\S+)\n/)![1];
+  const log = await readUntil(logReader, /listening address=\S+\s/);
+  const address = log.match(/listening address=(\S+)\s/)![1];
   const client = spawnCli(["run", address, "-c", "echo $$; exec sleep 30"]);
   const clientOut = client.stdout.getReader();
   // A server killed outright cannot end its commands; the test does.

@@ -52,8 +52,8 @@ Deno.test({
       stderr: "piped",
     }).spawn();
     try {
-      const log = await readUntil(server.stderr.getReader(), /listening address=\S+\n/);
-      const address = log.match(/listening address=(\S+)\n/)![1];
+      const log = await readUntil(server.stderr.getReader(), /listening address=\S+\s/);
+      const address = log.match(/listening address=(\S+)\s/)![1];
       const run = await new Deno.Command(BINARY, {
         args: ["run", address, "-c", "echo compiled; exit 7"],
         env,

@@ -26,7 +26,8 @@ export const CLI_PERMISSIONS = [
   "--allow-run",
   "--allow-read",
   "--allow-write",
-  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN",
+  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH",
+  "--allow-sys=hostname,uid",
 ];
 
 /** A server for one test, with the log records it wrote. */
@@ -39,9 +40,9 @@ export interface TestServer extends AsyncDisposable {
 }
 
 /** Starts a server on a free loopback port with a short kill grace period. */
-export function startServer(options: Partial<ServeOptions> = {}): TestServer {
+export async function startServer(options: Partial<ServeOptions> = {}): Promise<TestServer> {
   const logs: LogRecord[] = [];
-  const server = serve({
+  const server = await serve({
     token: TOKEN,
     hostname: "127.0.0.1",
     port: 0,
@@ -150,18 +151,34 @@ export async function waitFor(
   return await condition();
 }
 
-/** Reads from `reader` until the text read so far contains or matches `needle`. */
+/**
+ * Reads from `reader` until the text read so far contains or matches
+ * `needle`. Fails after `timeoutMs` (default 30 s) with what it did read, so
+ * that a test waiting for output that never comes fails instead of hanging.
+ */
 export async function readUntil(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   needle: string | RegExp,
+  timeoutMs = 30_000,
 ): Promise<string> {
   const decoder = new TextDecoder();
   let text = "";
   const found = () => typeof needle === "string" ? text.includes(needle) : needle.test(text);
-  while (!found()) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no ${needle} within ${timeoutMs} ms; read: ${JSON.stringify(text)}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    while (!found()) {
+      const { value, done } = await Promise.race([reader.read(), expired]);
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
   }
   return text;
 }

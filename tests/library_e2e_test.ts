@@ -23,7 +23,7 @@ import {
 } from "./helpers.ts";
 
 Deno.test("exit codes 0, 1 and 42 come back as the remote command's code", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   for (const code of [0, 1, 42]) {
     const status = await client.spawnShell(`exit ${code}`).status;
@@ -34,7 +34,7 @@ Deno.test("exit codes 0, 1 and 42 come back as the remote command's code", async
 });
 
 Deno.test("a program that does not exist gives 127 and says so", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["rexec-no-such-program"]).status;
   assert.equal(status.code, 127);
@@ -43,7 +43,7 @@ Deno.test("a program that does not exist gives 127 and says so", async () => {
 });
 
 Deno.test("a file that cannot be executed gives 126", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const file = await Deno.makeTempFile();
   try {
@@ -56,7 +56,7 @@ Deno.test("a file that cannot be executed gives 126", async () => {
 });
 
 Deno.test("a missing working directory gives 126 and names the directory", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["pwd"], { cwd: "/rexec/no/such/dir" }).status;
   assert.equal(status.code, 126);
@@ -64,7 +64,7 @@ Deno.test("a missing working directory gives 126 and names the directory", async
 });
 
 Deno.test("death by signal reports the signal name and 128+N", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const term = await client.spawnShell("kill -TERM $$").status;
   assert.deepEqual([term.code, term.signal], [143, "SIGTERM"]);
@@ -73,7 +73,7 @@ Deno.test("death by signal reports the signal name and 128+N", async () => {
 });
 
 Deno.test("stdout and stderr stay separate when the command interleaves them", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done";
   const { stdout, stderr, code } = await client.spawnShell(script).output();
@@ -84,7 +84,7 @@ Deno.test("stdout and stderr stay separate when the command interleaves them", a
 });
 
 Deno.test("several MiB of stderr before any stdout do not deadlock", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const size = 6 * 1024 * 1024;
   const { stdout, stderr, code } = await client.spawnShell(
@@ -97,7 +97,7 @@ Deno.test("several MiB of stderr before any stdout do not deadlock", async () =>
 });
 
 Deno.test("all 256 byte values pass through stdin, stdout and stderr unchanged", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const bytes = new Uint8Array(256 * 64).map((_, i) => i % 256);
   const child = client.spawnShell("tee /dev/stderr", { stdin: "piped" });
@@ -111,7 +111,7 @@ Deno.test("all 256 byte values pass through stdin, stdout and stderr unchanged",
 });
 
 Deno.test("stdin end of file reaches the command", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawn(["wc", "-c"], { stdin: "piped" });
   const writer = child.stdin.getWriter();
@@ -123,7 +123,7 @@ Deno.test("stdin end of file reaches the command", async () => {
 });
 
 Deno.test("stdin larger than the flow-control window arrives whole", async () => {
-  await using server = startServer({ stdinWindow: 64 * 1024 });
+  await using server = await startServer({ stdinWindow: 64 * 1024 });
   await using client = await connectTo(server);
   const input = crypto.getRandomValues(new Uint8Array(65536)).map((_, i) => i * 7);
   const big = new Uint8Array(5 * 1024 * 1024);
@@ -142,7 +142,7 @@ Deno.test("stdin larger than the flow-control window arrives whole", async () =>
 });
 
 Deno.test("without piped stdin the command reads end of file at once", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawn(["cat"]).output();
   assert.equal(code, 0);
@@ -150,7 +150,7 @@ Deno.test("without piped stdin the command reads end of file at once", async () 
 });
 
 Deno.test("env and cwd are applied on the server", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const dir = await Deno.realPath(await Deno.makeTempDir());
   try {
@@ -165,7 +165,7 @@ Deno.test("env and cwd are applied on the server", async () => {
 });
 
 Deno.test("argv runs exactly as given, without a shell", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const args = ["$HOME", "a b", "*", "; rm -rf /", "'\"", ""];
   const { stdout } = await client.spawn(["printf", "[%s]", ...args]).output();
@@ -173,7 +173,7 @@ Deno.test("argv runs exactly as given, without a shell", async () => {
 });
 
 Deno.test("a timeout ends the command and is reported as such", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["sleep", "30"], { timeout: 0.3 }).status;
   assert.equal(status.reason, "timeout");
@@ -182,14 +182,14 @@ Deno.test("a timeout ends the command and is reported as such", async () => {
 });
 
 Deno.test("the server's maximum timeout caps what the client asks for", async () => {
-  await using server = startServer({ maxTimeout: 0.3 });
+  await using server = await startServer({ maxTimeout: 0.3 });
   await using client = await connectTo(server);
   const status = await client.spawn(["sleep", "30"], { timeout: 1000 }).status;
   assert.equal(status.reason, "timeout");
 });
 
 Deno.test("a disconnecting client takes the whole process tree with it", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const client = await connectTo(server);
   const child = client.spawnShell("sleep 300 & echo $$ $!; wait");
   const reader = child.stdout.getReader();
@@ -202,7 +202,7 @@ Deno.test("a disconnecting client takes the whole process tree with it", async (
 });
 
 Deno.test("processes that ignore SIGTERM are killed after the grace period", async () => {
-  await using server = startServer({ killGrace: 0.2 });
+  await using server = await startServer({ killGrace: 0.2 });
   const client = await connectTo(server);
   const child = client.spawnShell("trap '' TERM; sleep 300 & echo $$ $!; wait");
   const reader = child.stdout.getReader();
@@ -214,7 +214,7 @@ Deno.test("processes that ignore SIGTERM are killed after the grace period", asy
 });
 
 Deno.test("background processes holding the output are ended once the command exits", async () => {
-  await using server = startServer({ killGrace: 0.2 });
+  await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawnShell("sleep 300 & echo $!").output();
   assert.equal(code, 0);
@@ -223,7 +223,7 @@ Deno.test("background processes holding the output are ended once the command ex
 });
 
 Deno.test("a process that left the group but holds the output is cut off after two grace periods", async () => {
-  await using server = startServer({ killGrace: 0.2 });
+  await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawnShell("setsid sleep 30 & echo $!").output();
   const escaped = Number(text(stdout).trim());
@@ -237,7 +237,7 @@ Deno.test("a process that left the group but holds the output is cut off after t
 });
 
 Deno.test("a timeout is not reported for a command that exited before it", async () => {
-  await using server = startServer({ killGrace: 1 });
+  await using server = await startServer({ killGrace: 1 });
   await using client = await connectTo(server);
   // The command exits at once; its background child keeps stdout open past the timeout.
   const status = await client.spawnShell("sleep 30 & exit 3", { timeout: 0.2 }).status;
@@ -246,7 +246,7 @@ Deno.test("a timeout is not reported for a command that exited before it", async
 });
 
 Deno.test("stdin consumed after a command exited is not credited to the next command", async () => {
-  await using server = startServer({ killGrace: 0.2 });
+  await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const window = 256 * 1024;
   // A background reader keeps the stdin pipe and drains it only after the
@@ -267,7 +267,7 @@ Deno.test("stdin consumed after a command exited is not credited to the next com
 });
 
 Deno.test("every PING gets a PONG, in order, even when the client reads only at the end", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   using raw = await openRawSession(server, { authenticate: true });
   const count = 20_000;
   const pings = new Uint8Array(HEADER_SIZE * count);
@@ -289,7 +289,7 @@ Deno.test("every PING gets a PONG, in order, even when the client reads only at 
 });
 
 Deno.test("cancel terminates the command and reports it", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawn(["sleep", "30"]);
   child.cancel();
@@ -299,7 +299,7 @@ Deno.test("cancel terminates the command and reports it", async () => {
 });
 
 Deno.test("an aborted signal cancels the command", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const controller = new AbortController();
   const child = client.spawn(["sleep", "30"], { signal: controller.signal });
@@ -308,7 +308,7 @@ Deno.test("an aborted signal cancels the command", async () => {
 });
 
 Deno.test("kill delivers a signal to the remote process group", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell(
     "trap 'echo got USR1; exit 7' USR1; echo ready; while :; do sleep 0.05; done",
@@ -322,7 +322,7 @@ Deno.test("kill delivers a signal to the remote process group", async () => {
 });
 
 Deno.test("output streams as it is produced, before the command ends", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell("echo first; exec sleep 30");
   const reader = child.stdout.getReader();
@@ -336,7 +336,7 @@ Deno.test("output streams as it is produced, before the command ends", async () 
 });
 
 Deno.test("a client that stops reading stalls the command instead of filling memory", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const progress = await Deno.makeTempFile();
   try {
@@ -367,7 +367,7 @@ Deno.test("a client that stops reading stalls the command instead of filling mem
 });
 
 Deno.test("many commands run one after another on one connection", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   for (let i = 0; i < 100; i++) {
     const { stdout } = await client.spawn(["echo", `${i}`]).output();
@@ -377,7 +377,7 @@ Deno.test("many commands run one after another on one connection", async () => {
 });
 
 Deno.test("a second command while one runs is refused locally", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const first = client.spawn(["sleep", "30"]);
   assert.throws(() => client.spawn(["true"]), SessionBusyError);
@@ -387,7 +387,7 @@ Deno.test("a second command while one runs is refused locally", async () => {
 });
 
 Deno.test("many clients in parallel each get their own output", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const results = await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
       await using client = await connectTo(server);
@@ -402,7 +402,7 @@ Deno.test("many clients in parallel each get their own output", async () => {
 });
 
 Deno.test("a wrong token is refused and the server keeps serving others", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await assert.rejects(
     connectTo(server, "a-wrong-token-of-sufficient-size"),
     (error: Error) =>
@@ -414,7 +414,7 @@ Deno.test("a wrong token is refused and the server keeps serving others", async 
 });
 
 Deno.test("the token never appears in the server's log", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   await client.spawn(["true"]).status;
   await connectTo(server, "another-wrong-token-value-xyz").catch(() => undefined);
@@ -424,7 +424,7 @@ Deno.test("the token never appears in the server's log", async () => {
 });
 
 Deno.test("garbage and an HTTP request on the port do not disturb a working client", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell("for i in $(seq 1 20); do echo line $i; sleep 0.01; done");
   const output = child.output();
@@ -447,7 +447,7 @@ Deno.test("garbage and an HTTP request on the port do not disturb a working clie
 });
 
 Deno.test("an oversized frame from an authenticated client ends only that session", async () => {
-  await using server = startServer({ maxFrameSize: 4096 });
+  await using server = await startServer({ maxFrameSize: 4096 });
   await using good = await connectTo(server);
   using bad = await openRawSession(server, { authenticate: true });
   const header = new Uint8Array(HEADER_SIZE);
@@ -460,7 +460,7 @@ Deno.test("an oversized frame from an authenticated client ends only that sessio
 });
 
 Deno.test("protocol violations get an ERROR naming the problem, then the connection closes", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   const cases: [string, (writer: FrameWriter) => Promise<void>, RegExp][] = [
     ["STDOUT from a client", (w) => w.write(FrameType.Stdout, utf8("x")), /unexpected STDOUT/],
     ["a malformed EXEC", (w) => w.write(FrameType.Exec, utf8("{}")), /invalid EXEC request/],
@@ -497,7 +497,7 @@ Deno.test("protocol violations get an ERROR naming the problem, then the connect
 });
 
 Deno.test("EXEC before authentication is refused and runs nothing", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   using raw = await openRawSession(server, { authenticate: false });
   const marker = await Deno.makeTempFile();
   await Deno.remove(marker);
@@ -511,7 +511,7 @@ Deno.test("EXEC before authentication is refused and runs nothing", async () => 
 });
 
 Deno.test("shutdown ends running commands, tells their clients and returns", async () => {
-  const server = startServer();
+  const server = await startServer();
   const client = await connectTo(server);
   const child = client.spawnShell("echo $$; exec sleep 300");
   const pid = Number((await readUntil(child.stdout.getReader(), "\n")).trim());
@@ -526,7 +526,7 @@ Deno.test("shutdown ends running commands, tells their clients and returns", asy
 });
 
 Deno.test("a request the server would refuse is refused locally and the connection stays usable", async () => {
-  await using server = startServer();
+  await using server = await startServer();
   await using client = await connectTo(server);
   assert.throws(() => client.spawn(["env"], { env: { "A=B": "x" } }), TypeError);
   assert.throws(() => client.spawn(["sleep", "1"], { timeout: -1 }), TypeError);
@@ -536,7 +536,7 @@ Deno.test("a request the server would refuse is refused locally and the connecti
 });
 
 Deno.test("the server listens and the client connects over IPv6 loopback", async () => {
-  await using server = startServer({ hostname: "::1" });
+  await using server = await startServer({ hostname: "::1" });
   assert.equal(server.server.addr.hostname, "::1");
   await using client = await connect({ hostname: "::1", port: server.port, token: TOKEN });
   const { stdout } = await client.spawn(["echo", "v6"]).output();

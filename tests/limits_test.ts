@@ -26,7 +26,7 @@ async function farewellCode(reader: Parameters<typeof readAllFrames>[0]): Promis
 }
 
 Deno.test("a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
-  await using server = startServer({ handshakeTimeout: 0.3 });
+  await using server = await startServer({ handshakeTimeout: 0.3 });
   const silent = await Promise.all(
     Array.from({ length: 20 }, () => openRawSession(server, { authenticate: false })),
   );
@@ -40,7 +40,7 @@ Deno.test("a connection that does not authenticate in time is closed, and others
 });
 
 Deno.test("a session without a command for the idle timeout is closed; a long command is not", async () => {
-  await using server = startServer({ idleTimeout: 0.3 });
+  await using server = await startServer({ idleTimeout: 0.3 });
   await using busy = await connectTo(server);
   assert.equal((await busy.spawn(["sleep", "0.6"]).status).code, 0);
   await using idle = await connectTo(server);
@@ -51,7 +51,7 @@ Deno.test("a session without a command for the idle timeout is closed; a long co
 });
 
 Deno.test("a client that falls silent is dropped and its command ended; a live one is kept", async () => {
-  await using server = startServer({ keepalive: 0.2, killGrace: 0.2 });
+  await using server = await startServer({ keepalive: 0.2, killGrace: 0.2 });
   using raw = await openRawSession(server, { authenticate: true });
   await raw.writer.write(
     FrameType.Exec,
@@ -74,7 +74,7 @@ Deno.test("a client that falls silent is dropped and its command ended; a live o
 });
 
 Deno.test("over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
-  await using server = startServer({ maxSessions: 2 });
+  await using server = await startServer({ maxSessions: 2 });
   const first = await connectTo(server);
   await using _second = await connectTo(server);
   await assert.rejects(connectTo(server), (error: unknown) => {
@@ -96,7 +96,7 @@ Deno.test("over the session limit, a client is told the server is busy, and is s
 });
 
 Deno.test("over the running-command limit, a command is refused as busy and the session goes on", async () => {
-  await using server = startServer({ maxCommands: 1 });
+  await using server = await startServer({ maxCommands: 1 });
   await using a = await connectTo(server);
   await using b = await connectTo(server);
   const long = a.spawn(["sh", "-c", "echo go; exec sleep 30"]);
@@ -113,7 +113,7 @@ Deno.test("over the running-command limit, a command is refused as busy and the 
 });
 
 Deno.test("an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
-  await using server = startServer({ maxExecSize: 1000 });
+  await using server = await startServer({ maxExecSize: 1000 });
   await using client = await connectTo(server);
   const refused = await client.spawn(["echo", "x".repeat(2000)]).status;
   assert.equal(refused.code, 125);
@@ -123,7 +123,7 @@ Deno.test("an EXEC request over the size limit is refused with 125 and the sessi
 });
 
 Deno.test("failed authentications slow down that address only, and growing delays end in a refusal", async () => {
-  await using server = startServer({
+  await using server = await startServer({
     hostname: "::",
     insecurePlaintext: true,
     authFailureDelay: 0.2,
@@ -152,17 +152,22 @@ Deno.test("failed authentications slow down that address only, and growing delay
 });
 
 Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {
-  assert.throws(
-    () => serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),
+  await assert.rejects(
+    serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),
     (error: unknown) => error instanceof RexecError && /--tls/.test(error.message),
   );
-  const server = serve({ token: TOKEN, hostname: "0.0.0.0", port: 0, insecurePlaintext: true });
+  const server = await serve({
+    token: TOKEN,
+    hostname: "0.0.0.0",
+    port: 0,
+    insecurePlaintext: true,
+  });
   await server.shutdown();
 });
 
 Deno.test("the audit trail records connections, authentication and commands, never secrets or data", async () => {
   const events: AuditEvent[] = [];
-  await using server = startServer({ audit: (event) => events.push(event) });
+  await using server = await startServer({ audit: (event) => events.push(event) });
   await assert.rejects(connectTo(server, `${TOKEN}-wrong`));
   {
     await using client = await connectTo(server);

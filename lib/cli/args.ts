@@ -7,16 +7,33 @@
 
 import { DEFAULT_PORT, type HostPort, parseHostPort } from "../address.ts";
 import { UsageError } from "../errors.ts";
-import { DEFAULT_CONNECT_TIMEOUT } from "../client.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "../frame.ts";
 import { MAX_TIMEOUT_SECONDS } from "../messages.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_KILL_GRACE, DEFAULT_MAX_TIMEOUT } from "../server.ts";
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client.ts";
+import {
+  DEFAULT_HOSTNAME,
+  DEFAULT_KILL_GRACE,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_TIMEOUT,
+} from "../server.ts";
 
 /** `rexec --help`, `rexec help [MODE]`, `rexec MODE --help`. */
 export interface HelpConfig {
   readonly mode: "help";
   /** The mode to explain; the overview when absent. */
-  readonly topic?: "serve" | "run" | "shell";
+  readonly topic?: Mode;
+}
+
+/** The modes `rexec` has. */
+export type Mode = "serve" | "run" | "shell" | "cert";
+
+/** `rexec cert`. */
+export interface CertConfig {
+  readonly mode: "cert";
+  /** Extra host names and addresses the certificate is valid for. */
+  readonly names: readonly string[];
+  /** Replace an existing pair. */
+  readonly force: boolean;
 }
 
 /** `rexec --version`. */
@@ -37,6 +54,32 @@ export interface ServeConfig {
   readonly maxTimeout: number;
   /** Seconds between SIGTERM and SIGKILL. */
   readonly killGrace: number;
+  /** TLS, when on: the given files, or the default pair when they are absent. */
+  readonly tls?: { readonly certFile?: string; readonly keyFile?: string };
+  /** Allow plaintext beyond loopback. */
+  readonly insecurePlaintext: boolean;
+  /** Seconds a connection has to authenticate; 0 for no limit. */
+  readonly handshakeTimeout: number;
+  /** Seconds a session may go without a command; 0 for no limit. */
+  readonly idleTimeout: number;
+  /** Seconds between keepalive PINGs; 0 disables. */
+  readonly keepalive: number;
+  /** Most sessions open at once. */
+  readonly maxSessions: number;
+  /** Most commands running at once. */
+  readonly maxCommands: number;
+  /** Largest EXEC request in bytes. */
+  readonly maxExecSize: number;
+  /** Seconds of delay after a first failed authentication from an address; 0 disables. */
+  readonly authFailureDelay: number;
+  /** Programs clients may run; any when absent. */
+  readonly allow?: readonly string[];
+  /** Variables clients may set; any but the dangerous ones when absent. */
+  readonly envAllow?: readonly string[];
+  /** Account to run commands as. */
+  readonly user?: string;
+  /** Where audit records go: a file, or `-` for stderr. */
+  readonly auditLog?: string;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -53,6 +96,10 @@ export interface ClientConfig {
   readonly cwd?: string;
   /** Seconds after which each command is terminated. */
   readonly timeout?: number;
+  /** TLS, when on; `caFile` is a certificate to trust instead of the system roots. */
+  readonly tls?: { readonly caFile?: string };
+  /** Seconds between keepalive PINGs; 0 disables. */
+  readonly keepalive: number;
 }
 
 /** `rexec run`. */
@@ -70,7 +117,13 @@ export interface ShellConfig extends ClientConfig {
 }
 
 /** Everything `rexec` can be asked to do. */
-export type CliConfig = HelpConfig | VersionConfig | ServeConfig | RunConfig | ShellConfig;
+export type CliConfig =
+  | HelpConfig
+  | VersionConfig
+  | ServeConfig
+  | RunConfig
+  | ShellConfig
+  | CertConfig;
 
 interface OptionSpec {
   readonly name: string;
@@ -84,16 +137,39 @@ const CLIENT_OPTIONS: readonly OptionSpec[] = [
   { name: "env", short: "e", value: true },
   { name: "cwd", value: true },
   { name: "timeout", value: true },
+  { name: "tls", value: false },
+  { name: "ca", value: true },
+  { name: "keepalive", value: true },
   { name: "help", short: "h", value: false },
 ];
 
-const OPTIONS: Record<"serve" | "run" | "shell", readonly OptionSpec[]> = {
+const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
   serve: [
     { name: "listen", short: "l", value: true },
     { name: "token-file", value: true },
     { name: "max-frame-size", value: true },
     { name: "max-timeout", value: true },
     { name: "kill-grace", value: true },
+    { name: "tls", value: false },
+    { name: "tls-cert", value: true },
+    { name: "tls-key", value: true },
+    { name: "insecure-plaintext", value: false },
+    { name: "handshake-timeout", value: true },
+    { name: "idle-timeout", value: true },
+    { name: "keepalive", value: true },
+    { name: "max-sessions", value: true },
+    { name: "max-commands", value: true },
+    { name: "max-exec-size", value: true },
+    { name: "auth-failure-delay", value: true },
+    { name: "allow", value: true },
+    { name: "env-allow", value: true },
+    { name: "user", value: true },
+    { name: "audit-log", value: true },
+    { name: "help", short: "h", value: false },
+  ],
+  cert: [
+    { name: "name", value: true },
+    { name: "force", value: false },
     { name: "help", short: "h", value: false },
   ],
   run: [
@@ -133,7 +209,7 @@ export function parseCli(args: readonly string[]): CliConfig {
   };
   switch (first) {
     case undefined:
-      throw new UsageError("missing mode: serve, run or shell");
+      throw new UsageError("missing mode: serve, run, shell or cert");
     case "-h":
     case "--help":
       noMore(0);
@@ -154,14 +230,31 @@ export function parseCli(args: readonly string[]): CliConfig {
       return parseRun(rest);
     case "shell":
       return parseShell(rest);
+    case "cert":
+      return parseCert(rest);
     default:
-      throw new UsageError(`unknown mode ${JSON.stringify(first)}: use serve, run or shell`);
+      throw new UsageError(`unknown mode ${JSON.stringify(first)}: use serve, run, shell or cert`);
   }
 }
 
-function requireMode(text: string): "serve" | "run" | "shell" {
-  if (text === "serve" || text === "run" || text === "shell") return text;
-  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run or shell`);
+function requireMode(text: string): Mode {
+  if (text === "serve" || text === "run" || text === "shell" || text === "cert") return text;
+  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run, shell or cert`);
+}
+
+function parseCert(args: readonly string[]): CertConfig | HelpConfig {
+  const parsed = tokenize("cert", args, false);
+  if (parsed.values.has("help")) return { mode: "help", topic: "cert" };
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`cert takes no arguments, got ${JSON.stringify(parsed.positionals[0])}`);
+  }
+  const names = parsed.values.get("name") ?? [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9.:*-]+$/.test(name)) {
+      throw new UsageError(`--name takes a host name or IP address, got ${JSON.stringify(name)}`);
+    }
+  }
+  return { mode: "cert", names, force: parsed.values.has("force") };
 }
 
 function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
@@ -178,6 +271,35 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     );
   }
   const tokenFile = last(parsed, "token-file");
+  const certFile = last(parsed, "tls-cert");
+  const keyFile = last(parsed, "tls-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or --tls alone");
+  }
+  const tls = certFile !== undefined
+    ? { certFile, keyFile }
+    : parsed.values.has("tls")
+    ? {}
+    : undefined;
+  const insecurePlaintext = parsed.values.has("insecure-plaintext");
+  if (tls && insecurePlaintext) {
+    throw new UsageError("--insecure-plaintext contradicts --tls: choose one");
+  }
+  const optional = (name: string) => {
+    const values = parsed.values.get(name);
+    return values === undefined ? undefined : [...values];
+  };
+  const allow = optional("allow");
+  const envAllow = optional("env-allow");
+  const user = last(parsed, "user");
+  const auditLog = last(parsed, "audit-log");
+  const seconds = (name: string, fallback: number) =>
+    secondsOption(parsed, name, { allowZero: true }) ?? fallback;
+  const count = (name: string, fallback: number) => {
+    const value = integerOption(parsed, name, fallback);
+    if (value < 1) throw new UsageError(`--${name} must be at least 1`);
+    return value;
+  };
   return {
     mode: "serve",
     listen: listen === undefined
@@ -185,8 +307,21 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
       : parseHostPort(listen, DEFAULT_PORT),
     ...(tokenFile !== undefined ? { tokenFile } : {}),
     maxFrameSize,
-    maxTimeout: secondsOption(parsed, "max-timeout", { allowZero: true }) ?? DEFAULT_MAX_TIMEOUT,
-    killGrace: secondsOption(parsed, "kill-grace", { allowZero: true }) ?? DEFAULT_KILL_GRACE,
+    maxTimeout: seconds("max-timeout", DEFAULT_MAX_TIMEOUT),
+    killGrace: seconds("kill-grace", DEFAULT_KILL_GRACE),
+    ...(tls ? { tls } : {}),
+    insecurePlaintext,
+    handshakeTimeout: seconds("handshake-timeout", DEFAULT_LIMITS.handshakeTimeout),
+    idleTimeout: seconds("idle-timeout", DEFAULT_LIMITS.idleTimeout),
+    keepalive: seconds("keepalive", DEFAULT_LIMITS.keepalive),
+    maxSessions: count("max-sessions", DEFAULT_LIMITS.maxSessions),
+    maxCommands: count("max-commands", DEFAULT_LIMITS.maxCommands),
+    maxExecSize: count("max-exec-size", DEFAULT_LIMITS.maxExecSize),
+    authFailureDelay: seconds("auth-failure-delay", DEFAULT_LIMITS.authFailureDelay),
+    ...(allow ? { allow } : {}),
+    ...(envAllow ? { envAllow } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(auditLog !== undefined ? { auditLog } : {}),
   };
 }
 
@@ -228,7 +363,8 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   }
-  const target = parseHostPort(host, DEFAULT_PORT);
+  const tlsScheme = /^tls:\/\//i.test(host);
+  const target = parseHostPort(tlsScheme ? host.slice("tls://".length) : host, DEFAULT_PORT);
   if (target.port === 0) {
     throw new UsageError(`cannot connect to port 0 in ${JSON.stringify(host)}`);
   }
@@ -244,6 +380,12 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
   const tokenFile = last(parsed, "token-file");
   const cwd = last(parsed, "cwd");
   const timeout = secondsOption(parsed, "timeout", { allowZero: false });
+  const caFile = last(parsed, "ca");
+  const tls = caFile !== undefined
+    ? { caFile }
+    : tlsScheme || parsed.values.has("tls")
+    ? {}
+    : undefined;
   return {
     target,
     ...(tokenFile !== undefined ? { tokenFile } : {}),
@@ -252,6 +394,8 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
     env,
     ...(cwd !== undefined ? { cwd } : {}),
     ...(timeout !== undefined ? { timeout } : {}),
+    ...(tls ? { tls } : {}),
+    keepalive: secondsOption(parsed, "keepalive", { allowZero: true }) ?? DEFAULT_KEEPALIVE,
   };
 }
 
@@ -261,7 +405,7 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
  * command and is not parsed further: `rexec run box ls -l` passes `-l` to ls.
  */
 function tokenize(
-  mode: "serve" | "run" | "shell",
+  mode: Mode,
   args: readonly string[],
   commandAfterHost: boolean,
 ): Parsed {

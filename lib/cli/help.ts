@@ -5,7 +5,9 @@
  */
 
 import { DEFAULT_PORT } from "../address.ts";
+import { DEFAULT_LIMITS } from "../server.ts";
 import { VERSION } from "../version.ts";
+import type { Mode } from "./args.ts";
 
 const OVERVIEW = `rexec ${VERSION}: run commands on another machine, from scripts and by hand
 
@@ -14,14 +16,17 @@ Usage:
   rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
   rexec shell [OPTIONS] HOST[:PORT]              run lines one after another
+  rexec cert [--name NAME]... [--force]          make this host's TLS certificate
   rexec help MODE | rexec --version
 
 The port defaults to ${DEFAULT_PORT}. Both ends share a token: REXEC_TOKEN, or
 --token-file FILE, or ~/.config/rexec/token (created by rexec serve).
+HOST as tls://HOST[:PORT] (or --tls) connects with TLS.
 
 Exit status of run: the remote command's; 128+N when it died of signal N;
-124 when --timeout ended it; 126/127 when it could not be started; 130 after
-Ctrl-C; 141 when local stdout was closed; 255 when rexec itself failed.
+124 when --timeout ended it; 125 when the server's policy refused it;
+126/127 when it could not be started; 130 after Ctrl-C; 141 when local
+stdout was closed; 255 when rexec itself failed.
 `;
 
 const SERVE = `Usage: rexec serve [OPTIONS]
@@ -32,18 +37,69 @@ commands, exit 0.
 
 Options:
   -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:${DEFAULT_PORT});
-                             IPv6 as [::1]:${DEFAULT_PORT}
+                             IPv6 as [::1]:${DEFAULT_PORT}; beyond loopback, TLS is needed
       --token-file FILE      token file (default: REXEC_TOKEN, else
                              ~/.config/rexec/token, created on first start)
-      --max-timeout SECONDS  longest any command may run (default 86400; 0: no limit)
+
+Encryption:
+      --tls                  serve TLS with this host's certificate
+                             (~/.config/rexec/tls-cert.pem, made on first start)
+      --tls-cert FILE        serve TLS with this certificate chain (PEM) ...
+      --tls-key FILE         ... and this private key (PEM)
+      --insecure-plaintext   plaintext beyond loopback (warns at each start)
+
+Limits:
+      --max-timeout SECONDS  longest a command may run (default 86400; 0: none)
       --kill-grace SECONDS   wait between SIGTERM and SIGKILL (default 2)
-      --max-frame-size BYTES largest frame accepted from a client (default 1048576)
+      --max-frame-size BYTES largest frame from a client (default 1048576)
+      --max-exec-size BYTES  largest request: argv or shell string, env, cwd
+                             (default ${DEFAULT_LIMITS.maxExecSize})
+      --handshake-timeout SECONDS  time to authenticate (default ${DEFAULT_LIMITS.handshakeTimeout}; 0: none)
+      --idle-timeout SECONDS close sessions this long without a command
+                             (default ${DEFAULT_LIMITS.idleTimeout}; 0: none)
+      --keepalive SECONDS    ping interval; a client silent for 3 is dropped and
+                             its command ended (default ${DEFAULT_LIMITS.keepalive}; 0: off)
+      --max-sessions N       sessions open at once (default ${DEFAULT_LIMITS.maxSessions})
+      --max-commands N       commands running at once (default ${DEFAULT_LIMITS.maxCommands})
+      --auth-failure-delay SECONDS  wait imposed on an address after a failed
+                             login, doubling per failure (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off)
+
+Command policy:
+      --allow PROGRAM        only these programs may run (repeatable); shell
+                             mode (-c) needs --allow /bin/sh
+      --env-allow NAME       only these variables may be set (repeatable);
+                             without it, PATH, LD_* and the like are refused
+      --user NAME            run commands as this user (server running as root)
+      --audit-log FILE       one JSON line per connection, login, command start
+                             and end; - for stderr
+  -h, --help                 show this help
+`;
+
+const CERT = `Usage: rexec cert [--name NAME]... [--force]
+
+Makes a private key and a self-signed TLS certificate for this host in
+~/.config/rexec (tls-key.pem, mode 0600, and tls-cert.pem), or shows the
+existing one. Prints the certificate's SHA-256 fingerprint and the client
+command that trusts it. rexec serve --tls uses this pair.
+
+Options:
+      --name NAME            another host name or IP address clients use to
+                             reach this host (repeatable); localhost, 127.0.0.1,
+                             ::1 and this host's name are always included
+      --force                replace the existing pair (clients must then trust
+                             the new certificate)
   -h, --help                 show this help
 `;
 
 const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REXEC_TOKEN is not set
                                (default ~/.config/rexec/token)
   -e, --env KEY=VALUE          set a variable for the command (repeatable)
+      --tls                    connect with TLS (also: a tls://HOST address)
+      --ca FILE                trust this certificate (the server's
+                               tls-cert.pem), not the system roots;
+                               implies --tls
+      --keepalive SECONDS      ping interval; a server silent for 3 is given up
+                               (default 30; 0: off)
       --cwd DIR                remote working directory
       --timeout SECONDS        terminate the command after this long (exit 124)
       --connect-timeout SECONDS  give up connecting after this long (default 15)
@@ -64,9 +120,10 @@ Options:
 ${CLIENT_OPTIONS}
 
 Exit status: the remote command's; 128+N when it died of signal N; 124 on
---timeout; 126 cannot execute; 127 not found; 130 Ctrl-C (the remote command
-is terminated first); 141 local stdout closed; 255 rexec failed (connection,
-authentication, protocol, usage).
+--timeout; 125 refused by the server's policy or limits; 126 cannot execute;
+127 not found; 130 Ctrl-C (the remote command is terminated first); 141
+local stdout closed; 255 rexec failed (connection, authentication, protocol,
+usage, server busy).
 `;
 
 const SHELL = `Usage: rexec shell [OPTIONS] HOST[:PORT]
@@ -90,7 +147,7 @@ ${CLIENT_OPTIONS}
  * console.assert(helpText("run").startsWith("Usage: rexec run"));
  * ```
  */
-export function helpText(topic?: "serve" | "run" | "shell"): string {
+export function helpText(topic?: Mode): string {
   switch (topic) {
     case "serve":
       return SERVE;
@@ -98,6 +155,8 @@ export function helpText(topic?: "serve" | "run" | "shell"): string {
       return RUN;
     case "shell":
       return SHELL;
+    case "cert":
+      return CERT;
     default:
       return OVERVIEW;
   }

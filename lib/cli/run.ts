@@ -5,10 +5,9 @@
  * @module
  */
 
-import { connect } from "../client.ts";
 import type { RemoteProcess } from "../remote_process.ts";
-import { resolveToken } from "../token.ts";
 import type { RunConfig } from "./args.ts";
+import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import {
   EXIT_STDOUT_CLOSED,
@@ -34,13 +33,7 @@ import {
  * ```
  */
 export async function runRemote(config: RunConfig): Promise<number> {
-  const { token } = await resolveToken({ tokenFile: config.tokenFile });
-  await using client = await connect({
-    hostname: config.target.hostname,
-    port: config.target.port,
-    token,
-    timeout: config.connectTimeout,
-  });
+  await using client = await connectFromConfig(config);
   const options = {
     env: { ...config.env },
     ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),

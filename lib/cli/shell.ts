@@ -5,11 +5,10 @@
  * @module
  */
 
-import { connect } from "../client.ts";
 import type { RemoteProcess } from "../remote_process.ts";
 import { writeStderr } from "../stderr.ts";
-import { resolveToken } from "../token.ts";
 import type { ShellConfig } from "./args.ts";
+import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { readLines } from "./lines.ts";
 import {
@@ -39,13 +38,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export async function runShell(config: ShellConfig): Promise<number> {
-  const { token } = await resolveToken({ tokenFile: config.tokenFile });
-  await using client = await connect({
-    hostname: config.target.hostname,
-    port: config.target.port,
-    token,
-    timeout: config.connectTimeout,
-  });
+  await using client = await connectFromConfig(config);
   const interactive = Deno.stdin.isTerminal();
   const prompt = encoder.encode(`rexec ${client.where}> `);
   const showPrompt = () => {

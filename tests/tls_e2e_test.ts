@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { connect } from "../lib/client.ts";
+import { HandshakeError, TlsError } from "../lib/errors.ts";
+import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
+import { readUntil, runCli, spawnCli, startServer, text, TOKEN } from "./helpers.ts";
+
+const pair = await createSelfSignedCertificate({ names: ["localhost", "127.0.0.1", "::1"] });
+const tls = { cert: pair.certPem, key: pair.keyPem };
+
+const openssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
+  .output().then((result) => result.success, () => false);
+
+Deno.test("a client that trusts the server's certificate runs commands over TLS", async () => {
+  await using server = await startServer({ tls });
+  await using client = await connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    token: TOKEN,
+    tls: { caCerts: [pair.certPem] },
+  });
+  const { code, stdout } = await client.spawn(["head", "-c", "3000000", "/dev/zero"]).output();
+  assert.equal(code, 0);
+  assert.equal(stdout.length, 3_000_000);
+});
+
+Deno.test("a certificate the client does not trust is refused with a message that says so", async () => {
+  await using server = await startServer({ tls });
+  const stranger = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
+  for (const caCerts of [[stranger.certPem], undefined]) {
+    await assert.rejects(
+      connect({ hostname: "127.0.0.1", port: server.port, token: TOKEN, tls: { caCerts } }),
+      (error: unknown) => error instanceof TlsError && /not trusted/.test(error.message),
+    );
+  }
+  assert.ok(!server.logs.some((record) => record.message === "authenticated"));
+});
+
+Deno.test("mixing TLS and plaintext fails on both sides with a hint", async () => {
+  {
+    await using server = await startServer({ tls });
+    await assert.rejects(
+      connect({ hostname: "127.0.0.1", port: server.port, token: TOKEN, timeout: 5 }),
+      (error: unknown) => error instanceof HandshakeError && /--tls/.test(error.message),
+    );
+  }
+  {
+    await using server = await startServer();
+    await assert.rejects(
+      connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        token: TOKEN,
+        timeout: 5,
+        tls: { caCerts: [pair.certPem] },
+      }),
+      (error: unknown) =>
+        error instanceof TlsError && /does the server run with --tls/.test(error.message),
+    );
+  }
+});
+
+Deno.test("a connection that never starts the TLS handshake is closed at the handshake timeout", async () => {
+  await using server = await startServer({ tls, handshakeTimeout: 0.3 });
+  const idle = await Promise.all(
+    Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+  );
+  try {
+    await using client = await connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      token: TOKEN,
+      tls: { caCerts: [pair.certPem] },
+    });
+    assert.equal((await client.spawn(["true"]).status).code, 0);
+    for (const conn of idle) {
+      // End of stream: the server really closed the socket.
+      assert.equal(await conn.read(new Uint8Array(16)), null);
+    }
+  } finally {
+    for (const conn of idle) conn.close();
+  }
+});
+
+Deno.test({
+  name: `openssl s_client negotiates TLS 1.3 and is refused TLS 1.0, 1.1 and 1.2${
+    openssl ? "" : " (skipped: openssl is not installed)"
+  }`,
+  ignore: !openssl,
+  fn: async () => {
+    await using server = await startServer({ tls });
+    const sClient = async (version: string) => {
+      const { code, stdout, stderr } = await new Deno.Command("openssl", {
+        args: ["s_client", "-connect", `127.0.0.1:${server.port}`, version],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code, out: text(stdout) + text(stderr) };
+    };
+    const modern = await sClient("-tls1_3");
+    assert.equal(modern.code, 0, modern.out);
+    assert.match(modern.out, /Protocol\s*:\s*TLSv1\.3|New, TLSv1\.3/);
+    for (const old of ["-tls1", "-tls1_1", "-tls1_2"]) {
+      const refused = await sClient(old);
+      assert.notEqual(refused.code, 0, `${old} was accepted:\n${refused.out}`);
+      assert.doesNotMatch(refused.out, /Cipher is (?!\(NONE\))/);
+    }
+  },
+});
+
+Deno.test("rexec serve --tls makes a certificate on first start that rexec run --ca trusts", async () => {
+  const config = await Deno.makeTempDir();
+  try {
+    const env = { XDG_CONFIG_HOME: config };
+    const serve = spawnCli(["serve", "--tls", "--listen", "127.0.0.1:0"], { env });
+    const logReader = serve.stderr.getReader();
+    const log = await readUntil(logReader, /listening address=\S+\s/);
+    const address = log.match(/listening address=(\S+)\s/)![1];
+    assert.match(log, /created a TLS certificate .*sha256=([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    const certFile = `${config}/rexec/tls-cert.pem`;
+    assert.equal((await Deno.stat(`${config}/rexec/tls-key.pem`)).mode! & 0o777, 0o600);
+
+    const ok = await runCli(["run", "--ca", certFile, `tls://${address}`, "--", "echo", "sealed"], {
+      env,
+    });
+    assert.deepEqual([ok.code, ok.stdoutText], [0, "sealed\n"]);
+    const untrusted = await runCli(["run", `tls://${address}`, "--", "true"], { env });
+    assert.equal(untrusted.code, 255);
+    assert.match(untrusted.stderrText, /^rexec: .*not trusted.*--ca FILE/);
+
+    const shown = await runCli(["cert"], { env });
+    assert.equal(shown.code, 0);
+    const fingerprint = log.match(/sha256=(\S+)/)![1];
+    assert.ok(shown.stdoutText.includes(fingerprint), shown.stdoutText);
+    assert.match(shown.stdoutText, /rexec run --ca tls-cert\.pem tls:\/\//);
+
+    serve.kill("SIGTERM");
+    logReader.releaseLock();
+    assert.equal((await serve.output()).code, 0);
+  } finally {
+    await Deno.remove(config, { recursive: true });
+  }
+});
+
+Deno.test("rexec serve refuses plaintext beyond loopback and explains how to enable TLS", async () => {
+  const refused = await runCli(["serve", "--listen", "0.0.0.0:0"]);
+  assert.equal(refused.code, 255);
+  assert.match(refused.stderrText, /^rexec: refusing to serve 0\.0\.0\.0:0 without TLS.*--tls/);
+});
