@@ -194,7 +194,6 @@ export class ServerCommand {
   #termination: Promise<void> | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
-  #failure: { error: unknown } | undefined;
   #stdinQueue: Uint8Array[] = [];
   #stdinCredit: number;
   #stdinEof = false;
@@ -354,7 +353,8 @@ export class ServerCommand {
       : setTimeout(() => this.cancel("timeout"), this.#timeout * 1000);
     try {
       if (request.stdin) {
-        this.#pumpStdin(child.stdin).catch((error) => this.#fail(error));
+        // A failed STDIN_WINDOW write: the connection is gone, as for output.
+        this.#pumpStdin(child.stdin).catch(() => this.#connectionLost());
       }
       const output = Promise.all([
         request.stdout ? this.#pumpOutput(child.stdout, FrameType.Stdout) : undefined,
@@ -365,7 +365,6 @@ export class ServerCommand {
       clearTimeout(timer);
       timer = undefined;
       await this.#drain(child, output);
-      if (this.#failure) throw this.#failure.error;
       const reason = this.#endReason === "disconnected" ? undefined : this.#endReason;
       return this.#outcome(started, {
         code: status.code,
@@ -441,23 +440,30 @@ export class ServerCommand {
         await this.#options.writer.writeEncoded(frame);
         this.#bytesOut += value.byteLength;
       }
-    } catch (error) {
-      // The connection failed: nobody can receive the output any more.
-      this.#fail(error);
+    } catch {
+      // The frame write failed, so the connection did: nobody can receive
+      // the output any more.
+      this.#connectionLost();
       await reader.cancel().catch(ignoreClosed);
     } finally {
       this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }
   }
 
-  #fail(error: unknown): void {
-    this.#failure ??= { error };
+  /**
+   * Nobody can receive output or send stdin any more; the session reports
+   * the lost connection itself.
+   */
+  #connectionLost(): void {
     this.cancel("disconnected");
+    // Also after the command exited: the outcome is one nobody will hear of.
+    this.#endReason ??= "disconnected";
   }
 
   async #pumpStdin(stdin: WritableStream<Uint8Array>): Promise<void> {
     const writer = stdin.getWriter();
     this.#stdinWriter = writer;
+    let closed = false;
     try {
       for (;;) {
         const chunk = this.#stdinQueue.shift();
@@ -466,26 +472,37 @@ export class ServerCommand {
           await new Promise<void>((resolve) => this.#stdinWake = resolve);
           continue;
         }
-        await writer.write(chunk);
+        if (!(await this.#feed(() => writer.write(chunk)))) return;
         // Once the command is over, a grant would land after its EXIT and be
         // taken by the client as credit for the next command.
-        if (this.#stdinDone) break;
+        if (this.#stdinDone) return;
         this.#stdinCredit += chunk.length;
-        await this.#options.writer.write(
-          FrameType.StdinWindow,
-          encodeWindow(chunk.length),
-        );
+        // A failure here is the connection's, not the command's: it propagates.
+        await this.#options.writer.write(FrameType.StdinWindow, encodeWindow(chunk.length));
       }
-      if (!this.#stdinDone) await writer.close();
-    } catch (error) {
-      // BrokenPipe: the command closed its stdin or exited, which is its
-      // right. After #stopStdin, the abort it caused is expected too.
-      if (!(error instanceof Deno.errors.BrokenPipe) && !this.#stdinDone) {
-        throw error;
-      }
+      if (!this.#stdinDone) closed = await this.#feed(() => writer.close());
     } finally {
       this.#stdinDone = true;
       this.#stdinQueue = [];
+      // Whatever ended the pump, the command's end of the pipe is released now
+      // rather than when the writer is garbage collected.
+      if (!closed) writer.abort().catch(ignoreClosed);
+    }
+  }
+
+  /**
+   * Runs one operation on the command's stdin.
+   *
+   * @returns false when the command no longer takes stdin: it closed it or
+   * exited (BrokenPipe), which is its right, or the server stopped feeding it.
+   */
+  async #feed(operation: () => Promise<void>): Promise<boolean> {
+    try {
+      await operation();
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe || this.#stdinDone) return false;
+      throw error;
     }
   }
 

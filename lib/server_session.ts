@@ -540,6 +540,7 @@ export class ServerSession {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     try {
       this.#conn.close();
     } catch (error) {
