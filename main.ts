@@ -6,11 +6,6 @@
  */
 
 import { parseCli } from "./lib/cli/args.ts";
-import { runCert } from "./lib/cli/cert.ts";
-import { helpText } from "./lib/cli/help.ts";
-import { runRemote } from "./lib/cli/run.ts";
-import { runServe } from "./lib/cli/serve.ts";
-import { runShell } from "./lib/cli/shell.ts";
 import { EXIT_REXEC_FAILED, printError } from "./lib/cli/terminal.ts";
 import { RexecError, UsageError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
@@ -29,21 +24,34 @@ import { VERSION } from "./lib/version.ts";
 export async function main(args: readonly string[]): Promise<number> {
   try {
     const config = parseCli(args);
+    // Each mode's code is loaded only when that mode runs, so a one-shot
+    // `rexec run` does not pay at start-up for the server, TLS serving or
+    // certificate making.
     switch (config.mode) {
-      case "help":
+      case "help": {
+        const { helpText } = await import("./lib/cli/help.ts");
         console.log(helpText(config.topic));
         return 0;
+      }
       case "version":
         console.log(`rexec ${VERSION}`);
         return 0;
-      case "serve":
+      case "serve": {
+        const { runServe } = await import("./lib/cli/serve.ts");
         return await runServe(config);
-      case "run":
+      }
+      case "run": {
+        const { runRemote } = await import("./lib/cli/run.ts");
         return await runRemote(config);
-      case "shell":
+      }
+      case "shell": {
+        const { runShell } = await import("./lib/cli/shell.ts");
         return await runShell(config);
-      case "cert":
+      }
+      case "cert": {
+        const { runCert } = await import("./lib/cli/cert.ts");
         return await runCert(config);
+      }
     }
   } catch (error) {
     if (error instanceof RexecError) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { joinPath, parentDir } from "./paths.ts";
 import { RexecError } from "./errors.ts";
 
 /**
@@ -222,7 +222,10 @@ export function defaultCertificateNames(): string[] {
  * ```
  */
 export function defaultCertificatePaths(configDir: string): { certFile: string; keyFile: string } {
-  return { certFile: join(configDir, "tls-cert.pem"), keyFile: join(configDir, "tls-key.pem") };
+  return {
+    certFile: joinPath(configDir, "tls-cert.pem"),
+    keyFile: joinPath(configDir, "tls-key.pem"),
+  };
 }
 
 /**
@@ -347,8 +350,8 @@ async function writePair(
 ): Promise<boolean> {
   const drafts: string[] = [];
   try {
-    await Deno.mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
-    await Deno.mkdir(dirname(certFile), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(parentDir(keyFile), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(parentDir(certFile), { recursive: true, mode: 0o700 });
     const keyDraft = await writeDraft(keyFile, pair.keyPem, 0o600, drafts);
     const certDraft = await writeDraft(certFile, pair.certPem, 0o644, drafts);
     // Each file appears under its name complete or not at all, and a link

@@ -10,8 +10,8 @@
  * @module
  */
 
-import net from "node:net";
-import tls from "node:tls";
+import type net from "node:net";
+import type tls from "node:tls";
 import { ConnectionError } from "./errors.ts";
 
 /** What a session needs of a connection; `Deno.Conn` has it too. */
@@ -66,6 +66,12 @@ const READ_HIGH_WATER = 256 * 1024;
  * ```
  */
 export async function listenTls(options: TlsListenOptions): Promise<ConnListener> {
+  // Loaded here, not at the top: Node's compatibility layer costs every
+  // `rexec run` tens of milliseconds at start-up, and only a TLS server needs it.
+  const [{ default: net }, { default: tls }] = await Promise.all([
+    import("node:net"),
+    import("node:tls"),
+  ]);
   let secureContext: tls.SecureContext;
   try {
     secureContext = tls.createSecureContext({
@@ -83,7 +89,10 @@ export async function listenTls(options: TlsListenOptions): Promise<ConnListener
   const ready: SessionConn[] = [];
   let closed = false;
   const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
-    const conn = new NodeTlsConn(socket, secureContext);
+    const conn = new NodeTlsConn(
+      socket,
+      new tls.TLSSocket(socket, { isServer: true, secureContext }),
+    );
     const taker = waiting.shift();
     if (taker) taker.resolve(conn);
     else ready.push(conn);
@@ -128,14 +137,13 @@ class NodeTlsConn implements SessionConn {
   readonly #socket: net.Socket;
   readonly #tls: tls.TLSSocket;
 
-  constructor(socket: net.Socket, secureContext: tls.SecureContext) {
+  constructor(socket: net.Socket, secure: tls.TLSSocket) {
     this.#socket = socket;
     this.remoteAddr = {
       transport: "tcp",
       hostname: socket.remoteAddress ?? "unknown",
       port: socket.remotePort ?? 0,
     };
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
     this.#tls = secure;
     // An unhandled 'error' event would end the process: every failure is
     // delivered to the reader instead, and ends this connection only.

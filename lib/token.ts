@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { joinPath, parentDir } from "./paths.ts";
 import { TokenError } from "./errors.ts";
 
 /**
@@ -104,7 +104,7 @@ export interface ResolveTokenOptions {
  * ```
  */
 export function defaultTokenPath(env: Environment = Deno.env): string {
-  return join(defaultConfigDir(env), "token");
+  return joinPath(defaultConfigDir(env), "token");
 }
 
 /**
@@ -123,13 +123,13 @@ export function defaultTokenPath(env: Environment = Deno.env): string {
  */
 export function defaultConfigDir(env: Environment = Deno.env): string {
   const configHome = env.get("XDG_CONFIG_HOME") ||
-    (env.get("HOME") ? join(env.get("HOME")!, ".config") : env.get("APPDATA"));
+    (env.get("HOME") ? joinPath(env.get("HOME")!, ".config") : env.get("APPDATA"));
   if (!configHome) {
     throw new TokenError(
       "cannot find a config directory: set HOME or XDG_CONFIG_HOME (or REXEC_TOKEN for the token)",
     );
   }
-  return join(configHome, "rexec");
+  return joinPath(configHome, "rexec");
 }
 
 /**
@@ -224,7 +224,7 @@ async function createTokenFile(
   const token = generateToken();
   const draft = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(parentDir(path), { recursive: true, mode: 0o700 });
     await Deno.writeTextFile(draft, `${token}\n`, { createNew: true, mode: 0o600 });
     // The complete file appears under its name at once, or not at all when
     // another server got there first: no reader ever sees it half written.

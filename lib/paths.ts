@@ -1,0 +1,59 @@
+/**
+ * The two path operations rexec needs for its configuration files.
+ *
+ * Why not `node:path`: importing any `node:` module starts Deno's Node
+ * compatibility layer, which costs every `rexec run` about 10 ms at start-up.
+ *
+ * @module
+ */
+
+const WINDOWS = Deno.build.os === "windows";
+const SEPARATOR = WINDOWS ? "\\" : "/";
+
+function isSeparator(char: string): boolean {
+  return char === "/" || (WINDOWS && char === "\\");
+}
+
+/**
+ * `dir` and a file `name` in it, joined with this system's separator.
+ *
+ * @example
+ * ```ts
+ * import { joinPath } from "./paths.ts";
+ *
+ * if (Deno.build.os !== "windows") {
+ *   console.assert(joinPath("/home/ada/.config", "rexec") === "/home/ada/.config/rexec");
+ *   console.assert(joinPath("/", "etc") === "/etc");
+ * }
+ * ```
+ */
+export function joinPath(dir: string, name: string): string {
+  if (dir === "") return name;
+  return isSeparator(dir.at(-1)!) ? dir + name : dir + SEPARATOR + name;
+}
+
+/**
+ * The directory that holds `path`: `.` for a bare file name, the root for
+ * the root itself.
+ *
+ * @example
+ * ```ts
+ * import { parentDir } from "./paths.ts";
+ *
+ * if (Deno.build.os !== "windows") {
+ *   console.assert(parentDir("/home/ada/.config/rexec/token") === "/home/ada/.config/rexec");
+ *   console.assert(parentDir("token") === ".");
+ *   console.assert(parentDir("/token") === "/");
+ * }
+ * ```
+ */
+export function parentDir(path: string): string {
+  let end = path.length;
+  while (end > 1 && isSeparator(path[end - 1])) end--;
+  let cut = end - 1;
+  while (cut >= 0 && !isSeparator(path[cut])) cut--;
+  if (cut < 0) return ".";
+  let dirEnd = cut;
+  while (dirEnd > 0 && isSeparator(path[dirEnd - 1])) dirEnd--;
+  return dirEnd === 0 ? path.slice(0, 1) : path.slice(0, dirEnd);
+}
