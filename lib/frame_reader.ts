@@ -1,9 +1,15 @@
 /**
- * Reads frames from a byte stream with a BYOB reader: the header into a
- * reused 5-byte buffer, the body straight into a buffer of exactly its
- * length, allocated only after the length has been checked against the
- * limit. Correct however the stream is cut: a frame may arrive one byte at a
- * time, or many frames in one chunk.
+ * Reads frames from a byte stream with a BYOB reader. Bytes are read ahead
+ * into one reused buffer, as much as the stream has ready (never waiting for
+ * more than the current frame needs), so that a run of output frames costs
+ * one read per few frames rather than two or three per frame. The buffer
+ * starts small and grows to 256 KiB only while the stream keeps filling it,
+ * so a quiet connection costs little memory.
+ * A body is copied out of that buffer into one of exactly its length,
+ * allocated only after the length has been checked against the limit; a body
+ * larger than the buffer is read straight into its own. Correct however the
+ * stream is cut: a frame may arrive one byte at a time, or many frames in
+ * one chunk.
  *
  * @module
  */
@@ -16,6 +22,15 @@ export interface FrameReaderOptions {
   /** Largest body accepted; a longer announced length is refused unread. */
   maxFrameSize: number;
 }
+
+/**
+ * Bytes read ahead at most. Four 64 KiB output frames fit, so a busy stream
+ * is read in large pieces; reading more at once buys little on loopback.
+ */
+const READ_AHEAD_SIZE = 256 * 1024;
+
+/** The read-ahead buffer of a connection that has not been busy yet. */
+const INITIAL_READ_AHEAD = 4 * 1024;
 
 /**
  * Reads frames from a readable byte stream, such as `Deno.Conn.readable`.
@@ -43,7 +58,14 @@ export class FrameReader {
   /** Largest body accepted; may be raised once the peer is authenticated. */
   maxFrameSize: number;
   readonly #reader: ReadableStreamBYOBReader;
-  #header: Uint8Array = new Uint8Array(HEADER_SIZE);
+  readonly #header = new Uint8Array(HEADER_SIZE);
+  /** Read-ahead bytes not yet taken are `#buffer[#start, #end)`. */
+  #buffer = new ArrayBuffer(INITIAL_READ_AHEAD);
+  #start = 0;
+  #end = 0;
+  /** Whether the last read filled all the room it was given: the stream is busy. */
+  #filledRoom = false;
+  #ended = false;
   #failure: { error: unknown } | undefined;
 
   /** Locks `readable` and reads frames from it. */
@@ -84,45 +106,115 @@ export class FrameReader {
   }
 
   async #readFrame(): Promise<Frame | null> {
-    const header = await this.#fill(this.#header);
-    this.#header = header.bytes;
-    if (header.filled === 0) return null;
-    if (header.filled < HEADER_SIZE) {
-      throw new TruncatedFrameError(header.filled, HEADER_SIZE);
+    const headerReady = await this.#readAhead(HEADER_SIZE);
+    const headerBytes = Math.min(this.#end - this.#start, HEADER_SIZE);
+    this.#header.fill(0).set(this.#take(headerBytes));
+    if (!headerReady) {
+      if (headerBytes === 0) return null;
+      throw new TruncatedFrameError(headerBytes, HEADER_SIZE);
     }
     const { type, length } = decodeHeader(this.#header, this.maxFrameSize);
     if (length === 0) return { type, body: new Uint8Array(0) };
-    const body = await this.#fill(new Uint8Array(length));
-    if (body.filled < length) {
-      throw new TruncatedFrameError(HEADER_SIZE + body.filled, HEADER_SIZE + length);
+    if (length <= READ_AHEAD_SIZE) {
+      const bodyReady = await this.#readAhead(length);
+      const body = this.#take(Math.min(this.#end - this.#start, length)).slice();
+      if (!bodyReady) {
+        throw new TruncatedFrameError(HEADER_SIZE + body.length, HEADER_SIZE + length);
+      }
+      return { type, body };
     }
-    return { type, body: body.bytes };
+    const body = new Uint8Array(length);
+    const buffered = this.#take(Math.min(this.#end - this.#start, length));
+    body.set(buffered);
+    const rest = await this.#readInto(body.subarray(buffered.length));
+    if (rest.filled < rest.bytes.length) {
+      throw new TruncatedFrameError(
+        HEADER_SIZE + buffered.length + rest.filled,
+        HEADER_SIZE + length,
+      );
+    }
+    return { type, body: new Uint8Array(rest.bytes.buffer as ArrayBuffer) };
   }
 
-  /** Releases the stream so that it can be cancelled or read by others. */
-  releaseLock(): void {
-    this.#reader.releaseLock();
+  /** The next `count` read-ahead bytes, consumed; a view into the shared buffer. */
+  #take(count: number): Uint8Array {
+    const bytes = new Uint8Array(this.#buffer, this.#start, count);
+    this.#start += count;
+    return bytes;
   }
 
   /**
-   * Fills `target` from the stream. A BYOB read hands back the buffer it was
-   * given in a new view and may fill less than asked, so the loop follows
-   * the buffer from read to read.
+   * Reads until at least `count` (at most {@link READ_AHEAD_SIZE}) bytes are
+   * buffered, taking whatever else the stream has ready in the same reads.
+   *
+   * @returns false when the stream ended first.
    */
-  async #fill(
+  async #readAhead(count: number): Promise<boolean> {
+    if (this.#end - this.#start >= count) return true;
+    this.#makeRoom(count);
+    while (this.#end - this.#start < count && !this.#ended) {
+      const { value, done } = await this.#reader.read(
+        new Uint8Array(this.#buffer, this.#end, this.#buffer.byteLength - this.#end),
+      );
+      if (value === undefined) {
+        // Cancelled: the buffer went with the stream.
+        this.#ended = true;
+        this.#buffer = new ArrayBuffer(INITIAL_READ_AHEAD);
+        this.#start = this.#end = 0;
+        break;
+      }
+      this.#buffer = value.buffer as ArrayBuffer;
+      this.#filledRoom = this.#end + value.byteLength === this.#buffer.byteLength;
+      this.#end += value.byteLength;
+      if (done) this.#ended = true;
+    }
+    return this.#end - this.#start >= count;
+  }
+
+  /**
+   * Makes room for `count` unread bytes: a bigger buffer when the stream has
+   * been filling this one or it is too small, else the unread bytes moved
+   * to the front.
+   */
+  #makeRoom(count: number): void {
+    const unread = this.#end - this.#start;
+    const size = this.#buffer.byteLength;
+    const wanted = Math.max(count, this.#filledRoom ? Math.min(2 * size, READ_AHEAD_SIZE) : size);
+    if (wanted > size) {
+      const bigger = new Uint8Array(wanted);
+      bigger.set(new Uint8Array(this.#buffer, this.#start, unread));
+      this.#buffer = bigger.buffer;
+    } else if (size - this.#start < count || this.#start === this.#end) {
+      new Uint8Array(this.#buffer).copyWithin(0, this.#start, this.#end);
+    } else {
+      return;
+    }
+    this.#start = 0;
+    this.#end = unread;
+  }
+
+  /**
+   * Fills `target` straight from the stream. A BYOB read hands back the
+   * buffer it was given in a new view and may fill less than asked, so the
+   * loop follows the buffer from read to read.
+   */
+  async #readInto(
     target: Uint8Array,
   ): Promise<{ bytes: Uint8Array; filled: number }> {
     const { byteOffset, byteLength } = target;
     let buffer = target.buffer as ArrayBuffer;
     let filled = 0;
-    while (filled < byteLength) {
+    while (filled < byteLength && !this.#ended) {
       const { value, done } = await this.#reader.read(
         new Uint8Array(buffer, byteOffset + filled, byteLength - filled),
       );
-      if (value === undefined) break;
+      if (value === undefined) {
+        this.#ended = true;
+        break;
+      }
       buffer = value.buffer as ArrayBuffer;
       filled += value.byteLength;
-      if (done) break;
+      if (done) this.#ended = true;
     }
     return { bytes: new Uint8Array(buffer, byteOffset, byteLength), filled };
   }
