@@ -16,8 +16,12 @@ import {
 } from "./messages.ts";
 import { PushedByteStream } from "./pushed_stream.ts";
 
-/** Bytes of output the client buffers per stream before it stops reading the connection. */
-const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+/**
+ * Bytes of output the client buffers per stream before it stops reading the
+ * connection. Room for several frames lets a consumer that writes somewhere
+ * slow per call (local stdout) take many frames in one BYOB read.
+ */
+const OUTPUT_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
  * Options for `Client.spawn` and `Client.spawnShell`.

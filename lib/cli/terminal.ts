@@ -20,6 +20,13 @@ export const EXIT_TIMED_OUT = 124;
 const encoder = new TextEncoder();
 
 /**
+ * Most bytes written to local stdout or stderr in one call. Each write to
+ * them costs a hop to a worker thread, so whatever output queued up while
+ * the last write ran goes out together in the next.
+ */
+const WRITE_BATCH_SIZE = 1024 * 1024;
+
+/**
  * Writes a line to local stderr, for rexec's own messages.
  *
  * @example
@@ -51,12 +58,10 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   let closedEarly = false;
   const forward = async (
     source: ReadableStream<Uint8Array>,
-    target: WritableStream<Uint8Array>,
+    target: LocalOutput,
   ) => {
     try {
-      // preventAbort: when the connection fails, local stderr must stay open
-      // for the message that says so.
-      await source.pipeTo(target, { preventClose: true, preventAbort: true });
+      await copyBatched(source, target);
     } catch (error) {
       if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
       closedEarly = true;
@@ -64,10 +69,43 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
     }
   };
   await Promise.all([
-    forward(child.stdout, Deno.stdout.writable),
-    forward(child.stderr, Deno.stderr.writable),
+    forward(child.stdout, Deno.stdout),
+    forward(child.stderr, Deno.stderr),
   ]);
   return closedEarly;
+}
+
+/** Local stdout or stderr: a write may take only part of what it is given. */
+interface LocalOutput {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Copies `source` to `target` in batches of what has queued up. The target
+ * is never closed, so that rexec's own messages can follow; when a write
+ * fails, the source is cancelled and the error rethrown.
+ */
+async function copyBatched(source: ReadableStream<Uint8Array>, target: LocalOutput): Promise<void> {
+  const reader = source.getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(WRITE_BATCH_SIZE);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read(new Uint8Array(buffer));
+      if (value === undefined) return;
+      buffer = value.buffer as ArrayBuffer;
+      try {
+        for (let offset = 0; offset < value.length;) {
+          offset += await target.write(value.subarray(offset));
+        }
+      } catch (error) {
+        await reader.cancel(error);
+        throw error;
+      }
+      if (done) return;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /**
