@@ -29,18 +29,18 @@ Deno.bench("decode header", { group: "header" }, () => {
   decodeHeader(HEADER, 1 << 20);
 });
 
-Deno.bench("encode 64 KiB frame", { group: "encode" }, () => {
+Deno.bench("encode 1 frame of 64 KiB", { group: "encode" }, () => {
   encodeFrame(FrameType.Stdout, LARGE);
 });
 
-Deno.bench("encode 16 B frame", { group: "encode" }, () => {
+Deno.bench("encode 1 frame of 16 B", { group: "encode" }, () => {
   encodeFrame(FrameType.Stdout, TINY);
 });
 
 const LARGE_FRAME = encodeFrame(FrameType.Stdout, LARGE);
 const TINY_FRAME = encodeFrame(FrameType.Stdout, TINY);
 
-Deno.bench("decode 1000 frames of 64 KiB (64 MiB) from a byte stream", {
+Deno.bench("decode 1000 frames of 64 KiB from a byte stream", {
   group: "decode",
 }, async () => {
   const reader = new FrameReader(streamOf(LARGE_FRAME, 1000), { maxFrameSize: 1 << 20 });
