@@ -15,7 +15,7 @@ import {
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
-} from "../server.ts";
+} from "../server_defaults.ts";
 
 /** `rexec --help`, `rexec help [MODE]`, `rexec MODE --help`. */
 export interface HelpConfig {

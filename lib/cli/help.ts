@@ -5,7 +5,7 @@
  */
 
 import { DEFAULT_PORT } from "../address.ts";
-import { DEFAULT_LIMITS } from "../server.ts";
+import { DEFAULT_LIMITS } from "../server_defaults.ts";
 import { VERSION } from "../version.ts";
 import type { Mode } from "./args.ts";
 
