@@ -434,7 +434,9 @@ export class Client implements AsyncDisposable {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        const read = this.#reader.read();
+        // Output bodies are copied on into the command's streams, and
+        // nothing else keeps a body past its dispatch.
+        const read = this.#reader.readBorrowed();
         const frame = await (this.#heartbeat ? this.#heartbeat.listen(read) : read);
         if (frame === null) {
           this.#fail(new ConnectionError(`${this.where} closed the connection`));

@@ -93,10 +93,24 @@ export class FrameReader {
    * @throws {ProtocolError} when the header names an unknown frame type.
    * @throws {TruncatedFrameError} when the stream ends inside a frame.
    */
-  async read(): Promise<Frame | null> {
+  read(): Promise<Frame | null> {
+    return this.#guarded(false);
+  }
+
+  /**
+   * Reads the next frame like {@link read}, but its body may be a view into
+   * the reader's own buffer: valid only until the next read, and never to
+   * be transferred (as `ReadableByteStreamController.enqueue` would). Saves
+   * a copy for a caller that copies the body anyway.
+   */
+  readBorrowed(): Promise<Frame | null> {
+    return this.#guarded(true);
+  }
+
+  async #guarded(borrow: boolean): Promise<Frame | null> {
     if (this.#failure) throw this.#failure.error;
     try {
-      return await this.#readFrame();
+      return await this.#readFrame(borrow);
     } catch (error) {
       // A failed read may leave a frame half consumed: the stream is no
       // longer at a frame boundary, so every later read fails the same way.
@@ -105,7 +119,7 @@ export class FrameReader {
     }
   }
 
-  async #readFrame(): Promise<Frame | null> {
+  async #readFrame(borrow: boolean): Promise<Frame | null> {
     const headerReady = await this.#readAhead(HEADER_SIZE);
     const headerBytes = Math.min(this.#end - this.#start, HEADER_SIZE);
     this.#header.fill(0).set(this.#take(headerBytes));
@@ -117,7 +131,8 @@ export class FrameReader {
     if (length === 0) return { type, body: new Uint8Array(0) };
     if (length <= READ_AHEAD_SIZE) {
       const bodyReady = await this.#readAhead(length);
-      const body = this.#take(Math.min(this.#end - this.#start, length)).slice();
+      const view = this.#take(Math.min(this.#end - this.#start, length));
+      const body = borrow ? view : view.slice();
       if (!bodyReady) {
         throw new TruncatedFrameError(HEADER_SIZE + body.length, HEADER_SIZE + length);
       }

@@ -61,6 +61,25 @@ export class PushedByteStream {
     }
   }
 
+  /**
+   * Like {@link push}, for bytes the caller keeps: they are copied, straight
+   * into the buffer of a waiting BYOB read when there is one, so that a
+   * consumer reading with its own buffer costs one copy, not two.
+   */
+  async pushCopy(bytes: Uint8Array): Promise<void> {
+    if (this.#done) return;
+    let rest = bytes;
+    const view = this.#controller.byobRequest?.view;
+    if (view && rest.length > 0) {
+      const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+      const count = Math.min(target.length, rest.length);
+      target.set(rest.subarray(0, count));
+      this.#controller.byobRequest!.respond(count);
+      rest = rest.subarray(count);
+    }
+    await this.push(rest.slice());
+  }
+
   /** Ends the stream once the consumer has read what is queued. */
   close(): void {
     if (this.#done) return;

@@ -294,10 +294,10 @@ export class CommandChannel {
     this.#host.writer.write(type, body).catch((error) => this.#host.onWriteFailed(error));
   }
 
-  /** Takes a STDOUT or STDERR frame; resolves when there is room for more. */
+  /** Takes a STDOUT or STDERR frame, copying its body; resolves when there is room for more. */
   async deliver(type: FrameType, body: Uint8Array): Promise<void> {
     const target = type === FrameType.Stdout ? this.#stdout : this.#stderr;
-    await target?.push(body);
+    await target?.pushCopy(body);
   }
 
   /** Takes a STDIN_WINDOW grant. */
