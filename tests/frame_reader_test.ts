@@ -198,6 +198,30 @@ Deno.test("bodies larger than the read-ahead buffer decode however the stream is
   );
 });
 
+Deno.test("readBorrowed gives the same frames as read, each body valid until the next read", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(frameArbitrary, { maxLength: 8 }),
+      fc.array(cutArbitrary, { maxLength: 20 }),
+      deliveryArbitrary,
+      async (frames, cuts, delivery) => {
+        const encoded = frames.map(({ type, body }) => encodeFrame(type, body));
+        const pieces = cutAt(concat(encoded), cutPoints(encoded, cuts));
+        const reader = new FrameReader(byteStream(pieces, delivery), {
+          maxFrameSize: MAX_FRAME_SIZE,
+        });
+        for (const { type, body } of frames) {
+          const frame = await reader.readBorrowed();
+          assert.equal(frame?.type, type);
+          assert.deepEqual(frame.body, body);
+        }
+        assert.equal(await reader.readBorrowed(), null);
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
 Deno.test("a body handed out stays whole when the caller transfers its buffer", async () => {
   const first = new Uint8Array(1000).fill(1);
   const second = new Uint8Array(2000).fill(2);
