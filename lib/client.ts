@@ -57,6 +57,9 @@ import { VERSION } from "./version.ts";
  */
 export const DEFAULT_CONNECT_TIMEOUT = 15;
 
+/** Most bytes the client reads ahead of the frame it is decoding. */
+const CLIENT_READ_AHEAD = 1024 * 1024;
+
 /** How long the ERROR frame sent before hanging up may take. */
 const FAREWELL_TIMEOUT_MS = 1000;
 
@@ -231,7 +234,9 @@ async function handshake(
   where: string,
 ): Promise<Client> {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-  const reader = new FrameReader(conn.readable, { maxFrameSize });
+  // A client reads one connection, often a fast stream of output: reading
+  // it in larger pieces is worth the memory.
+  const reader = new FrameReader(conn.readable, { maxFrameSize, maxReadAhead: CLIENT_READ_AHEAD });
   const writer = new FrameWriter(conn);
   await writer.write(
     FrameType.Hello,

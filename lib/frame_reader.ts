@@ -3,11 +3,12 @@
  * into one reused buffer, as much as the stream has ready (never waiting for
  * more than the current frame needs), so that a run of output frames costs
  * one read per few frames rather than two or three per frame. The buffer
- * starts small and grows to 256 KiB only while the stream keeps filling it,
- * so a quiet connection costs little memory.
- * A body is copied out of that buffer into one of exactly its length,
- * allocated only after the length has been checked against the limit; a body
- * larger than the buffer is read straight into its own. Correct however the
+ * starts small and grows (to 256 KiB by default) only while the stream keeps
+ * filling it, so a quiet connection costs little memory. A body is copied
+ * out of that buffer into one of exactly its length, allocated only after
+ * the length has been checked against the limit (or lent as a view, with
+ * {@link FrameReader.readBorrowed}); a body larger than the buffer is read
+ * straight into its own. Correct however the
  * stream is cut: a frame may arrive one byte at a time, or many frames in
  * one chunk.
  *
@@ -21,13 +22,15 @@ import { decodeHeader, type Frame, HEADER_SIZE } from "./frame.ts";
 export interface FrameReaderOptions {
   /** Largest body accepted; a longer announced length is refused unread. */
   maxFrameSize: number;
+  /**
+   * Most bytes read ahead while the stream is busy; default 256 KiB. More
+   * means fewer reads of a fast stream, and as much more memory held.
+   */
+  maxReadAhead?: number;
 }
 
-/**
- * Bytes read ahead at most. Four 64 KiB output frames fit, so a busy stream
- * is read in large pieces; reading more at once buys little on loopback.
- */
-const READ_AHEAD_SIZE = 256 * 1024;
+/** Default most bytes read ahead: four 64 KiB output frames. */
+const DEFAULT_MAX_READ_AHEAD = 256 * 1024;
 
 /** The read-ahead buffer of a connection that has not been busy yet. */
 const INITIAL_READ_AHEAD = 4 * 1024;
@@ -58,6 +61,7 @@ export class FrameReader {
   /** Largest body accepted; may be raised once the peer is authenticated. */
   maxFrameSize: number;
   readonly #reader: ReadableStreamBYOBReader;
+  readonly #maxReadAhead: number;
   readonly #header = new Uint8Array(HEADER_SIZE);
   /** Read-ahead bytes not yet taken are `#buffer[#start, #end)`. */
   #buffer = new ArrayBuffer(INITIAL_READ_AHEAD);
@@ -75,6 +79,10 @@ export class FrameReader {
   ) {
     this.#reader = readable.getReader({ mode: "byob" });
     this.maxFrameSize = options.maxFrameSize;
+    this.#maxReadAhead = Math.max(
+      options.maxReadAhead ?? DEFAULT_MAX_READ_AHEAD,
+      INITIAL_READ_AHEAD,
+    );
   }
 
   /**
@@ -129,7 +137,7 @@ export class FrameReader {
     }
     const { type, length } = decodeHeader(this.#header, this.maxFrameSize);
     if (length === 0) return { type, body: new Uint8Array(0) };
-    if (length <= READ_AHEAD_SIZE) {
+    if (length <= this.#maxReadAhead) {
       const bodyReady = await this.#readAhead(length);
       const view = this.#take(Math.min(this.#end - this.#start, length));
       const body = borrow ? view : view.slice();
@@ -159,7 +167,7 @@ export class FrameReader {
   }
 
   /**
-   * Reads until at least `count` (at most {@link READ_AHEAD_SIZE}) bytes are
+   * Reads until at least `count` (at most the read-ahead maximum) bytes are
    * buffered, taking whatever else the stream has ready in the same reads.
    *
    * @returns false when the stream ended first.
@@ -194,7 +202,10 @@ export class FrameReader {
   #makeRoom(count: number): void {
     const unread = this.#end - this.#start;
     const size = this.#buffer.byteLength;
-    const wanted = Math.max(count, this.#filledRoom ? Math.min(2 * size, READ_AHEAD_SIZE) : size);
+    const wanted = Math.max(
+      count,
+      this.#filledRoom ? Math.min(2 * size, this.#maxReadAhead) : size,
+    );
     if (wanted > size) {
       const bigger = new Uint8Array(wanted);
       bigger.set(new Uint8Array(this.#buffer, this.#start, unread));
