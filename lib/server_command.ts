@@ -9,10 +9,11 @@
 
 import { settlesWithin } from "./deadline.ts";
 import { ProtocolError, SpawnError } from "./errors.ts";
-import { encodeHeader, FrameType, HEADER_SIZE } from "./frame.ts";
+import { FrameType } from "./frame.ts";
 import type { FrameWriter } from "./frame_writer.ts";
 import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
 import type { PolicyDecision } from "./policy.ts";
+import { pumpOutput } from "./output_pump.ts";
 import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
 
 /** Why a command was ended early; `disconnected` is never reported to a client. */
@@ -120,7 +121,11 @@ export interface ServerCommandOptions {
   readonly request: ExecRequest;
   /** The session's frame writer. */
   readonly writer: FrameWriter;
-  /** Largest body of an output frame; at most what the client accepts. */
+  /**
+   * Largest body of an output frame; at most what the client accepts.
+   * Frames grow towards it only while the client reads slower than the
+   * command writes.
+   */
   readonly outputChunkSize: number;
   /** Stdin bytes the client may have in flight; matches the HELLO. */
   readonly stdinWindow: number;
@@ -414,37 +419,28 @@ export class ServerCommand {
   }
 
   /**
-   * Streams one output pipe to the client, reading each chunk straight into
-   * the buffer it is sent from, behind room for its header. The write
+   * Streams one output pipe to the client (see {@link pumpOutput}). A write
    * resolves only when the socket took the frame, so a slow client stalls
-   * the pipe and the command, and memory stays at one chunk per stream.
+   * the pipe and the command, and memory stays bounded per stream.
    */
   async #pumpOutput(
     stream: ReadableStream<Uint8Array>,
     type: FrameType,
   ): Promise<void> {
-    const chunkSize = this.#options.outputChunkSize;
     const reader = stream.getReader({ mode: "byob" });
     const cutOff = () => reader.cancel().catch(ignoreClosed);
     this.#outputCutOff.signal.addEventListener("abort", cutOff, { once: true });
-    let buffer = new ArrayBuffer(HEADER_SIZE + chunkSize);
     try {
-      for (;;) {
-        const { value, done } = await reader.read(
-          new Uint8Array(buffer, HEADER_SIZE, chunkSize),
-        );
-        if (done || value === undefined) return;
-        buffer = value.buffer as ArrayBuffer;
-        const frame = new Uint8Array(buffer, 0, HEADER_SIZE + value.byteLength);
-        encodeHeader(frame, type, value.byteLength);
-        await this.#options.writer.writeEncoded(frame);
-        this.#bytesOut += value.byteLength;
-      }
+      await pumpOutput(reader, {
+        type,
+        maxBody: this.#options.outputChunkSize,
+        write: (frame) => this.#options.writer.writeEncoded(frame),
+        onSent: (bytes) => this.#bytesOut += bytes,
+      });
     } catch {
-      // The frame write failed, so the connection did: nobody can receive
-      // the output any more.
+      // A frame write failed, so the connection did: nobody can receive
+      // the output any more. (The pump has cancelled the pipe.)
       this.#connectionLost();
-      await reader.cancel().catch(ignoreClosed);
     } finally {
       this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }

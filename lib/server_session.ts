@@ -41,8 +41,12 @@ import {
   ServerCommand,
 } from "./server_command.ts";
 
-/** Largest output frame body the server sends, when the client accepts it. */
-export const OUTPUT_CHUNK_SIZE = 64 * 1024;
+/**
+ * Largest output frame body the server sends, when the client accepts it.
+ * Frames are this large only while output arrives faster than the client
+ * takes it; see output_pump.ts.
+ */
+export const OUTPUT_CHUNK_SIZE = 256 * 1024;
 
 /** Settings a session takes from its server. */
 export interface SessionSettings {
