@@ -65,9 +65,11 @@ export async function pumpOutput(
 ): Promise<void> {
   const { type, maxBody, write, onSent } = options;
   const readSize = Math.min(PIPE_READ_SIZE, maxBody);
-  const frameBuffer = () => new Uint8Array(HEADER_SIZE + maxBody);
+  // A frame buffer starts with room for one read and grows to maxBody only
+  // when output actually gathers, so a command that says little costs little.
+  const frameBuffer = (body: number) => new Uint8Array(HEADER_SIZE + body);
   // The frame being gathered: `filled` body bytes behind room for the header.
-  let gathering = frameBuffer();
+  let gathering = frameBuffer(readSize);
   let filled = 0;
   // The other frame buffer, free once its write is done.
   let spare: Uint8Array<ArrayBuffer> | undefined;
@@ -82,7 +84,7 @@ export async function pumpOutput(
     const frame = gathering.subarray(0, HEADER_SIZE + body);
     encodeHeader(frame, type, body);
     const written = gathering;
-    gathering = spare ?? frameBuffer();
+    gathering = spare ?? frameBuffer(readSize);
     spare = undefined;
     filled = 0;
     sending = write(frame).then(
@@ -123,6 +125,11 @@ export async function pumpOutput(
         if (filled + value.length > maxBody) {
           await sending;
           if (failure) break;
+        }
+        if (HEADER_SIZE + filled + value.length > gathering.length) {
+          const larger = frameBuffer(maxBody);
+          larger.set(gathering.subarray(0, HEADER_SIZE + filled));
+          gathering = larger;
         }
         gathering.set(value, HEADER_SIZE + filled);
         filled += value.length;

@@ -92,12 +92,38 @@ Deno.test("while a write is pending, what the pipe yields gathers into the next 
   assert.equal(frames.length, 3);
 });
 
+Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows larger frames", async () => {
+  const pipe = manualPipe();
+  const frames: Uint8Array[] = [];
+  const pending: (() => void)[] = [];
+  const done = pumpOutput(pipe.reader, {
+    type: FrameType.Stdout,
+    maxBody: 200_000,
+    write: (frame) => {
+      frames.push(bodyOf(frame));
+      return new Promise((resolve) => pending.push(resolve));
+    },
+  });
+  const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(60_000).fill(n));
+  for (const chunk of chunks) {
+    pipe.push(chunk);
+    await tick();
+  }
+  pending.shift()!();
+  await tick();
+  pipe.end();
+  pending.shift()!();
+  await done;
+  assert.deepEqual(frames.map((frame) => frame.length), [60_000, 180_000]);
+  assert.deepEqual(frames[1], new Uint8Array([...chunks[1], ...chunks[2], ...chunks[3]]));
+});
+
 Deno.test("everything read is sent, in order, whatever the timing of reads and writes", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 30 }),
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 6000 }), { maxLength: 30 }),
       fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }),
-      fc.integer({ min: 1, max: 5000 }),
+      fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constant(70_000)),
       async (chunks, delays, maxBody) => {
         const pipe = manualPipe();
         const received: number[] = [];
