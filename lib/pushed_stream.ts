@@ -25,19 +25,27 @@ export class PushedByteStream {
   /** The consumer's side. */
   readonly readable: ReadableStream<Uint8Array>;
   #controller!: ReadableByteStreamController;
+  readonly #highWaterMark: number;
   #demand: PromiseWithResolvers<void> | undefined;
   #done = false;
+  /** An error held back until the consumer has read what was queued before it. */
+  #failure: { reason: unknown } | undefined;
 
   /** Creates the stream; `highWaterMark` is in bytes. */
   constructor(options: { highWaterMark: number }) {
+    this.#highWaterMark = options.highWaterMark;
     this.readable = new ReadableStream({
       type: "bytes",
       start: (controller) => {
         this.#controller = controller;
       },
-      pull: () => this.#wake(),
+      pull: () => {
+        this.#errorIfDrained();
+        this.#wake();
+      },
       cancel: () => {
         this.#done = true;
+        this.#failure = undefined;
         this.#wake();
       },
     }, { highWaterMark: options.highWaterMark });
@@ -90,12 +98,24 @@ export class PushedByteStream {
     this.#wake();
   }
 
-  /** Fails the stream: pending and later reads reject with `reason`. */
+  /**
+   * Fails the stream: once the consumer has read what is already queued
+   * (bytes that did arrive), reads reject with `reason`.
+   */
   error(reason: unknown): void {
     if (this.#done) return;
     this.#done = true;
-    this.#controller.error(reason);
+    this.#failure = { reason };
+    this.#errorIfDrained();
     this.#wake();
+  }
+
+  #errorIfDrained(): void {
+    if (!this.#failure) return;
+    // A byte stream's desiredSize is its high-water mark less what is queued.
+    if ((this.#controller.desiredSize ?? 0) < this.#highWaterMark) return;
+    this.#controller.error(this.#failure.reason);
+    this.#failure = undefined;
   }
 
   #wake(): void {

@@ -49,3 +49,25 @@ Deno.test("after the consumer cancels, pushes are dropped instead of waiting for
   await stream.pushCopy(new Uint8Array(10));
   assert.equal(stream.done, true);
 });
+
+Deno.test("an error waits until the consumer has read what was queued before it", async () => {
+  const stream = new PushedByteStream({ highWaterMark: 1024 });
+  await stream.push(new Uint8Array([1, 2]));
+  await stream.pushCopy(new Uint8Array([3]));
+  const failure = new Error("connection lost");
+  stream.error(failure);
+  await stream.push(new Uint8Array([4]));
+  const reader = stream.readable.getReader();
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+  assert.deepEqual((await reader.read()).value, new Uint8Array([3]));
+  await assert.rejects(reader.read(), (error) => error === failure);
+});
+
+Deno.test("an error with nothing queued reaches a waiting reader at once", async () => {
+  const stream = new PushedByteStream({ highWaterMark: 1024 });
+  const reader = stream.readable.getReader({ mode: "byob" });
+  const waiting = reader.read(new Uint8Array(8));
+  const failure = new Error("connection lost");
+  stream.error(failure);
+  await assert.rejects(waiting, (error) => error === failure);
+});

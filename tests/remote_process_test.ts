@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { FrameType } from "../lib/frame.ts";
+import type { FrameWriter } from "../lib/frame_writer.ts";
+import { CommandChannel } from "../lib/remote_process.ts";
+
+function channel(): CommandChannel {
+  const host = {
+    writer: { write: () => Promise.resolve() } as unknown as FrameWriter,
+    maxFrameSize: 1 << 20,
+    stdinWindow: 0,
+    onWriteFailed: () => {},
+  };
+  return new CommandChannel(host, { argv: ["x"] }, {});
+}
+
+Deno.test("output that reached the client before the connection failed is read before the error", async () => {
+  const command = channel();
+  for (let i = 1; i <= 3; i++) {
+    await command.deliver(FrameType.Stdout, new Uint8Array(200_000).fill(i));
+  }
+  const lost = new Error("connection lost");
+  command.fail(lost);
+  const reader = command.process.stdout.getReader();
+  let received = 0;
+  await assert.rejects(async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      received += value.length;
+    }
+  }, (error) => error === lost);
+  assert.equal(received, 600_000);
+  await assert.rejects(command.process.status);
+});
+
+Deno.test("a delivered body is copied: the caller may reuse its buffer at once", async () => {
+  const command = channel();
+  const body = new Uint8Array([1, 2, 3]);
+  await command.deliver(FrameType.Stderr, body);
+  body.fill(9);
+  command.finish({ code: 0, signal: null });
+  assert.deepEqual(
+    new Uint8Array(await new Response(command.process.stderr).arrayBuffer()),
+    new Uint8Array([1, 2, 3]),
+  );
+});
