@@ -430,17 +430,32 @@ export class ServerCommand {
     const reader = stream.getReader({ mode: "byob" });
     const cutOff = () => reader.cancel().catch(ignoreClosed);
     this.#outputCutOff.signal.addEventListener("abort", cutOff, { once: true });
+    let writeFailed = false;
     try {
       await pumpOutput(reader, {
         type,
         maxBody: this.#options.outputChunkSize,
-        write: (frame) => this.#options.writer.writeEncoded(frame),
+        write: (frame) =>
+          this.#options.writer.writeEncoded(frame).catch((error) => {
+            writeFailed = true;
+            throw error;
+          }),
         onSent: (bytes) => this.#bytesOut += bytes,
       });
-    } catch {
-      // A frame write failed, so the connection did: nobody can receive
-      // the output any more. (The pump has cancelled the pipe.)
-      this.#connectionLost();
+    } catch (error) {
+      if (writeFailed) {
+        // A frame write failed, so the connection did: nobody can receive
+        // the output any more. (The pump has cancelled the pipe.)
+        this.#connectionLost();
+      } else {
+        // The pipe itself failed: what was read has been sent, and the
+        // command's end is reported as usual.
+        this.#options.onWarning?.(
+          `reading the command's ${type === FrameType.Stdout ? "stdout" : "stderr"} failed: ${
+            (error as Error).message
+          }`,
+        );
+      }
     } finally {
       this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }

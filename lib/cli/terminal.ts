@@ -98,7 +98,9 @@ async function copyBatched(source: ReadableStream<Uint8Array>, target: LocalOutp
           offset += await target.write(value.subarray(offset));
         }
       } catch (error) {
-        await reader.cancel(error);
+        // The source may have failed as well (the connection went down);
+        // the local write's failure is the one this copy reports.
+        await reader.cancel(error).catch(() => {});
         throw error;
       }
       if (done) return;
