@@ -3,8 +3,9 @@
  * into one reused buffer, as much as the stream has ready (never waiting for
  * more than the current frame needs), so that a run of output frames costs
  * one read per few frames rather than two or three per frame. The buffer
- * starts small and grows (to 256 KiB by default) only while the stream keeps
- * filling it, so a quiet connection costs little memory. A body is copied
+ * starts at 4 KiB and grows (to 64 KiB by default) only while the stream
+ * keeps filling it; it does not shrink back, so a connection costs at most
+ * its read-ahead limit. A body is copied
  * out of that buffer into one of exactly its length, allocated only after
  * the length has been checked against the limit (or lent as a view, with
  * {@link FrameReader.readBorrowed}); a body larger than the buffer is read
@@ -23,14 +24,18 @@ export interface FrameReaderOptions {
   /** Largest body accepted; a longer announced length is refused unread. */
   maxFrameSize: number;
   /**
-   * Most bytes read ahead while the stream is busy; default 256 KiB. More
-   * means fewer reads of a fast stream, and as much more memory held.
+   * Most bytes read ahead while the stream is busy; default 64 KiB. More
+   * means fewer reads of a fast stream, and as much more memory held for
+   * as long as the reader lives.
    */
   maxReadAhead?: number;
 }
 
-/** Default most bytes read ahead: four 64 KiB output frames. */
-const DEFAULT_MAX_READ_AHEAD = 256 * 1024;
+/**
+ * Default most bytes read ahead: modest, because a server holds one reader
+ * per session; a client reading a fast output stream asks for more.
+ */
+const DEFAULT_MAX_READ_AHEAD = 64 * 1024;
 
 /** The read-ahead buffer of a connection that has not been busy yet. */
 const INITIAL_READ_AHEAD = 4 * 1024;

@@ -90,7 +90,9 @@ export async function pumpOutput(
     sending = write(frame).then(
       () => {
         onSent?.(body);
-        spare = written;
+        // A grown buffer is kept only while output is gathering; a stream
+        // gone quiet goes back to holding one read's worth.
+        if (filled > 0 || written.length <= HEADER_SIZE + readSize) spare = written;
         sending = undefined;
         if (filled > 0) send();
       },

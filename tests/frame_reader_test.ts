@@ -186,11 +186,20 @@ Deno.test("bodies larger than the read-ahead buffer decode however the stream is
       fc.array(bigFrame, { minLength: 1, maxLength: 4 }),
       fc.array(cutArbitrary, { maxLength: 20 }),
       deliveryArbitrary,
-      async (frames, cuts, delivery) => {
+      fc.constantFrom(undefined, 4096, 256 * 1024),
+      async (frames, cuts, delivery, maxReadAhead) => {
         const encoded = frames.map(({ type, body }) => encodeFrame(type, body));
         const pieces = cutAt(concat(encoded), cutPoints(encoded, cuts));
-        const reader = new FrameReader(byteStream(pieces, delivery), { maxFrameSize: 1 << 20 });
-        assert.deepEqual(await readAll(reader), frames.map(({ type, body }) => ({ type, body })));
+        const reader = new FrameReader(byteStream(pieces, delivery), {
+          maxFrameSize: 1 << 20,
+          maxReadAhead,
+        });
+        for (const [i, { type, body }] of frames.entries()) {
+          // Borrowed or owned, a body larger than the read-ahead is whole.
+          const frame = i % 2 === 0 ? await reader.read() : await reader.readBorrowed();
+          assert.equal(frame?.type, type);
+          assert.deepEqual(frame?.body, body);
+        }
         assert.equal(await reader.read(), null);
       },
     ),
