@@ -55,5 +55,9 @@ export function parentDir(path: string): string {
   if (cut < 0) return ".";
   let dirEnd = cut;
   while (dirEnd > 0 && isSeparator(path[dirEnd - 1])) dirEnd--;
-  return dirEnd === 0 ? path.slice(0, 1) : path.slice(0, dirEnd);
+  if (dirEnd === 0) return path.slice(0, 1);
+  // `C:\token` is in `C:\`, the root of the drive; `C:` alone means the
+  // drive's current directory.
+  if (WINDOWS && /^[A-Za-z]:$/.test(path.slice(0, dirEnd))) return path.slice(0, dirEnd + 1);
+  return path.slice(0, dirEnd);
 }
