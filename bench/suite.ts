@@ -62,7 +62,7 @@ const FULL: Plan = {
 
 const QUICK: Plan = {
   bytes: 256 * MiB,
-  throughputRounds: 1,
+  throughputRounds: 3,
   stallMs: 2000,
   oneShots: 20,
   sshOneShots: 10,
