@@ -21,6 +21,33 @@ Deno.test("rexec run sends stdout and stderr to their own local streams, byte fo
   assert.deepEqual(result.stderr, bytes);
 });
 
+Deno.test("rexec run carries megabytes of stdout and stderr at once, whole and in order, to a slow reader", async () => {
+  await using server = await startServer();
+  // Both streams busy at once, each several frames long, and a local reader
+  // that starts late and takes small bites: the batching and backpressure
+  // between the socket and local stdout must lose and reorder nothing.
+  const script = "seq 1 300000; seq 1 300000 >&2 & seq 300001 600000; wait";
+  const child = spawnCli(["run", server.address, "-c", script]);
+  const stderrRead = new Response(child.stderr).bytes();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const stdoutChunks: Uint8Array<ArrayBuffer>[] = [];
+  const reader = child.stdout.getReader({ mode: "byob" });
+  for (;;) {
+    const { value, done } = await reader.read(new Uint8Array(4096));
+    if (done) break;
+    stdoutChunks.push(value as Uint8Array<ArrayBuffer>);
+  }
+  const [stderr, status] = await Promise.all([stderrRead, child.status]);
+  assert.equal(status.code, 0);
+  const numbers = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => `${from + i}\n`).join("");
+  assert.equal(
+    text(new Uint8Array(await new Blob(stdoutChunks).arrayBuffer())),
+    numbers(1, 600000),
+  );
+  assert.equal(text(stderr), numbers(1, 300000));
+});
+
 Deno.test("rexec run exits with the remote command's exit code", async () => {
   await using server = await startServer();
   for (const code of [0, 1, 42]) {
