@@ -37,6 +37,21 @@ export interface HostPort {
   readonly port: number;
 }
 
+/**
+ * `HOST:PORT` as users write it back: an IPv6 address in brackets.
+ *
+ * @example
+ * ```ts
+ * import { formatHostPort } from "./address.ts";
+ *
+ * console.assert(formatHostPort("::1", 7022) === "[::1]:7022");
+ * console.assert(formatHostPort("build-box", 7022) === "build-box:7022");
+ * ```
+ */
+export function formatHostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
 /** Hex groups, colons, an optional dotted IPv4 tail and an optional zone. */
 const IPV6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(\.\d{1,3}){0,3}(%[\w.-]+)?$/;
 

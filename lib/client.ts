@@ -7,7 +7,8 @@
  * @module
  */
 
-import { DEFAULT_PORT } from "./address.ts";
+import { DEFAULT_PORT, formatHostPort } from "./address.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
 import { settlesWithin } from "./deadline.ts";
 import {
@@ -137,9 +138,7 @@ export const DEFAULT_KEEPALIVE = 30;
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
   const port = options.port ?? DEFAULT_PORT;
-  const where = options.hostname.includes(":")
-    ? `[${options.hostname}]:${port}`
-    : `${options.hostname}:${port}`;
+  const where = formatHostPort(options.hostname, port);
   options.signal?.throwIfAborted();
   const abort = new AbortController();
   const timeoutMs = (options.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
@@ -309,15 +308,6 @@ async function handshake(
     where,
     keepaliveMs: (options.keepalive ?? DEFAULT_KEEPALIVE) * 1000,
   });
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch (error) {
-    // Already closed by the other side's EOF or an earlier close.
-    if (!(error instanceof Deno.errors.BadResource)) throw error;
-  }
 }
 
 interface ClientParts {

@@ -9,6 +9,7 @@ import { DEFAULT_PORT, isLoopback } from "./address.ts";
 import type { AuditSink } from "./audit.ts";
 import { CommandPolicy } from "./policy.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { settlesWithin } from "./deadline.ts";
 import { ConnectionError, RexecError, TokenError } from "./errors.ts";
 import { FrameType } from "./frame.ts";
@@ -387,13 +388,7 @@ class TcpServer implements Server {
           `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
       }),
     );
-    settlesWithin(refusal, 1000).finally(() => {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      }
-    });
+    settlesWithin(refusal, 1000).finally(() => closeQuietly(conn));
   }
 
   async #allSessionsEnded(): Promise<void> {

@@ -8,8 +8,10 @@
  * @module
  */
 
+import { formatHostPort } from "./address.ts";
 import type { AuditEvent, AuditEventName, AuditSink } from "./audit.ts";
 import type { AuthThrottle } from "./auth_throttle.ts";
+import { closeQuietly } from "./close_quietly.ts";
 import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
 import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts";
@@ -545,12 +547,7 @@ export class ServerSession {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    try {
-      this.#conn.close();
-    } catch (error) {
-      // Closing twice (the peer's EOF already closed the resource) is harmless.
-      if (!(error instanceof Deno.errors.BadResource)) throw error;
-    }
+    closeQuietly(this.#conn);
   }
 
   #audit(event: AuditEventName, fields: Record<string, unknown> = {}): void {
@@ -579,7 +576,5 @@ export class ServerSession {
 /** Formats a network address as `host:port`, bracketing IPv6 hosts. */
 export function formatAddr(addr: Deno.Addr): string {
   if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
+  return formatHostPort(addr.hostname, addr.port);
 }

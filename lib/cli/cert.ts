@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULT_PORT } from "../address.ts";
+import { DEFAULT_PORT, formatHostPort } from "../address.ts";
 import {
   defaultCertificateNames,
   defaultCertificatePaths,
@@ -55,9 +55,7 @@ export async function runCert(config: CertConfig): Promise<number> {
       "Serve with it:",
       `  rexec serve --tls --listen 0.0.0.0:${DEFAULT_PORT}`,
       "Copy the certificate (not the key) to each client, check its fingerprint, and run:",
-      `  rexec run --ca tls-cert.pem tls://${
-        host.includes(":") ? `[${host}]` : host
-      }:${DEFAULT_PORT} -- uname -a`,
+      `  rexec run --ca tls-cert.pem tls://${formatHostPort(host, DEFAULT_PORT)} -- uname -a`,
     ].join("\n"),
   );
   return 0;
