@@ -9,22 +9,14 @@
  * @module
  */
 
-import { childEnv, runOk } from "./process.ts";
+import { childEnv, readProcText, run } from "./process.ts";
 
 /** Milliseconds between samples where the high-water mark cannot be reset. */
 const SAMPLE_INTERVAL_MS = 100;
 
-const TIMEOUT_MS = 10_000;
-
 /** Fields of /proc/PID/status in kibibytes. */
 async function statusKib(pid: number): Promise<{ rss: number; hwm: number }> {
-  const { stdout } = await runOk("cat", {
-    args: [`/proc/${pid}/status`],
-    env: childEnv(),
-    stdout: "piped",
-    timeoutMs: TIMEOUT_MS,
-  });
-  const status = new TextDecoder().decode(stdout);
+  const status = await readProcText(`/proc/${pid}/status`);
   const field = (name: string) => {
     const match = status.match(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m"));
     if (!match) throw new Error(`/proc/${pid}/status has no ${name}`);
@@ -66,15 +58,12 @@ export class PeakWatch {
   /** Starts watching. */
   static async start(pid: number): Promise<PeakWatch> {
     // "5" resets the peak resident set size (Linux 4.0 and later).
-    const reset = await new Deno.Command("sh", {
+    const reset = await run("sh", {
       args: ["-c", 'echo 5 > "/proc/$0/clear_refs"', String(pid)],
       env: childEnv(),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return new PeakWatch(pid, await residentKib(pid), !reset.success);
+      timeoutMs: 10_000,
+    });
+    return new PeakWatch(pid, await residentKib(pid), reset.code !== 0);
   }
 
   /** Stops watching; resolves to the peak in KiB. */

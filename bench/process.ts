@@ -139,6 +139,20 @@ export async function runOk(program: string, options: RunOptions): Promise<RunRe
   return result;
 }
 
+/**
+ * The text of a file under /proc. Deno reads /proc only with --allow-all,
+ * so `cat` reads it, which --allow-run covers.
+ */
+export async function readProcText(path: string): Promise<string> {
+  const { stdout } = await runOk("cat", {
+    args: [path],
+    env: childEnv(),
+    stdout: "piped",
+    timeoutMs: 10_000,
+  });
+  return new TextDecoder().decode(stdout);
+}
+
 /** A command line for messages and the report, words with spaces quoted. */
 export function commandLine(program: string, args: readonly string[]): string {
   return [program, ...args].map((word) => /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word}'`)

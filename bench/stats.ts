@@ -46,18 +46,6 @@ export function sampled(samples: readonly number[]): Sampled {
   return { value: median(samples), samples };
 }
 
-/** Median, p90, mean, min and max, for the JSON results. */
-export function summary(samples: readonly number[]): Record<string, number> {
-  return {
-    n: samples.length,
-    median: median(samples),
-    p90: percentile(samples, 90),
-    mean: samples.reduce((sum, value) => sum + value, 0) / samples.length,
-    min: Math.min(...samples),
-    max: Math.max(...samples),
-  };
-}
-
 /** Milliseconds, with precision that suits their size: `0.84 ms`, `12.3 ms`, `812 ms`. */
 export function ms(value: number): string {
   return `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)} ms`;

@@ -21,7 +21,7 @@ import { generateToken } from "../lib/mod.ts";
 import { measureConcurrency } from "./concurrency.ts";
 import { measureLatency } from "./latency.ts";
 import { measureMicro } from "./micro.ts";
-import { childEnv, runOk, sleep, taskPermissions } from "./process.ts";
+import { readProcText, runOk, sleep, taskPermissions } from "./process.ts";
 import { type BenchResults, judgeTargets, markdownReport } from "./report.ts";
 import {
   type BenchContext,
@@ -178,14 +178,7 @@ async function main(args: string[]): Promise<number> {
 }
 
 async function machine(): Promise<BenchResults["machine"]> {
-  // Deno reads /proc only with --allow-all; cat needs just --allow-run.
-  const { stdout } = await runOk("cat", {
-    args: ["/proc/cpuinfo"],
-    env: childEnv(),
-    stdout: "piped",
-    timeoutMs: 10_000,
-  });
-  const cpuinfo = new TextDecoder().decode(stdout);
+  const cpuinfo = await readProcText("/proc/cpuinfo");
   return {
     cpu: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? Deno.build.arch,
     cores: navigator.hardwareConcurrency,
