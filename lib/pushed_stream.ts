@@ -85,7 +85,7 @@ export class PushedByteStream {
       this.#controller.byobRequest!.respond(count);
       rest = rest.subarray(count);
     }
-    await this.push(rest.slice());
+    await this.push(rest.length > 0 ? rest.slice() : rest);
   }
 
   /** Ends the stream once the consumer has read what is queued. */
