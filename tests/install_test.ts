@@ -61,7 +61,8 @@ async function install(root: string): Promise<{ output: string; skipped?: string
     /error sending request|dns error|connection refused|tcp connect|failed to fetch/i.test(line)
   );
   if (network === undefined) throw new Error(`deno task install failed:\n${output}`);
-  return { output, skipped: `deno install could not fetch a dependency: ${network.trim()}` };
+  const reason = network.trim().replace(/^\d+: /, "");
+  return { output, skipped: `deno install could not fetch a dependency: ${reason}` };
 }
 
 const installRoot = await Deno.makeTempDir({ prefix: "rexec_install_root_" });
@@ -70,10 +71,50 @@ const installed = await install(installRoot);
 if (installed.skipped) console.warn(`installed command test skipped: ${installed.skipped}`);
 const REXEC = `${installRoot}/bin/rexec`;
 
+/** The test's name, saying why it is skipped when it is. */
+function named(name: string): string {
+  return installed.skipped ? `${name} (skipped: ${installed.skipped})` : name;
+}
+
 Deno.test({
-  name: installed.skipped
-    ? `the installed command makes certificates, serves TLS and runs commands from outside the checkout (skipped: ${installed.skipped})`
-    : "the installed command makes certificates, serves TLS and runs commands from outside the checkout",
+  name: named("deno task install says how to put the command on PATH when it is not"),
+  ignore: installed.skipped !== undefined,
+  fn() {
+    assert.ok(
+      installed.output.includes(
+        `installed ${REXEC}; ${installRoot}/bin is not on your PATH. Add it to this shell with\n` +
+          `  export PATH="${installRoot}/bin:$PATH"\n` +
+          "and put that line in your shell's startup file (~/.profile) for the shells you open later.\n",
+      ),
+      installed.output,
+    );
+  },
+});
+
+Deno.test({
+  name: named("the installed command runs with the checkout's import map and locked versions"),
+  ignore: installed.skipped !== undefined,
+  async fn() {
+    const readJson = async (path: string | URL) => JSON.parse(await Deno.readTextFile(path));
+    const wrapper = await Deno.readTextFile(REXEC);
+    const config = wrapper.match(/--config '?([^' ]+)'? /)?.[1];
+    assert.ok(config, wrapper);
+    const checkoutConfig = await readJson(new URL("../deno.json", import.meta.url));
+    assert.deepEqual((await readJson(config)).imports, checkoutConfig.imports);
+    const lock = await readJson(config.replace(/deno\.json$/, "deno.lock"));
+    const checkoutLock = await readJson(new URL("../deno.lock", import.meta.url));
+    const x509 = "npm:@peculiar/x509@^1.14.3";
+    assert.equal(lock.specifiers[x509], checkoutLock.specifiers[x509]);
+    for (const [name, entry] of Object.entries(lock.npm)) {
+      assert.deepEqual(entry, checkoutLock.npm[name], name);
+    }
+  },
+});
+
+Deno.test({
+  name: named(
+    "the installed command makes certificates, serves TLS and runs commands from outside the checkout",
+  ),
   ignore: installed.skipped !== undefined,
   async fn() {
     await using work = await tempDir();
