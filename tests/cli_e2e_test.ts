@@ -142,11 +142,21 @@ Deno.test("rexec run exits 255 with one clear line when nothing listens", async 
   );
 });
 
-Deno.test("rexec exits 255 and points to --help on a usage error", async () => {
+Deno.test("rexec exits 255 with one line pointing to --help on a usage error", async () => {
   const result = await runCli(["run", "somehost"]);
   assert.equal(result.code, 255);
-  assert.match(result.stderrText, /^rexec: missing command/);
-  assert.match(result.stderrText, /rexec --help/);
+  assert.equal(
+    result.stderrText,
+    "rexec: missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING " +
+      "(see rexec --help)\n",
+  );
+  const habit = await runCli(["run", "-p", "2222", "somehost", "--", "true"]);
+  assert.equal(habit.code, 255);
+  assert.equal(
+    habit.stderrText,
+    "rexec: unknown option -p for run: give the port with the host, as HOST:PORT " +
+      "(see rexec --help)\n",
+  );
 });
 
 Deno.test("rexec run shows the first line before the command ends, and Ctrl-C exits 130", async () => {
