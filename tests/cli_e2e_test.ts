@@ -72,6 +72,23 @@ Deno.test("rexec run exits 127 and 126 when the command cannot start, with one l
   }
 });
 
+Deno.test("rexec run keeps 127 for a shell command line given as the program, and says to use -c", async () => {
+  await using server = await startServer();
+  const result = await runCli(["run", server.address, "echo $HOME"]);
+  assert.equal(result.code, 127);
+  assert.equal(
+    result.stderrText,
+    "rexec: echo $HOME: command not found; " +
+      "to run a shell command line, give it with -c: -c 'echo $HOME'\n",
+  );
+  const quoted = await runCli(["run", server.address, "--", "echo it's | tr a-z A-Z"]);
+  assert.equal(quoted.code, 127);
+  assert.match(quoted.stderrText, / -c 'echo it'\\''s \| tr a-z A-Z'\n$/);
+  // With arguments, or a name with nothing of the shell in it, it is just not found.
+  const withArgs = await runCli(["run", server.address, "--", "no such", "arg"]);
+  assert.equal(withArgs.stderrText, "rexec: no such: command not found\n");
+});
+
 Deno.test("rexec run exits 128+N when the remote command dies of signal N", async () => {
   await using server = await startServer();
   assert.equal((await runCli(["run", server.address, "-c", "kill -KILL $$"])).code, 137);
