@@ -9,6 +9,7 @@ import {
   utf8,
   waitFor,
 } from "./helpers.ts";
+import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
 
 Deno.test("rexec run sends stdout and stderr to their own local streams, byte for byte", async () => {
   await using server = await startServer();
@@ -174,6 +175,48 @@ Deno.test("rexec exits 255 with one line pointing to --help on a usage error", a
     "rexec: unknown option -p for run: give the port with the host, as HOST:PORT " +
       "(see rexec --help)\n",
   );
+});
+
+Deno.test("rexec run --ca with a file that is not a certificate says so, before connecting", async () => {
+  const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
+  await using server = await startServer({ tls: { cert: pair.certPem, key: pair.keyPem } });
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = [
+      [
+        "notes.txt",
+        "just some text\n",
+        "(it has no -----BEGIN CERTIFICATE----- block)",
+      ],
+      ["tls-key.pem", pair.keyPem, "(it is a private key, which stays on the server)"],
+      [
+        "broken.pem",
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        "(the PEM certificate is not a DER-encoded certificate)",
+      ],
+    ];
+    for (const [name, content, detail] of cases) {
+      const file = `${dir}/${name}`;
+      await Deno.writeTextFile(file, content);
+      const result = await runCli(["run", "--ca", file, `tls://${server.address}`, "--", "true"]);
+      assert.equal(result.code, 255);
+      assert.equal(
+        result.stderrText,
+        `rexec: ${file} is not a PEM certificate ${detail}: give --ca the server's tls-cert.pem\n`,
+      );
+    }
+    assert.ok(
+      !server.logs.some((record) => record.message === "connection opened"),
+      "it connected",
+    );
+    await Deno.writeTextFile(`${dir}/tls-cert.pem`, pair.certPem);
+    const trusted = await runCli(
+      ["run", "--ca", `${dir}/tls-cert.pem`, `tls://${server.address}`, "--", "echo", "ok"],
+    );
+    assert.equal(trusted.stdoutText, "ok\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("rexec run shows the first line before the command ends, and Ctrl-C exits 130", async () => {
