@@ -177,6 +177,16 @@ Deno.test("rexec exits 255 with one line pointing to --help on a usage error", a
   );
 });
 
+Deno.test("rexec serve with a short REXEC_TOKEN says to set a longer one, not to delete a file", async () => {
+  const result = await runCli(["serve", "--listen", "127.0.0.1:0"], { token: "short" });
+  assert.equal(result.code, 255);
+  assert.equal(
+    result.stderrText,
+    "rexec: REXEC_TOKEN is 5 characters; a token needs at least 16: set it to a longer secret, " +
+      "the same for the server and its clients, or unset it to use the token file\n",
+  );
+});
+
 Deno.test("rexec run --ca with a file that is not a certificate says so, before connecting", async () => {
   const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   await using server = await startServer({ tls: { cert: pair.certPem, key: pair.keyPem } });
