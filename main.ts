@@ -55,8 +55,10 @@ export async function main(args: readonly string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof RexecError) {
-      printError(`rexec: ${error.message}`);
-      if (error instanceof UsageError) printError("Try 'rexec --help' for more information.");
+      // One line, as README promises, the pointer to help included.
+      printError(
+        `rexec: ${error.message}${error instanceof UsageError ? " (see rexec --help)" : ""}`,
+      );
     } else {
       // Not an error rexec raises on purpose, so a bug or an environment
       // problem (a missing permission): show all of it, but still exit 255

@@ -92,6 +92,9 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
         cause: error,
       });
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new SpawnError(126, missingRunPermission(program), { cause: error });
+    }
     const reason = error instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : (error as Error).message;
@@ -100,6 +103,15 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
     });
   }
   return new GroupProcess(child);
+}
+
+/**
+ * Deno's own words ("run again with the --allow-run flag") read as if the
+ * client lacked something; it is the server process that does.
+ */
+function missingRunPermission(program: string): string {
+  return `${program}: cannot execute: the server process may not run it ` +
+    `(Deno's run permission: start the server with --allow-run)`;
 }
 
 async function checkDirectory(cwd: string): Promise<void> {

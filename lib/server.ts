@@ -150,7 +150,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
   if (options.token.length < MIN_TOKEN_LENGTH) {
     throw new TokenError(
-      `the token is ${options.token.length} characters; use at least ${MIN_TOKEN_LENGTH} (delete the token file to have a random one created)`,
+      `the token is ${options.token.length} characters; use at least ${MIN_TOKEN_LENGTH} (generateToken() makes one)`,
     );
   }
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;

@@ -344,6 +344,8 @@ export class ServerCommand {
       });
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
+      // A permission the server lacks is its operator's to fix, not the client's alone.
+      if (error.cause instanceof Deno.errors.NotCapable) this.#options.onWarning?.(error.message);
       return this.#notRun(started, {
         code: error.exitCode,
         signal: null,

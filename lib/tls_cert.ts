@@ -118,8 +118,9 @@ export async function createSelfSignedCertificate(
   }
   // Loaded here rather than at the top: it installs a global Reflect polyfill
   // and takes a while to load, which only the code that makes a certificate
-  // should pay for.
-  const x509 = await import("@peculiar/x509");
+  // should pay for. Named in full, not through deno.json's import map, which
+  // a program importing this library by path or URL does not have.
+  const x509 = await import("npm:@peculiar/x509@^1.14.3");
   const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const now = Date.now();

@@ -154,8 +154,8 @@ export function generateToken(): string {
  * Finds the token: `REXEC_TOKEN`, then `tokenFile`, then the default file,
  * created with mode 0600 when `createIfMissing` is set.
  *
- * @throws {TokenError} when no token can be found or read, saying where it
- * looked and how to provide one.
+ * @throws {TokenError} when no token can be found or read, or it is shorter
+ * than {@link MIN_TOKEN_LENGTH}, saying where it looked and what to do.
  *
  * @example
  * ```ts
@@ -172,18 +172,30 @@ export async function resolveToken(
   const env = options.env ?? Deno.env;
   const fromEnv = env.get(TOKEN_ENV)?.trim();
   if (fromEnv) {
+    requireLength(
+      fromEnv,
+      `${TOKEN_ENV} is ${fromEnv.length} characters`,
+      "set it to a longer secret, the same for the server and its clients, or unset it to use the token file",
+    );
     return { token: fromEnv, source: TOKEN_ENV, created: false, warnings: [] };
   }
   if (options.tokenFile !== undefined) {
-    return await readTokenFile(options.tokenFile);
+    const resolved = await readTokenFile(options.tokenFile);
+    requireLength(
+      resolved.token,
+      `token file ${resolved.source} holds ${resolved.token.length} characters`,
+      "put a longer secret in it, the same for the server and its clients",
+    );
+    return resolved;
   }
   const path = defaultTokenPath(env);
   if (options.createIfMissing) {
     const created = await createTokenFile(path);
     if (created) return created;
   }
+  let resolved: ResolvedToken;
   try {
-    return await readTokenFile(path);
+    resolved = await readTokenFile(path);
   } catch (error) {
     if (error instanceof TokenError && error.cause instanceof Deno.errors.NotFound) {
       throw new TokenError(
@@ -193,6 +205,19 @@ export async function resolveToken(
     }
     throw error;
   }
+  requireLength(
+    resolved.token,
+    `token file ${path} holds ${resolved.token.length} characters`,
+    "delete it, and rexec serve makes a random one on its next start (copy that to the clients), " +
+      "or put a longer secret in it",
+  );
+  return resolved;
+}
+
+/** Refuses a token too short to be a secret, saying what to do about where it came from. */
+function requireLength(token: string, what: string, advice: string): void {
+  if (token.length >= MIN_TOKEN_LENGTH) return;
+  throw new TokenError(`${what}; a token needs at least ${MIN_TOKEN_LENGTH}: ${advice}`);
 }
 
 async function readTokenFile(path: string): Promise<ResolvedToken> {

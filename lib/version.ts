@@ -5,7 +5,8 @@
  */
 
 /**
- * The rexec version, announced in HELLO and printed by `rexec --version`.
+ * The rexec version, announced in HELLO and printed by `rexec --version`;
+ * deno.json's `version`, the package's on JSR, is the same.
  *
  * @example
  * ```ts

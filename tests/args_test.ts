@@ -368,6 +368,36 @@ Deno.test("serve takes --listen as host:port, bracketed IPv6 or a host alone", (
   usageError(["serve", "--listen", ":7022"], "missing host", '":7022"');
 });
 
+Deno.test("serve --listen takes a port alone as a port on the default address", () => {
+  const listen = (address: string) => parseServe(["--listen", address]).listen;
+  assert.deepEqual(listen("7556"), { hostname: "127.0.0.1", port: 7556 });
+  assert.deepEqual(parseServe(["-l0"]).listen, { hostname: "127.0.0.1", port: 0 });
+  usageError(["serve", "--listen", "70000"], 'invalid port "70000"', "0 to 65535");
+});
+
+Deno.test("ssh habits are rejected with what to do instead: -p, -l and user@host", () => {
+  for (const mode of ["run", "shell"]) {
+    const command = mode === "run" ? ["true"] : [];
+    usageError([mode, "-p", "2222", "box", ...command], "unknown option -p", "HOST:PORT");
+    usageError([mode, "box", "-p2222", ...command], "unknown option -p", "HOST:PORT");
+    usageError(
+      [mode, "-l", "ann", "box", ...command],
+      "unknown option -l",
+      "no login name",
+      "the user the server runs as (or as its --user)",
+    );
+    usageError(
+      [mode, "ann@box", ...command],
+      '"ann@box" names a user',
+      "the user the server runs as (or as its --user)",
+      'write "box"',
+    );
+    usageError([mode, "tls://ann@box:9000", ...command], 'write "tls://box:9000"');
+  }
+  // Only the client modes: for serve, -l is --listen.
+  assert.equal(parseServe(["-l", "box:1"]).listen.hostname, "box");
+});
+
 Deno.test("serve takes TLS, limit and policy options", () => {
   const config = parseServe([
     "--tls",

@@ -9,6 +9,7 @@ import {
   utf8,
   waitFor,
 } from "./helpers.ts";
+import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
 
 Deno.test("rexec run sends stdout and stderr to their own local streams, byte for byte", async () => {
   await using server = await startServer();
@@ -70,6 +71,23 @@ Deno.test("rexec run exits 127 and 126 when the command cannot start, with one l
   } finally {
     await Deno.remove(file);
   }
+});
+
+Deno.test("rexec run keeps 127 for a shell command line given as the program, and says to use -c", async () => {
+  await using server = await startServer();
+  const result = await runCli(["run", server.address, "echo $HOME"]);
+  assert.equal(result.code, 127);
+  assert.equal(
+    result.stderrText,
+    "rexec: echo $HOME: command not found; " +
+      "to run a shell command line, give it with -c: -c 'echo $HOME'\n",
+  );
+  const quoted = await runCli(["run", server.address, "--", "echo it's | tr a-z A-Z"]);
+  assert.equal(quoted.code, 127);
+  assert.match(quoted.stderrText, / -c 'echo it'\\''s \| tr a-z A-Z'\n$/);
+  // With arguments, or a name with nothing of the shell in it, it is just not found.
+  const withArgs = await runCli(["run", server.address, "--", "no such", "arg"]);
+  assert.equal(withArgs.stderrText, "rexec: no such: command not found\n");
 });
 
 Deno.test("rexec run exits 128+N when the remote command dies of signal N", async () => {
@@ -142,11 +160,73 @@ Deno.test("rexec run exits 255 with one clear line when nothing listens", async 
   );
 });
 
-Deno.test("rexec exits 255 and points to --help on a usage error", async () => {
+Deno.test("rexec exits 255 with one line pointing to --help on a usage error", async () => {
   const result = await runCli(["run", "somehost"]);
   assert.equal(result.code, 255);
-  assert.match(result.stderrText, /^rexec: missing command/);
-  assert.match(result.stderrText, /rexec --help/);
+  assert.equal(
+    result.stderrText,
+    "rexec: missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING " +
+      "(see rexec --help)\n",
+  );
+  const habit = await runCli(["run", "-p", "2222", "somehost", "--", "true"]);
+  assert.equal(habit.code, 255);
+  assert.equal(
+    habit.stderrText,
+    "rexec: unknown option -p for run: give the port with the host, as HOST:PORT " +
+      "(see rexec --help)\n",
+  );
+});
+
+Deno.test("rexec serve with a short REXEC_TOKEN says to set a longer one, not to delete a file", async () => {
+  const result = await runCli(["serve", "--listen", "127.0.0.1:0"], { token: "short" });
+  assert.equal(result.code, 255);
+  assert.equal(
+    result.stderrText,
+    "rexec: REXEC_TOKEN is 5 characters; a token needs at least 16: set it to a longer secret, " +
+      "the same for the server and its clients, or unset it to use the token file\n",
+  );
+});
+
+Deno.test("rexec run --ca with a file that is not a certificate says so, before connecting", async () => {
+  const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
+  await using server = await startServer({ tls: { cert: pair.certPem, key: pair.keyPem } });
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = [
+      [
+        "notes.txt",
+        "just some text\n",
+        "(it has no -----BEGIN CERTIFICATE----- block)",
+      ],
+      ["tls-key.pem", pair.keyPem, "(it is a private key, which stays on the server)"],
+      [
+        "broken.pem",
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        "(the PEM certificate is not a DER-encoded certificate)",
+      ],
+    ];
+    for (const [name, content, detail] of cases) {
+      const file = `${dir}/${name}`;
+      await Deno.writeTextFile(file, content);
+      const result = await runCli(["run", "--ca", file, `tls://${server.address}`, "--", "true"]);
+      assert.equal(result.code, 255);
+      assert.equal(
+        result.stderrText,
+        `rexec: ${file} is not a PEM certificate ${detail}: give --ca the server's tls-cert.pem\n`,
+      );
+    }
+    assert.ok(
+      !server.logs.some((record) => record.message === "connection opened"),
+      "it connected",
+    );
+    await Deno.writeTextFile(`${dir}/tls-cert.pem`, pair.certPem);
+    const trusted = await runCli(
+      ["run", "--ca", `${dir}/tls-cert.pem`, `tls://${server.address}`, "--", "echo", "ok"],
+    );
+    assert.equal(trusted.stdoutText, "ok\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("rexec run shows the first line before the command ends, and Ctrl-C exits 130", async () => {

@@ -111,6 +111,43 @@ Deno.test("an empty or blank token file is a TokenError naming the file", async 
   });
 });
 
+Deno.test("a token shorter than 16 is a TokenError with advice for where it came from", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/rexec`);
+    await writeToken(`${dir}/rexec/token`, "short-default\n");
+    await writeToken(`${dir}/explicit`, "short-file\n");
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+
+    const fromEnv = resolveToken({ env: new Map([...env, ["REXEC_TOKEN", "short"]]) });
+    await assert.rejects(fromEnv, (error: unknown) => {
+      assert.ok(error instanceof TokenError);
+      assert.equal(
+        error.message,
+        "REXEC_TOKEN is 5 characters; a token needs at least 16: set it to a longer secret, " +
+          "the same for the server and its clients, or unset it to use the token file",
+      );
+      return true;
+    });
+    await assert.rejects(
+      resolveToken({ env, tokenFile: `${dir}/explicit` }),
+      isTokenError(`token file ${dir}/explicit holds 10 characters`, "put a longer secret in it"),
+    );
+    for (const createIfMissing of [false, true]) {
+      await assert.rejects(
+        resolveToken({ env, createIfMissing }),
+        isTokenError(
+          `token file ${dir}/rexec/token holds 13 characters`,
+          "delete it, and rexec serve makes a random one on its next start",
+        ),
+      );
+    }
+    assert.equal(
+      (await resolveToken({ env: new Map([["REXEC_TOKEN", "x".repeat(16)]]) })).token.length,
+      16,
+    );
+  });
+});
+
 Deno.test("a missing --token-file is a TokenError naming the file", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);

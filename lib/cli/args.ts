@@ -180,6 +180,18 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
   shell: CLIENT_OPTIONS,
 };
 
+/** Who a command runs as, for those who expect to choose it as with ssh. */
+const RUNS_AS = "commands run as the user the server runs as (or as its --user)";
+
+/**
+ * Options people bring from ssh, with what rexec takes instead; client modes
+ * only (`serve -l` is `--listen`).
+ */
+const SSH_HABITS: Readonly<Record<string, string>> = {
+  p: "give the port with the host, as HOST:PORT",
+  l: `there is no login name to give; ${RUNS_AS}`,
+};
+
 type Parsed = {
   readonly values: ReadonlyMap<string, readonly string[]>;
   readonly positionals: readonly string[];
@@ -302,9 +314,7 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
   };
   return {
     mode: "serve",
-    listen: listen === undefined
-      ? { hostname: DEFAULT_HOSTNAME, port: DEFAULT_PORT }
-      : parseHostPort(listen, DEFAULT_PORT),
+    listen: parseListen(listen),
     ...(tokenFile !== undefined ? { tokenFile } : {}),
     maxFrameSize,
     maxTimeout: seconds("max-timeout", DEFAULT_MAX_TIMEOUT),
@@ -323,6 +333,20 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(user !== undefined ? { user } : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
   };
+}
+
+/** `--listen`: HOST:PORT, a host alone (default port), or a port alone (default host). */
+function parseListen(listen: string | undefined): HostPort {
+  if (listen === undefined) return { hostname: DEFAULT_HOSTNAME, port: DEFAULT_PORT };
+  if (/^\d+$/.test(listen)) {
+    // No host is named with digits alone: they are the port, as in ssh -L.
+    const port = Number(listen);
+    if (port > 65535) {
+      throw new UsageError(`invalid port ${JSON.stringify(listen)}: use 0 to 65535`);
+    }
+    return { hostname: DEFAULT_HOSTNAME, port };
+  }
+  return parseHostPort(listen, DEFAULT_PORT);
 }
 
 function parseRun(args: readonly string[]): RunConfig | HelpConfig {
@@ -364,7 +388,16 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
     throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   }
   const tlsScheme = /^tls:\/\//i.test(host);
-  const target = parseHostPort(tlsScheme ? host.slice("tls://".length) : host, DEFAULT_PORT);
+  const address = tlsScheme ? host.slice("tls://".length) : host;
+  const at = address.lastIndexOf("@");
+  if (at !== -1) {
+    const hostAlone = host.slice(0, host.length - address.length) + address.slice(at + 1);
+    throw new UsageError(
+      `${JSON.stringify(host)} names a user, but there is no login name to give; ${RUNS_AS}: ` +
+        `write ${JSON.stringify(hostAlone)}`,
+    );
+  }
+  const target = parseHostPort(address, DEFAULT_PORT);
   if (target.port === 0) {
     throw new UsageError(`cannot connect to port 0 in ${JSON.stringify(host)}`);
   }
@@ -433,7 +466,10 @@ function tokenize(
     const key = long ? arg.slice(2, equals === -1 ? undefined : equals) : arg.slice(1, 2);
     const spec = specs.find((option) => long ? option.name === key : option.short === key);
     if (!spec) {
-      throw new UsageError(`unknown option ${long ? `--${key}` : `-${key}`} for ${mode}`);
+      const habit = !long && (mode === "run" || mode === "shell") ? SSH_HABITS[key] : undefined;
+      throw new UsageError(
+        `unknown option ${long ? `--${key}` : `-${key}`} for ${mode}${habit ? `: ${habit}` : ""}`,
+      );
     }
     const label = long ? `--${spec.name}` : `-${spec.short}`;
     let value: string;

@@ -5,7 +5,7 @@
  */
 
 import { type Client, connect } from "../client.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, TlsError } from "../errors.ts";
 import { resolveToken } from "../token.ts";
 import type { ClientConfig } from "./args.ts";
 
@@ -28,17 +28,7 @@ import type { ClientConfig } from "./args.ts";
 export async function connectFromConfig(config: ClientConfig): Promise<Client> {
   const { token } = await resolveToken({ tokenFile: config.tokenFile });
   const caFile = config.tls?.caFile;
-  let caCerts: string[] | undefined;
-  if (caFile !== undefined) {
-    try {
-      caCerts = [await Deno.readTextFile(caFile)];
-    } catch (error) {
-      throw new ConnectionError(
-        `cannot read the CA certificate ${caFile}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-  }
+  const caCerts = caFile === undefined ? undefined : [await readCaCertificate(caFile)];
   return await connect({
     hostname: config.target.hostname,
     port: config.target.port,
@@ -47,4 +37,37 @@ export async function connectFromConfig(config: ClientConfig): Promise<Client> {
     keepalive: config.keepalive,
     ...(config.tls ? { tls: caCerts ? { caCerts } : {} } : {}),
   });
+}
+
+/**
+ * Reads `--ca FILE` and checks that it holds a certificate: given anything
+ * else, the TLS handshake would only report the server as not trusted.
+ */
+async function readCaCertificate(caFile: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(caFile);
+  } catch (error) {
+    throw new ConnectionError(
+      `cannot read the CA certificate ${caFile}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  // Loaded only for --ca, so that a plain `rexec run` does not load it.
+  const { CertificateError, certificateFingerprint } = await import("../tls_cert.ts");
+  try {
+    await certificateFingerprint(text);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    const detail = /-----BEGIN CERTIFICATE-----/.test(text)
+      ? error.message
+      : /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(text)
+      ? "it is a private key, which stays on the server"
+      : "it has no -----BEGIN CERTIFICATE----- block";
+    throw new TlsError(
+      `${caFile} is not a PEM certificate (${detail}): give --ca the server's tls-cert.pem`,
+      { cause: error },
+    );
+  }
+  return text;
 }

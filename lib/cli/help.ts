@@ -37,7 +37,8 @@ commands, exit 0.
 
 Options:
   -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:${DEFAULT_PORT});
-                             IPv6 as [::1]:${DEFAULT_PORT}; beyond loopback, TLS is needed
+                             IPv6 as [::1]:${DEFAULT_PORT}; a port alone: 127.0.0.1:PORT;
+                             beyond loopback, TLS is needed
       --token-file FILE      token file (default: REXEC_TOKEN, else
                              ~/.config/rexec/token, created on first start)
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RemoteProcess } from "../remote_process.ts";
+import type { RemoteProcess, RemoteStatus } from "../remote_process.ts";
 import type { RunConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
@@ -63,7 +63,23 @@ export async function runRemote(config: RunConfig): Promise<number> {
   if (interrupted) return exitCodeForSignal(interrupted);
   if (closedEarly) return EXIT_STDOUT_CLOSED;
   if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
-    printError(`rexec: ${status.message}`);
+    printError(`rexec: ${status.message}${shellLineHint(config.command, status)}`);
   }
   return exitCodeFor(status);
+}
+
+/** Characters that mean something to a shell, and whitespace. */
+const SHELL_SYNTAX = /[\s$`'"\\|&;<>()*?[\]{}~]/;
+
+/**
+ * When a whole shell command line was given as the program's name (`rexec
+ * run HOST 'echo $HOME'`, as one would with ssh) and so was not found, how
+ * to run it with the remote shell instead.
+ */
+function shellLineHint(command: RunConfig["command"], status: RemoteStatus): string {
+  if (!("argv" in command) || command.argv.length !== 1) return "";
+  if (status.code !== 127 || status.reason !== "spawn_failed") return "";
+  const [line] = command.argv;
+  if (!SHELL_SYNTAX.test(line)) return "";
+  return `; to run a shell command line, give it with -c: -c '${line.replaceAll("'", "'\\''")}'`;
 }
