@@ -5,6 +5,7 @@ const ROOT = new URL("..", import.meta.url);
 
 interface DenoJson {
   name?: string;
+  license?: string;
   version?: string;
   exports?: Record<string, string>;
   publish?: { include?: string[]; exclude?: string[] };
@@ -67,4 +68,11 @@ Deno.test("the library imports only files, node: built-ins and full npm: specifi
     }
   }
   assert.ok(npmImports > 0, "no npm: import found: is the pattern still right?");
+});
+
+Deno.test("deno.json names the license that LICENSE holds, and publishes it", async () => {
+  const license = await Deno.readTextFile(new URL("LICENSE", ROOT));
+  assert.equal(config.license, "MIT");
+  assert.match(license, /^MIT License/);
+  assert.ok(config.publish?.include?.includes("LICENSE"));
 });
