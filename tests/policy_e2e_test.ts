@@ -73,6 +73,90 @@ Deno.test("rexec serve refuses PATH and LD_PRELOAD from clients unless --env-all
   }
 });
 
+Deno.test("with --allow, client variables are refused unless --env-allow names them: an allowed program cannot be made to run another", async () => {
+  // The shape of issue 10's py3versions repro without needing Python: an
+  // allowed program that runs whatever a variable names.
+  const dir = await Deno.makeTempDir({ prefix: "rexec_env_allow_" });
+  const opener = `${dir}/open-docs`;
+  await Deno.writeTextFile(opener, '#!/bin/sh\nexec ${BROWSER:-true} "$@"\n');
+  await Deno.chmod(opener, 0o755);
+  const server = await startCliServer(["--allow", opener, "--allow", "printenv"]);
+  try {
+    const hijacked = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "BROWSER=echo escaped the allowlist",
+      server.address,
+      "--",
+      opener,
+    ]);
+    assert.equal(hijacked.code, 125, hijacked.stdoutText);
+    assert.equal(hijacked.stdoutText, "");
+    assert.match(hijacked.stderrText, /^rexec: environment variable BROWSER .*--env-allow BROWSER/);
+    for (
+      const assignment of [
+        "PYTHONWARNINGS=all:0:antigravity.x:0:0",
+        "SYSTEMD_EDITOR=/tmp/x",
+        "GIT_DIR=/tmp",
+        "FOO=bar",
+      ]
+    ) {
+      const name = assignment.slice(0, assignment.indexOf("="));
+      const refused = await runCli([
+        "run",
+        "-n",
+        "-e",
+        assignment,
+        server.address,
+        "--",
+        "printenv",
+      ]);
+      assert.equal(refused.code, 125, `${name}: ${refused.stderrText}`);
+      assert.match(refused.stderrText, new RegExp(`--env-allow ${name}\\b`));
+    }
+    const harmless = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "TERM=xterm-256color",
+      "-e",
+      "LANG=C.UTF-8",
+      "-e",
+      "LC_ALL=C",
+      server.address,
+      "--",
+      "printenv",
+      "TERM",
+      "LANG",
+      "LC_ALL",
+    ]);
+    assert.deepEqual([harmless.code, harmless.stdoutText], [0, "xterm-256color\nC.UTF-8\nC\n"]);
+  } finally {
+    await server.stop();
+  }
+  const listed = await startCliServer(["--allow", "printenv", "--env-allow", "FOO"]);
+  try {
+    const foo = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "FOO=bar",
+      listed.address,
+      "--",
+      "printenv",
+      "FOO",
+    ]);
+    assert.deepEqual([foo.code, foo.stdoutText], [0, "bar\n"]);
+    const term = await runCli(["run", "-n", "-e", "TERM=xterm", listed.address, "--", "printenv"]);
+    assert.equal(term.code, 125);
+    assert.match(term.stderrText, /allowed: FOO; .*--env-allow TERM/);
+  } finally {
+    await listed.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const root = Deno.uid() === 0;
 
 Deno.test({

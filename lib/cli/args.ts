@@ -74,7 +74,7 @@ export interface ServeConfig {
   readonly authFailureDelay: number;
   /** Programs clients may run; any when absent. */
   readonly allow?: readonly string[];
-  /** Variables clients may set; any but the dangerous ones when absent. */
+  /** Variables clients may set; when absent, the defaults with `--allow`, else any but the dangerous ones. */
   readonly envAllow?: readonly string[];
   /** Account to run commands as. */
   readonly user?: string;

@@ -66,9 +66,17 @@ Limits:
 
 Command policy:
       --allow PROGRAM        only these programs may run (repeatable); shell
-                             mode (-c) needs --allow /bin/sh
-      --env-allow NAME       only these variables may be set (repeatable);
-                             without it, PATH, LD_* and the like are refused
+                             mode (-c) needs --allow /bin/sh. Clients may then
+                             set only TERM, LANG, LC_*, TZ, COLUMNS and LINES,
+                             with plain values (no paths), unless --env-allow
+                             lists others: any other variable could make an
+                             allowed program run another one
+      --env-allow NAME       only these variables (NAME, or PREFIX*) may be set
+                             (repeatable; replaces the list above). With
+                             neither option, any variable but PATH, LD_* and
+                             the like: a client that may run any program gains
+                             nothing from one, so that list guards against
+                             mistakes, not attacks
       --user NAME            run commands as this user (server running as root)
       --audit-log FILE       one JSON line per connection, login, command start
                              and end; - for stderr
