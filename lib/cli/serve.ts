@@ -1,12 +1,13 @@
 /**
  * `rexec serve`: the server with zero configuration, logging to stderr,
- * until SIGINT or SIGTERM.
+ * until SIGINT or SIGTERM. SIGHUP reopens the audit log file, for log
+ * rotation.
  *
  * @module
  */
 
 import { isLoopback } from "../address.ts";
-import { openAuditLog } from "../audit.ts";
+import { type AuditLog, AuditLogError, openAuditLog } from "../audit.ts";
 import { CertificateError } from "../tls_cert.ts";
 import { createTextLogger, type Logger } from "../log.ts";
 import { requireSafeTransport, serve } from "../server.ts";
@@ -47,6 +48,9 @@ export async function runServe(config: ServeConfig): Promise<number> {
     insecurePlaintext: config.insecurePlaintext,
   });
   const logger = createTextLogger();
+  // Opened first: a path that cannot be used stops the start before the
+  // token file or a certificate is made. Never creates a directory.
+  using audit = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
   const token = await resolveToken({
     tokenFile: config.tokenFile,
     createIfMissing: true,
@@ -73,14 +77,6 @@ export async function runServe(config: ServeConfig): Promise<number> {
     logger({ level: "info", message: "allowed programs", fields: { allow: policy.allowed } });
   }
   const runAs = config.user === undefined ? undefined : await accountToRunAs(config.user, logger);
-  using audit = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog, {
-    onError: (error) =>
-      logger({
-        level: "error",
-        message: "cannot write the audit log",
-        fields: { file: config.auditLog, error: error.message },
-      }),
-  });
   const server = await serve({
     token: token.token,
     hostname: config.listen.hostname,
@@ -100,7 +96,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
     authFailureDelay: config.authFailureDelay,
     policy,
     ...(runAs ? { runAs } : {}),
-    ...(audit ? { audit: audit.write } : {}),
+    ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
   });
   logger({
     level: "info",
@@ -114,14 +110,34 @@ export async function runServe(config: ServeConfig): Promise<number> {
         "--insecure-plaintext: traffic is not encrypted; anyone on the network path can read commands and output",
     });
   }
-  using _interrupts = watchInterrupts((signal, count) => {
-    if (count > 1) return;
+  let stops = 0;
+  using _interrupts = watchInterrupts((signal) => {
+    if (signal === "SIGHUP" && audit && audit.path !== "-") {
+      reopenAuditLog(audit, logger);
+      return;
+    }
+    if (++stops > 1) return;
     logger({ level: "info", message: "shutting down", fields: { signal } });
     server.shutdown();
   });
   await server.finished;
   logger({ level: "info", message: "stopped" });
   return 0;
+}
+
+/** Log rotation renamed the audit log: records go to a new file at its path from now on. */
+function reopenAuditLog(audit: AuditLog, logger: Logger): void {
+  try {
+    audit.reopen();
+    logger({ level: "info", message: "reopened the audit log", fields: { file: audit.path } });
+  } catch (error) {
+    if (!(error instanceof AuditLogError)) throw error;
+    logger({
+      level: "error",
+      message: "cannot reopen the audit log; still writing to the file open before",
+      fields: { error: error.message },
+    });
+  }
 }
 
 /** The certificate and key to serve: the files given, or this host's pair, made on first use. */
