@@ -15,7 +15,12 @@ import type { AuthThrottle } from "./auth_throttle.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
-import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts";
+import {
+  AuthenticationError,
+  FrameTooLargeError,
+  HandshakeError,
+  ProtocolError,
+} from "./errors.ts";
 import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
@@ -328,6 +333,8 @@ export class ServerSession {
   async #refuseForeignPeer(error: ProtocolError): Promise<undefined> {
     const kind = describeForeignPeer(this.#reader.lastHeader);
     if (kind === "unknown") {
+      // Only now: an HTTP, TLS or SSH opening reads as a huge length too.
+      if (error instanceof FrameTooLargeError) throw error;
       throw new HandshakeError(
         `the peer is not a rexec client: ${error.message}`,
         "not_rexec",
