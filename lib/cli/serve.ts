@@ -13,6 +13,7 @@ import { createTextLogger, type Logger } from "../log.ts";
 import { requireSafeTransport, serve } from "../server.ts";
 import { formatAddr } from "../server_session.ts";
 import {
+  certificateValidity,
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
@@ -98,6 +99,18 @@ export async function runServe(config: ServeConfig): Promise<number> {
     ...(runAs ? { runAs } : {}),
     ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
   });
+  // Before "listening": a signal sent as soon as that line appears must
+  // find the handlers in place, not the default action.
+  let stops = 0;
+  using _interrupts = watchInterrupts((signal) => {
+    if (signal === "SIGHUP" && audit && audit.path !== "-") {
+      reopenAuditLog(audit, logger);
+      return;
+    }
+    if (++stops > 1) return;
+    logger({ level: "info", message: "shutting down", fields: { signal } });
+    server.shutdown();
+  });
   logger({
     level: "info",
     message: "listening",
@@ -110,16 +123,6 @@ export async function runServe(config: ServeConfig): Promise<number> {
         "--insecure-plaintext: traffic is not encrypted; anyone on the network path can read commands and output",
     });
   }
-  let stops = 0;
-  using _interrupts = watchInterrupts((signal) => {
-    if (signal === "SIGHUP" && audit && audit.path !== "-") {
-      reopenAuditLog(audit, logger);
-      return;
-    }
-    if (++stops > 1) return;
-    logger({ level: "info", message: "shutting down", fields: { signal } });
-    server.shutdown();
-  });
   await server.finished;
   logger({ level: "info", message: "stopped" });
   return 0;
@@ -175,7 +178,51 @@ async function loadTls(
       );
     }
   };
-  return { cert: await read(certFile, "certificate"), key: await read(keyFile, "key") };
+  const cert = await read(certFile, "certificate");
+  await warnIfOutOfDate(cert, certFile, logger);
+  return { cert, key: await read(keyFile, "key") };
+}
+
+/**
+ * Says so when the certificate is expired or not valid yet: the server
+ * serves it all the same, but every client will refuse it.
+ */
+async function warnIfOutOfDate(cert: string, file: string, logger: Logger): Promise<void> {
+  let validity: { notBefore: Date; notAfter: Date };
+  try {
+    validity = await certificateValidity(cert);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    logger({
+      level: "warn",
+      message: "cannot read the TLS certificate's validity period",
+      fields: { file, error: error.message },
+    });
+    return;
+  }
+  const now = Date.now();
+  if (now > validity.notAfter.getTime()) {
+    logger({
+      level: "warn",
+      message: "the TLS certificate has expired: clients will refuse it",
+      fields: {
+        file,
+        not_after: validity.notAfter.toISOString(),
+        hint:
+          "make a new one (rexec cert --force, then give clients the new tls-cert.pem) or renew it",
+      },
+    });
+  } else if (now < validity.notBefore.getTime()) {
+    logger({
+      level: "warn",
+      message: "the TLS certificate is not valid yet: clients will refuse it until then",
+      fields: {
+        file,
+        not_before: validity.notBefore.toISOString(),
+        hint: "check this machine's clock, or the certificate's dates",
+      },
+    });
+  }
 }
 
 /** The account `--user` names, checked and turned into what commands run as. */
