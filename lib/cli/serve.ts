@@ -18,7 +18,7 @@ import {
   defaultCertificatePaths,
   ensureCertificate,
 } from "../tls_cert.ts";
-import { defaultConfigDir, resolveToken, TOKEN_ENV } from "../token.ts";
+import { configDirWarning, defaultConfigDir, resolveToken, TOKEN_ENV } from "../token.ts";
 import { UsageError } from "../errors.ts";
 import { CommandPolicy } from "../policy.ts";
 import type { RunAs } from "../server_command.ts";
@@ -69,7 +69,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
         : "clients on other machines need this token: copy the file, or set REXEC_TOKEN to its content",
     },
   });
-  const tls = config.tls ? await loadTls(config, logger) : undefined;
+  const tls = config.tls ? await loadTls(config, logger, token.warnings) : undefined;
   const policy = await CommandPolicy.create({
     ...(config.allow ? { allow: config.allow } : {}),
     ...(config.envAllow ? { envAllow: config.envAllow } : {}),
@@ -147,6 +147,7 @@ function reopenAuditLog(audit: AuditLog, logger: Logger): void {
 async function loadTls(
   config: ServeConfig,
   logger: Logger,
+  loggedWarnings: readonly string[],
 ): Promise<{ cert: string; key: string }> {
   let certFile = config.tls?.certFile;
   let keyFile = config.tls?.keyFile;
@@ -154,7 +155,12 @@ async function loadTls(
     const names = defaultCertificateNames();
     const { hostname } = config.listen;
     if (!names.includes(hostname) && !/^(0\.0\.0\.0|::)$/.test(hostname)) names.push(hostname);
-    const pair = await ensureCertificate({ ...defaultCertificatePaths(defaultConfigDir()), names });
+    const configDir = defaultConfigDir();
+    const dirWarning = await configDirWarning(configDir);
+    if (dirWarning !== undefined && !loggedWarnings.includes(dirWarning)) {
+      logger({ level: "warn", message: dirWarning });
+    }
+    const pair = await ensureCertificate({ ...defaultCertificatePaths(configDir), names });
     ({ certFile, keyFile } = pair);
     logger({
       level: "info",
