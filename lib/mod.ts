@@ -26,10 +26,12 @@ export {
   type AuditEvent,
   type AuditEventName,
   type AuditLog,
+  AuditLogError,
   type AuditLogOptions,
   type AuditSink,
   openAuditLog,
 } from "./audit.ts";
+export type { AuditFailMode } from "./audit_trail.ts";
 export {
   Client,
   connect,

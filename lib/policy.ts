@@ -4,6 +4,16 @@
  * sockets and frames: it looks at a request and the file system, and says
  * yes, with the exact file to execute, or no, with a message for the user.
  *
+ * Variables follow one of three rules. `--env-allow` given: exactly the
+ * names (or `PREFIX*`) it lists. Otherwise, with `--allow`: only
+ * {@link DEFAULT_ENV_ALLOW}, each with a plain value, because a denylist
+ * cannot be complete and every variable a program reads is a way to make it
+ * run something else (`BROWSER`, `SYSTEMD_EDITOR`, `PYTHONWARNINGS`,
+ * `GIT_DIR`, ...), which would defeat the allowlist. With neither: any name
+ * except {@link DANGEROUS_ENV}; a client that may run any program gains
+ * nothing from a variable, so that list guards against mistakes, not
+ * against an attacker.
+ *
  * Programs are compared by their canonical path: the directory resolved
  * with `Deno.realPath` (so `/bin/ls` and `/usr/bin/ls` are the same program
  * where `/bin` links to `/usr/bin`), the file name kept as it is. The last
@@ -20,7 +30,12 @@ import { RexecError } from "./errors.ts";
 export interface CommandPolicyOptions {
   /** Programs clients may run (`--allow`, repeatable): names looked up in PATH or paths. Undefined: any program. */
   readonly allow?: readonly string[];
-  /** Environment variable names clients may set (`--env-allow`). Undefined: any name except the dangerous ones. */
+  /**
+   * Environment variable names clients may set (`--env-allow`); an entry
+   * ending in `*` is a prefix. Undefined: with `allow`, the names in
+   * {@link DEFAULT_ENV_ALLOW} with plain values; without, any name except
+   * the {@link DANGEROUS_ENV} ones.
+   */
   readonly envAllow?: readonly string[];
   /** PATH used to look programs up; default the server's own PATH. */
   readonly path?: string;
@@ -143,7 +158,62 @@ export const DANGEROUS_ENV: readonly string[] = Object.freeze([
   "LESSCLOSE",
   "SSH_ASKPASS",
   "SUDO_ASKPASS",
+  "BROWSER",
+  "MANPAGER",
+  "SYSTEMD_EDITOR",
+  "SYSTEMD_PAGER",
+  "PYTHONWARNINGS",
+  "GIT_DIR",
 ]);
+
+/** A locale name (`C.UTF-8`, `de_DE@euro`): no path, and no `.` or `..` alone. */
+const LOCALE_VALUE = /^(?:[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63})?$/;
+
+/**
+ * A time zone by name (`Europe/Paris`) or as a POSIX rule
+ * (`EST5EDT,M3.2.0/2,M11.1.0/2`): never an absolute path, never `..`.
+ */
+const TZ_VALUE =
+  /^(?!.*\.\.)(?!:?\/):?[A-Za-z0-9_+,.<>:-]{1,64}(?:\/[A-Za-z0-9_+,.<>:-]{1,64}){0,4}$/;
+
+/**
+ * Environment variables a client may set on a server with an allowlist
+ * (`--allow`) that has no `--env-allow` of its own: the terminal type, its
+ * size, the language and the time zone, as `AcceptEnv LANG LC_*` in
+ * Debian's sshd and the `TERM` ssh always sends. None of them names a
+ * program, a library or a configuration file, and each is accepted only
+ * with a value that cannot be a path (`LANG=C.UTF-8` and `TZ=Europe/Paris`
+ * pass, `LANG=/tmp/x` and `TZ=/tmp/zone` do not), since glibc reads a
+ * locale or zone file from a path given there. An entry ending in `*` is a
+ * prefix.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_ENV_ALLOW } from "./policy.ts";
+ *
+ * assert.ok(DEFAULT_ENV_ALLOW.includes("LC_*"));
+ * assert.ok(!DEFAULT_ENV_ALLOW.includes("PAGER"));
+ * ```
+ */
+export const DEFAULT_ENV_ALLOW: readonly string[] = Object.freeze([
+  "TERM",
+  "LANG",
+  "LC_*",
+  "TZ",
+  "COLUMNS",
+  "LINES",
+]);
+
+/** The values each {@link DEFAULT_ENV_ALLOW} entry accepts, in the same order. */
+const DEFAULT_ENV_VALUES: readonly RegExp[] = [
+  /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/,
+  LOCALE_VALUE,
+  LOCALE_VALUE,
+  TZ_VALUE,
+  /^[0-9]{1,6}$/,
+  /^[0-9]{1,6}$/,
+];
 
 /**
  * Whether `name` is in {@link DANGEROUS_ENV}, exactly or by prefix.
@@ -157,10 +227,22 @@ export const DANGEROUS_ENV: readonly string[] = Object.freeze([
  * ```
  */
 export function isDangerousEnvName(name: string): boolean {
-  return DANGEROUS_ENV.some((entry) =>
-    entry.endsWith("*") ? name.startsWith(entry.slice(0, -1)) : name === entry
-  );
+  return DANGEROUS_ENV.some((entry) => matchesEnvEntry(entry, name));
 }
+
+/** Whether `name` is `entry`, or starts with it when `entry` ends in `*`. */
+function matchesEnvEntry(entry: string, name: string): boolean {
+  return entry.endsWith("*") ? name.startsWith(entry.slice(0, -1)) : name === entry;
+}
+
+/**
+ * Which variables a policy lets clients set: every name but the dangerous
+ * ones, the defaults for an allowlist, or an explicit list.
+ */
+type EnvRule =
+  | { readonly kind: "denylist" }
+  | { readonly kind: "defaults" }
+  | { readonly kind: "list"; readonly entries: readonly string[] };
 
 /**
  * The server's policy options cannot be used: an `--allow` entry that cannot
@@ -217,18 +299,18 @@ type Lookup = { readonly file: string } | { readonly problem: string };
  */
 export class CommandPolicy {
   readonly #allowed: readonly string[] | undefined;
-  readonly #envAllow: ReadonlySet<string> | undefined;
+  readonly #env: EnvRule;
   readonly #path: string;
   readonly #shell: Lookup | undefined;
 
   private constructor(
     allowed: readonly string[] | undefined,
-    envAllow: ReadonlySet<string> | undefined,
+    env: EnvRule,
     path: string,
     shell: Lookup | undefined,
   ) {
     this.#allowed = allowed;
-    this.#envAllow = envAllow;
+    this.#env = env;
     this.#path = path;
     this.#shell = shell;
   }
@@ -244,16 +326,20 @@ export class CommandPolicy {
    * @throws {PolicyError} naming the entry that cannot be used, and why.
    */
   static async create(options: CommandPolicyOptions = {}): Promise<CommandPolicy> {
-    const envAllow = options.envAllow === undefined ? undefined : new Set(options.envAllow);
-    for (const name of envAllow ?? []) {
+    for (const name of options.envAllow ?? []) {
       if (!isValidEnvName(name)) {
         throw new PolicyError(
           `--env-allow ${showEnv(name)}: not a valid environment variable name`,
         );
       }
     }
+    const env: EnvRule = options.envAllow !== undefined
+      ? { kind: "list", entries: [...new Set(options.envAllow)] }
+      : options.allow !== undefined
+      ? { kind: "defaults" }
+      : { kind: "denylist" };
     if (options.allow === undefined) {
-      return new CommandPolicy(undefined, envAllow, options.path ?? "", undefined);
+      return new CommandPolicy(undefined, env, options.path ?? "", undefined);
     }
     const path = options.path ?? serverPath();
     const cwd = serverCwd();
@@ -276,7 +362,7 @@ export class CommandPolicy {
       }
       if (!allowed.includes(canonical)) allowed.push(canonical);
     }
-    return new CommandPolicy(allowed, envAllow, path, await lookUpShell());
+    return new CommandPolicy(allowed, env, path, await lookUpShell());
   }
 
   /** Canonical paths of the allowed programs, or undefined when any program may run. */
@@ -358,9 +444,16 @@ export class CommandPolicy {
         return `${showProgram(name)} is not a valid environment variable name`;
       }
       if (typeof value !== "string") return `environment variable ${showEnv(name)} is not a string`;
-      const allowed = this.#envAllow === undefined
+      const rule = this.#env;
+      if (rule.kind === "defaults") {
+        const index = DEFAULT_ENV_ALLOW.findIndex((entry) => matchesEnvEntry(entry, name));
+        if (index === -1) refused.push(name);
+        else if (!DEFAULT_ENV_VALUES[index].test(value)) return refuseDefaultValue(name, value);
+        continue;
+      }
+      const allowed = rule.kind === "denylist"
         ? !isDangerousEnvName(name)
-        : this.#envAllow.has(name);
+        : rule.entries.some((entry) => matchesEnvEntry(entry, name));
       if (!allowed) refused.push(name);
     }
     if (refused.length === 0) return undefined;
@@ -371,17 +464,33 @@ export class CommandPolicy {
     const [subject, verb] = refused.length === 1
       ? [`environment variable ${names}`, "is"]
       : [`environment variables ${names}`, "are"];
-    if (this.#envAllow === undefined) {
-      return `${subject} ${verb} not allowed on this server: ` +
-        `${refused.length === 1 ? "it" : "they"} can change which program or code runs ` +
-        `(the server can allow ${refused.length === 1 ? "it" : "them"} with ${flags})`;
+    const them = refused.length === 1 ? "it" : "them";
+    switch (this.#env.kind) {
+      case "denylist":
+        return `${subject} ${verb} not allowed on this server: ` +
+          `${refused.length === 1 ? "it" : "they"} can change which program or code runs ` +
+          `(the server can allow ${them} with ${flags})`;
+      case "defaults":
+        return `${subject} ${verb} not allowed on this server: with --allow, clients may set ` +
+          `only ${DEFAULT_ENV_ALLOW.join(", ")}, since any other variable could make an ` +
+          `allowed program run another (the server can allow ${them} with ${flags})`;
+      case "list": {
+        const { entries } = this.#env;
+        const permitted = entries.length === 0
+          ? "none are allowed"
+          : `allowed: ${list(entries.map(showEnv))}`;
+        return `${subject} ${verb} not allowed on this server (${permitted}; ` +
+          `the server can allow ${them} with ${flags})`;
+      }
     }
-    const permitted = this.#envAllow.size === 0
-      ? "none are allowed"
-      : `allowed: ${list([...this.#envAllow].map(showEnv))}`;
-    return `${subject} ${verb} not allowed on this server (${permitted}; ` +
-      `the server can allow ${refused.length === 1 ? "it" : "them"} with ${flags})`;
   }
+}
+
+/** Why a default variable's value is refused: it could name a file. */
+function refuseDefaultValue(name: string, value: string): string {
+  return `environment variable ${showEnv(name)}=${showProgram(value)} is not allowed on this ` +
+    `server: with --allow, ${showEnv(name)} may only have a plain value, not a path ` +
+    `(the server can allow any value with --env-allow ${showEnv(name)})`;
 }
 
 function refuse(message: string): PolicyDecision {

@@ -7,6 +7,7 @@
 
 import { DEFAULT_PORT, isLoopback } from "./address.ts";
 import type { AuditSink } from "./audit.ts";
+import { type AuditFailMode, AuditTrail } from "./audit_trail.ts";
 import { CommandPolicy } from "./policy.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
 import { closeQuietly } from "./close_quietly.ts";
@@ -99,8 +100,19 @@ export interface ServeOptions {
   policy?: ExecPolicy;
   /** Run commands as this account (`--user`); needs a server running as root. */
   runAs?: RunAs;
-  /** Receives one audit record per connection, authentication, command start and end. */
+  /**
+   * Receives one audit record per connection, authentication, command start
+   * and end; it throws when it cannot keep one. Records of connections that
+   * never authenticate are limited to about 10 per second per address, with
+   * a `suppressed` summary of the rest.
+   */
   audit?: AuditSink;
+  /**
+   * While `audit` throws: `closed` (the default) refuses new commands until
+   * it works again, `open` runs them unaudited. The server log says so once
+   * per run of failures.
+   */
+  auditFail?: AuditFailMode;
 }
 
 /**
@@ -204,7 +216,15 @@ export async function serve(options: ServeOptions): Promise<Server> {
     policy: options.policy ?? await CommandPolicy.create(),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
-    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.audit
+      ? {
+        audit: new AuditTrail({
+          sink: options.audit,
+          failMode: options.auditFail,
+          logger: options.logger,
+        }),
+      }
+      : {}),
   };
   let listener: ConnListener;
   try {
@@ -309,7 +329,8 @@ class TcpServer implements Server {
     this.#maxSessions = maxSessions;
     this.addr = listener.addr;
     const accepting = this.#acceptLoop();
-    this.finished = accepting.then(() => this.#allSessionsEnded());
+    this.finished = accepting.then(() => this.#allSessionsEnded())
+      .finally(() => settings.audit?.[Symbol.dispose]());
     if (signal?.aborted) this.shutdown();
     signal?.addEventListener("abort", () => this.shutdown(), { once: true });
   }

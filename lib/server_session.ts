@@ -9,12 +9,18 @@
  */
 
 import { formatHostPort } from "./address.ts";
-import type { AuditEvent, AuditEventName, AuditSink } from "./audit.ts";
+import type { AuditEvent, AuditEventName } from "./audit.ts";
+import type { AuditTrail } from "./audit_trail.ts";
 import type { AuthThrottle } from "./auth_throttle.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
-import { AuthenticationError, HandshakeError, ProtocolError } from "./errors.ts";
+import {
+  AuthenticationError,
+  FrameTooLargeError,
+  HandshakeError,
+  ProtocolError,
+} from "./errors.ts";
 import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
@@ -82,8 +88,8 @@ export interface SessionSettings {
   readonly runAs?: RunAs;
   /** Server-wide limit on running commands; none when absent. */
   readonly slots?: CommandSlots;
-  /** Receives audit records; none when absent. */
-  readonly audit?: AuditSink;
+  /** Where audit records go; none when absent. */
+  readonly audit?: AuditTrail;
 }
 
 /** How long a farewell ERROR frame may take before the connection is closed anyway. */
@@ -91,6 +97,10 @@ const FAREWELL_TIMEOUT_MS = 1000;
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
 const MAX_UNREAD_PONGS = 16;
+
+/** What a client is told when its command is refused because nothing could record it. */
+const AUDIT_REFUSAL = "the server cannot write its audit log, so it runs no commands until it " +
+  "can; tell the server's operator";
 
 /** Too many failed attempts from this address; the wait would outlast the handshake. */
 class ThrottledError extends AuthenticationError {}
@@ -127,6 +137,11 @@ export class ServerSession {
   #commands = 0;
   #unreadPongs = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #authenticated = false;
+  /** The connect record, held back by the per-address audit limit until authentication. */
+  #heldConnect: AuditEvent | undefined;
+  /** Audit records of this unauthenticated session that the per-address limit left out. */
+  readonly #suppressed: AuditEventName[] = [];
   /** Set when the session itself decides to end: a timeout or silence. */
   #ending: ErrorReport | undefined;
   readonly #opened = performance.now();
@@ -186,6 +201,7 @@ export class ServerSession {
         duration_ms: Math.round(performance.now() - this.#opened),
         ...(farewell ? { error: farewell.code } : {}),
       });
+      this.#reportSuppressed();
     }
   }
 
@@ -265,6 +281,7 @@ export class ServerSession {
     );
     this.#reader.maxFrameSize = this.#settings.maxFrameSize;
     this.#log("info", "authenticated", { agent: hello.agent });
+    this.#markAuthenticated();
     this.#audit("auth", { result: "ok", agent: hello.agent });
     return true;
   }
@@ -316,6 +333,8 @@ export class ServerSession {
   async #refuseForeignPeer(error: ProtocolError): Promise<undefined> {
     const kind = describeForeignPeer(this.#reader.lastHeader);
     if (kind === "unknown") {
+      // Only now: an HTTP, TLS or SSH opening reads as a huge length too.
+      if (error instanceof FrameTooLargeError) throw error;
       throw new HandshakeError(
         `the peer is not a rexec client: ${error.message}`,
         "not_rexec",
@@ -428,10 +447,23 @@ export class ServerSession {
     if (body.length > maxExecSize) {
       this.#refuseCommand(
         `the request is ${body.length} bytes; this server takes at most ${maxExecSize} of argv, env and cwd`,
+        this.#audit("exec", { request_bytes: body.length }),
       );
       return;
     }
     const request = decodeExecRequest(body);
+    // The record comes first: with an audit log failing closed, nothing
+    // runs that it could not record.
+    const recorded = this.#audit("exec", {
+      ...(request.shell !== undefined ? { shell: request.shell } : { argv: request.argv }),
+      cwd: request.cwd,
+      env: request.env ? Object.keys(request.env) : undefined,
+      timeout: request.timeout,
+    });
+    if (!recorded && this.#settings.audit?.failClosed) {
+      this.#refuseCommand(AUDIT_REFUSAL, false);
+      return;
+    }
     clearTimeout(this.#idleTimer);
     this.#commands++;
     const command = new ServerCommand({
@@ -450,11 +482,6 @@ export class ServerSession {
     this.#log("info", "exec", {
       argv: command.argv,
       cwd: request.cwd,
-      timeout: request.timeout,
-    });
-    this.#audit("exec", {
-      ...(request.shell !== undefined ? { shell: request.shell } : { argv: request.argv }),
-      cwd: request.cwd,
       env: request.env ? Object.keys(request.env) : undefined,
       timeout: request.timeout,
     });
@@ -468,10 +495,14 @@ export class ServerSession {
     );
   }
 
-  /** Answers an EXEC with a refusal, without running anything. */
-  #refuseCommand(message: string): void {
+  /**
+   * Answers an EXEC with a refusal, without running anything. The exit
+   * record is written only after an exec record, so that every exit in the
+   * audit log has its exec.
+   */
+  #refuseCommand(message: string, execRecorded: boolean): void {
     this.#log("warn", "refused", { error: message });
-    this.#audit("exit", { code: EXIT_REFUSED, reason: "refused", message });
+    if (execRecorded) this.#audit("exit", { code: EXIT_REFUSED, reason: "refused", message });
     this.#writer.write(
       FrameType.Exit,
       encodeJson({ code: EXIT_REFUSED, signal: null, reason: "refused", message }),
@@ -550,14 +581,39 @@ export class ServerSession {
     closeQuietly(this.#conn);
   }
 
-  #audit(event: AuditEventName, fields: Record<string, unknown> = {}): void {
-    const audit = this.#settings.audit;
-    if (!audit) return;
+  /**
+   * Writes an audit record. Before authentication a record may be left out
+   * by the per-address limit (a connect record is held back instead, until
+   * the session authenticates).
+   *
+   * @returns whether the record was written; true when there is no audit trail.
+   */
+  #audit(event: AuditEventName, fields: Record<string, unknown> = {}): boolean {
+    const trail = this.#settings.audit;
+    if (!trail) return true;
     const record: AuditEvent = { event, session: this.id, peer: this.peer };
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined) (record as Record<string, unknown>)[key] = value;
     }
-    audit(record);
+    if (!this.#authenticated && !trail.admitPreAuth(this.#address)) {
+      if (event === "connect") this.#heldConnect = { ...record, time: new Date().toISOString() };
+      else this.#suppressed.push(event);
+      return false;
+    }
+    return trail.write(record);
+  }
+
+  /** From now on no record of this session is left out; one held back is written now. */
+  #markAuthenticated(): void {
+    this.#authenticated = true;
+    if (this.#heldConnect) this.#settings.audit?.write(this.#heldConnect);
+    this.#heldConnect = undefined;
+  }
+
+  /** Tells the audit trail what the per-address limit left out of this session's records. */
+  #reportSuppressed(): void {
+    if (this.#heldConnect) this.#suppressed.unshift("connect");
+    this.#settings.audit?.suppressed(this.#address, this.#suppressed);
   }
 
   #log(

@@ -182,6 +182,38 @@ export async function certificateFingerprint(certPem: string): Promise<string> {
 }
 
 /**
+ * When the first certificate in PEM text starts and stops being valid.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { certificateValidity, createSelfSignedCertificate } from "./tls_cert.ts";
+ *
+ * const pair = await createSelfSignedCertificate({ names: ["localhost"], validDays: 30 });
+ * const { notBefore, notAfter } = await certificateValidity(pair.certPem);
+ * assert.ok(notBefore.getTime() <= Date.now() && Date.now() < notAfter.getTime());
+ * ```
+ */
+export async function certificateValidity(
+  certPem: string,
+): Promise<{ readonly notBefore: Date; readonly notAfter: Date }> {
+  const block = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----/
+    .exec(certPem);
+  if (!block) {
+    throw new CertificateError("no PEM certificate (-----BEGIN CERTIFICATE-----) in the text");
+  }
+  const x509 = await import("@peculiar/x509");
+  try {
+    const certificate = new x509.X509Certificate(block[0]);
+    return { notBefore: certificate.notBefore, notAfter: certificate.notAfter };
+  } catch (error) {
+    throw new CertificateError(`the PEM certificate cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
  * The names a server's certificate is for when none are given: `localhost`,
  * `127.0.0.1`, `::1` and, when Deno may read it, the machine's host name.
  *

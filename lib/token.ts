@@ -189,7 +189,44 @@ export async function resolveToken(
     return resolved;
   }
   const path = defaultTokenPath(env);
-  if (options.createIfMissing) {
+  const found = await resolveDefaultToken(path, options.createIfMissing ?? false);
+  const dirWarning = await configDirWarning(parentDir(path));
+  return dirWarning === undefined ? found : { ...found, warnings: [...found.warnings, dirWarning] };
+}
+
+/**
+ * A warning when `dir`, rexec's configuration directory, can be written by
+ * users other than its owner: they could replace the token (or the TLS
+ * certificate and key) in it. Undefined when it cannot, or does not exist.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { configDirWarning } from "./token.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.chmod(dir, 0o777);
+ * assert.match((await configDirWarning(dir)) ?? "", /chmod 700/);
+ * await Deno.chmod(dir, 0o700);
+ * assert.equal(await configDirWarning(dir), undefined);
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function configDirWarning(dir: string): Promise<string | undefined> {
+  let mode: number | null;
+  try {
+    ({ mode } = await Deno.stat(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  if (mode === null || (mode & 0o022) === 0) return undefined;
+  return `config directory ${dir} can be written by other users (mode ${showMode(mode)}): ` +
+    `they could replace the token or certificate in it; run: chmod 700 ${dir}`;
+}
+
+async function resolveDefaultToken(path: string, create: boolean): Promise<ResolvedToken> {
+  if (create) {
     const created = await createTokenFile(path);
     if (created) return created;
   }
@@ -235,11 +272,21 @@ async function readTokenFile(path: string): Promise<ResolvedToken> {
   const warnings: string[] = [];
   const { mode } = await Deno.stat(path);
   if (mode !== null && (mode & 0o077) !== 0) {
+    const access = (mode & 0o044) !== 0
+      ? (mode & 0o022) !== 0 ? "read and changed" : "read"
+      : (mode & 0o022) !== 0
+      ? "changed"
+      : "reached";
     warnings.push(
-      `token file ${path} can be read by other users; run: chmod 600 ${path}`,
+      `token file ${path} can be ${access} by other users (mode ${showMode(mode)}); ` +
+        `run: chmod 600 ${path}`,
     );
   }
   return { token, source: path, created: false, warnings };
+}
+
+function showMode(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
 }
 
 /** Creates the token file unless it exists; returns undefined when it did. */

@@ -447,6 +447,16 @@ Deno.test("serve takes TLS, limit and policy options", () => {
   usageError(["serve", "--keepalive", "soon"], "--keepalive takes a non-negative number");
 });
 
+Deno.test("serve --audit-fail takes closed or open, and only with --audit-log", () => {
+  assert.equal(parseServe(["--audit-log", "a.jsonl"]).auditFail, undefined);
+  for (const mode of ["closed", "open"] as const) {
+    assert.equal(parseServe(["--audit-log", "a.jsonl", "--audit-fail", mode]).auditFail, mode);
+  }
+  usageError(["serve", "--audit-log", "a.jsonl", "--audit-fail", "maybe"], "closed", "open");
+  usageError(["serve", "--audit-fail", "open"], "--audit-fail needs --audit-log");
+  usageError(["serve", "--audit-log", ""], "--audit-log needs a file name");
+});
+
 Deno.test("run and shell connect with TLS for --tls, --ca or a tls:// address", () => {
   assert.deepEqual(parseRun(["tls://box:9000", "true"]).tls, {});
   assert.deepEqual(parseRun(["tls://box:9000", "true"]).target, { hostname: "box", port: 9000 });

@@ -620,7 +620,7 @@ const GENERATORS: Record<FamilyName, (rng: Rng) => CaseBody> = {
       ending: checkingEnding(rng),
       expect: {
         closes: true,
-        codes: stage === "none" ? ["not_rexec", "frame_too_large"] : ["frame_too_large"],
+        codes: ["frame_too_large"],
       },
     };
   },

@@ -446,6 +446,35 @@ Deno.test("garbage and an HTTP request on the port do not disturb a working clie
   assert.equal(text(stdout).split("\n").length, 21);
 });
 
+Deno.test("before authentication, an oversized first frame gets ERROR frame_too_large; TLS and junk are told apart", async () => {
+  await using server = await startServer();
+  /** Sends `bytes` as a connection's opening; returns what the server sent back. */
+  const reply = async (bytes: Uint8Array) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(bytes);
+    return await new Response(conn.readable).bytes();
+  };
+  const errorCode = (bytes: Uint8Array) => {
+    assert.ok(bytes.length > HEADER_SIZE, `no ERROR frame: ${bytes.length} bytes`);
+    assert.equal(bytes[4], FrameType.Error);
+    return decodeErrorReport(bytes.subarray(HEADER_SIZE)).code;
+  };
+  for (const length of [4097, 1 << 20, 0xffff_ffff]) {
+    const header = new Uint8Array(HEADER_SIZE);
+    encodeHeader(header, FrameType.Hello, length);
+    assert.equal(errorCode(await reply(header)), "frame_too_large", `length ${length}`);
+  }
+  // A TLS ClientHello's record header reads as a HELLO of 0x16030102 bytes:
+  // it is recognised as TLS, and gets no rexec frame.
+  assert.equal((await reply(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))).length, 0);
+  assert.equal(errorCode(await reply(utf8("hello"))), "not_rexec");
+  assert.ok(
+    server.logs.some((record) =>
+      record.message === "protocol error" && record.fields?.code === "frame_too_large"
+    ),
+  );
+});
+
 Deno.test("an oversized frame from an authenticated client ends only that session", async () => {
   await using server = await startServer({ maxFrameSize: 4096 });
   await using good = await connectTo(server);

@@ -1,15 +1,34 @@
 import assert from "node:assert/strict";
-import { readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
+import { MAIN, readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
 
-/** Starts `rexec serve ARGS` on a free loopback port; returns its address and a stop function. */
-async function startCliServer(args: readonly string[]) {
-  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0", ...args]);
+/**
+ * Starts `rexec serve ARGS` on a free loopback port; returns its address,
+ * a way to wait for its log and a stop function. With `allowAll` it runs
+ * with every Deno permission, which a device such as /dev/full needs.
+ */
+async function startCliServer(args: readonly string[], options: { allowAll?: boolean } = {}) {
+  const serveArgs = ["serve", "--listen", "127.0.0.1:0", ...args];
+  const serve = options.allowAll
+    ? new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, ...serveArgs],
+      env: { NO_COLOR: "1", REXEC_TOKEN: TOKEN },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn()
+    : spawnCli(serveArgs);
   const logReader = serve.stderr.getReader();
-  const log = await readUntil(logReader, /listening address=\S+\s/);
+  let log = await readUntil(logReader, /listening address=\S+\s/);
   const address = log.match(/listening address=(\S+)\s/)![1];
   return {
     address,
-    log,
+    /** Reads the log until `needle` appears in what is read from now on. */
+    async waitForLog(needle: string | RegExp) {
+      log += await readUntil(logReader, needle);
+    },
+    signal(signal: Deno.Signal) {
+      serve.kill(signal);
+    },
     async stop() {
       serve.kill("SIGTERM");
       logReader.releaseLock();
@@ -73,6 +92,90 @@ Deno.test("rexec serve refuses PATH and LD_PRELOAD from clients unless --env-all
   }
 });
 
+Deno.test("with --allow, client variables are refused unless --env-allow names them: an allowed program cannot be made to run another", async () => {
+  // The shape of issue 10's py3versions repro without needing Python: an
+  // allowed program that runs whatever a variable names.
+  const dir = await Deno.makeTempDir({ prefix: "rexec_env_allow_" });
+  const opener = `${dir}/open-docs`;
+  await Deno.writeTextFile(opener, '#!/bin/sh\nexec ${BROWSER:-true} "$@"\n');
+  await Deno.chmod(opener, 0o755);
+  const server = await startCliServer(["--allow", opener, "--allow", "printenv"]);
+  try {
+    const hijacked = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "BROWSER=echo escaped the allowlist",
+      server.address,
+      "--",
+      opener,
+    ]);
+    assert.equal(hijacked.code, 125, hijacked.stdoutText);
+    assert.equal(hijacked.stdoutText, "");
+    assert.match(hijacked.stderrText, /^rexec: environment variable BROWSER .*--env-allow BROWSER/);
+    for (
+      const assignment of [
+        "PYTHONWARNINGS=all:0:antigravity.x:0:0",
+        "SYSTEMD_EDITOR=/tmp/x",
+        "GIT_DIR=/tmp",
+        "FOO=bar",
+      ]
+    ) {
+      const name = assignment.slice(0, assignment.indexOf("="));
+      const refused = await runCli([
+        "run",
+        "-n",
+        "-e",
+        assignment,
+        server.address,
+        "--",
+        "printenv",
+      ]);
+      assert.equal(refused.code, 125, `${name}: ${refused.stderrText}`);
+      assert.match(refused.stderrText, new RegExp(`--env-allow ${name}\\b`));
+    }
+    const harmless = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "TERM=xterm-256color",
+      "-e",
+      "LANG=C.UTF-8",
+      "-e",
+      "LC_ALL=C",
+      server.address,
+      "--",
+      "printenv",
+      "TERM",
+      "LANG",
+      "LC_ALL",
+    ]);
+    assert.deepEqual([harmless.code, harmless.stdoutText], [0, "xterm-256color\nC.UTF-8\nC\n"]);
+  } finally {
+    await server.stop();
+  }
+  const listed = await startCliServer(["--allow", "printenv", "--env-allow", "FOO"]);
+  try {
+    const foo = await runCli([
+      "run",
+      "-n",
+      "-e",
+      "FOO=bar",
+      listed.address,
+      "--",
+      "printenv",
+      "FOO",
+    ]);
+    assert.deepEqual([foo.code, foo.stdoutText], [0, "bar\n"]);
+    const term = await runCli(["run", "-n", "-e", "TERM=xterm", listed.address, "--", "printenv"]);
+    assert.equal(term.code, 125);
+    assert.match(term.stderrText, /allowed: FOO; .*--env-allow TERM/);
+  } finally {
+    await listed.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const root = Deno.uid() === 0;
 
 Deno.test({
@@ -116,6 +219,92 @@ Deno.test("rexec serve --audit-log writes one JSON record per event and never th
     assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
     const raw = await Deno.readTextFile(file);
     assert.ok(!raw.includes(TOKEN));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rexec serve with an --audit-log it cannot open stops with one rexec: line and leaves nothing behind", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rexec_audit_cli_" });
+  try {
+    const env = { XDG_CONFIG_HOME: `${dir}/config` };
+    for (
+      const [path, reason] of [
+        [`${dir}/missing/audit.jsonl`, `the directory ${dir}/missing does not exist`],
+        [dir, "is a directory"],
+      ]
+    ) {
+      const result = await runCli(["serve", "--listen", "127.0.0.1:0", "--audit-log", path], {
+        token: null,
+        env,
+      });
+      assert.equal(result.code, 255);
+      const lines = result.stderrText.trimEnd().split("\n");
+      assert.equal(lines.length, 1, result.stderrText);
+      assert.ok(lines[0].startsWith(`rexec: cannot open the audit log ${path}: `), lines[0]);
+      assert.ok(lines[0].includes(reason), lines[0]);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no directory, token file or log was made");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "rexec serve fails closed while its audit log cannot be written (/dev/full), and --audit-fail open runs commands",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const closed = await startCliServer(["--audit-log", "/dev/full"], { allowAll: true });
+    let log: string;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const refused = await runCli(["run", "-n", closed.address, "--", "echo", "unaudited"]);
+        assert.equal(refused.code, 125);
+        assert.equal(refused.stdoutText, "");
+        assert.match(refused.stderrText, /^rexec: the server cannot write its audit log/);
+      }
+    } finally {
+      log = (await closed.stop()).log;
+    }
+    const errors = log.split("\n").filter((line) => line.includes("cannot write the audit log"));
+    assert.equal(errors.length, 1, log);
+    assert.match(errors[0], /ERROR .*refusing new commands.*No space left on device/);
+
+    const open = await startCliServer(["--audit-log", "/dev/full", "--audit-fail", "open"], {
+      allowAll: true,
+    });
+    try {
+      const ran = await runCli(["run", "-n", open.address, "--", "echo", "unaudited"]);
+      assert.deepEqual([ran.code, ran.stdoutText], [0, "unaudited\n"]);
+    } finally {
+      log = (await open.stop()).log;
+    }
+    assert.match(log, /cannot write the audit log: commands keep running, unaudited/);
+  },
+});
+
+Deno.test("rexec serve reopens its --audit-log on SIGHUP: after a rename, new records go to a new file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rexec_audit_rotate_" });
+  const file = `${dir}/audit.jsonl`;
+  const read = async (path: string) =>
+    (await Deno.readTextFile(path)).trim().split("\n").map((line) => JSON.parse(line));
+  try {
+    const server = await startCliServer(["--audit-log", file]);
+    try {
+      assert.equal((await runCli(["run", "-n", server.address, "--", "echo", "one"])).code, 0);
+      await Deno.rename(file, `${file}.1`);
+      server.signal("SIGHUP");
+      await server.waitForLog("reopened the audit log");
+      assert.equal((await runCli(["run", "-n", server.address, "--", "echo", "two"])).code, 0);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+    const argv = (records: { argv?: string[] }[]) =>
+      records.flatMap((record) => record.argv ? [record.argv.join(" ")] : []);
+    assert.deepEqual(argv(await read(`${file}.1`)), ["echo one"]);
+    assert.deepEqual(argv(await read(file)), ["echo two"]);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

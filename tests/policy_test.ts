@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   CommandPolicy,
   DANGEROUS_ENV,
+  DEFAULT_ENV_ALLOW,
   isDangerousEnvName,
   type PolicyDecision,
   PolicyError,
@@ -250,6 +251,104 @@ Deno.test("envAllow is an exact list: any name not in it is refused, harmless or
   const none = await CommandPolicy.create({ envAllow: [] });
   assertAllowed(await none.check({ argv: ["ls"] }));
   assertRefused(await none.check({ argv: ["ls"], env: { LANG: "C" } }), "none are allowed");
+});
+
+Deno.test("with --allow, a variable that is not on the default list is refused, however harmless its name looks", async () => {
+  const policy = await CommandPolicy.create({ allow: ["ls"], path: PATH });
+  // Each of these makes some allowed program run another one (issue 10):
+  // a denylist cannot name them all, so an allowlist refuses every name it
+  // does not know.
+  for (
+    const [name, value] of [
+      ["BROWSER", 'sh -c "id" #%s'],
+      ["PYTHONWARNINGS", "all:0:antigravity.x:0:0"],
+      ["SYSTEMD_EDITOR", "/tmp/evil"],
+      ["GIT_DIR", "/tmp/repo"],
+      ["FOO", "bar"],
+      ["HOME", "/tmp"],
+    ]
+  ) {
+    assertRefused(
+      await policy.check({ argv: ["ls"], env: { [name]: value } }),
+      `environment variable ${name} is not allowed on this server: with --allow`,
+      "TERM, LANG, LC_*, TZ",
+      `--env-allow ${name}`,
+    );
+  }
+  assertRefused(
+    await policy.check({ argv: ["ls"], env: { LANG: "C", BROWSER: "x", FOO: "y" } }),
+    "environment variables BROWSER, FOO are not allowed",
+    "--env-allow BROWSER --env-allow FOO",
+  );
+});
+
+Deno.test("with --allow and no --env-allow, TERM, LANG, LC_*, TZ, COLUMNS and LINES pass with plain values", async () => {
+  const policy = await CommandPolicy.create({ allow: ["ls"], path: PATH });
+  assert.deepEqual(DEFAULT_ENV_ALLOW, ["TERM", "LANG", "LC_*", "TZ", "COLUMNS", "LINES"]);
+  assertAllowed(
+    await policy.check({
+      argv: ["ls"],
+      env: {
+        TERM: "xterm-256color",
+        LANG: "C.UTF-8",
+        LC_ALL: "de_DE.UTF-8",
+        LC_MESSAGES: "sr_RS@latin",
+        LC_CTYPE: "",
+        TZ: "America/Argentina/Buenos_Aires",
+        COLUMNS: "120",
+        LINES: "40",
+      },
+    }),
+    "/usr/bin/ls",
+  );
+  for (
+    const tz of ["UTC", ":Europe/Paris", "EST5EDT,M3.2.0/2,M11.1.0/2", "<+0330>-3:30", "Etc/GMT+3"]
+  ) {
+    assertAllowed(await policy.check({ argv: ["ls"], env: { TZ: tz } }), "/usr/bin/ls");
+  }
+});
+
+Deno.test("with --allow, a default variable whose value could name a file is refused", async () => {
+  const policy = await CommandPolicy.create({ allow: ["ls"], path: PATH });
+  for (
+    const [name, value] of [
+      ["LANG", "/tmp/locale"],
+      ["LC_ALL", "../../tmp/x"],
+      ["LC_CTYPE", ".."],
+      ["TZ", "/tmp/zone"],
+      ["TZ", ":/tmp/zone"],
+      ["TZ", "../../../tmp/zone"],
+      ["TZ", "Europe/../../tmp"],
+      ["TERM", "../../tmp/terminfo"],
+      ["TERM", "xterm\nx"],
+      ["COLUMNS", "80x"],
+    ]
+  ) {
+    assertRefused(
+      await policy.check({ argv: ["ls"], env: { [name]: value } }),
+      `environment variable ${name}=`,
+      "not a path",
+      `--env-allow ${name})`,
+    );
+  }
+});
+
+Deno.test("with --allow, --env-allow replaces the defaults: its names pass with any value, others are refused", async () => {
+  const policy = await CommandPolicy.create({
+    allow: ["ls"],
+    envAllow: ["FOO", "TZ", "LC_*"],
+    path: PATH,
+  });
+  assertAllowed(
+    await policy.check({ argv: ["ls"], env: { FOO: "bar", TZ: "/etc/localtime", LC_ALL: "C" } }),
+    "/usr/bin/ls",
+  );
+  assertRefused(
+    await policy.check({ argv: ["ls"], env: { TERM: "xterm" } }),
+    'allowed: FOO, TZ, "LC_*"',
+    "--env-allow TERM",
+  );
+  assertRefused(await policy.check({ argv: ["ls"], env: { LC: "C" } }), "--env-allow LC");
 });
 
 Deno.test("an allowed PATH in the request is the one the program is looked up in", async () => {

@@ -5,6 +5,7 @@ import {
   CertificateError,
   certificateFingerprint,
   type CertificatePair,
+  certificateValidity,
   createSelfSignedCertificate,
   DEFAULT_VALID_DAYS,
   defaultCertificateNames,
@@ -232,6 +233,20 @@ Deno.test("certificateFingerprint reads the first certificate of a bundle and re
   await assert.rejects(
     certificateFingerprint("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
     isCertificateError("not a DER-encoded certificate"),
+  );
+});
+
+Deno.test("certificateValidity reads the first certificate's dates and refuses text without one", async () => {
+  const first = await createSelfSignedCertificate({ names: ["localhost"], validDays: 10 });
+  const second = await createSelfSignedCertificate({ names: ["localhost"], validDays: 20 });
+  const { notBefore, notAfter } = await certificateValidity(`${first.certPem}${second.certPem}`);
+  assert.ok(notBefore.getTime() <= Date.now());
+  const days = (notAfter.getTime() - Date.now()) / DAY_MS;
+  assert.ok(days > 9 && days <= 10, `${days} days`);
+  await assert.rejects(certificateValidity(first.keyPem), isCertificateError("no PEM certificate"));
+  await assert.rejects(
+    certificateValidity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    isCertificateError("cannot be read"),
   );
 });
 

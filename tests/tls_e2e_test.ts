@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as x509 from "@peculiar/x509";
 import { connect } from "../lib/client.ts";
 import { HandshakeError, TlsError } from "../lib/errors.ts";
 import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
@@ -139,6 +140,74 @@ Deno.test("rexec serve --tls makes a certificate on first start that rexec run -
     assert.equal((await serve.output()).code, 0);
   } finally {
     await Deno.remove(config, { recursive: true });
+  }
+});
+
+/** A self-signed certificate and key for localhost, valid from `notBefore` to `notAfter`. */
+async function certificateValidBetween(notBefore: Date, notAfter: Date) {
+  const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: "CN=localhost",
+    notBefore,
+    notAfter,
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }])],
+  }, crypto);
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+  return {
+    certPem: `${certificate.toString("pem")}\n`,
+    keyPem: `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n`,
+  };
+}
+
+Deno.test("rexec serve warns when its certificate has expired or is not valid yet, and serves anyway", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rexec_cert_dates_" });
+  const day = 24 * 3600 * 1000;
+  const now = Date.now();
+  try {
+    const cases = [
+      [new Date(now - 30 * day), new Date(now - day), /WARN the TLS certificate has expired/],
+      [new Date(now + day), new Date(now + 30 * day), /WARN the TLS certificate is not valid yet/],
+      [new Date(now - day), new Date(now + 30 * day), undefined],
+    ] as const;
+    for (const [notBefore, notAfter, warning] of cases) {
+      const pair = await certificateValidBetween(notBefore, notAfter);
+      await Deno.writeTextFile(`${dir}/cert.pem`, pair.certPem);
+      await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem, { mode: 0o600 });
+      const serve = spawnCli([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        `${dir}/cert.pem`,
+        "--tls-key",
+        `${dir}/key.pem`,
+      ]);
+      const logReader = serve.stderr.getReader();
+      const log = await readUntil(logReader, /listening address=\S+\s/);
+      serve.kill("SIGTERM");
+      logReader.releaseLock();
+      assert.equal((await serve.output()).code, 0);
+      if (warning === undefined) {
+        assert.doesNotMatch(log, /WARN .*certificate/, log);
+        continue;
+      }
+      assert.match(log, warning);
+      assert.ok(log.includes(`file=${dir}/cert.pem`), log);
+      assert.ok(
+        log.includes(
+          warning.source.includes("expired")
+            ? notAfter.toISOString().slice(0, 19)
+            : notBefore.toISOString().slice(0, 19),
+        ),
+        log,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

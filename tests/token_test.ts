@@ -236,6 +236,61 @@ Deno.test("a token file others can read gives a warning naming chmod 600 and the
   });
 });
 
+Deno.test("a token file others can change gives a warning too, saying what they can do", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    for (
+      const [mode, access] of [
+        [0o602, "changed"],
+        [0o620, "changed"],
+        [0o666, "read and changed"],
+        [0o644, "read"],
+      ] as const
+    ) {
+      const path = `${dir}/open-${mode.toString(8)}`;
+      await writeToken(path, "an-open-token-0123456789\n", mode);
+      assert.deepEqual((await resolveToken({ env, tokenFile: path })).warnings, [
+        `token file ${path} can be ${access} by other users (mode 0${mode.toString(8)}); ` +
+        `run: chmod 600 ${path}`,
+      ]);
+    }
+  });
+});
+
+Deno.test("a config directory others can write gives a warning naming chmod 700, when the default token is used", async () => {
+  await withTempDir(async (dir) => {
+    const env = new Map([["XDG_CONFIG_HOME", dir]]);
+    await Deno.mkdir(`${dir}/rexec`);
+    await writeToken(`${dir}/rexec/token`, "from-the-default-file-0123\n");
+    for (const mode of [0o777, 0o775, 0o757, 0o1777]) {
+      await Deno.chmod(`${dir}/rexec`, mode);
+      for (const createIfMissing of [false, true]) {
+        const { warnings } = await resolveToken({ env, createIfMissing });
+        assert.equal(warnings.length, 1, mode.toString(8));
+        assert.ok(
+          warnings[0].startsWith(
+            `config directory ${dir}/rexec can be written by other users (mode 0${
+              (mode & 0o777).toString(8)
+            })`,
+          ),
+          warnings[0],
+        );
+        assert.ok(warnings[0].endsWith(`run: chmod 700 ${dir}/rexec`), warnings[0]);
+      }
+    }
+    for (const mode of [0o755, 0o700, 0o750]) {
+      await Deno.chmod(`${dir}/rexec`, mode);
+      assert.deepEqual((await resolveToken({ env })).warnings, [], mode.toString(8));
+    }
+    await Deno.chmod(`${dir}/rexec`, 0o777);
+    assert.deepEqual(
+      (await resolveToken({ env, tokenFile: `${dir}/rexec/token` })).warnings,
+      [],
+      "a token file named explicitly is judged on its own",
+    );
+  });
+});
+
 Deno.test("a token file only its owner can read gives no warning", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);

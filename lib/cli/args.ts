@@ -74,12 +74,14 @@ export interface ServeConfig {
   readonly authFailureDelay: number;
   /** Programs clients may run; any when absent. */
   readonly allow?: readonly string[];
-  /** Variables clients may set; any but the dangerous ones when absent. */
+  /** Variables clients may set; when absent, the defaults with `--allow`, else any but the dangerous ones. */
   readonly envAllow?: readonly string[];
   /** Account to run commands as. */
   readonly user?: string;
   /** Where audit records go: a file, or `-` for stderr. */
   readonly auditLog?: string;
+  /** While the audit log cannot be written: refuse new commands (`closed`) or run them (`open`). */
+  readonly auditFail?: "closed" | "open";
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -165,6 +167,7 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "env-allow", value: true },
     { name: "user", value: true },
     { name: "audit-log", value: true },
+    { name: "audit-fail", value: true },
     { name: "help", short: "h", value: false },
   ],
   cert: [
@@ -305,6 +308,19 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
   const envAllow = optional("env-allow");
   const user = last(parsed, "user");
   const auditLog = last(parsed, "audit-log");
+  if (auditLog === "") {
+    throw new UsageError("--audit-log needs a file name, or - for stderr");
+  }
+  const auditFail = last(parsed, "audit-fail");
+  if (auditFail !== undefined && auditFail !== "closed" && auditFail !== "open") {
+    throw new UsageError(
+      `--audit-fail takes closed (refuse commands while the audit log cannot be written) ` +
+        `or open (run them unaudited), got ${JSON.stringify(auditFail)}`,
+    );
+  }
+  if (auditFail !== undefined && auditLog === undefined) {
+    throw new UsageError("--audit-fail needs --audit-log");
+  }
   const seconds = (name: string, fallback: number) =>
     secondsOption(parsed, name, { allowZero: true }) ?? fallback;
   const count = (name: string, fallback: number) => {
@@ -332,6 +348,7 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(envAllow ? { envAllow } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
+    ...(auditFail !== undefined ? { auditFail } : {}),
   };
 }
 

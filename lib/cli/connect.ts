@@ -8,9 +8,11 @@ import { type Client, connect } from "../client.ts";
 import { ConnectionError, TlsError } from "../errors.ts";
 import { resolveToken } from "../token.ts";
 import type { ClientConfig } from "./args.ts";
+import { printError } from "./terminal.ts";
 
 /**
- * Resolves the token, reads the CA file if one was given, connects and
+ * Resolves the token (warning on stderr, as ssh does for keys, when others
+ * can read or change it), reads the CA file if one was given, connects and
  * authenticates.
  *
  * @throws {RexecError} for a missing token, an unreadable CA file, or a
@@ -26,7 +28,8 @@ import type { ClientConfig } from "./args.ts";
  * ```
  */
 export async function connectFromConfig(config: ClientConfig): Promise<Client> {
-  const { token } = await resolveToken({ tokenFile: config.tokenFile });
+  const { token, warnings } = await resolveToken({ tokenFile: config.tokenFile });
+  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
   const caFile = config.tls?.caFile;
   const caCerts = caFile === undefined ? undefined : [await readCaCertificate(caFile)];
   return await connect({

@@ -33,7 +33,7 @@ const SERVE = `Usage: rexec serve [OPTIONS]
 
 Listens for rexec clients and runs the commands they ask for, as the user
 rexec runs as. Logs to stderr. SIGINT or SIGTERM: stop, end running
-commands, exit 0.
+commands, exit 0. SIGHUP with --audit-log FILE: reopen FILE (log rotation).
 
 Options:
   -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:${DEFAULT_PORT});
@@ -67,12 +67,26 @@ Limits:
 
 Command policy:
       --allow PROGRAM        only these programs may run (repeatable); shell
-                             mode (-c) needs --allow /bin/sh
-      --env-allow NAME       only these variables may be set (repeatable);
-                             without it, PATH, LD_* and the like are refused
+                             mode (-c) needs --allow /bin/sh. Clients may then
+                             set only TERM, LANG, LC_*, TZ, COLUMNS and LINES,
+                             with plain values (no paths), unless --env-allow
+                             lists others: any other variable could make an
+                             allowed program run another one
+      --env-allow NAME       only these variables (NAME, or PREFIX*) may be set
+                             (repeatable; replaces the list above). With
+                             neither option, any variable but PATH, LD_* and
+                             the like: a client that may run any program gains
+                             nothing from one, so that list guards against
+                             mistakes, not attacks
       --user NAME            run commands as this user (server running as root)
       --audit-log FILE       one JSON line per connection, login, command start
-                             and end; - for stderr
+                             and end; - for stderr. Its directory must exist.
+                             Connections that never log in add at most about
+                             10 records a second per address, and a summary
+                             of the records left out
+      --audit-fail MODE      while the audit log cannot be written: closed
+                             refuses new commands until it can (the default),
+                             open runs them unaudited
   -h, --help                 show this help
 `;
 

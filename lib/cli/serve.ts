@@ -1,22 +1,24 @@
 /**
  * `rexec serve`: the server with zero configuration, logging to stderr,
- * until SIGINT or SIGTERM.
+ * until SIGINT or SIGTERM. SIGHUP reopens the audit log file, for log
+ * rotation.
  *
  * @module
  */
 
 import { isLoopback } from "../address.ts";
-import { openAuditLog } from "../audit.ts";
+import { type AuditLog, AuditLogError, openAuditLog } from "../audit.ts";
 import { CertificateError } from "../tls_cert.ts";
 import { createTextLogger, type Logger } from "../log.ts";
 import { requireSafeTransport, serve } from "../server.ts";
 import { formatAddr } from "../server_session.ts";
 import {
+  certificateValidity,
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
 } from "../tls_cert.ts";
-import { defaultConfigDir, resolveToken, TOKEN_ENV } from "../token.ts";
+import { configDirWarning, defaultConfigDir, resolveToken, TOKEN_ENV } from "../token.ts";
 import { UsageError } from "../errors.ts";
 import { CommandPolicy } from "../policy.ts";
 import type { RunAs } from "../server_command.ts";
@@ -47,6 +49,9 @@ export async function runServe(config: ServeConfig): Promise<number> {
     insecurePlaintext: config.insecurePlaintext,
   });
   const logger = createTextLogger();
+  // Opened first: a path that cannot be used stops the start before the
+  // token file or a certificate is made. Never creates a directory.
+  using audit = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
   const token = await resolveToken({
     tokenFile: config.tokenFile,
     createIfMissing: true,
@@ -64,7 +69,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
         : "clients on other machines need this token: copy the file, or set REXEC_TOKEN to its content",
     },
   });
-  const tls = config.tls ? await loadTls(config, logger) : undefined;
+  const tls = config.tls ? await loadTls(config, logger, token.warnings) : undefined;
   const policy = await CommandPolicy.create({
     ...(config.allow ? { allow: config.allow } : {}),
     ...(config.envAllow ? { envAllow: config.envAllow } : {}),
@@ -73,14 +78,6 @@ export async function runServe(config: ServeConfig): Promise<number> {
     logger({ level: "info", message: "allowed programs", fields: { allow: policy.allowed } });
   }
   const runAs = config.user === undefined ? undefined : await accountToRunAs(config.user, logger);
-  using audit = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog, {
-    onError: (error) =>
-      logger({
-        level: "error",
-        message: "cannot write the audit log",
-        fields: { file: config.auditLog, error: error.message },
-      }),
-  });
   const server = await serve({
     token: token.token,
     hostname: config.listen.hostname,
@@ -100,7 +97,19 @@ export async function runServe(config: ServeConfig): Promise<number> {
     authFailureDelay: config.authFailureDelay,
     policy,
     ...(runAs ? { runAs } : {}),
-    ...(audit ? { audit: audit.write } : {}),
+    ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
+  });
+  // Before "listening": a signal sent as soon as that line appears must
+  // find the handlers in place, not the default action.
+  let stops = 0;
+  using _interrupts = watchInterrupts((signal) => {
+    if (signal === "SIGHUP" && audit && audit.path !== "-") {
+      reopenAuditLog(audit, logger);
+      return;
+    }
+    if (++stops > 1) return;
+    logger({ level: "info", message: "shutting down", fields: { signal } });
+    server.shutdown();
   });
   logger({
     level: "info",
@@ -114,20 +123,31 @@ export async function runServe(config: ServeConfig): Promise<number> {
         "--insecure-plaintext: traffic is not encrypted; anyone on the network path can read commands and output",
     });
   }
-  using _interrupts = watchInterrupts((signal, count) => {
-    if (count > 1) return;
-    logger({ level: "info", message: "shutting down", fields: { signal } });
-    server.shutdown();
-  });
   await server.finished;
   logger({ level: "info", message: "stopped" });
   return 0;
+}
+
+/** Log rotation renamed the audit log: records go to a new file at its path from now on. */
+function reopenAuditLog(audit: AuditLog, logger: Logger): void {
+  try {
+    audit.reopen();
+    logger({ level: "info", message: "reopened the audit log", fields: { file: audit.path } });
+  } catch (error) {
+    if (!(error instanceof AuditLogError)) throw error;
+    logger({
+      level: "error",
+      message: "cannot reopen the audit log; still writing to the file open before",
+      fields: { error: error.message },
+    });
+  }
 }
 
 /** The certificate and key to serve: the files given, or this host's pair, made on first use. */
 async function loadTls(
   config: ServeConfig,
   logger: Logger,
+  loggedWarnings: readonly string[],
 ): Promise<{ cert: string; key: string }> {
   let certFile = config.tls?.certFile;
   let keyFile = config.tls?.keyFile;
@@ -135,7 +155,12 @@ async function loadTls(
     const names = defaultCertificateNames();
     const { hostname } = config.listen;
     if (!names.includes(hostname) && !/^(0\.0\.0\.0|::)$/.test(hostname)) names.push(hostname);
-    const pair = await ensureCertificate({ ...defaultCertificatePaths(defaultConfigDir()), names });
+    const configDir = defaultConfigDir();
+    const dirWarning = await configDirWarning(configDir);
+    if (dirWarning !== undefined && !loggedWarnings.includes(dirWarning)) {
+      logger({ level: "warn", message: dirWarning });
+    }
+    const pair = await ensureCertificate({ ...defaultCertificatePaths(configDir), names });
     ({ certFile, keyFile } = pair);
     logger({
       level: "info",
@@ -159,7 +184,51 @@ async function loadTls(
       );
     }
   };
-  return { cert: await read(certFile, "certificate"), key: await read(keyFile, "key") };
+  const cert = await read(certFile, "certificate");
+  await warnIfOutOfDate(cert, certFile, logger);
+  return { cert, key: await read(keyFile, "key") };
+}
+
+/**
+ * Says so when the certificate is expired or not valid yet: the server
+ * serves it all the same, but every client will refuse it.
+ */
+async function warnIfOutOfDate(cert: string, file: string, logger: Logger): Promise<void> {
+  let validity: { notBefore: Date; notAfter: Date };
+  try {
+    validity = await certificateValidity(cert);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    logger({
+      level: "warn",
+      message: "cannot read the TLS certificate's validity period",
+      fields: { file, error: error.message },
+    });
+    return;
+  }
+  const now = Date.now();
+  if (now > validity.notAfter.getTime()) {
+    logger({
+      level: "warn",
+      message: "the TLS certificate has expired: clients will refuse it",
+      fields: {
+        file,
+        not_after: validity.notAfter.toISOString(),
+        hint:
+          "make a new one (rexec cert --force, then give clients the new tls-cert.pem) or renew it",
+      },
+    });
+  } else if (now < validity.notBefore.getTime()) {
+    logger({
+      level: "warn",
+      message: "the TLS certificate is not valid yet: clients will refuse it until then",
+      fields: {
+        file,
+        not_before: validity.notBefore.toISOString(),
+        hint: "check this machine's clock, or the certificate's dates",
+      },
+    });
+  }
 }
 
 /** The account `--user` names, checked and turned into what commands run as. */
