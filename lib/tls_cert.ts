@@ -202,10 +202,12 @@ export async function certificateValidity(
   if (!block) {
     throw new CertificateError("no PEM certificate (-----BEGIN CERTIFICATE-----) in the text");
   }
-  const x509 = await import("@peculiar/x509");
+  // node:crypto reads a certificate in a few milliseconds where @peculiar/x509
+  // takes half a second to load; a TLS server loads node:tls anyway.
+  const { X509Certificate } = await import("node:crypto");
   try {
-    const certificate = new x509.X509Certificate(block[0]);
-    return { notBefore: certificate.notBefore, notAfter: certificate.notAfter };
+    const certificate = new X509Certificate(block[0]);
+    return { notBefore: certificate.validFromDate, notAfter: certificate.validToDate };
   } catch (error) {
     throw new CertificateError(`the PEM certificate cannot be read: ${(error as Error).message}`, {
       cause: error,
