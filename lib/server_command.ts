@@ -2,7 +2,7 @@
  * One command run for a client: spawns it, streams its stdout and stderr to
  * the connection as frames, feeds it the stdin the client sends within a
  * flow-control window, enforces its timeout, and ends its whole process
- * group when it is cancelled or finishes.
+ * group and session when it is cancelled or finishes.
  *
  * @module
  */
@@ -268,10 +268,10 @@ export class ServerCommand {
   }
 
   /**
-   * Ends the command and its process group: SIGTERM, then SIGKILL after the
-   * grace period. The first reason given is the one reported; none is once
-   * the command has exited by itself, though what it left running is still
-   * ended.
+   * Ends the command, its process group and the rest of its session:
+   * SIGTERM, then SIGKILL after the grace period. The first reason given is
+   * the one reported; none is once the command has exited by itself, though
+   * what it left running is still ended.
    */
   cancel(reason: EndReason): void {
     if (this.#endReason !== undefined) return;
@@ -293,6 +293,7 @@ export class ServerCommand {
   #terminate(child: GroupProcess): Promise<void> {
     this.#termination ??= child.terminate({
       graceMs: this.#options.killGraceMs,
+      ...(this.#options.onWarning ? { onWarning: this.#options.onWarning } : {}),
     });
     return this.#termination;
   }
@@ -386,8 +387,9 @@ export class ServerCommand {
    * Waits for the output pipes to close after the command exited. Background
    * processes that still hold them would otherwise keep the client waiting
    * forever (the classic `ssh host 'cmd &'` hang): they get the grace period,
-   * then the group is ended. A process that left the group (setsid) cannot
-   * be reached that way; after a second grace period its output is cut off.
+   * then the group and the rest of the command's session are ended. A
+   * process that started a session of its own (setsid) cannot be reached
+   * that way; after a second grace period its output is cut off.
    */
   async #drain(child: GroupProcess, output: Promise<unknown>): Promise<void> {
     const graceMs = this.#options.killGraceMs;
@@ -395,7 +397,7 @@ export class ServerCommand {
     await this.#terminate(child);
     if (await settlesWithin(output, graceMs)) return;
     this.#options.onWarning?.(
-      "output cut off: a process outside the command's process group still held it open",
+      "output cut off: a process outside the command's session (setsid) still held it open",
     );
     this.#outputCutOff.abort();
     await output;
