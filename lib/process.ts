@@ -76,7 +76,15 @@ export function shellArgv(script: string): string[] {
  */
 export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
   const [program, ...args] = spec.argv;
-  if (spec.cwd !== undefined) await checkDirectory(spec.cwd);
+  if (spec.cwd !== undefined) {
+    const user = spec.uid !== undefined && spec.gid !== undefined
+      ? { uid: spec.uid, gid: spec.gid }
+      : undefined;
+    const problem = await directoryProblem(spec.cwd, user);
+    if (problem !== undefined) {
+      throw new SpawnError(126, `cannot change to directory ${spec.cwd}: ${problem}`);
+    }
+  }
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
@@ -106,24 +114,71 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
   return new GroupProcess(child);
 }
 
-async function checkDirectory(cwd: string): Promise<void> {
+/**
+ * An account a command switches to, which must be able to enter its working
+ * directory.
+ */
+export interface DirectoryUser {
+  /** User id. */
+  readonly uid: number;
+  /** Primary group id: the only group a command that switched accounts has. */
+  readonly gid: number;
+}
+
+/**
+ * Why `path` cannot be a command's working directory, or undefined when it
+ * can. With `user`, every directory on the way there must also let that
+ * account search it, judged by the mode bits (ACLs are not consulted), so
+ * that a command run as another user is not started somewhere it cannot
+ * enter, which the child would report as a failure to execute.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { directoryProblem } from "./process.ts";
+ *
+ * assert.equal(await directoryProblem("/"), undefined);
+ * assert.equal(await directoryProblem("/rexec/no/such/dir"), "no such directory");
+ * ```
+ */
+export async function directoryProblem(
+  path: string,
+  user?: DirectoryUser,
+): Promise<string | undefined> {
+  if (path === "") return "no directory named";
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(cwd);
+    info = await Deno.stat(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such directory"
-      : (error as Error).message;
-    throw new SpawnError(126, `cannot change to directory ${cwd}: ${reason}`, {
-      cause: error,
-    });
+    if (error instanceof Deno.errors.NotFound) return "no such directory";
+    if (error instanceof Deno.errors.NotADirectory) return "a component is not a directory";
+    return (error as Error).message;
   }
-  if (!info.isDirectory) {
-    throw new SpawnError(
-      126,
-      `cannot change to directory ${cwd}: not a directory`,
-    );
+  if (!info.isDirectory) return "not a directory";
+  // Root searches any directory.
+  if (user === undefined || user.uid === 0) return undefined;
+  const walked = new Set(ancestors(await Deno.realPath(path)));
+  // The kernel walks the path as written too, symbolic links and `..` included.
+  if (path.startsWith("/")) { for (const directory of ancestors(path)) walked.add(directory); }
+  for (const directory of walked) {
+    if (!searchableBy(await Deno.stat(directory), user)) {
+      return `permission denied (uid ${user.uid} cannot enter ${directory})`;
+    }
   }
+  return undefined;
+}
+
+/** `/a/b` gives `/`, `/a`, `/a/b`. */
+function ancestors(path: string): string[] {
+  const parts = path.split("/").filter((part) => part !== "");
+  return ["/", ...parts.map((_, index) => `/${parts.slice(0, index + 1).join("/")}`)];
+}
+
+/** Whether the execute bit of the class `user` falls in (owner, group or other) is set. */
+function searchableBy(info: Deno.FileInfo, user: DirectoryUser): boolean {
+  if (info.mode === null) return true;
+  const bit = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
+  return (info.mode & bit) !== 0;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { FrameWriter } from "./frame_writer.ts";
 import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
 import type { PolicyDecision } from "./policy.ts";
 import { pumpOutput } from "./output_pump.ts";
-import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
+import { directoryProblem, type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
 
 /** Why a command was ended early; `disconnected` is never reported to a client. */
 export type EndReason =
@@ -71,22 +71,34 @@ export interface ExecPolicy {
 }
 
 /**
- * The account commands run as, when the server runs as root and was told to switch.
+ * The account commands run in, as sshd sets one up: they start in its home
+ * directory (`/` when that is missing or the account cannot enter it), and
+ * its variables (`HOME`, `USER`, `LOGNAME`, `SHELL`) replace the server's.
+ * With `uid` and `gid`, the server (running as root) switches to it; without,
+ * it describes the server's own account.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RunAs } from "./server_command.ts";
  *
- * const nobody: RunAs = { uid: 65534, gid: 65534, env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody" } };
- * console.assert(nobody.uid === 65534);
+ * const nobody: RunAs = {
+ *   uid: 65534,
+ *   gid: 65534,
+ *   home: "/nonexistent",
+ *   env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody", SHELL: "/usr/sbin/nologin" },
+ * };
+ * assert.equal(nobody.uid, 65534);
  * ```
  */
 export interface RunAs {
-  /** User id. */
-  readonly uid: number;
-  /** Primary group id. */
-  readonly gid: number;
-  /** Variables that describe the account: HOME, USER, LOGNAME. */
+  /** User id to switch to, with `gid`; the server's own (no switch) when absent. */
+  readonly uid?: number;
+  /** Primary group id to switch to, with `uid`. */
+  readonly gid?: number;
+  /** Home directory: where a command starts, and what a relative `cwd` is resolved against. */
+  readonly home: string;
+  /** Variables that describe the account: HOME, USER, LOGNAME, SHELL. */
   readonly env: Readonly<Record<string, string>>;
 }
 
@@ -137,7 +149,10 @@ export interface ServerCommandOptions {
   readonly onWarning?: (message: string) => void;
   /** Which requests may run; any when absent. */
   readonly policy?: ExecPolicy;
-  /** The account to run as; the server's own when absent. */
+  /**
+   * The account to run in; when absent, commands run as the server's user,
+   * in its working directory, with its environment.
+   */
   readonly runAs?: RunAs;
   /** Server-wide running-command limit; none when absent. */
   readonly slots?: CommandSlots;
@@ -320,8 +335,10 @@ export class ServerCommand {
   async #runWithSlot(started: number): Promise<CommandOutcome> {
     const { request, policy, runAs } = this.#options;
     let argv = this.#argv;
+    const cwd = await this.#workingDirectory();
     if (policy) {
-      const decision = await policy.check(request);
+      // A relative program path is looked up from where the command will start.
+      const decision = await policy.check(cwd === undefined ? request : { ...request, cwd });
       if (!decision.allowed) {
         return this.#notRun(started, {
           code: EXIT_REFUSED,
@@ -336,12 +353,14 @@ export class ServerCommand {
     try {
       child = await spawnProcess({
         argv,
-        env: runAs ? { ...request.env, ...runAs.env } : request.env,
-        cwd: request.cwd,
+        env: runAs ? { ...runAs.env, ...request.env } : request.env,
+        cwd,
         stdin: request.stdin ? "piped" : "null",
         stdout: request.stdout ? "piped" : "null",
         stderr: request.stderr ? "piped" : "null",
-        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+        ...(runAs?.uid !== undefined && runAs.gid !== undefined
+          ? { uid: runAs.uid, gid: runAs.gid }
+          : {}),
       });
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
@@ -381,6 +400,31 @@ export class ServerCommand {
       clearTimeout(timer);
       this.#stopStdin();
     }
+  }
+
+  /**
+   * Where the command starts, as sshd and sftp decide: the directory the
+   * client asked for, a relative one taken from the account's home; the home
+   * itself when the client named none. A home the account cannot use gives
+   * way to `/`, with a warning. Undefined without an account: the server's own
+   * working directory, a relative `cwd` taken from it.
+   */
+  async #workingDirectory(): Promise<string | undefined> {
+    const { request, runAs } = this.#options;
+    if (runAs === undefined || request.cwd?.startsWith("/")) return request.cwd;
+    const user = runAs.uid !== undefined && runAs.gid !== undefined
+      ? { uid: runAs.uid, gid: runAs.gid }
+      : undefined;
+    const problem = await directoryProblem(runAs.home, user);
+    if (problem !== undefined) {
+      this.#options.onWarning?.(
+        `cannot start in the home directory ${JSON.stringify(runAs.home)}: ${problem}; ` +
+          "the command starts in / instead",
+      );
+    }
+    const start = problem === undefined ? runAs.home : "/";
+    if (request.cwd === undefined || request.cwd === "" || request.cwd === ".") return start;
+    return start.endsWith("/") ? `${start}${request.cwd}` : `${start}/${request.cwd}`;
   }
 
   /**

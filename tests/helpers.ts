@@ -85,6 +85,8 @@ export interface CliOptions {
    * no REXEC_TOKEN from the caller's shell leaks in.
    */
   token?: string | null;
+  /** Working directory of the subprocess; the test's own by default. */
+  cwd?: string;
 }
 
 /** Starts `rexec ARGS...` as a subprocess with piped stdio. */
@@ -99,6 +101,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Den
         : { REXEC_TOKEN: options.token ?? TOKEN }),
       ...options.env,
     },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
