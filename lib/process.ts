@@ -282,11 +282,10 @@ export class GroupProcess {
       if (!warned) options.onWarning?.(message);
       warned = true;
     };
-    // Listed before the group is signalled, so that a process in the group
-    // gets one SIGTERM, not two (a trap would run twice).
-    let strays = await this.#strays(warn);
+    // The group first and at once: listing the session takes a process
+    // start, and most commands leave nothing outside their group.
     let group = this.signalGroup("SIGTERM") === "sent";
-    strays = signalEach(strays, "SIGTERM");
+    let strays = signalEach(await this.#strays(warn), "SIGTERM");
     if (!group && strays.length === 0) return;
     for (;;) {
       // A stopped process acts on SIGTERM only once continued; SIGCONT also
@@ -309,7 +308,11 @@ export class GroupProcess {
     }
   }
 
-  /** Processes of the command's session outside its group. */
+  /**
+   * Processes of the command's session outside its group. Those still in the
+   * group are left out, so that they get one SIGTERM, not two (a trap would
+   * run twice).
+   */
   async #strays(warn: (message: string) => void): Promise<number[]> {
     const [session, group] = await Promise.all([
       this.#sessionMembers(warn),
@@ -363,8 +366,36 @@ async function listProcesses(
   }
 }
 
+/**
+ * How many pgrep processes run at once: when many commands end together (a
+ * server shutting down), the rest wait their turn rather than start hundreds
+ * of processes at the same moment. Their groups were signalled already.
+ */
+const PGREP_CONCURRENCY = 4;
+let pgrepRunning = 0;
+const pgrepWaiting: (() => void)[] = [];
+
+/** Runs `task` once fewer than {@link PGREP_CONCURRENCY} others run. */
+async function inPgrepTurn<T>(task: () => Promise<T>): Promise<T> {
+  if (pgrepRunning < PGREP_CONCURRENCY) pgrepRunning++;
+  else await new Promise<void>((resolve) => pgrepWaiting.push(resolve));
+  try {
+    return await task();
+  } finally {
+    // The turn passes straight to the next in line, if any.
+    const next = pgrepWaiting.shift();
+    if (next) next();
+    else pgrepRunning--;
+  }
+}
+
 /** @throws {SessionListError} when pgrep cannot be run or fails. */
-async function runPgrep(selector: readonly string[]): Promise<number[]> {
+function runPgrep(selector: readonly string[]): Promise<number[]> {
+  return inPgrepTurn(() => pgrep(selector));
+}
+
+/** @throws {SessionListError} when pgrep cannot be run or fails. */
+async function pgrep(selector: readonly string[]): Promise<number[]> {
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command("pgrep", {
