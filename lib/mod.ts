@@ -121,6 +121,8 @@ export {
   type SelfSignedCertificateOptions,
 } from "./tls_cert.ts";
 export {
+  accountEnv,
+  currentUser,
   isRoot,
   lookupUser,
   type LookupUserOptions,

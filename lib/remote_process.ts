@@ -43,7 +43,7 @@ const OUTPUT_HIGH_WATER_MARK = 1024 * 1024;
 export interface SpawnOptions {
   /** Variables added to the server's environment for this command. */
   env?: Record<string, string>;
-  /** Working directory on the server. */
+  /** Working directory on the server; `rexec serve` takes a relative one from the home directory, its default. */
   cwd?: string;
   /** Seconds after which the server terminates the command (it may cap this). */
   timeout?: number;

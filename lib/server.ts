@@ -98,7 +98,7 @@ export interface ServeOptions {
   authFailureDelay?: number;
   /** Which requests may run (`--allow`, `--env-allow`); by default any program, with PATH, LD_PRELOAD and the like refused. */
   policy?: ExecPolicy;
-  /** Run commands as this account (`--user`); needs a server running as root. */
+  /** The account commands run in: its home and variables, and its uid (`--user`, needs root) when given. */
   runAs?: RunAs;
   /**
    * Receives one audit record per connection, authentication, command start

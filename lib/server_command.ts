@@ -2,7 +2,7 @@
  * One command run for a client: spawns it, streams its stdout and stderr to
  * the connection as frames, feeds it the stdin the client sends within a
  * flow-control window, enforces its timeout, and ends its whole process
- * group when it is cancelled or finishes.
+ * group and session when it is cancelled or finishes.
  *
  * @module
  */
@@ -14,7 +14,7 @@ import type { FrameWriter } from "./frame_writer.ts";
 import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
 import type { PolicyDecision } from "./policy.ts";
 import { pumpOutput } from "./output_pump.ts";
-import { type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
+import { directoryProblem, type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
 
 /** Why a command was ended early; `disconnected` is never reported to a client. */
 export type EndReason =
@@ -71,22 +71,34 @@ export interface ExecPolicy {
 }
 
 /**
- * The account commands run as, when the server runs as root and was told to switch.
+ * The account commands run in, as sshd sets one up: they start in its home
+ * directory (`/` when that is missing or the account cannot enter it), and
+ * its variables (`HOME`, `USER`, `LOGNAME`, `SHELL`) replace the server's.
+ * With `uid` and `gid`, the server (running as root) switches to it; without,
+ * it describes the server's own account.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RunAs } from "./server_command.ts";
  *
- * const nobody: RunAs = { uid: 65534, gid: 65534, env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody" } };
- * console.assert(nobody.uid === 65534);
+ * const nobody: RunAs = {
+ *   uid: 65534,
+ *   gid: 65534,
+ *   home: "/nonexistent",
+ *   env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody", SHELL: "/usr/sbin/nologin" },
+ * };
+ * assert.equal(nobody.uid, 65534);
  * ```
  */
 export interface RunAs {
-  /** User id. */
-  readonly uid: number;
-  /** Primary group id. */
-  readonly gid: number;
-  /** Variables that describe the account: HOME, USER, LOGNAME. */
+  /** User id to switch to, with `gid`; the server's own (no switch) when absent. */
+  readonly uid?: number;
+  /** Primary group id to switch to, with `uid`. */
+  readonly gid?: number;
+  /** Home directory: where a command starts, and what a relative `cwd` is resolved against. */
+  readonly home: string;
+  /** Variables that describe the account: HOME, USER, LOGNAME, SHELL. */
   readonly env: Readonly<Record<string, string>>;
 }
 
@@ -137,7 +149,10 @@ export interface ServerCommandOptions {
   readonly onWarning?: (message: string) => void;
   /** Which requests may run; any when absent. */
   readonly policy?: ExecPolicy;
-  /** The account to run as; the server's own when absent. */
+  /**
+   * The account to run in; when absent, commands run as the server's user,
+   * in its working directory, with its environment.
+   */
   readonly runAs?: RunAs;
   /** Server-wide running-command limit; none when absent. */
   readonly slots?: CommandSlots;
@@ -268,10 +283,10 @@ export class ServerCommand {
   }
 
   /**
-   * Ends the command and its process group: SIGTERM, then SIGKILL after the
-   * grace period. The first reason given is the one reported; none is once
-   * the command has exited by itself, though what it left running is still
-   * ended.
+   * Ends the command, its process group and the rest of its session:
+   * SIGTERM, then SIGKILL after the grace period. The first reason given is
+   * the one reported; none is once the command has exited by itself, though
+   * what it left running is still ended.
    */
   cancel(reason: EndReason): void {
     if (this.#endReason !== undefined) return;
@@ -293,6 +308,7 @@ export class ServerCommand {
   #terminate(child: GroupProcess): Promise<void> {
     this.#termination ??= child.terminate({
       graceMs: this.#options.killGraceMs,
+      ...(this.#options.onWarning ? { onWarning: this.#options.onWarning } : {}),
     });
     return this.#termination;
   }
@@ -319,8 +335,10 @@ export class ServerCommand {
   async #runWithSlot(started: number): Promise<CommandOutcome> {
     const { request, policy, runAs } = this.#options;
     let argv = this.#argv;
+    const cwd = await this.#workingDirectory();
     if (policy) {
-      const decision = await policy.check(request);
+      // A relative program path is looked up from where the command will start.
+      const decision = await policy.check(cwd === undefined ? request : { ...request, cwd });
       if (!decision.allowed) {
         return this.#notRun(started, {
           code: EXIT_REFUSED,
@@ -335,12 +353,14 @@ export class ServerCommand {
     try {
       child = await spawnProcess({
         argv,
-        env: runAs ? { ...request.env, ...runAs.env } : request.env,
-        cwd: request.cwd,
+        env: runAs ? { ...runAs.env, ...request.env } : request.env,
+        cwd,
         stdin: request.stdin ? "piped" : "null",
         stdout: request.stdout ? "piped" : "null",
         stderr: request.stderr ? "piped" : "null",
-        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+        ...(runAs?.uid !== undefined && runAs.gid !== undefined
+          ? { uid: runAs.uid, gid: runAs.gid }
+          : {}),
       });
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
@@ -385,11 +405,37 @@ export class ServerCommand {
   }
 
   /**
+   * Where the command starts, as sshd and sftp decide: the directory the
+   * client asked for, a relative one taken from the account's home; the home
+   * itself when the client named none. A home the account cannot use gives
+   * way to `/`, with a warning. Undefined without an account: the server's own
+   * working directory, a relative `cwd` taken from it.
+   */
+  async #workingDirectory(): Promise<string | undefined> {
+    const { request, runAs } = this.#options;
+    if (runAs === undefined || request.cwd?.startsWith("/")) return request.cwd;
+    const user = runAs.uid !== undefined && runAs.gid !== undefined
+      ? { uid: runAs.uid, gid: runAs.gid }
+      : undefined;
+    const problem = await directoryProblem(runAs.home, user);
+    if (problem !== undefined) {
+      this.#options.onWarning?.(
+        `cannot start in the home directory ${JSON.stringify(runAs.home)}: ${problem}; ` +
+          "the command starts in / instead",
+      );
+    }
+    const start = problem === undefined ? runAs.home : "/";
+    if (request.cwd === undefined || request.cwd === "" || request.cwd === ".") return start;
+    return start.endsWith("/") ? `${start}${request.cwd}` : `${start}/${request.cwd}`;
+  }
+
+  /**
    * Waits for the output pipes to close after the command exited. Background
    * processes that still hold them would otherwise keep the client waiting
    * forever (the classic `ssh host 'cmd &'` hang): they get the grace period,
-   * then the group is ended. A process that left the group (setsid) cannot
-   * be reached that way; after a second grace period its output is cut off.
+   * then the group and the rest of the command's session are ended. A
+   * process that started a session of its own (setsid) cannot be reached
+   * that way; after a second grace period its output is cut off.
    */
   async #drain(child: GroupProcess, output: Promise<unknown>): Promise<void> {
     const graceMs = this.#options.killGraceMs;
@@ -397,7 +443,7 @@ export class ServerCommand {
     await this.#terminate(child);
     if (await settlesWithin(output, graceMs)) return;
     this.#options.onWarning?.(
-      "output cut off: a process outside the command's process group still held it open",
+      "output cut off: a process outside the command's session (setsid) still held it open",
     );
     this.#outputCutOff.abort();
     await output;

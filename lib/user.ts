@@ -33,6 +33,9 @@ export interface LookupUserOptions {
 /** The file accounts are read from unless told otherwise. */
 const PASSWD_FILE = "/etc/passwd";
 
+/** The shell of an account whose passwd entry names none, as for login and sshd. */
+const DEFAULT_SHELL = "/bin/sh";
+
 /** Largest id a POSIX system hands out: uid_t is 32 bits and -1 is reserved. */
 const MAX_ID = 0xffff_fffe;
 
@@ -118,6 +121,50 @@ export async function lookupUser(
     if (byUid !== undefined ? account.uid === byUid : account.name === name) return account;
   }
   throw new UnknownUserError(name, passwdFile);
+}
+
+/**
+ * The account this process runs as: the `/etc/passwd` entry of its uid.
+ *
+ * Needs `--allow-sys=uid` and `--allow-read` for the passwd file.
+ *
+ * @throws {UnknownUserError} when no account has this process's uid (a
+ * container started with an arbitrary uid).
+ * @throws {UserLookupError} when the passwd file cannot be read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentUser } from "./user.ts";
+ *
+ * assert.equal((await currentUser()).uid, Deno.uid());
+ * ```
+ */
+export function currentUser(options: LookupUserOptions = {}): Promise<UserAccount> {
+  return lookupUser(String(Deno.uid()), options);
+}
+
+/**
+ * The variables that tell a command whose account it runs in, as `login`
+ * and sshd set them: `HOME`, `USER`, `LOGNAME` and `SHELL` (`/bin/sh` when
+ * the account names no shell).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { accountEnv } from "./user.ts";
+ *
+ * const env = accountEnv({ name: "nobody", uid: 65534, gid: 65534, home: "/nonexistent", shell: "" });
+ * assert.deepEqual(env, { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody", SHELL: "/bin/sh" });
+ * ```
+ */
+export function accountEnv(account: UserAccount): Record<string, string> {
+  return {
+    HOME: account.home,
+    USER: account.name,
+    LOGNAME: account.name,
+    SHELL: account.shell === "" ? DEFAULT_SHELL : account.shell,
+  };
 }
 
 /**

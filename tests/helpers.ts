@@ -85,12 +85,16 @@ export interface CliOptions {
    * no REXEC_TOKEN from the caller's shell leaks in.
    */
   token?: string | null;
+  /** Working directory of the subprocess; the test's own by default. */
+  cwd?: string;
+  /** Deno permissions of the subprocess; {@link CLI_PERMISSIONS} by default. */
+  permissions?: readonly string[];
 }
 
 /** Starts `rexec ARGS...` as a subprocess with piped stdio. */
 export function spawnCli(args: readonly string[], options: CliOptions = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLI_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...(options.permissions ?? CLI_PERMISSIONS), MAIN, ...args],
     clearEnv: options.token === null,
     env: {
       NO_COLOR: "1",
@@ -99,6 +103,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Den
         : { REXEC_TOKEN: options.token ?? TOKEN }),
       ...options.env,
     },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

@@ -236,11 +236,93 @@ Deno.test("a process that left the group but holds the output is cut off after t
   }
 });
 
-Deno.test("a timeout is not reported for a command that exited before it", async () => {
-  await using server = await startServer({ killGrace: 1 });
+/**
+ * Argv for a command that starts, in the background, a perl process that
+ * leaves the command's process group (setpgid, as `setpgrp()` does) but
+ * stays in its session, keeps the command's stdout, and prints its pid once
+ * it has left. `then` is the shell code that follows: the command waits on
+ * it, or exits. The command goes on only once perl has left the group.
+ */
+function leaveGroupArgv(readyFile: string, then: string): string[] {
+  const perl = 'setpgrp(0, 0); open(my $ready, ">", $ARGV[0]) or die "$ARGV[0]: $!"; ' +
+    'close $ready; $| = 1; print "$$\\n"; sleep 300';
+  const script = 'perl -e "$1" "$2" & while [ ! -e "$2" ]; do sleep 0.01; done; ' + then;
+  return ["sh", "-c", script, "sh", perl, readyFile];
+}
+
+Deno.test("a process that left the process group but not the session is ended on disconnect", async () => {
+  await using server = await startServer();
+  const client = await connectTo(server);
+  const dir = await Deno.makeTempDir();
+  let escaped = 0;
+  try {
+    const child = client.spawn(leaveGroupArgv(`${dir}/ready`, "wait"));
+    escaped = Number((await readUntil(child.stdout.getReader(), "\n")).trim());
+    assert.ok(escaped > 0 && await processExists(escaped));
+    client.close();
+    assert.ok(
+      await waitFor(async () => !(await processExists(escaped))),
+      `pid ${escaped} survived`,
+    );
+  } finally {
+    if (escaped > 0 && await processExists(escaped)) Deno.kill(escaped, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a cancelled command takes a process that left its group with it", async () => {
+  await using server = await startServer();
   await using client = await connectTo(server);
-  // The command exits at once; its background child keeps stdout open past the timeout.
-  const status = await client.spawnShell("sleep 30 & exit 3", { timeout: 0.2 }).status;
+  const dir = await Deno.makeTempDir();
+  let escaped = 0;
+  try {
+    const child = client.spawn(leaveGroupArgv(`${dir}/ready`, "wait"));
+    const reader = child.stdout.getReader();
+    escaped = Number((await readUntil(reader, "\n")).trim());
+    child.cancel();
+    assert.equal((await child.status).reason, "cancelled");
+    reader.releaseLock();
+    assert.ok(
+      await waitFor(async () => !(await processExists(escaped))),
+      `pid ${escaped} survived`,
+    );
+  } finally {
+    if (escaped > 0 && await processExists(escaped)) Deno.kill(escaped, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a process that left the group and holds the output is ended once the command exits", async () => {
+  await using server = await startServer({ killGrace: 0.2 });
+  await using client = await connectTo(server);
+  const dir = await Deno.makeTempDir();
+  let escaped = 0;
+  try {
+    const { code, stdout } = await client.spawn(leaveGroupArgv(`${dir}/ready`, "exit 0"))
+      .output();
+    assert.equal(code, 0);
+    escaped = Number(text(stdout).trim());
+    assert.ok(escaped > 0, `no pid in ${JSON.stringify(text(stdout))}`);
+    assert.ok(
+      await waitFor(async () => !(await processExists(escaped))),
+      `pid ${escaped} survived`,
+    );
+    // Ended, not merely no longer read.
+    assert.ok(!server.logs.some((record) => record.message.startsWith("output cut off")));
+  } finally {
+    if (escaped > 0 && await processExists(escaped)) Deno.kill(escaped, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a timeout is not reported for a command that exited before it", async () => {
+  // The command exits at once, but its background child keeps stdout open
+  // past the deadline, until the grace period ends it. The deadline leaves a
+  // spawn and exit two seconds, where they take milliseconds (a few hundred
+  // on a loaded machine).
+  await using server = await startServer({ killGrace: 2.5 });
+  await using client = await connectTo(server);
+  const status = await client.spawnShell("sleep 300 & exit 3", { timeout: 2 }).status;
   assert.equal(status.code, 3);
   assert.equal(status.reason, undefined);
 });

@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
-import { MAIN, readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
+import { currentUser, lookupUser } from "../lib/user.ts";
+import { type CliOptions, readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
 
 /**
  * Starts `rexec serve ARGS` on a free loopback port; returns its address,
- * a way to wait for its log and a stop function. With `allowAll` it runs
- * with every Deno permission, which a device such as /dev/full needs.
+ * a way to wait for its log and a stop function. A device such as /dev/full
+ * needs `permissions: ["--allow-all"]`.
  */
-async function startCliServer(args: readonly string[], options: { allowAll?: boolean } = {}) {
-  const serveArgs = ["serve", "--listen", "127.0.0.1:0", ...args];
-  const serve = options.allowAll
-    ? new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, ...serveArgs],
-      env: { NO_COLOR: "1", REXEC_TOKEN: TOKEN },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn()
-    : spawnCli(serveArgs);
+async function startCliServer(args: readonly string[], options: CliOptions = {}) {
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0", ...args], options);
   const logReader = serve.stderr.getReader();
   let log = await readUntil(logReader, /listening address=\S+\s/);
   const address = log.match(/listening address=(\S+)\s/)![1];
@@ -178,23 +170,68 @@ Deno.test("with --allow, client variables are refused unless --env-allow names t
 
 const root = Deno.uid() === 0;
 
+/** Runs a command as nobody through `rexec serve --user nobody`, started as `options` say. */
+async function checkUserNobody(options: CliOptions = {}): Promise<void> {
+  const nobody = await lookupUser("nobody");
+  // nobody's home is /nonexistent on most systems: then commands start in /.
+  const homeExists = (await Deno.stat(nobody.home).catch(() => null))?.isDirectory === true;
+  const server = await startCliServer(["--user", "nobody"], options);
+  let log = "";
+  try {
+    const result = await runCli(["run", server.address, "-c", 'id -u; id -G; echo "$HOME"; pwd']);
+    assert.equal(result.code, 0, result.stderrText);
+    const [uid, groups, home, cwd] = result.stdoutText.split("\n");
+    assert.equal(uid, "65534");
+    assert.ok(!groups.split(" ").includes("0"), `root group kept: ${groups}`);
+    assert.equal(home, nobody.home);
+    assert.equal(cwd, homeExists ? nobody.home : "/");
+  } finally {
+    ({ log } = await server.stop());
+  }
+  if (!homeExists) assert.match(log, /cannot start in the home directory/);
+}
+
 Deno.test({
   name: `rexec serve --user runs commands as that user${
     root ? "" : " (skipped: needs a server running as root)"
   }`,
   ignore: !root,
+  fn: () => checkUserNobody(),
+});
+
+Deno.test({
+  name: `rexec serve --user works from a directory that user cannot enter${
+    root ? "" : " (skipped: needs a server running as root)"
+  }`,
+  ignore: !root,
   fn: async () => {
-    const server = await startCliServer(["--user", "nobody"]);
+    // A clone inside `mktemp -d`: mode 0700, closed to every other user.
+    const dir = await Deno.makeTempDir();
     try {
-      const result = await runCli(["run", server.address, "-c", 'id -u; id -G; echo "$HOME"']);
-      assert.equal(result.code, 0, result.stderrText);
-      const [uid, groups] = result.stdoutText.split("\n");
-      assert.equal(uid, "65534");
-      assert.ok(!groups.split(" ").includes("0"), `root group kept: ${groups}`);
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+      await checkUserNobody({ cwd: dir });
     } finally {
-      await server.stop();
+      await Deno.remove(dir);
     }
   },
+});
+
+Deno.test("rexec serve starts commands in the home of its own account, with its variables", async () => {
+  const own = await currentUser();
+  const server = await startCliServer([]);
+  try {
+    const result = await runCli([
+      "run",
+      server.address,
+      "-c",
+      'pwd; echo "$HOME|$USER|$LOGNAME|$SHELL"',
+    ]);
+    assert.equal(result.code, 0, result.stderrText);
+    const shell = own.shell === "" ? "/bin/sh" : own.shell;
+    assert.equal(result.stdoutText, `${own.home}\n${own.home}|${own.name}|${own.name}|${shell}\n`);
+  } finally {
+    await server.stop();
+  }
 });
 
 Deno.test("rexec serve --audit-log writes one JSON record per event and never the token", async () => {
@@ -255,7 +292,9 @@ Deno.test({
     "rexec serve fails closed while its audit log cannot be written (/dev/full), and --audit-fail open runs commands",
   ignore: Deno.build.os !== "linux",
   fn: async () => {
-    const closed = await startCliServer(["--audit-log", "/dev/full"], { allowAll: true });
+    const closed = await startCliServer(["--audit-log", "/dev/full"], {
+      permissions: ["--allow-all"],
+    });
     let log: string;
     try {
       for (let i = 0; i < 3; i++) {
@@ -272,7 +311,7 @@ Deno.test({
     assert.match(errors[0], /ERROR .*refusing new commands.*No space left on device/);
 
     const open = await startCliServer(["--audit-log", "/dev/full", "--audit-fail", "open"], {
-      allowAll: true,
+      permissions: ["--allow-all"],
     });
     try {
       const ran = await runCli(["run", "-n", open.address, "--", "echo", "unaudited"]);

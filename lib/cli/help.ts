@@ -115,7 +115,8 @@ const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REX
                                implies --tls
       --keepalive SECONDS      ping interval; a server silent for 3 is given up
                                (default 30; 0: off)
-      --cwd DIR                remote working directory
+      --cwd DIR                remote working directory (default: the home
+                               directory; a relative DIR is taken from there)
       --timeout SECONDS        terminate the command after this long (exit 124)
       --connect-timeout SECONDS  give up connecting after this long (default 15)
   -h, --help                   show this help`;

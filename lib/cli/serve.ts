@@ -22,7 +22,14 @@ import { configDirWarning, defaultConfigDir, resolveToken, TOKEN_ENV } from "../
 import { UsageError } from "../errors.ts";
 import { CommandPolicy } from "../policy.ts";
 import type { RunAs } from "../server_command.ts";
-import { isRoot, lookupUser } from "../user.ts";
+import {
+  accountEnv,
+  currentUser,
+  isRoot,
+  lookupUser,
+  UnknownUserError,
+  type UserAccount,
+} from "../user.ts";
 import type { ServeConfig } from "./args.ts";
 import { watchInterrupts } from "./interrupts.ts";
 
@@ -77,7 +84,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
   if (policy.allowed) {
     logger({ level: "info", message: "allowed programs", fields: { allow: policy.allowed } });
   }
-  const runAs = config.user === undefined ? undefined : await accountToRunAs(config.user, logger);
+  const runAs = await commandAccount(config.user, logger);
   const server = await serve({
     token: token.token,
     hostname: config.listen.hostname,
@@ -231,8 +238,32 @@ async function warnIfOutOfDate(cert: string, file: string, logger: Logger): Prom
   }
 }
 
-/** The account `--user` names, checked and turned into what commands run as. */
-async function accountToRunAs(name: string, logger: Logger): Promise<RunAs> {
+/**
+ * The account commands run in: the one `--user` names, checked, or else the
+ * server's own, so that commands start in its home with its variables, as
+ * with ssh. An own uid missing from /etc/passwd leaves commands in the
+ * server's working directory and environment.
+ */
+async function commandAccount(
+  name: string | undefined,
+  logger: Logger,
+): Promise<RunAs | undefined> {
+  if (name === undefined) {
+    let own: UserAccount;
+    try {
+      own = await currentUser();
+    } catch (error) {
+      if (!(error instanceof UnknownUserError)) throw error;
+      logger({
+        level: "warn",
+        message:
+          "this server's uid has no account in /etc/passwd: commands start in the server's working directory, with its HOME",
+        fields: { uid: Deno.uid() },
+      });
+      return undefined;
+    }
+    return { home: own.home, env: accountEnv(own) };
+  }
   if (!isRoot()) {
     throw new UsageError(
       `--user ${name} needs rexec serve to run as root; without --user, commands run as the server's own user`,
@@ -244,9 +275,5 @@ async function accountToRunAs(name: string, logger: Logger): Promise<RunAs> {
     message: "commands run as",
     fields: { user: account.name, uid: account.uid, gid: account.gid },
   });
-  return {
-    uid: account.uid,
-    gid: account.gid,
-    env: { HOME: account.home, USER: account.name, LOGNAME: account.name, SHELL: account.shell },
-  };
+  return { uid: account.uid, gid: account.gid, home: account.home, env: accountEnv(account) };
 }
