@@ -19,7 +19,7 @@ import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { SessionConn } from "./tls_listener.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { Heartbeat, WatchedSink } from "./heartbeat.ts";
 import type { Logger, LogValue } from "./log.ts";
 import {
   decodeAuthResponse,
@@ -120,6 +120,8 @@ export class ServerSession {
   readonly #settings: SessionSettings;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
+  /** What the writer writes to, watched for a peer that stopped reading. */
+  readonly #sink: WatchedSink;
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
   #command: ServerCommand | undefined;
   #closed = false;
@@ -140,7 +142,8 @@ export class ServerSession {
     this.#reader = new FrameReader(conn.readable, {
       maxFrameSize: HANDSHAKE_MAX_FRAME_SIZE,
     });
-    this.#writer = new FrameWriter(conn);
+    this.#sink = new WatchedSink(conn);
+    this.#writer = new FrameWriter(this.#sink);
   }
 
   /** Runs the session to its end. Never throws. */
@@ -349,6 +352,12 @@ export class ServerSession {
             code: "keepalive_timeout",
             message: `no word from the client for ${Math.round(silentMs / 1000)} s`,
           }),
+        outbound: this.#sink,
+        onStalled: (stalledMs) =>
+          this.#end({
+            code: "keepalive_timeout",
+            message: `the client read nothing for ${Math.round(stalledMs / 1000)} s`,
+          }),
       })
       : undefined;
     this.#armIdleTimer();
@@ -383,7 +392,8 @@ export class ServerSession {
         this.#unreadPongs++;
         pong.then(() => this.#unreadPongs--, () => this.#close());
         // A client that sends PINGs without reading the PONGs stops being
-        // read, instead of growing the write queue.
+        // read, instead of growing the write queue; the heartbeat drops it
+        // once nothing written to it has moved for the keepalive limit.
         if (this.#unreadPongs > MAX_UNREAD_PONGS) await pong;
         return;
       }

@@ -73,6 +73,77 @@ Deno.test("a client that falls silent is dropped and its command ended; a live o
   assert.equal((await live.spawn(["sleep", "1.5"]).status).code, 0);
 });
 
+Deno.test("a client that sends PINGs but reads nothing is dropped and its command ended", async () => {
+  await using server = await startServer({ keepalive: 0.5, killGrace: 0.2 });
+  const pidFile = await Deno.makeTempFile();
+  try {
+    using raw = await openRawSession(server, { authenticate: true });
+    await raw.writer.write(
+      FrameType.Exec,
+      encodeJson({
+        shell: `echo $$ > '${pidFile}'; exec yes`,
+        stdin: false,
+        stdout: true,
+        stderr: true,
+      }),
+    );
+    let pid = 0;
+    assert.ok(
+      await waitFor(async () => (pid = Number(await Deno.readTextFile(pidFile))) > 0, 30_000),
+    );
+    // From here the client talks, but never reads a byte of output or a PONG.
+    const pinger = setInterval(() => {
+      raw.writer.write(FrameType.Ping).catch((error) => {
+        // The server dropping us is what this test waits for.
+        if (
+          !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+        ) {
+          throw error;
+        }
+      });
+    }, 100);
+    try {
+      assert.ok(
+        await waitFor(async () => !(await processExists(pid)), 30_000),
+        "the command ran on",
+      );
+    } finally {
+      clearInterval(pinger);
+    }
+    assert.ok(server.logs.some((record) => /read nothing/.test(record.message)));
+  } finally {
+    await Deno.remove(pidFile);
+  }
+});
+
+Deno.test("a client that reads its output slowly keeps its command", async () => {
+  await using server = await startServer({ keepalive: 2 });
+  // The client pings on the server's schedule: an answer to the server's
+  // own PINGs would wait behind the output still in flight.
+  await using client = await connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    token: TOKEN,
+    keepalive: 2,
+  });
+  // About 2.5 MB/s for 20 MB: held back by the reader for longer than the
+  // three intervals the server allows a peer that takes nothing.
+  const child = client.spawn(["head", "-c", "20000000", "/dev/zero"]);
+  let received = 0;
+  let sincePause = 0;
+  for await (const chunk of child.stdout) {
+    received += chunk.length;
+    sincePause += chunk.length;
+    if (sincePause >= 256 * 1024) {
+      sincePause = 0;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  assert.equal(received, 20_000_000);
+  assert.equal((await child.status).code, 0);
+  assert.ok(!server.logs.some((record) => record.fields?.code === "keepalive_timeout"));
+});
+
 Deno.test("over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
   await using server = await startServer({ maxSessions: 2 });
   const first = await connectTo(server);

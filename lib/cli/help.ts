@@ -57,8 +57,9 @@ Limits:
       --handshake-timeout SECONDS  time to authenticate (default ${DEFAULT_LIMITS.handshakeTimeout}; 0: none)
       --idle-timeout SECONDS close sessions this long without a command
                              (default ${DEFAULT_LIMITS.idleTimeout}; 0: none)
-      --keepalive SECONDS    ping interval; a client silent for 3 is dropped and
-                             its command ended (default ${DEFAULT_LIMITS.keepalive}; 0: off)
+      --keepalive SECONDS    ping interval; a client silent for 3, or reading
+                             nothing for 3, is dropped and its command ended
+                             (default ${DEFAULT_LIMITS.keepalive}; 0: off)
       --max-sessions N       sessions open at once (default ${DEFAULT_LIMITS.maxSessions})
       --max-commands N       commands running at once (default ${DEFAULT_LIMITS.maxCommands})
       --auth-failure-delay SECONDS  wait imposed on an address after a failed
