@@ -93,7 +93,12 @@ export interface ServeOptions {
   maxCommands?: number;
   /** Largest EXEC request (argv or shell string, env, cwd), in bytes. Default 256 KiB. */
   maxExecSize?: number;
-  /** Seconds an address waits after its first failed authentication, doubling after each further one. Default 0.25; 0 disables. */
+  /**
+   * Seconds the answer to an address's first wrong token is held back,
+   * doubling with each further recent failure up to 16 times as long; its
+   * answers go out one at a time, and while 8 are held its next proof waits
+   * to be checked. Default 0.25; 0 disables the throttle.
+   */
   authFailureDelay?: number;
   /** Which requests may run (`--allow`, `--env-allow`); by default any program, with PATH, LD_PRELOAD and the like refused. */
   policy?: ExecPolicy;

@@ -12,6 +12,7 @@ import {
   readAllFrames,
   readUntil,
   startServer,
+  type TestServer,
   text,
   TOKEN,
   waitFor,
@@ -193,33 +194,74 @@ Deno.test("an EXEC request over the size limit is refused with 125 and the sessi
   assert.equal((await client.spawn(["echo", "small"]).output()).code, 0);
 });
 
-Deno.test("failed authentications slow down that address only, and growing delays end in a refusal", async () => {
+/** Connects with a wrong token; the promise settles when the server answers. */
+function wrongToken(server: TestServer, hostname = "127.0.0.1") {
+  return connect({ hostname, port: server.port, token: `${TOKEN}-wrong`, timeout: 300 });
+}
+
+/** Counts the settled promises of `attempts`, as they settle. */
+function countAnswers(attempts: Promise<unknown>[]): { readonly count: number } {
+  const answers = { count: 0 };
+  for (const attempt of attempts) attempt.then(() => answers.count++, () => answers.count++);
+  return answers;
+}
+
+/** The server's records of wrong proofs it checked, with how long each answer is held. */
+function checkedWrong(server: TestServer) {
+  return server.logs.filter((record) => record.message === "authentication failed");
+}
+
+Deno.test("a client with the right token is served at once while wrong tokens from its address wait", async () => {
   await using server = await startServer({
     hostname: "::",
     insecurePlaintext: true,
-    authFailureDelay: 0.2,
-    handshakeTimeout: 2,
+    authFailureDelay: 30,
+    handshakeTimeout: 300,
   });
-  const wrong = () =>
-    connect({ hostname: "127.0.0.1", port: server.port, token: `${TOKEN}-wrong` });
-  const delays = () =>
-    server.logs.filter((record) => record.message === "delaying authentication after failures");
-  await assert.rejects(wrong());
-  await assert.rejects(wrong());
-  assert.equal(delays().length, 1);
-  // Another address is not slowed at all.
-  await using other = await connect({ hostname: "::1", port: server.port, token: TOKEN });
-  assert.equal((await other.spawn(["true"]).status).code, 0);
-  assert.equal(delays().length, 1);
-  // 0.2, 0.4, 0.8 s, ...: soon the wait would outlast half the handshake timeout.
-  let refusal: unknown;
-  for (let i = 0; i < 6 && refusal === undefined; i++) {
-    await wrong().catch((error) => {
-      if (error instanceof RemoteError && error.code === "auth_throttled") refusal = error;
-    });
+  const wrong = [1, 2, 3].map(() => wrongToken(server));
+  const answers = countAnswers(wrong);
+  assert.ok(await waitFor(() => checkedWrong(server).length === 3, 30_000));
+  {
+    await using right = await connectTo(server);
+    assert.equal(text((await right.spawn(["echo", "served"]).output()).stdout), "served\n");
   }
-  assert.ok(refusal instanceof RemoteError, "expected an auth_throttled refusal");
-  assert.match(refusal.message, /too many failed authentication attempts/);
+  assert.equal(answers.count, 0, "a wrong token was answered before the right one was served");
+  assert.ok(
+    !server.logs.some((record) => record.message.startsWith("checked a proof after waiting")),
+    "the right token waited for its address's failures",
+  );
+  // Another address is not held back either.
+  {
+    await using other = await connect({ hostname: "::1", port: server.port, token: TOKEN });
+    assert.equal((await other.spawn(["true"]).status).code, 0);
+  }
+  // The success wiped nothing: the next wrong token is held longer than all before it.
+  const fourth = wrongToken(server);
+  assert.ok(await waitFor(() => checkedWrong(server).length === 4, 30_000));
+  const holds = checkedWrong(server).map((record) => Number(record.fields!.answer_in_ms));
+  assert.ok(holds[3] > Math.max(...holds.slice(0, 3)), `answers held ${holds} ms`);
+  await server.server.shutdown();
+  for (const attempt of [...wrong, fourth]) {
+    await assert.rejects(attempt, (error: unknown) => error instanceof RexecError);
+  }
+});
+
+Deno.test("many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
+  await using server = await startServer({ authFailureDelay: 5, handshakeTimeout: 300 });
+  const attempts = Array.from({ length: 20 }, () => wrongToken(server));
+  const answers = countAnswers(attempts);
+  await Promise.race(attempts.map((attempt) => attempt.catch(() => {})));
+  // The next answer is due 10 s after the first: give a fast server 3 s to
+  // answer them all at once, as one without a throttle would.
+  assert.equal(await waitFor(() => answers.count === 20, 3000), false);
+  assert.ok(answers.count < 20);
+  // A proof is checked only when an earlier wrong one's answer went out.
+  assert.ok(
+    checkedWrong(server).length <= 8 + answers.count,
+    `${checkedWrong(server).length} wrong tokens checked, ${answers.count} answered`,
+  );
+  await server.server.shutdown();
+  await Promise.allSettled(attempts);
 });
 
 Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {

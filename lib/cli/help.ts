@@ -62,8 +62,11 @@ Limits:
                              (default ${DEFAULT_LIMITS.keepalive}; 0: off)
       --max-sessions N       sessions open at once (default ${DEFAULT_LIMITS.maxSessions})
       --max-commands N       commands running at once (default ${DEFAULT_LIMITS.maxCommands})
-      --auth-failure-delay SECONDS  wait imposed on an address after a failed
-                             login, doubling per failure (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off)
+      --auth-failure-delay SECONDS  hold the answer to a wrong token back this
+                             long, doubling per recent failure of the address
+                             up to 16x (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off); the right
+                             token is answered at once, unless its address has
+                             8 wrong answers held: then it waits for the next
 
 Command policy:
       --allow PROGRAM        only these programs may run (repeatable); shell
