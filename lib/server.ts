@@ -17,7 +17,8 @@ import { FrameWriter } from "./frame_writer.ts";
 import { type ConnListener, listenTls, type SessionConn } from "./tls_listener.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { encodeJson, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { PendingHandshakes } from "./pending_handshakes.ts";
 import type { CommandSlots, ExecPolicy, RunAs } from "./server_command.ts";
 import { formatAddr, ServerSession, type SessionSettings } from "./server_session.ts";
 import { MIN_TOKEN_LENGTH } from "./token.ts";
@@ -40,6 +41,9 @@ export {
 
 /** Pause after a failed accept (for example too many open files) before the next. */
 const ACCEPT_RETRY_MS = 100;
+
+/** How long a refusal may take to be written before its connection is closed anyway. */
+const REFUSAL_TIMEOUT_MS = 1000;
 
 /**
  * Options for {@link serve}.
@@ -87,8 +91,12 @@ export interface ServeOptions {
   idleTimeout?: number;
   /** Seconds between keepalive PINGs; a peer silent for three is dropped. Default 30; 0 disables. */
   keepalive?: number;
-  /** Most sessions open at once; the next client is told the server is busy. Default 512. */
+  /** Most authenticated sessions open at once; the next client is told the server is busy. Default 512. */
   maxSessions?: number;
+  /** Most connections authenticating at once; beyond it the oldest is closed to make room. Default 128. */
+  maxStartups?: number;
+  /** Most connections authenticating at once from one address; beyond it that address's oldest is closed. Default 64. */
+  maxStartupsPerSource?: number;
   /** Most commands running at once, over all sessions. Default 256. */
   maxCommands?: number;
   /** Largest EXEC request (argv or shell string, env, cwd), in bytes. Default 256 KiB. */
@@ -178,7 +186,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     }
     return value * 1000;
   };
-  const count = (name: "maxSessions" | "maxCommands" | "maxExecSize") => {
+  const count = (
+    name: "maxSessions" | "maxCommands" | "maxStartups" | "maxStartupsPerSource" | "maxExecSize",
+  ) => {
     const value = options[name] ?? DEFAULT_LIMITS[name];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RangeError(`${name} must be a whole number of at least 1`);
@@ -223,7 +233,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
       { cause: error },
     );
   }
-  return new TcpServer(listener, settings, count("maxSessions"), options.signal);
+  return new TcpServer(listener, settings, {
+    maxSessions: count("maxSessions"),
+    handshakes: new PendingHandshakes({
+      max: count("maxStartups"),
+      maxPerSource: count("maxStartupsPerSource"),
+    }),
+    signal: options.signal,
+  });
 }
 
 /**
@@ -298,7 +315,12 @@ class TcpServer implements Server {
   readonly #listener: ConnListener;
   readonly #settings: SessionSettings;
   readonly #maxSessions: number;
+  /** Every open connection, authenticated or not. */
   readonly #sessions = new Map<ServerSession, Promise<void>>();
+  /** Connections that have not authenticated yet, with their own caps. */
+  readonly #handshakes: PendingHandshakes<ServerSession>;
+  /** Sessions that authenticated: these hold the `maxSessions` slots. */
+  readonly #authenticated = new Set<ServerSession>();
   #nextSessionId = 1;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
@@ -306,15 +328,20 @@ class TcpServer implements Server {
   constructor(
     listener: ConnListener,
     settings: SessionSettings,
-    maxSessions: number,
-    signal: AbortSignal | undefined,
+    limits: {
+      maxSessions: number;
+      handshakes: PendingHandshakes<ServerSession>;
+      signal: AbortSignal | undefined;
+    },
   ) {
     this.#listener = listener;
-    this.#settings = settings;
-    this.#maxSessions = maxSessions;
+    this.#settings = { ...settings, onAuthenticated: (session) => this.#claimSlot(session) };
+    this.#maxSessions = limits.maxSessions;
+    this.#handshakes = limits.handshakes;
     this.addr = listener.addr;
     const accepting = this.#acceptLoop();
     this.finished = accepting.then(() => this.#allSessionsEnded());
+    const { signal } = limits;
     if (signal?.aborted) this.shutdown();
     signal?.addEventListener("abort", () => this.shutdown(), { once: true });
   }
@@ -367,33 +394,64 @@ class TcpServer implements Server {
     const tcp = conn as Partial<Deno.TcpConn>;
     tcp.setNoDelay?.(true);
     tcp.setKeepAlive?.(true);
-    if (this.#sessions.size >= this.#maxSessions) {
-      this.#refuseBusy(conn);
+    if (this.#authenticated.size >= this.#maxSessions) {
+      this.#settings.logger({
+        level: "warn",
+        message: "refused a connection: too many sessions",
+        fields: { peer: formatAddr(conn.remoteAddr), limit: this.#maxSessions },
+      });
+      this.#refuse(conn, this.#busyReport());
       return;
     }
     const session = new ServerSession(conn, this.#nextSessionId++, this.#settings);
+    const crowded = this.#handshakes.add(session, session.address);
+    if (crowded) {
+      const { evicted, cap } = crowded;
+      const limit = cap === "source" ? "--max-startups-per-source" : "--max-startups";
+      this.#settings.logger({
+        level: "warn",
+        message: "closed the oldest unauthenticated connection to make room",
+        fields: { session: evicted.id, peer: evicted.peer, limit },
+      });
+      evicted.evict(
+        `the server is busy: too many connections ${
+          cap === "source" ? "from your address " : ""
+        }are authenticating at once (${limit}), and this one was the oldest; try again`,
+      );
+    }
     this.#sessions.set(
       session,
-      session.run().finally(() => this.#sessions.delete(session)),
+      session.run().finally(() => {
+        this.#sessions.delete(session);
+        this.#handshakes.delete(session);
+        this.#authenticated.delete(session);
+      }),
     );
   }
 
-  /** Tells a client over the session limit so, instead of leaving it to hang. */
-  #refuseBusy(conn: SessionConn): void {
-    this.#settings.logger({
-      level: "warn",
-      message: "refused a connection: too many sessions",
-      fields: { peer: formatAddr(conn.remoteAddr), limit: this.#maxSessions },
-    });
-    const refusal = new FrameWriter(conn).write(
-      FrameType.Error,
-      encodeJson({
-        code: "server_busy",
-        message:
-          `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
-      }),
-    );
-    settlesWithin(refusal, 1000).finally(() => closeQuietly(conn));
+  /** Gives a session that just authenticated its slot, or says why there is none. */
+  #claimSlot(session: ServerSession): ErrorReport | undefined {
+    if (!this.#handshakes.delete(session)) {
+      return { code: "server_busy", message: "the server is busy; try again" };
+    }
+    if (this.#authenticated.size >= this.#maxSessions) return this.#busyReport();
+    this.#authenticated.add(session);
+    return undefined;
+  }
+
+  #busyReport(): ErrorReport {
+    return {
+      code: "server_busy",
+      message:
+        `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
+    };
+  }
+
+  /** Tells a client it is refused, instead of leaving it to hang, and closes its connection. */
+  async #refuse(conn: SessionConn, report: ErrorReport): Promise<void> {
+    const refusal = new FrameWriter(conn).write(FrameType.Error, encodeJson(report));
+    await settlesWithin(refusal, REFUSAL_TIMEOUT_MS);
+    closeQuietly(conn);
   }
 
   async #allSessionsEnded(): Promise<void> {

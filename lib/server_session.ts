@@ -76,6 +76,12 @@ export interface SessionSettings {
   readonly maxExecSize: number;
   /** Bounds the rate of wrong proofs per address; none when absent. */
   readonly throttle?: AuthThrottle;
+  /**
+   * Told when a connection has proved it holds the token; returns a refusal
+   * when the server has no session slot left for it. Every connection that
+   * authenticates is served when absent.
+   */
+  readonly onAuthenticated?: (session: ServerSession) => ErrorReport | undefined;
   /** Which requests may run; any when absent. */
   readonly policy?: ExecPolicy;
   /** The account commands run as; the server's own when absent. */
@@ -91,6 +97,13 @@ const FAREWELL_TIMEOUT_MS = 1000;
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
 const MAX_UNREAD_PONGS = 16;
+
+/** The server has no session slot for a client that authenticated. */
+class SessionRefusedError extends Error {
+  constructor(readonly report: ErrorReport) {
+    super(report.message);
+  }
+}
 
 const HTTP_REFUSAL = new TextEncoder().encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
@@ -113,7 +126,7 @@ export class ServerSession {
   readonly id: number;
   /** Remote address as `host:port`, for logs. */
   readonly peer: string;
-  /** Remote address without the port: what authentication failures are counted by. */
+  /** Remote address without the port: what failures and unauthenticated connections are counted by. */
   readonly address: string;
   readonly #conn: SessionConn;
   readonly #settings: SessionSettings;
@@ -203,6 +216,14 @@ export class ServerSession {
   }
 
   /**
+   * Ends a connection that has not authenticated yet, to make room for a
+   * newer one; the client is told the server is busy.
+   */
+  evict(message: string): void {
+    this.#end({ code: "server_busy", message });
+  }
+
+  /**
    * Ends a connection whose handshake ran out of time. A client with a wrong
    * token still hears that its token was refused, one that waited behind its
    * address's failures hears why.
@@ -286,6 +307,8 @@ export class ServerSession {
     }
     check?.passed();
     if (this.#closed || this.#ending) return false;
+    const refusal = this.#settings.onAuthenticated?.(this);
+    if (refusal) throw new SessionRefusedError(refusal);
     await this.#writer.write(
       FrameType.AuthOk,
       encodeJson({ mac: await computeProof({ ...proof, role: "server" }) }),
@@ -561,6 +584,10 @@ export class ServerSession {
     if (error instanceof AuthenticationError) {
       return { code: "auth_failed", message: error.message };
     }
+    if (error instanceof SessionRefusedError) {
+      this.#log("warn", "refused an authenticated client: too many sessions");
+      return error.report;
+    }
     if (error instanceof ProtocolError) {
       this.#log("warn", "protocol error", { code: error.code, error: error.message });
       return { code: error.code, message: error.message };
@@ -628,7 +655,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * The remote IP address of a connection, without the port: what
- * authentication failures are counted by.
+ * authentication failures and unauthenticated connections are counted by.
  */
 function peerAddress(addr: Deno.Addr): string {
   return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : addr.transport;

@@ -264,6 +264,66 @@ Deno.test("many wrong tokens at once from one address are not all checked, nor a
   await Promise.allSettled(attempts);
 });
 
+Deno.test("sockets left idle before authenticating do not keep a client with the token out", async () => {
+  await using server = await startServer({
+    maxSessions: 4,
+    maxStartups: 20,
+    maxStartupsPerSource: 10,
+  });
+  const opened = () =>
+    server.logs.filter((record) => record.message === "connection opened").length;
+  const idle = [];
+  try {
+    // One after another, so that the oldest are known.
+    for (let i = 1; i <= 30; i++) {
+      idle.push(await openRawSession(server, { authenticate: false }));
+      assert.ok(await waitFor(() => opened() === i), "the server refused an idle socket");
+    }
+    {
+      await using client = await connectTo(server);
+      assert.equal((await client.spawn(["true"]).status).code, 0);
+    }
+    // The oldest idle ones made room, and were told why.
+    const evicted = idle.slice(0, 21);
+    for (const raw of evicted) assert.equal(await farewellCode(raw.reader), "server_busy");
+    assert.ok(
+      server.logs.some((record) =>
+        record.message === "closed the oldest unauthenticated connection to make room"
+      ),
+    );
+  } finally {
+    for (const raw of idle) raw[Symbol.dispose]();
+  }
+});
+
+Deno.test("fifty clients starting at once from one address are all served, beside idle sockets", async () => {
+  await using server = await startServer({ maxSessions: 60 });
+  const idle = await Promise.all(
+    Array.from({ length: 30 }, () => openRawSession(server, { authenticate: false })),
+  );
+  try {
+    assert.ok(
+      await waitFor(() =>
+        server.logs.filter((record) => record.message === "connection opened").length === 30
+      ),
+    );
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        await using client = await connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          token: TOKEN,
+          timeout: 120,
+        });
+        return text((await client.spawn(["echo", String(i)]).output()).stdout);
+      }),
+    );
+    assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => `${i}\n`));
+  } finally {
+    for (const raw of idle) raw[Symbol.dispose]();
+  }
+});
+
 Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {
   await assert.rejects(
     serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),

@@ -60,8 +60,13 @@ Limits:
       --keepalive SECONDS    ping interval; a client silent for 3, or reading
                              nothing for 3, is dropped and its command ended
                              (default ${DEFAULT_LIMITS.keepalive}; 0: off)
-      --max-sessions N       sessions open at once (default ${DEFAULT_LIMITS.maxSessions})
+      --max-sessions N       authenticated sessions open at once
+                             (default ${DEFAULT_LIMITS.maxSessions})
       --max-commands N       commands running at once (default ${DEFAULT_LIMITS.maxCommands})
+      --max-startups N       connections authenticating at once; beyond it the
+                             oldest is closed (default ${DEFAULT_LIMITS.maxStartups})
+      --max-startups-per-source N  the same from one address
+                             (default ${DEFAULT_LIMITS.maxStartupsPerSource})
       --auth-failure-delay SECONDS  hold the answer to a wrong token back this
                              long, doubling per recent failure of the address
                              up to 16x (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off); the right
