@@ -16,7 +16,7 @@ import { FrameType } from "./frame.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { type ConnListener, listenTls, type SessionConn } from "./tls_listener.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
-import { type Logger, silentLogger } from "./log.ts";
+import { type Logger, type LogRecord, silentLogger } from "./log.ts";
 import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "./messages.ts";
 import { PendingHandshakes } from "./pending_handshakes.ts";
 import type { CommandSlots, ExecPolicy, RunAs } from "./server_command.ts";
@@ -39,7 +39,7 @@ export {
   DEFAULT_STDIN_WINDOW,
 } from "./server_defaults.ts";
 
-/** Pause after a failed accept (for example too many open files) before the next. */
+/** Pause after a failed accept before the next. */
 const ACCEPT_RETRY_MS = 100;
 
 /** How long a refusal may take to be written before its connection is closed anyway. */
@@ -224,7 +224,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   let listener: ConnListener;
   try {
     listener = options.tls
-      ? await listenTls({ hostname, port, ...options.tls })
+      ? await listenTls({ hostname, port, ...options.tls, logger: settings.logger })
       : listenTcp(hostname, port);
   } catch (error) {
     if (error instanceof RexecError) throw error;
@@ -321,6 +321,9 @@ class TcpServer implements Server {
   readonly #handshakes: PendingHandshakes<ServerSession>;
   /** Sessions that authenticated: these hold the `maxSessions` slots. */
   readonly #authenticated = new Set<ServerSession>();
+  /** A descriptor kept in reserve to answer clients when the process has run out of them. */
+  #spare: Deno.FsFile | undefined;
+  readonly #acceptTrouble = new OncePerSecond();
   #nextSessionId = 1;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
@@ -338,6 +341,14 @@ class TcpServer implements Server {
     this.#settings = { ...settings, onAuthenticated: (session) => this.#claimSlot(session) };
     this.#maxSessions = limits.maxSessions;
     this.#handshakes = limits.handshakes;
+    this.#spare = openSpareDescriptor();
+    if (!this.#spare) {
+      this.#settings.logger({
+        level: "warn",
+        message:
+          "cannot keep a descriptor in reserve (/dev/null is not readable): if descriptors run out, new clients wait until one frees",
+      });
+    }
     this.addr = listener.addr;
     const accepting = this.#acceptLoop();
     this.finished = accepting.then(() => this.#allSessionsEnded());
@@ -366,25 +377,76 @@ class TcpServer implements Server {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#stopping) {
-      let conn: SessionConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
-        this.#settings.logger({
-          level: "error",
-          message: "accept failed",
-          fields: { error: (error as Error).message },
-        });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
+    try {
+      while (!this.#stopping) {
+        let conn: SessionConn;
+        try {
+          conn = await this.#listener.accept();
+        } catch (error) {
+          if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+          if (isOutOfDescriptors(error) && await this.#refuseWithSpare()) continue;
+          this.#acceptTrouble.log(this.#settings.logger, {
+            level: "error",
+            message: "accept failed",
+            fields: { error: (error as Error).message },
+          });
+          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          continue;
+        }
+        if (this.#stopping) {
+          conn.close();
+          return;
+        }
+        this.#startSession(conn);
       }
-      if (this.#stopping) {
-        conn.close();
-        return;
-      }
-      this.#startSession(conn);
+    } finally {
+      this.#spare?.close();
+      this.#spare = undefined;
+    }
+  }
+
+  /**
+   * The process is out of descriptors, and the client waiting in the
+   * listen queue would hang there until it gives up: the spare descriptor
+   * is given up for long enough to take the client, tell it the server is
+   * busy and close it, then taken back.
+   *
+   * @returns false when there was no spare to give up.
+   */
+  async #refuseWithSpare(): Promise<boolean> {
+    if (!this.#spare) {
+      this.#spare = openSpareDescriptor();
+      return false;
+    }
+    this.#spare.close();
+    this.#spare = undefined;
+    try {
+      const conn = await this.#listener.accept();
+      this.#acceptTrouble.log(this.#settings.logger, {
+        level: "error",
+        message: "refused a connection: out of file descriptors",
+        fields: {
+          peer: formatAddr(conn.remoteAddr),
+          hint: "raise the descriptor limit (ulimit -n, LimitNOFILE=) or lower --max-sessions",
+        },
+      });
+      await this.#refuse(conn, {
+        code: "server_busy",
+        message: "the server is busy: it has run out of file descriptors; try again later",
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource) return true;
+      // Most likely something else took the freed descriptor first: logged,
+      // and the caller tries again shortly.
+      this.#acceptTrouble.log(this.#settings.logger, {
+        level: "error",
+        message: "accept failed",
+        fields: { error: (error as Error).message },
+      });
+      return false;
+    } finally {
+      this.#spare = openSpareDescriptor();
     }
   }
 
@@ -458,5 +520,51 @@ class TcpServer implements Server {
     while (this.#sessions.size > 0) {
       await Promise.all(this.#sessions.values());
     }
+  }
+}
+
+/** Whether a failed accept means the process, or the system, has no descriptor left. */
+function isOutOfDescriptors(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+/**
+ * Opens the descriptor kept in reserve for refusing clients when the
+ * process has no other; undefined when it cannot (no descriptor left, or no
+ * permission to read /dev/null), and then such clients wait in the listen
+ * queue until a descriptor frees.
+ */
+function openSpareDescriptor(): Deno.FsFile | undefined {
+  try {
+    return Deno.openSync("/dev/null");
+  } catch (error) {
+    if (
+      isOutOfDescriptors(error) || error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Passes on at most one record per second, counting those it held back. */
+class OncePerSecond {
+  #last = -Infinity;
+  #suppressed = 0;
+
+  log(logger: Logger, record: LogRecord): void {
+    const now = performance.now();
+    if (now - this.#last < 1000) {
+      this.#suppressed++;
+      return;
+    }
+    this.#last = now;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    logger(
+      suppressed > 0 ? { ...record, fields: { ...record.fields, since_last: suppressed } } : record,
+    );
   }
 }

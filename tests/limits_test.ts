@@ -3,14 +3,29 @@ import type { AuditEvent } from "../lib/audit.ts";
 import { connect } from "../lib/client.ts";
 import { RemoteError, RexecError } from "../lib/errors.ts";
 import { FrameType } from "../lib/frame.ts";
-import { decodeErrorReport, encodeJson } from "../lib/messages.ts";
 import { serve } from "../lib/server.ts";
+import { FrameReader } from "../lib/frame_reader.ts";
+import { FrameWriter } from "../lib/frame_writer.ts";
 import {
+  decodeAuthChallenge,
+  decodeErrorReport,
+  encodeHello,
+  encodeJson,
+  PROTOCOL_VERSION,
+} from "../lib/messages.ts";
+import { computeProof, createNonce } from "../lib/auth.ts";
+import { closeQuietly } from "../lib/close_quietly.ts";
+import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
+import { readLines } from "../lib/cli/lines.ts";
+import {
+  CLI_PERMISSIONS,
   connectTo,
+  MAIN,
   openRawSession,
   processExists,
   readAllFrames,
   readUntil,
+  runCli,
   startServer,
   type TestServer,
   text,
@@ -194,6 +209,19 @@ Deno.test("an EXEC request over the size limit is refused with 125 and the sessi
   assert.equal((await client.spawn(["echo", "small"]).output()).code, 0);
 });
 
+/** What `promise` gives, or a failure saying the client was left hanging. */
+async function answeredWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms: the client hangs`)), ms);
+  });
+  try {
+    return await Promise.race([promise, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Connects with a wrong token; the promise settles when the server answers. */
 function wrongToken(server: TestServer, hostname = "127.0.0.1") {
   return connect({ hostname, port: server.port, token: `${TOKEN}-wrong`, timeout: 300 });
@@ -321,6 +349,205 @@ Deno.test("fifty clients starting at once from one address are all served, besid
     assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => `${i}\n`));
   } finally {
     for (const raw of idle) raw[Symbol.dispose]();
+  }
+});
+
+Deno.test("out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+  const serve = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'ulimit -n 64 && exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...CLI_PERMISSIONS,
+      MAIN,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+    ],
+    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  const logDone = (async () => {
+    for await (const line of readLines(serve.stderr)) log.push(line);
+  })();
+  const sessions: Deno.Conn[] = [];
+  try {
+    assert.ok(
+      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
+      log.join("\n"),
+    );
+    const port = Number(
+      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
+    );
+    const since = performance.now();
+    // Authenticated sessions, each holding a descriptor, until the server has none left.
+    let refusal: string | undefined;
+    while (refusal === undefined) {
+      assert.ok(sessions.length < 64, "the server never ran out of descriptors");
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
+      const writer = new FrameWriter(conn);
+      sessions.push(conn);
+      await writer.write(
+        FrameType.Hello,
+        encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
+      );
+      const first = await answeredWithin(reader.read(), 30_000);
+      if (first?.type === FrameType.Error) {
+        refusal = decodeErrorReport(first.body).code;
+        break;
+      }
+      assert.equal(first?.type, FrameType.Hello);
+      const challenge = await reader.read();
+      const { nonce: serverNonce } = decodeAuthChallenge(challenge!.body);
+      const clientNonce = createNonce();
+      const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
+      await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
+      assert.equal((await reader.read())?.type, FrameType.AuthOk);
+    }
+    assert.equal(refusal, "server_busy");
+    const result = await runCli([
+      "run",
+      "--connect-timeout",
+      "60",
+      `127.0.0.1:${port}`,
+      "--",
+      "true",
+    ]);
+    assert.equal(result.code, 255);
+    assert.match(result.stderrText, /^rexec: .*busy.*file descriptors/m);
+    // A burst of refused clients: each answered, the log not flooded.
+    for (let i = 0; i < 100; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
+      const frame = await answeredWithin(reader.read(), 30_000);
+      conn.close();
+      assert.equal(frame?.type, FrameType.Error);
+      assert.equal(decodeErrorReport(frame.body).code, "server_busy");
+    }
+    const seconds = (performance.now() - since) / 1000;
+    const complaints = log.filter((line) => /out of file descriptors|accept failed/.test(line));
+    assert.ok(complaints.length >= 1);
+    assert.ok(
+      complaints.length <= Math.ceil(seconds) + 1,
+      `${complaints.length} log lines in ${seconds.toFixed(1)} s`,
+    );
+  } finally {
+    for (const conn of sessions) closeQuietly(conn);
+    serve.kill("SIGTERM");
+    await serve.status;
+    await logDone;
+  }
+});
+
+Deno.test("with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
+  const dir = await Deno.makeTempDir();
+  const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
+  const certFile = `${dir}/cert.pem`;
+  await Deno.writeTextFile(certFile, pair.certPem);
+  await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem);
+  const serve = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'ulimit -n 64 && exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...CLI_PERMISSIONS,
+      MAIN,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--tls-cert",
+      certFile,
+      "--tls-key",
+      `${dir}/key.pem`,
+    ],
+    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  const logDone = (async () => {
+    for await (const line of readLines(serve.stderr)) log.push(line);
+  })();
+  const sessions: Deno.Conn[] = [];
+  try {
+    assert.ok(
+      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
+      log.join("\n"),
+    );
+    const port = Number(
+      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
+    );
+    const since = performance.now();
+    // Authenticated sessions, each holding a descriptor, until the server has none left.
+    for (;;) {
+      assert.ok(sessions.length < 64, "the server never ran out of descriptors");
+      const attempt = (async () => {
+        const conn = await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port,
+          caCerts: [pair.certPem],
+        });
+        sessions.push(conn);
+        const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
+        const writer = new FrameWriter(conn);
+        await writer.write(
+          FrameType.Hello,
+          encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
+        );
+        assert.equal((await reader.read())?.type, FrameType.Hello);
+        const { nonce: serverNonce } = decodeAuthChallenge((await reader.read())!.body);
+        const clientNonce = createNonce();
+        const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
+        await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
+        assert.equal((await reader.read())?.type, FrameType.AuthOk);
+      })();
+      const refused = await answeredWithin(attempt, 30_000).then(
+        () => false,
+        (error) => {
+          if (/the client hangs/.test(error.message)) throw error;
+          return true;
+        },
+      );
+      if (refused) break;
+    }
+    const target = `tls://127.0.0.1:${port}`;
+    const busy = await runCli([
+      "run",
+      "--ca",
+      certFile,
+      "--connect-timeout",
+      "60",
+      target,
+      "--",
+      "true",
+    ]);
+    assert.equal(busy.code, 255);
+    assert.doesNotMatch(busy.stderrText, /no answer within/);
+    assert.ok(log.some((line) => /out of file descriptors/.test(line)));
+    for (const conn of sessions.splice(0)) closeQuietly(conn);
+    let served = false;
+    const deadline = Date.now() + 60_000;
+    while (!served && Date.now() < deadline) {
+      const result = await runCli(["run", "--ca", certFile, target, "--", "echo", "again"]);
+      served = result.code === 0 && result.stdoutText === "again\n";
+    }
+    assert.ok(served, "the server never accepted a client again");
+    const seconds = (performance.now() - since) / 1000;
+    const complaints = log.filter((line) => /out of file descriptors/.test(line));
+    assert.ok(complaints.length <= Math.ceil(seconds) + 1, `${complaints.length} in ${seconds} s`);
+  } finally {
+    for (const conn of sessions) closeQuietly(conn);
+    serve.kill("SIGTERM");
+    await serve.status;
+    await logDone;
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
