@@ -77,7 +77,12 @@ interface AddressRecord {
   lastAnswer: number;
   /** Proofs admitted and still being checked. */
   checking: number;
-  /** Proofs waiting to be checked, first come first served. */
+  /**
+   * Proofs waiting to be checked. The newest is checked first: a client
+   * that arrives after a burst of guesses from its address waits for one
+   * place, not behind every guess still queued (those run into their
+   * handshake timeout).
+   */
   readonly waiting: Waiter[];
   cancelTimer: (() => void) | undefined;
 }
@@ -275,7 +280,7 @@ export class AuthThrottle {
   #settle(address: string, record: AddressRecord): void {
     this.#release(record);
     while (record.waiting.length > 0 && this.#hasRoom(record)) {
-      record.waiting.shift()!.admit();
+      record.waiting.pop()!.admit();
     }
     record.cancelTimer?.();
     record.cancelTimer = undefined;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   AuthThrottle,
   type AuthThrottleOptions,
+  type ProofCheck,
   type ThrottleClock,
 } from "../lib/auth_throttle.ts";
 
@@ -106,29 +107,48 @@ Deno.test("a right proof is checked at once after others from its address failed
 
 Deno.test("however many proofs arrive at once, only maxHeld are checked before an answer goes out", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 100, maxDelayMs: 100, maxHeld: 4 });
-  const admissions = Array.from({ length: 150 }, () => throttle.admit("192.0.2.1"));
+  const admitted: ProofCheck[] = [];
+  let total = 0;
+  for (let i = 0; i < 150; i++) {
+    throttle.admit("192.0.2.1").then((check) => {
+      admitted.push(check);
+      total++;
+    });
+  }
   await flush();
-  const admitted = async () => {
-    let count = 0;
-    for (const admission of admissions) if (await settled(admission)) count++;
-    return count;
-  };
-  assert.equal(await admitted(), 4);
-  for (const admission of admissions.slice(0, 4)) (await admission).failed();
-  assert.equal(await admitted(), 4, "held answers keep their places");
+  assert.equal(admitted.length, 4);
+  for (const check of admitted.splice(0)) check.failed();
+  await flush();
+  assert.equal(admitted.length, 0, "held answers keep their places");
   // One place frees per delay: 150 guesses cannot be tested faster than that.
   await clock.advance(100);
-  assert.equal(await admitted(), 5);
-  (await admissions[4]).failed();
+  assert.equal(admitted.length, 1);
+  admitted.shift()!.failed();
   await clock.advance(100);
-  assert.equal(await admitted(), 6);
-  (await admissions[5]).failed();
+  assert.equal(admitted.length, 1);
+  admitted.shift()!.failed();
   await clock.advance(1000);
   // Four more answers went out, and with them four more places.
-  assert.equal(await admitted(), 10);
+  assert.equal(admitted.length, 4);
   // Right proofs give their places back at once: the rest are checked without waiting.
-  for (const admission of admissions.slice(6)) (await admission).passed();
+  while (admitted.length > 0) {
+    admitted.shift()!.passed();
+    await flush();
+  }
+  assert.equal(total, 150);
   assert.equal(throttle.waiting("192.0.2.1"), 0);
+});
+
+Deno.test("when a place frees, the newest waiting proof is checked first", async () => {
+  const { clock, throttle } = withClock({ baseDelayMs: 1000, maxDelayMs: 1000, maxHeld: 1 });
+  await fail(throttle, "192.0.2.1");
+  const queued = Array.from({ length: 5 }, () => throttle.admit("192.0.2.1"));
+  const newest = throttle.admit("192.0.2.1");
+  await clock.advance(1000);
+  assert.ok(await settled(newest));
+  for (const admission of queued) assert.ok(!(await settled(admission)));
+  (await newest).passed();
+  for (const admission of queued.toReversed()) (await admission).passed();
 });
 
 Deno.test("a place stays held until its answer's time, even if the proof's connection left", async () => {

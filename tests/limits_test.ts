@@ -274,6 +274,26 @@ Deno.test("a client with the right token is served at once while wrong tokens fr
   }
 });
 
+Deno.test("after a burst of wrong tokens from its address, the right one waits for one answer, not behind the burst", async () => {
+  await using server = await startServer({ authFailureDelay: 1, handshakeTimeout: 300 });
+  const burst = Array.from({ length: 30 }, () => wrongToken(server));
+  const answers = countAnswers(burst);
+  // Eight are checked and held; the other 22 wait to be checked.
+  assert.ok(await waitFor(() => checkedWrong(server).length === 8, 30_000));
+  await using right = await connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    token: TOKEN,
+    timeout: 120,
+  });
+  assert.equal((await right.spawn(["true"]).status).code, 0);
+  // Checking the whole burst first would have taken minutes.
+  assert.ok(checkedWrong(server).length < 20, `${checkedWrong(server).length} checked first`);
+  assert.ok(answers.count < 20);
+  await server.server.shutdown();
+  await Promise.allSettled(burst);
+});
+
 Deno.test("many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
   await using server = await startServer({ authFailureDelay: 5, handshakeTimeout: 300 });
   const attempts = Array.from({ length: 20 }, () => wrongToken(server));
