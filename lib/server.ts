@@ -343,8 +343,10 @@ class TcpServer implements Server {
     this.#handshakes = limits.handshakes;
     this.#spare = openSpareDescriptor();
     if (!this.#spare) {
+      // Only a server without permission to read files gets here, and a
+      // warning would cry wolf at each start of one embedded that way.
       this.#settings.logger({
-        level: "warn",
+        level: "info",
         message:
           "cannot keep a descriptor in reserve (/dev/null is not readable): if descriptors run out, new clients wait until one frees",
       });
