@@ -93,9 +93,9 @@ export interface ServeOptions {
   keepalive?: number;
   /** Most authenticated sessions open at once; the next client is told the server is busy. Default 512. */
   maxSessions?: number;
-  /** Most connections authenticating at once; beyond it the oldest is closed to make room. Default 128. */
+  /** Most connections authenticating at once; beyond it the oldest is closed to make room. Default 512. */
   maxStartups?: number;
-  /** Most connections authenticating at once from one address; beyond it that address's oldest is closed. Default 64. */
+  /** Most connections authenticating at once from one address; beyond it that address's oldest is closed. Default 256. */
   maxStartupsPerSource?: number;
   /** Most commands running at once, over all sessions. Default 256. */
   maxCommands?: number;

@@ -16,8 +16,8 @@ const DEFAULT_SERVE_LIMITS = {
   keepalive: 30,
   maxSessions: 512,
   maxCommands: 256,
-  maxStartups: 128,
-  maxStartupsPerSource: 64,
+  maxStartups: 512,
+  maxStartupsPerSource: 256,
   maxExecSize: 262144,
   authFailureDelay: 0.25,
 };

@@ -344,6 +344,20 @@ Deno.test("sockets left idle before authenticating do not keep a client with the
   }
 });
 
+Deno.test("two hundred library sessions opened at once from one process are all served", async () => {
+  await using server = await startServer();
+  await using stack = new AsyncDisposableStack();
+  const outputs = await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      const client = stack.use(
+        await connect({ hostname: "127.0.0.1", port: server.port, token: TOKEN, timeout: 120 }),
+      );
+      return text((await client.spawn(["echo", String(i)]).output()).stdout);
+    }),
+  );
+  assert.deepEqual(outputs, Array.from({ length: 200 }, (_, i) => `${i}\n`));
+});
+
 Deno.test("fifty clients starting at once from one address are all served, beside idle sockets", async () => {
   await using server = await startServer({ maxSessions: 60 });
   const idle = await Promise.all(
