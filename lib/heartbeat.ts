@@ -1,10 +1,13 @@
 /**
  * Keepalive for one connection: PING at a steady interval, and notice a peer
  * that has gone silent (a machine that vanished, a cable pulled) even while
- * a command runs without output.
+ * a command runs without output, or that has stopped reading what it is
+ * sent.
  *
  * @module
  */
+
+import type { ByteSink } from "./frame_writer.ts";
 
 /** Options for {@link Heartbeat}. */
 export interface HeartbeatOptions {
@@ -16,11 +19,64 @@ export interface HeartbeatOptions {
   readonly sendPing: () => void;
   /** Called once when the peer has been silent too long. */
   readonly onSilence: (silentMs: number) => void;
+  /**
+   * The sink the owner writes to. When given, a peer that has taken no
+   * byte of a pending write for `missesAllowed` intervals counts as gone
+   * too: one that keeps sending but never reads would otherwise hold the
+   * connection, and whatever waits to write to it, forever.
+   */
+  readonly outbound?: WatchedSink;
+  /** Called once when the peer has taken nothing written to it for too long. */
+  readonly onStalled?: (stalledMs: number) => void;
+}
+
+/**
+ * A byte sink that knows how long its pending write has been waiting for
+ * the peer to take bytes: any progress, however small, counts, so a slow
+ * reader is told apart from one that reads nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WatchedSink } from "./heartbeat.ts";
+ *
+ * const sink = new WatchedSink({ write: (bytes) => Promise.resolve(bytes.length) });
+ * assert.equal(await sink.write(new Uint8Array(3)), 3);
+ * assert.equal(sink.stalledMs, 0);
+ * ```
+ */
+export class WatchedSink implements ByteSink {
+  readonly #inner: ByteSink;
+  #pending = 0;
+  #lastProgress = 0;
+
+  /** Watches writes to `inner`. */
+  constructor(inner: ByteSink) {
+    this.#inner = inner;
+  }
+
+  /** Writes to the inner sink, noting when it took bytes. */
+  async write(bytes: Uint8Array): Promise<number> {
+    if (this.#pending++ === 0) this.#lastProgress = performance.now();
+    try {
+      const written = await this.#inner.write(bytes);
+      this.#lastProgress = performance.now();
+      return written;
+    } finally {
+      this.#pending--;
+    }
+  }
+
+  /** Milliseconds since a pending write last made progress; 0 when none is pending. */
+  get stalledMs(): number {
+    return this.#pending > 0 ? performance.now() - this.#lastProgress : 0;
+  }
 }
 
 /**
  * Pings the peer every interval, and calls `onSilence` when the owner has
- * waited on the socket for `missesAllowed` intervals without a frame.
+ * waited on the socket for `missesAllowed` intervals without a frame, or
+ * `onStalled` when the peer has taken nothing written to it for as long.
  *
  * Silence counts only while the owner is actually waiting for the next frame
  * ({@link Heartbeat.listen}): time spent handing a frame to a slow local
@@ -45,7 +101,7 @@ export class Heartbeat implements Disposable {
   readonly #options: HeartbeatOptions;
   readonly #timer: ReturnType<typeof setInterval>;
   #listeningSince: number | undefined;
-  #silent = false;
+  #gone = false;
 
   /** Starts the interval; dispose of the heartbeat to stop it. */
   constructor(options: HeartbeatOptions) {
@@ -71,12 +127,20 @@ export class Heartbeat implements Disposable {
   }
 
   #tick(): void {
-    const { intervalMs, missesAllowed = 3 } = this.#options;
+    const { intervalMs, missesAllowed = 3, outbound, onStalled } = this.#options;
+    if (this.#gone) return;
+    const limitMs = intervalMs * missesAllowed;
+    const stalledMs = outbound?.stalledMs ?? 0;
+    if (onStalled && stalledMs >= limitMs) {
+      this.#gone = true;
+      onStalled(stalledMs);
+      return;
+    }
     this.#options.sendPing();
-    if (this.#listeningSince === undefined || this.#silent) return;
+    if (this.#listeningSince === undefined) return;
     const silentMs = Date.now() - this.#listeningSince;
-    if (silentMs >= intervalMs * missesAllowed) {
-      this.#silent = true;
+    if (silentMs >= limitMs) {
+      this.#gone = true;
       this.#options.onSilence(silentMs);
     }
   }

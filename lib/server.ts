@@ -17,8 +17,9 @@ import { FrameType } from "./frame.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { type ConnListener, listenTls, type SessionConn } from "./tls_listener.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
-import { type Logger, silentLogger } from "./log.ts";
-import { encodeJson, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { type Logger, type LogRecord, silentLogger } from "./log.ts";
+import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { PendingHandshakes } from "./pending_handshakes.ts";
 import type { CommandSlots, ExecPolicy, RunAs } from "./server_command.ts";
 import { formatAddr, ServerSession, type SessionSettings } from "./server_session.ts";
 import { MIN_TOKEN_LENGTH } from "./token.ts";
@@ -39,8 +40,11 @@ export {
   DEFAULT_STDIN_WINDOW,
 } from "./server_defaults.ts";
 
-/** Pause after a failed accept (for example too many open files) before the next. */
+/** Pause after a failed accept before the next. */
 const ACCEPT_RETRY_MS = 100;
+
+/** How long a refusal may take to be written before its connection is closed anyway. */
+const REFUSAL_TIMEOUT_MS = 1000;
 
 /**
  * Options for {@link serve}.
@@ -88,13 +92,22 @@ export interface ServeOptions {
   idleTimeout?: number;
   /** Seconds between keepalive PINGs; a peer silent for three is dropped. Default 30; 0 disables. */
   keepalive?: number;
-  /** Most sessions open at once; the next client is told the server is busy. Default 512. */
+  /** Most authenticated sessions open at once; the next client is told the server is busy. Default 512. */
   maxSessions?: number;
+  /** Most connections authenticating at once; beyond it the oldest is closed to make room. Default 512. */
+  maxStartups?: number;
+  /** Most connections authenticating at once from one address; beyond it that address's oldest is closed. Default 256. */
+  maxStartupsPerSource?: number;
   /** Most commands running at once, over all sessions. Default 256. */
   maxCommands?: number;
   /** Largest EXEC request (argv or shell string, env, cwd), in bytes. Default 256 KiB. */
   maxExecSize?: number;
-  /** Seconds an address waits after its first failed authentication, doubling after each further one. Default 0.25; 0 disables. */
+  /**
+   * Seconds the answer to an address's first wrong token is held back,
+   * doubling with each further recent failure up to 16 times as long; its
+   * answers go out one at a time, and while 8 are held its next proof waits
+   * to be checked. Default 0.25; 0 disables the throttle.
+   */
   authFailureDelay?: number;
   /** Which requests may run (`--allow`, `--env-allow`); by default any program, with PATH, LD_PRELOAD and the like refused. */
   policy?: ExecPolicy;
@@ -185,7 +198,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     }
     return value * 1000;
   };
-  const count = (name: "maxSessions" | "maxCommands" | "maxExecSize") => {
+  const count = (
+    name: "maxSessions" | "maxCommands" | "maxStartups" | "maxStartupsPerSource" | "maxExecSize",
+  ) => {
     const value = options[name] ?? DEFAULT_LIMITS[name];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RangeError(`${name} must be a whole number of at least 1`);
@@ -229,7 +244,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   let listener: ConnListener;
   try {
     listener = options.tls
-      ? await listenTls({ hostname, port, ...options.tls })
+      ? await listenTls({ hostname, port, ...options.tls, logger: settings.logger })
       : listenTcp(hostname, port);
   } catch (error) {
     if (error instanceof RexecError) throw error;
@@ -238,7 +253,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
       { cause: error },
     );
   }
-  return new TcpServer(listener, settings, count("maxSessions"), options.signal);
+  return new TcpServer(listener, settings, {
+    maxSessions: count("maxSessions"),
+    handshakes: new PendingHandshakes({
+      max: count("maxStartups"),
+      maxPerSource: count("maxStartupsPerSource"),
+    }),
+    signal: options.signal,
+  });
 }
 
 /**
@@ -313,7 +335,15 @@ class TcpServer implements Server {
   readonly #listener: ConnListener;
   readonly #settings: SessionSettings;
   readonly #maxSessions: number;
+  /** Every open connection, authenticated or not. */
   readonly #sessions = new Map<ServerSession, Promise<void>>();
+  /** Connections that have not authenticated yet, with their own caps. */
+  readonly #handshakes: PendingHandshakes<ServerSession>;
+  /** Sessions that authenticated: these hold the `maxSessions` slots. */
+  readonly #authenticated = new Set<ServerSession>();
+  /** A descriptor kept in reserve to answer clients when the process has run out of them. */
+  #spare: Deno.FsFile | undefined;
+  readonly #acceptTrouble = new OncePerSecond();
   #nextSessionId = 1;
   #stopping = false;
   #shutdown: Promise<void> | undefined;
@@ -321,16 +351,31 @@ class TcpServer implements Server {
   constructor(
     listener: ConnListener,
     settings: SessionSettings,
-    maxSessions: number,
-    signal: AbortSignal | undefined,
+    limits: {
+      maxSessions: number;
+      handshakes: PendingHandshakes<ServerSession>;
+      signal: AbortSignal | undefined;
+    },
   ) {
     this.#listener = listener;
-    this.#settings = settings;
-    this.#maxSessions = maxSessions;
+    this.#settings = { ...settings, onAuthenticated: (session) => this.#claimSlot(session) };
+    this.#maxSessions = limits.maxSessions;
+    this.#handshakes = limits.handshakes;
+    this.#spare = openSpareDescriptor();
+    if (!this.#spare) {
+      // Only a server without permission to read files gets here, and a
+      // warning would cry wolf at each start of one embedded that way.
+      this.#settings.logger({
+        level: "info",
+        message:
+          "cannot keep a descriptor in reserve (/dev/null is not readable): if descriptors run out, new clients wait until one frees",
+      });
+    }
     this.addr = listener.addr;
     const accepting = this.#acceptLoop();
     this.finished = accepting.then(() => this.#allSessionsEnded())
       .finally(() => settings.audit?.[Symbol.dispose]());
+    const { signal } = limits;
     if (signal?.aborted) this.shutdown();
     signal?.addEventListener("abort", () => this.shutdown(), { once: true });
   }
@@ -355,25 +400,76 @@ class TcpServer implements Server {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#stopping) {
-      let conn: SessionConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
-        this.#settings.logger({
-          level: "error",
-          message: "accept failed",
-          fields: { error: (error as Error).message },
-        });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
+    try {
+      while (!this.#stopping) {
+        let conn: SessionConn;
+        try {
+          conn = await this.#listener.accept();
+        } catch (error) {
+          if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+          if (isOutOfDescriptors(error) && await this.#refuseWithSpare()) continue;
+          this.#acceptTrouble.log(this.#settings.logger, {
+            level: "error",
+            message: "accept failed",
+            fields: { error: (error as Error).message },
+          });
+          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          continue;
+        }
+        if (this.#stopping) {
+          conn.close();
+          return;
+        }
+        this.#startSession(conn);
       }
-      if (this.#stopping) {
-        conn.close();
-        return;
-      }
-      this.#startSession(conn);
+    } finally {
+      this.#spare?.close();
+      this.#spare = undefined;
+    }
+  }
+
+  /**
+   * The process is out of descriptors, and the client waiting in the
+   * listen queue would hang there until it gives up: the spare descriptor
+   * is given up for long enough to take the client, tell it the server is
+   * busy and close it, then taken back.
+   *
+   * @returns false when there was no spare to give up.
+   */
+  async #refuseWithSpare(): Promise<boolean> {
+    if (!this.#spare) {
+      this.#spare = openSpareDescriptor();
+      return false;
+    }
+    this.#spare.close();
+    this.#spare = undefined;
+    try {
+      const conn = await this.#listener.accept();
+      this.#acceptTrouble.log(this.#settings.logger, {
+        level: "error",
+        message: "refused a connection: out of file descriptors",
+        fields: {
+          peer: formatAddr(conn.remoteAddr),
+          hint: "raise the descriptor limit (ulimit -n, LimitNOFILE=) or lower --max-sessions",
+        },
+      });
+      await this.#refuse(conn, {
+        code: "server_busy",
+        message: "the server is busy: it has run out of file descriptors; try again later",
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource) return true;
+      // Most likely something else took the freed descriptor first: logged,
+      // and the caller tries again shortly.
+      this.#acceptTrouble.log(this.#settings.logger, {
+        level: "error",
+        message: "accept failed",
+        fields: { error: (error as Error).message },
+      });
+      return false;
+    } finally {
+      this.#spare = openSpareDescriptor();
     }
   }
 
@@ -383,38 +479,115 @@ class TcpServer implements Server {
     const tcp = conn as Partial<Deno.TcpConn>;
     tcp.setNoDelay?.(true);
     tcp.setKeepAlive?.(true);
-    if (this.#sessions.size >= this.#maxSessions) {
-      this.#refuseBusy(conn);
+    if (this.#authenticated.size >= this.#maxSessions) {
+      this.#settings.logger({
+        level: "warn",
+        message: "refused a connection: too many sessions",
+        fields: { peer: formatAddr(conn.remoteAddr), limit: this.#maxSessions },
+      });
+      this.#refuse(conn, this.#busyReport());
       return;
     }
     const session = new ServerSession(conn, this.#nextSessionId++, this.#settings);
+    const crowded = this.#handshakes.add(session, session.address);
+    if (crowded) {
+      const { evicted, cap } = crowded;
+      const limit = cap === "source" ? "--max-startups-per-source" : "--max-startups";
+      this.#settings.logger({
+        level: "warn",
+        message: "closed the oldest unauthenticated connection to make room",
+        fields: { session: evicted.id, peer: evicted.peer, limit },
+      });
+      evicted.evict(
+        `the server is busy: too many connections ${
+          cap === "source" ? "from your address " : ""
+        }are authenticating at once (${limit}), and this one was the oldest; try again`,
+      );
+    }
     this.#sessions.set(
       session,
-      session.run().finally(() => this.#sessions.delete(session)),
+      session.run().finally(() => {
+        this.#sessions.delete(session);
+        this.#handshakes.delete(session);
+        this.#authenticated.delete(session);
+      }),
     );
   }
 
-  /** Tells a client over the session limit so, instead of leaving it to hang. */
-  #refuseBusy(conn: SessionConn): void {
-    this.#settings.logger({
-      level: "warn",
-      message: "refused a connection: too many sessions",
-      fields: { peer: formatAddr(conn.remoteAddr), limit: this.#maxSessions },
-    });
-    const refusal = new FrameWriter(conn).write(
-      FrameType.Error,
-      encodeJson({
-        code: "server_busy",
-        message:
-          `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
-      }),
-    );
-    settlesWithin(refusal, 1000).finally(() => closeQuietly(conn));
+  /** Gives a session that just authenticated its slot, or says why there is none. */
+  #claimSlot(session: ServerSession): ErrorReport | undefined {
+    if (!this.#handshakes.delete(session)) {
+      return { code: "server_busy", message: "the server is busy; try again" };
+    }
+    if (this.#authenticated.size >= this.#maxSessions) return this.#busyReport();
+    this.#authenticated.add(session);
+    return undefined;
+  }
+
+  #busyReport(): ErrorReport {
+    return {
+      code: "server_busy",
+      message:
+        `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
+    };
+  }
+
+  /** Tells a client it is refused, instead of leaving it to hang, and closes its connection. */
+  async #refuse(conn: SessionConn, report: ErrorReport): Promise<void> {
+    const refusal = new FrameWriter(conn).write(FrameType.Error, encodeJson(report));
+    await settlesWithin(refusal, REFUSAL_TIMEOUT_MS);
+    closeQuietly(conn);
   }
 
   async #allSessionsEnded(): Promise<void> {
     while (this.#sessions.size > 0) {
       await Promise.all(this.#sessions.values());
     }
+  }
+}
+
+/** Whether a failed accept means the process, or the system, has no descriptor left. */
+function isOutOfDescriptors(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+/**
+ * Opens the descriptor kept in reserve for refusing clients when the
+ * process has no other; undefined when it cannot (no descriptor left, or no
+ * permission to read /dev/null), and then such clients wait in the listen
+ * queue until a descriptor frees.
+ */
+function openSpareDescriptor(): Deno.FsFile | undefined {
+  try {
+    return Deno.openSync("/dev/null");
+  } catch (error) {
+    if (
+      isOutOfDescriptors(error) || error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Passes on at most one record per second, counting those it held back. */
+class OncePerSecond {
+  #last = -Infinity;
+  #suppressed = 0;
+
+  log(logger: Logger, record: LogRecord): void {
+    const now = performance.now();
+    if (now - this.#last < 1000) {
+      this.#suppressed++;
+      return;
+    }
+    this.#last = now;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    logger(
+      suppressed > 0 ? { ...record, fields: { ...record.fields, since_last: suppressed } } : record,
+    );
   }
 }

@@ -56,11 +56,16 @@ export const DEFAULT_STDIN_WINDOW = 256 * 1024;
 /**
  * Default limits: how long a connection may take to authenticate, how long
  * an authenticated session may sit without a command, how often keepalive
- * PINGs go out (a peer silent for three of them is dropped), all in seconds;
- * how many sessions may be open and how many commands may run at once; the
- * largest EXEC request in bytes; the delay after a first failed
- * authentication, in seconds, doubling with each further failure from the
- * same address.
+ * PINGs go out (a peer silent, or not reading, for three of them is
+ * dropped), all in seconds; how many authenticated sessions may be open and
+ * how many commands may run at once; how many connections may be
+ * authenticating at once, in all and from one address (sized so that a
+ * host starting a couple of hundred clients at once, a CI runner or a
+ * library opening a pool, has them all served: each costs tens of KiB for
+ * at most the handshake timeout; beyond that the oldest unfinished
+ * handshake makes room); the largest EXEC request in
+ * bytes; how long the answer to a wrong token is held back, in seconds,
+ * doubling with each further recent failure from the same address.
  *
  * @example
  * ```ts
@@ -75,6 +80,8 @@ export const DEFAULT_LIMITS = {
   keepalive: 30,
   maxSessions: 512,
   maxCommands: 256,
+  maxStartups: 512,
+  maxStartupsPerSource: 256,
   maxExecSize: 256 * 1024,
   authFailureDelay: 0.25,
 } as const;

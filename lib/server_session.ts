@@ -11,7 +11,7 @@
 import { formatHostPort } from "./address.ts";
 import type { AuditEvent, AuditEventName } from "./audit.ts";
 import type { AuditTrail } from "./audit_trail.ts";
-import type { AuthThrottle } from "./auth_throttle.ts";
+import type { AuthThrottle, ProofCheck } from "./auth_throttle.ts";
 import { closeQuietly } from "./close_quietly.ts";
 import { settlesWithin } from "./deadline.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
@@ -25,7 +25,7 @@ import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { SessionConn } from "./tls_listener.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { Heartbeat, WatchedSink } from "./heartbeat.ts";
 import type { Logger, LogValue } from "./log.ts";
 import {
   decodeAuthResponse,
@@ -80,8 +80,14 @@ export interface SessionSettings {
   readonly keepaliveMs: number;
   /** Largest EXEC request, in bytes: argv or shell string, env and cwd. */
   readonly maxExecSize: number;
-  /** Backoff for addresses that fail to authenticate; none when absent. */
+  /** Bounds the rate of wrong proofs per address; none when absent. */
   readonly throttle?: AuthThrottle;
+  /**
+   * Told when a connection has proved it holds the token; returns a refusal
+   * when the server has no session slot left for it. Every connection that
+   * authenticates is served when absent.
+   */
+  readonly onAuthenticated?: (session: ServerSession) => ErrorReport | undefined;
   /** Which requests may run; any when absent. */
   readonly policy?: ExecPolicy;
   /** The account commands run as; the server's own when absent. */
@@ -102,8 +108,12 @@ const MAX_UNREAD_PONGS = 16;
 const AUDIT_REFUSAL = "the server cannot write its audit log, so it runs no commands until it " +
   "can; tell the server's operator";
 
-/** Too many failed attempts from this address; the wait would outlast the handshake. */
-class ThrottledError extends AuthenticationError {}
+/** The server has no session slot for a client that authenticated. */
+class SessionRefusedError extends Error {
+  constructor(readonly report: ErrorReport) {
+    super(report.message);
+  }
+}
 
 const HTTP_REFUSAL = new TextEncoder().encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
@@ -126,10 +136,18 @@ export class ServerSession {
   readonly id: number;
   /** Remote address as `host:port`, for logs. */
   readonly peer: string;
+  /** Remote address without the port: what failures and unauthenticated connections are counted by. */
+  readonly address: string;
   readonly #conn: SessionConn;
   readonly #settings: SessionSettings;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
+  /** What the writer writes to, watched for a peer that stopped reading. */
+  readonly #sink: WatchedSink;
+  /** Aborted when the connection closes: ends waits on its behalf. */
+  readonly #lifetime = new AbortController();
+  /** What the client is waiting for during the handshake, so that a timeout can say the right thing. */
+  #handshakeStage: "open" | "throttled" | "answer held" = "open";
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
   #command: ServerCommand | undefined;
   #closed = false;
@@ -151,11 +169,13 @@ export class ServerSession {
     this.#conn = conn;
     this.id = id;
     this.peer = formatAddr(conn.remoteAddr);
+    this.address = peerAddress(conn.remoteAddr);
     this.#settings = settings;
     this.#reader = new FrameReader(conn.readable, {
       maxFrameSize: HANDSHAKE_MAX_FRAME_SIZE,
     });
-    this.#writer = new FrameWriter(conn);
+    this.#sink = new WatchedSink(conn);
+    this.#writer = new FrameWriter(this.#sink);
   }
 
   /** Runs the session to its end. Never throws. */
@@ -165,12 +185,7 @@ export class ServerSession {
     let farewell: ErrorReport | undefined;
     const { handshakeTimeoutMs } = this.#settings;
     const handshakeTimer = handshakeTimeoutMs > 0
-      ? setTimeout(() => {
-        this.#end({
-          code: "handshake_timeout",
-          message: `not authenticated within ${handshakeTimeoutMs / 1000} s`,
-        });
-      }, handshakeTimeoutMs)
+      ? setTimeout(() => this.#handshakeTimedOut(), handshakeTimeoutMs)
       : undefined;
     try {
       const authenticated = await this.#handshake();
@@ -217,6 +232,40 @@ export class ServerSession {
   }
 
   /**
+   * Ends a connection that has not authenticated yet, to make room for a
+   * newer one; the client is told the server is busy.
+   */
+  evict(message: string): void {
+    this.#end({ code: "server_busy", message });
+  }
+
+  /**
+   * Ends a connection whose handshake ran out of time. A client with a wrong
+   * token still hears that its token was refused, one that waited behind its
+   * address's failures hears why.
+   */
+  #handshakeTimedOut(): void {
+    if (this.#ending || this.#closed) return;
+    switch (this.#handshakeStage) {
+      case "answer held":
+        this.#end({ code: "auth_failed", message: WRONG_TOKEN });
+        return;
+      case "throttled":
+        this.#audit("auth", { result: "throttled" });
+        this.#end({
+          code: "auth_throttled",
+          message: "too many failed authentication attempts from your address; try again later",
+        });
+        return;
+      default:
+        this.#end({
+          code: "handshake_timeout",
+          message: `not authenticated within ${this.#settings.handshakeTimeoutMs / 1000} s`,
+        });
+    }
+  }
+
+  /**
    * Ends the session for a server shutdown: the running command is
    * terminated and reported with reason `shutdown`, then the client gets an
    * ERROR `server_shutdown` and the connection closes.
@@ -242,7 +291,6 @@ export class ServerSession {
     const hello = await this.#readHello();
     if (hello === undefined) return false;
     this.#outputChunkSize = Math.min(OUTPUT_CHUNK_SIZE, hello.maxFrameSize);
-    await this.#waitForThrottle();
     const serverNonce = createNonce();
     await this.#writer.write(
       FrameType.Hello,
@@ -268,13 +316,15 @@ export class ServerSession {
       serverNonce,
       clientNonce: response.nonce,
     };
+    using check = await this.#admitProof();
     if (!(await verifyProof({ ...proof, role: "client", mac: response.mac }))) {
-      this.#settings.throttle?.failed(this.#address);
-      throw new AuthenticationError(
-        "authentication failed: the client's token does not match the server's",
-      );
+      await this.#holdWrongAnswer(check);
+      throw new AuthenticationError(WRONG_TOKEN);
     }
-    this.#settings.throttle?.succeeded(this.#address);
+    check?.passed();
+    if (this.#closed || this.#ending) return false;
+    const refusal = this.#settings.onAuthenticated?.(this);
+    if (refusal) throw new SessionRefusedError(refusal);
     await this.#writer.write(
       FrameType.AuthOk,
       encodeJson({ mac: await computeProof({ ...proof, role: "server" }) }),
@@ -286,28 +336,35 @@ export class ServerSession {
     return true;
   }
 
-  /** The remote IP address, without the port: what authentication failures are counted by. */
-  get #address(): string {
-    const addr = this.#conn.remoteAddr;
-    return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : this.peer;
+  /**
+   * Waits until the throttle lets this proof be checked: at once, unless
+   * this address has too many wrong answers held back.
+   */
+  async #admitProof(): Promise<ProofCheck | undefined> {
+    const { throttle } = this.#settings;
+    if (!throttle) return undefined;
+    this.#handshakeStage = "throttled";
+    const check = await throttle.admit(this.address, this.#lifetime.signal);
+    this.#handshakeStage = "open";
+    if (check.waitedMs > 0) {
+      this.#log("info", "checked a proof after waiting for failures from its address", {
+        waited_ms: Math.round(check.waitedMs),
+      });
+    }
+    return check;
   }
 
-  async #waitForThrottle(): Promise<void> {
-    const { throttle, handshakeTimeoutMs } = this.#settings;
-    if (!throttle) return;
-    // A wait the handshake timeout would cut short is refused at once, and
-    // claims no attempt, so that parallel connections cannot queue forever.
-    const maxWait = handshakeTimeoutMs > 0 ? handshakeTimeoutMs / 2 : Infinity;
-    const waitMs = throttle.reserve(this.#address, maxWait);
-    if (waitMs === null) {
-      throw new ThrottledError(
-        "too many failed authentication attempts from your address; try again later",
-      );
-    }
-    if (waitMs > 0) {
-      this.#log("info", "delaying authentication after failures", { delay_ms: waitMs });
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
-    }
+  /**
+   * Counts a wrong proof and holds its answer back as long as the throttle
+   * says: the answer, not the check, is what the client waits for.
+   */
+  async #holdWrongAnswer(check: ProofCheck | undefined): Promise<void> {
+    const holdMs = check?.failed() ?? 0;
+    this.#log("warn", "authentication failed", { answer_in_ms: Math.round(holdMs) });
+    this.#audit("auth", { result: "failed" });
+    if (holdMs <= 0) return;
+    this.#handshakeStage = "answer held";
+    await pause(holdMs, this.#lifetime.signal);
   }
 
   async #readHello() {
@@ -368,6 +425,12 @@ export class ServerSession {
             code: "keepalive_timeout",
             message: `no word from the client for ${Math.round(silentMs / 1000)} s`,
           }),
+        outbound: this.#sink,
+        onStalled: (stalledMs) =>
+          this.#end({
+            code: "keepalive_timeout",
+            message: `the client read nothing for ${Math.round(stalledMs / 1000)} s`,
+          }),
       })
       : undefined;
     this.#armIdleTimer();
@@ -402,7 +465,8 @@ export class ServerSession {
         this.#unreadPongs++;
         pong.then(() => this.#unreadPongs--, () => this.#close());
         // A client that sends PINGs without reading the PONGs stops being
-        // read, instead of growing the write queue.
+        // read, instead of growing the write queue; the heartbeat drops it
+        // once nothing written to it has moved for the keepalive limit.
         if (this.#unreadPongs > MAX_UNREAD_PONGS) await pong;
         return;
       }
@@ -548,15 +612,12 @@ export class ServerSession {
 
   #describeFailure(error: unknown): ErrorReport | undefined {
     if (this.#ending) return undefined;
-    if (error instanceof ThrottledError) {
-      this.#log("warn", "authentication refused: too many failures from this address");
-      this.#audit("auth", { result: "throttled" });
-      return { code: "auth_throttled", message: error.message };
-    }
     if (error instanceof AuthenticationError) {
-      this.#log("warn", "authentication failed");
-      this.#audit("auth", { result: "failed" });
       return { code: "auth_failed", message: error.message };
+    }
+    if (error instanceof SessionRefusedError) {
+      this.#log("warn", "refused an authenticated client: too many sessions");
+      return error.report;
     }
     if (error instanceof ProtocolError) {
       this.#log("warn", "protocol error", { code: error.code, error: error.message });
@@ -579,6 +640,7 @@ export class ServerSession {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     closeQuietly(this.#conn);
+    this.#lifetime.abort(new Deno.errors.BadResource("the connection is closed"));
   }
 
   /**
@@ -595,7 +657,7 @@ export class ServerSession {
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined) (record as Record<string, unknown>)[key] = value;
     }
-    if (!this.#authenticated && !trail.admitPreAuth(this.#address)) {
+    if (!this.#authenticated && !trail.admitPreAuth(this.address)) {
       if (event === "connect") this.#heldConnect = { ...record, time: new Date().toISOString() };
       else this.#suppressed.push(event);
       return false;
@@ -613,7 +675,7 @@ export class ServerSession {
   /** Tells the audit trail what the per-address limit left out of this session's records. */
   #reportSuppressed(): void {
     if (this.#heldConnect) this.#suppressed.unshift("connect");
-    this.#settings.audit?.suppressed(this.#address, this.#suppressed);
+    this.#settings.audit?.suppressed(this.address, this.#suppressed);
   }
 
   #log(
@@ -627,6 +689,32 @@ export class ServerSession {
       fields: { session: this.id, peer: this.peer, ...fields },
     });
   }
+}
+
+const WRONG_TOKEN = "authentication failed: the client's token does not match the server's";
+
+/** Resolves after `ms` milliseconds, or rejects with the reason once `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * The remote IP address of a connection, without the port: what
+ * authentication failures and unauthenticated connections are counted by.
+ */
+function peerAddress(addr: Deno.Addr): string {
+  return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : addr.transport;
 }
 
 /** Formats a network address as `host:port`, bracketing IPv6 hosts. */

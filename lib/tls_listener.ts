@@ -7,12 +7,24 @@
  * rests on a plain TCP socket that can always be destroyed, and only
  * TLS 1.3 is offered.
  *
+ * Deno 2.9's `node:net` listener drops an accept that failed for want of
+ * a file descriptor without trying again: once that happened with a client
+ * waiting, it accepts nothing more, ever. So a watchdog checks every second
+ * that a descriptor can still be had: while none can, the listener is
+ * closed, so that new clients are refused at once rather than left waiting,
+ * and it listens again as soon as one can. And when no client has come for
+ * a while, it connects to the listener itself: a listener that does not
+ * take that connection has stopped accepting, and is started again.
+ *
  * @module
  */
 
 import type net from "node:net";
 import type tls from "node:tls";
+import { closeQuietly } from "./close_quietly.ts";
+import { settlesWithin } from "./deadline.ts";
 import { ConnectionError } from "./errors.ts";
+import type { Logger } from "./log.ts";
 
 /** What a session needs of a connection; `Deno.Conn` has it too. */
 export interface SessionConn {
@@ -46,10 +58,21 @@ export interface TlsListenOptions {
   readonly cert: string;
   /** Private key, PEM. */
   readonly key: string;
+  /** Told when the listener stops for want of file descriptors, and when it listens again. */
+  readonly logger?: Logger;
 }
 
 /** Largest chunk handed to the reader at once; TLS records are at most 16 KiB anyway. */
 const READ_HIGH_WATER = 256 * 1024;
+
+/** How often the watchdog checks that the process can still open a descriptor. */
+const WATCHDOG_INTERVAL_MS = 1000;
+
+/** How long without a client before the watchdog checks that the listener still accepts. */
+const IDLE_CHECK_MS = 5000;
+
+/** How long the listener has to accept the watchdog's own connection. */
+const ACCEPT_CHECK_TIMEOUT_MS = 5000;
 
 /**
  * Listens for TLS 1.3 connections.
@@ -85,49 +108,244 @@ export async function listenTls(options: TlsListenOptions): Promise<ConnListener
       { cause: error },
     );
   }
-  const waiting: PromiseWithResolvers<SessionConn>[] = [];
-  const ready: SessionConn[] = [];
-  let closed = false;
-  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
+  const listener = new NodeTlsListener(net, tls, secureContext, options);
+  await listener.start();
+  return listener;
+}
+
+/** The connection the watchdog makes to check that the listener accepts. */
+interface AcceptCheck {
+  /** The address it connects to, and so comes from. */
+  readonly hostname: string;
+  /** Its local port, once the connection is made. */
+  port: number | undefined;
+  /** Connections from that address that came before the port was known. */
+  readonly parked: net.Socket[];
+  readonly arrived: () => void;
+}
+
+class NodeTlsListener implements ConnListener {
+  addr: Deno.NetAddr;
+  readonly #net: typeof net;
+  readonly #tls: typeof tls;
+  readonly #secureContext: tls.SecureContext;
+  readonly #log: Logger;
+  readonly #waiting: PromiseWithResolvers<SessionConn>[] = [];
+  readonly #ready: SessionConn[] = [];
+  #server: net.Server | undefined;
+  #restarting = false;
+  #closed = false;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #lastArrival = performance.now();
+  #acceptCheck: AcceptCheck | undefined;
+  /** False once connecting to itself proved impossible (no permission to connect). */
+  #canCheckAccepting = true;
+
+  constructor(
+    netModule: typeof net,
+    tlsModule: typeof tls,
+    secureContext: tls.SecureContext,
+    options: TlsListenOptions,
+  ) {
+    this.#net = netModule;
+    this.#tls = tlsModule;
+    this.#secureContext = secureContext;
+    this.#log = options.logger ?? (() => {});
+    this.addr = { transport: "tcp", hostname: options.hostname, port: options.port };
+  }
+
+  async start(): Promise<void> {
+    this.#server = await this.#listen(this.addr.port);
+    const address = this.#server.address() as net.AddressInfo;
+    this.addr = { transport: "tcp", hostname: address.address, port: address.port };
+    this.#watchdog = setInterval(() => this.#watch(), WATCHDOG_INTERVAL_MS);
+    Deno.unrefTimer(this.#watchdog);
+  }
+
+  accept(): Promise<SessionConn> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the listener is closed"));
+    const conn = this.#ready.shift();
+    if (conn) return Promise.resolve(conn);
+    const taker = Promise.withResolvers<SessionConn>();
+    this.#waiting.push(taker);
+    return taker.promise;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watchdog);
+    if (this.#acceptCheck) this.#endCheck(this.#acceptCheck);
+    this.#server?.close();
+    this.#server = undefined;
+    for (const conn of this.#ready.splice(0)) conn.close();
+    for (const taker of this.#waiting.splice(0)) {
+      taker.reject(new Deno.errors.BadResource("the listener is closed"));
+    }
+  }
+
+  async #listen(port: number): Promise<net.Server> {
+    const server = this.#net.createServer(
+      { noDelay: true, keepAlive: true },
+      (socket) => this.#connected(socket),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: this.addr.hostname, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (error) => {
+      for (const taker of this.#waiting.splice(0)) taker.reject(error);
+    });
+    return server;
+  }
+
+  #connected(socket: net.Socket): void {
+    this.#lastArrival = performance.now();
+    const check = this.#acceptCheck;
+    if (check && socket.remoteAddress?.replace(/^::ffff:/, "") === check.hostname) {
+      if (check.port === undefined) {
+        // The check's own connection may arrive before its port is known.
+        check.parked.push(socket);
+        return;
+      }
+      if (socket.remotePort === check.port) {
+        socket.destroy();
+        check.arrived();
+        return;
+      }
+    }
+    this.#admit(socket);
+  }
+
+  #admit(socket: net.Socket): void {
     const conn = new NodeTlsConn(
       socket,
-      new tls.TLSSocket(socket, { isServer: true, secureContext }),
+      new this.#tls.TLSSocket(socket, { isServer: true, secureContext: this.#secureContext }),
     );
-    const taker = waiting.shift();
+    const taker = this.#waiting.shift();
     if (taker) taker.resolve(conn);
-    else ready.push(conn);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: options.hostname, port: options.port }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  server.on("error", (error) => {
-    for (const taker of waiting.splice(0)) taker.reject(error);
-  });
-  const address = server.address() as net.AddressInfo;
-  return {
-    addr: { transport: "tcp", hostname: address.address, port: address.port },
-    accept() {
-      if (closed) return Promise.reject(new Deno.errors.BadResource("the listener is closed"));
-      const conn = ready.shift();
-      if (conn) return Promise.resolve(conn);
-      const taker = Promise.withResolvers<SessionConn>();
-      waiting.push(taker);
-      return taker.promise;
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      server.close();
-      for (const conn of ready.splice(0)) conn.close();
-      for (const taker of waiting.splice(0)) {
-        taker.reject(new Deno.errors.BadResource("the listener is closed"));
+    else this.#ready.push(conn);
+  }
+
+  #watch(): void {
+    if (this.#closed || this.#restarting) return;
+    const starved = isOutOfDescriptors();
+    if (starved && this.#server) {
+      this.#stopListening();
+      this.#log({
+        level: "error",
+        message: "out of file descriptors: refusing TLS connections until some are free",
+        fields: {
+          hint: "raise the descriptor limit (ulimit -n, LimitNOFILE=) or lower --max-sessions",
+        },
+      });
+    } else if (!starved && !this.#server) {
+      this.#restart();
+    } else if (
+      this.#server && this.#canCheckAccepting && !this.#acceptCheck &&
+      performance.now() - this.#lastArrival >= IDLE_CHECK_MS
+    ) {
+      this.#checkAccepting(this.#server);
+    }
+  }
+
+  #stopListening(): void {
+    this.#server?.close();
+    this.#server = undefined;
+  }
+
+  #restart(): void {
+    this.#restarting = true;
+    this.#listen(this.addr.port).then(
+      (server) => {
+        this.#restarting = false;
+        if (this.#closed) {
+          server.close();
+          return;
+        }
+        this.#server = server;
+        this.#lastArrival = performance.now();
+        this.#log({ level: "info", message: "accepting TLS connections again" });
+      },
+      (error) => {
+        this.#restarting = false;
+        this.#log({
+          level: "error",
+          message: "cannot listen again",
+          fields: { error: (error as Error).message },
+        });
+      },
+    );
+  }
+
+  /** Ends a check, handing on the connections it held back. */
+  #endCheck(check: AcceptCheck): void {
+    if (this.#acceptCheck === check) this.#acceptCheck = undefined;
+    check.arrived();
+    for (const socket of check.parked.splice(0)) {
+      if (this.#closed) socket.destroy();
+      else this.#admit(socket);
+    }
+  }
+
+  /**
+   * Connects to the listener: a listener that does not take a connection the
+   * kernel has queued for it has stopped accepting, and is started again.
+   * A connection that cannot be made (no descriptor, no permission, a
+   * firewall) tells nothing.
+   */
+  async #checkAccepting(server: net.Server): Promise<void> {
+    const hostname = this.addr.hostname === "0.0.0.0"
+      ? "127.0.0.1"
+      : this.addr.hostname === "::"
+      ? "::1"
+      : this.addr.hostname;
+    const arrived = Promise.withResolvers<void>();
+    const check: AcceptCheck = { hostname, port: undefined, parked: [], arrived: arrived.resolve };
+    this.#acceptCheck = check;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname, port: this.addr.port });
+    } catch (error) {
+      this.#endCheck(check);
+      if (
+        error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ) {
+        this.#canCheckAccepting = false;
       }
-    },
-  };
+      return;
+    }
+    check.port = conn.localAddr.port;
+    for (const socket of check.parked.splice(0)) this.#connected(socket);
+    const accepted = await settlesWithin(arrived.promise, ACCEPT_CHECK_TIMEOUT_MS);
+    this.#endCheck(check);
+    closeQuietly(conn);
+    if (accepted || server !== this.#server || this.#closed) return;
+    this.#log({
+      level: "error",
+      message: "the TLS listener stopped accepting connections; listening again",
+    });
+    this.#stopListening();
+    this.#restart();
+  }
+}
+
+/**
+ * Whether the process has no file descriptor left, found by opening one.
+ * Any other failure (no permission to read /dev/null) tells nothing, and
+ * the listener is left as it is.
+ */
+function isOutOfDescriptors(): boolean {
+  try {
+    Deno.openSync("/dev/null").close();
+    return false;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return code === "EMFILE" || code === "ENFILE";
+  }
 }
 
 /** A server-side TLS connection over a TCP socket that can always be destroyed. */

@@ -16,6 +16,8 @@ const DEFAULT_SERVE_LIMITS = {
   keepalive: 30,
   maxSessions: 512,
   maxCommands: 256,
+  maxStartups: 512,
+  maxStartupsPerSource: 256,
   maxExecSize: 262144,
   authFailureDelay: 0.25,
 };
@@ -413,6 +415,10 @@ Deno.test("serve takes TLS, limit and policy options", () => {
     "4",
     "--max-exec-size",
     "4096",
+    "--max-startups",
+    "16",
+    "--max-startups-per-source",
+    "4",
     "--auth-failure-delay",
     "0.5",
     "--allow",
@@ -432,6 +438,7 @@ Deno.test("serve takes TLS, limit and policy options", () => {
     [5, 0, 10, 0.5],
   );
   assert.deepEqual([config.maxSessions, config.maxCommands, config.maxExecSize], [8, 4, 4096]);
+  assert.deepEqual([config.maxStartups, config.maxStartupsPerSource], [16, 4]);
   assert.deepEqual(config.allow, ["ls", "/bin/sh"]);
   assert.deepEqual(config.envAllow, ["LANG"]);
   assert.equal(config.user, "nobody");
@@ -444,6 +451,7 @@ Deno.test("serve takes TLS, limit and policy options", () => {
   usageError(["serve", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together");
   usageError(["serve", "--tls", "--insecure-plaintext"], "contradicts --tls");
   usageError(["serve", "--max-sessions", "0"], "--max-sessions must be at least 1");
+  usageError(["serve", "--max-startups-per-source", "0"], "--max-startups-per-source must be");
   usageError(["serve", "--keepalive", "soon"], "--keepalive takes a non-negative number");
 });
 

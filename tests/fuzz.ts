@@ -1760,7 +1760,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     }
   };
   const server = await serve({
-    authFailureDelay: 0, // wrong tokens are part of the fuzz; a throttle would stall the good client
+    authFailureDelay: 0, // wrong tokens are part of the fuzz; held answers would only slow it down
     policy: FUZZ_POLICY,
     ...options.serveOptions,
     token: TOKEN,

@@ -64,13 +64,17 @@ export interface ServeConfig {
   readonly idleTimeout: number;
   /** Seconds between keepalive PINGs; 0 disables. */
   readonly keepalive: number;
-  /** Most sessions open at once. */
+  /** Most authenticated sessions open at once. */
   readonly maxSessions: number;
+  /** Most connections authenticating at once. */
+  readonly maxStartups: number;
+  /** Most connections authenticating at once from one address. */
+  readonly maxStartupsPerSource: number;
   /** Most commands running at once. */
   readonly maxCommands: number;
   /** Largest EXEC request in bytes. */
   readonly maxExecSize: number;
-  /** Seconds of delay after a first failed authentication from an address; 0 disables. */
+  /** Seconds the answer to an address's first wrong token is held back; 0 disables. */
   readonly authFailureDelay: number;
   /** Programs clients may run; any when absent. */
   readonly allow?: readonly string[];
@@ -161,6 +165,8 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "keepalive", value: true },
     { name: "max-sessions", value: true },
     { name: "max-commands", value: true },
+    { name: "max-startups", value: true },
+    { name: "max-startups-per-source", value: true },
     { name: "max-exec-size", value: true },
     { name: "auth-failure-delay", value: true },
     { name: "allow", value: true },
@@ -342,6 +348,8 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     keepalive: seconds("keepalive", DEFAULT_LIMITS.keepalive),
     maxSessions: count("max-sessions", DEFAULT_LIMITS.maxSessions),
     maxCommands: count("max-commands", DEFAULT_LIMITS.maxCommands),
+    maxStartups: count("max-startups", DEFAULT_LIMITS.maxStartups),
+    maxStartupsPerSource: count("max-startups-per-source", DEFAULT_LIMITS.maxStartupsPerSource),
     maxExecSize: count("max-exec-size", DEFAULT_LIMITS.maxExecSize),
     authFailureDelay: seconds("auth-failure-delay", DEFAULT_LIMITS.authFailureDelay),
     ...(allow ? { allow } : {}),

@@ -58,12 +58,21 @@ Limits:
       --handshake-timeout SECONDS  time to authenticate (default ${DEFAULT_LIMITS.handshakeTimeout}; 0: none)
       --idle-timeout SECONDS close sessions this long without a command
                              (default ${DEFAULT_LIMITS.idleTimeout}; 0: none)
-      --keepalive SECONDS    ping interval; a client silent for 3 is dropped and
-                             its command ended (default ${DEFAULT_LIMITS.keepalive}; 0: off)
-      --max-sessions N       sessions open at once (default ${DEFAULT_LIMITS.maxSessions})
+      --keepalive SECONDS    ping interval; a client silent for 3, or reading
+                             nothing for 3, is dropped and its command ended
+                             (default ${DEFAULT_LIMITS.keepalive}; 0: off)
+      --max-sessions N       authenticated sessions open at once
+                             (default ${DEFAULT_LIMITS.maxSessions})
       --max-commands N       commands running at once (default ${DEFAULT_LIMITS.maxCommands})
-      --auth-failure-delay SECONDS  wait imposed on an address after a failed
-                             login, doubling per failure (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off)
+      --max-startups N       connections authenticating at once; beyond it the
+                             oldest is closed (default ${DEFAULT_LIMITS.maxStartups})
+      --max-startups-per-source N  the same from one address
+                             (default ${DEFAULT_LIMITS.maxStartupsPerSource})
+      --auth-failure-delay SECONDS  hold the answer to a wrong token back this
+                             long, doubling per recent failure of the address
+                             up to 16x (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off); the right
+                             token is answered at once, unless its address has
+                             8 wrong answers held: then it waits for the next
 
 Command policy:
       --allow PROGRAM        only these programs may run (repeatable); shell

@@ -100,6 +100,8 @@ export async function runServe(config: ServeConfig): Promise<number> {
     keepalive: config.keepalive,
     maxSessions: config.maxSessions,
     maxCommands: config.maxCommands,
+    maxStartups: config.maxStartups,
+    maxStartupsPerSource: config.maxStartupsPerSource,
     maxExecSize: config.maxExecSize,
     authFailureDelay: config.authFailureDelay,
     policy,
