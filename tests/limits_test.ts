@@ -1,21 +1,21 @@
 import assert from "node:assert/strict";
-import type { AuditEvent } from "../lib/audit.ts";
-import { connect } from "../lib/client.ts";
+import type { AuditEvent } from "../lib/server/audit.ts";
+import { connect } from "../lib/client/client.ts";
 import { RemoteError, RexecError } from "../lib/errors.ts";
-import { FrameType } from "../lib/frame.ts";
-import { serve } from "../lib/server.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
-import { FrameWriter } from "../lib/frame_writer.ts";
+import { FrameType } from "../lib/protocol/frame.ts";
+import { serve } from "../lib/server/server.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import {
   decodeAuthChallenge,
   decodeErrorReport,
   encodeHello,
   encodeJson,
   PROTOCOL_VERSION,
-} from "../lib/messages.ts";
-import { computeProof, createNonce } from "../lib/auth.ts";
-import { closeQuietly } from "../lib/close_quietly.ts";
-import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
+} from "../lib/protocol/messages.ts";
+import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { closeQuietly } from "../lib/util/close_quietly.ts";
+import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
 import { readLines } from "../lib/cli/lines.ts";
 import {
   CLI_PERMISSIONS,
