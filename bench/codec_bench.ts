@@ -1,4 +1,10 @@
-import { decodeHeader, encodeFrame, encodeHeader, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import {
+  decodeHeader,
+  encodeFrame,
+  encodeHeader,
+  FrameType,
+  HEADER_SIZE,
+} from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 
 const LARGE = new Uint8Array(64 * 1024);

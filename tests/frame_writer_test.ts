@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeFrame, encodeHeader, type Frame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import {
+  encodeFrame,
+  encodeHeader,
+  type Frame,
+  FrameType,
+  HEADER_SIZE,
+} from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { type ByteSink, FrameWriter, writeAll } from "../lib/transport/frame_writer.ts";
 

@@ -10,7 +10,12 @@ import { connect } from "../lib/client/client.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import { decodeAuthChallenge, encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
+import {
+  decodeAuthChallenge,
+  encodeHello,
+  encodeJson,
+  PROTOCOL_VERSION,
+} from "../lib/protocol/messages.ts";
 import type { LogRecord } from "../lib/util/log.ts";
 import { serve, type ServeOptions, type Server } from "../lib/server/server.ts";
 
