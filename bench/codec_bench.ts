@@ -1,5 +1,11 @@
-import { decodeHeader, encodeFrame, encodeHeader, FrameType, HEADER_SIZE } from "../lib/frame.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
+import {
+  decodeHeader,
+  encodeFrame,
+  encodeHeader,
+  FrameType,
+  HEADER_SIZE,
+} from "../lib/protocol/frame.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
 
 const LARGE = new Uint8Array(64 * 1024);
 const TINY = new Uint8Array(16);

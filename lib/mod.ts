@@ -21,7 +21,7 @@
  * @module
  */
 
-export { DEFAULT_PORT, type HostPort, isLoopback, parseHostPort } from "./address.ts";
+export { DEFAULT_PORT, type HostPort, isLoopback, parseHostPort } from "./transport/address.ts";
 export {
   type AuditEvent,
   type AuditEventName,
@@ -30,15 +30,15 @@ export {
   type AuditLogOptions,
   type AuditSink,
   openAuditLog,
-} from "./audit.ts";
-export type { AuditFailMode } from "./audit_trail.ts";
+} from "./server/audit.ts";
+export type { AuditFailMode } from "./server/audit_trail.ts";
 export {
   Client,
   connect,
   type ConnectOptions,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_KEEPALIVE,
-} from "./client.ts";
+} from "./client/client.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -62,21 +62,21 @@ export {
   type LogRecord,
   type LogValue,
   silentLogger,
-} from "./log.ts";
-export type { ExecRequest, ExitReason } from "./messages.ts";
+} from "./util/log.ts";
+export type { ExecRequest, ExitReason } from "./protocol/messages.ts";
 export {
   type RemoteOutput,
   RemoteProcess,
   type RemoteStatus,
   type SpawnOptions,
-} from "./remote_process.ts";
+} from "./client/remote_process.ts";
 export {
   type CommandSlots,
   type ExecPolicy,
   EXIT_BUSY,
   EXIT_REFUSED,
   type RunAs,
-} from "./server_command.ts";
+} from "./server/command.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
@@ -87,7 +87,7 @@ export {
   serve,
   type ServeOptions,
   type Server,
-} from "./server.ts";
+} from "./server/server.ts";
 export {
   defaultConfigDir,
   defaultTokenPath,
@@ -98,7 +98,7 @@ export {
   resolveToken,
   type ResolveTokenOptions,
   TOKEN_ENV,
-} from "./token.ts";
+} from "./config/token.ts";
 export {
   CommandPolicy,
   type CommandPolicyOptions,
@@ -107,7 +107,7 @@ export {
   type PolicyDecision,
   PolicyError,
   type PolicyRequest,
-} from "./policy.ts";
+} from "./server/policy.ts";
 export {
   CertificateError,
   certificateFingerprint,
@@ -119,7 +119,7 @@ export {
   type EnsureCertificateOptions,
   type EnsuredCertificate,
   type SelfSignedCertificateOptions,
-} from "./tls_cert.ts";
+} from "./tls/certificate.ts";
 export {
   accountEnv,
   currentUser,
@@ -129,5 +129,5 @@ export {
   UnknownUserError,
   type UserAccount,
   UserLookupError,
-} from "./user.ts";
+} from "./server/user.ts";
 export { VERSION } from "./version.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { CommandPolicy } from "../lib/policy.ts";
-import type { RunAs } from "../lib/server_command.ts";
-import { accountEnv, currentUser } from "../lib/user.ts";
+import { CommandPolicy } from "../lib/server/policy.ts";
+import type { RunAs } from "../lib/server/command.ts";
+import { accountEnv, currentUser } from "../lib/server/user.ts";
 import { connectTo, startServer, text } from "./helpers.ts";
 
 const root = Deno.uid() === 0;

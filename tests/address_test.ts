@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DEFAULT_PORT, parseHostPort } from "../lib/address.ts";
+import { DEFAULT_PORT, parseHostPort } from "../lib/transport/address.ts";
 import { UsageError } from "../lib/errors.ts";
 
 function rejects(text: string, ...mentions: string[]): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type AuditEvent, AuditLogError, openAuditLog } from "../lib/audit.ts";
-import { AuditTrail } from "../lib/audit_trail.ts";
-import type { LogRecord } from "../lib/log.ts";
+import { type AuditEvent, AuditLogError, openAuditLog } from "../lib/server/audit.ts";
+import { AuditTrail } from "../lib/server/audit_trail.ts";
+import type { LogRecord } from "../lib/util/log.ts";
 import { connectTo, startServer, waitFor } from "./helpers.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

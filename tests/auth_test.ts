@@ -8,7 +8,7 @@ import {
   isValidNonce,
   NONCE_BYTES,
   verifyProof,
-} from "../lib/auth.ts";
+} from "../lib/protocol/auth.ts";
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

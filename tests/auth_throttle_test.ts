@@ -4,7 +4,7 @@ import {
   type AuthThrottleOptions,
   type ProofCheck,
   type ThrottleClock,
-} from "../lib/auth_throttle.ts";
+} from "../lib/server/auth_throttle.ts";
 
 /** A clock that moves only when told to, running the timers that fall due. */
 class FakeClock implements ThrottleClock {

@@ -9,7 +9,7 @@ import {
   utf8,
   waitFor,
 } from "./helpers.ts";
-import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
+import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
 
 Deno.test("rexec run sends stdout and stderr to their own local streams, byte for byte", async () => {
   await using server = await startServer();

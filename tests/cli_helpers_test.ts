@@ -5,7 +5,7 @@ import { helpText } from "../lib/cli/help.ts";
 import { exitCodeForSignal } from "../lib/cli/interrupts.ts";
 import { readLines } from "../lib/cli/lines.ts";
 import { describeStatus, exitCodeFor } from "../lib/cli/terminal.ts";
-import { formatRecord, type LogValue } from "../lib/log.ts";
+import { formatRecord, type LogValue } from "../lib/util/log.ts";
 
 const encoder = new TextEncoder();
 

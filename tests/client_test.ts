@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { computeProof, createNonce } from "../lib/auth.ts";
-import { connect } from "../lib/client.ts";
+import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { connect } from "../lib/client/client.ts";
 import { ProtocolError } from "../lib/errors.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "../lib/frame.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
-import { FrameWriter } from "../lib/frame_writer.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "../lib/protocol/frame.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import {
   decodeAuthResponse,
   decodeErrorReport,
   encodeHello,
   encodeJson,
   PROTOCOL_VERSION,
-} from "../lib/messages.ts";
+} from "../lib/protocol/messages.ts";
 import { TOKEN } from "./helpers.ts";
 
 /**

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FrameTooLargeError, ProtocolError, TruncatedFrameError } from "../lib/errors.ts";
-import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
+import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
 
 const MAX_FRAME_SIZE = 128 * 1024;
 

@@ -10,7 +10,7 @@ import {
   HEADER_SIZE,
   isFrameType,
   MAX_ENCODABLE_BODY,
-} from "../lib/frame.ts";
+} from "../lib/protocol/frame.ts";
 
 /** The frame table of docs/PROTOCOL.md. */
 const WIRE_NAMES: ReadonlyMap<number, string> = new Map([

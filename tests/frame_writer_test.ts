@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeFrame, encodeHeader, type Frame, FrameType, HEADER_SIZE } from "../lib/frame.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
-import { type ByteSink, FrameWriter, writeAll } from "../lib/frame_writer.ts";
+import {
+  encodeFrame,
+  encodeHeader,
+  type Frame,
+  FrameType,
+  HEADER_SIZE,
+} from "../lib/protocol/frame.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { type ByteSink, FrameWriter, writeAll } from "../lib/transport/frame_writer.ts";
 
 /**
  * A sink that, like `Deno.Conn.write`, may take fewer bytes than offered: at

@@ -34,25 +34,25 @@
  */
 
 import { parseArgs } from "node:util";
-import { computeProof, createNonce } from "../lib/auth.ts";
-import { connect } from "../lib/client.ts";
+import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { connect } from "../lib/client/client.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   FrameType,
   HANDSHAKE_MAX_FRAME_SIZE,
   HEADER_SIZE,
   isFrameType,
-} from "../lib/frame.ts";
-import type { LogRecord } from "../lib/log.ts";
+} from "../lib/protocol/frame.ts";
+import type { LogRecord } from "../lib/util/log.ts";
 import {
   encodeHello,
   encodeJson,
   type ExecRequest,
   MAGIC,
   PROTOCOL_VERSION,
-} from "../lib/messages.ts";
-import { serve, type ServeOptions } from "../lib/server.ts";
-import type { ExecPolicy } from "../lib/server_command.ts";
+} from "../lib/protocol/messages.ts";
+import { serve, type ServeOptions } from "../lib/server/server.ts";
+import type { ExecPolicy } from "../lib/server/command.ts";
 import { TOKEN } from "./helpers.ts";
 
 /** The families of hostile sequences the fuzzer draws from. */

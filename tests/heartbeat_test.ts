@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Heartbeat, WatchedSink } from "../lib/heartbeat.ts";
+import { Heartbeat, WatchedSink } from "../lib/transport/heartbeat.ts";
 import { waitFor } from "./helpers.ts";
 
 /** A sink whose writes take bytes only when told to. */

@@ -5,14 +5,19 @@
  * @module
  */
 
-import { computeProof, createNonce } from "../lib/auth.ts";
-import { connect } from "../lib/client.ts";
-import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/frame.ts";
-import { FrameReader } from "../lib/frame_reader.ts";
-import { FrameWriter } from "../lib/frame_writer.ts";
-import { decodeAuthChallenge, encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/messages.ts";
-import type { LogRecord } from "../lib/log.ts";
-import { serve, type ServeOptions, type Server } from "../lib/server.ts";
+import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { connect } from "../lib/client/client.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/protocol/frame.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
+import {
+  decodeAuthChallenge,
+  encodeHello,
+  encodeJson,
+  PROTOCOL_VERSION,
+} from "../lib/protocol/messages.ts";
+import type { LogRecord } from "../lib/util/log.ts";
+import { serve, type ServeOptions, type Server } from "../lib/server/server.ts";
 
 /** The token every test server and client shares. */
 export const TOKEN = "test-token-with-enough-length-0123";

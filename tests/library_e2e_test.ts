@@ -5,10 +5,10 @@ import {
   RemoteError,
   SessionBusyError,
 } from "../lib/errors.ts";
-import { encodeHeader, FrameType, HEADER_SIZE } from "../lib/frame.ts";
-import type { FrameWriter } from "../lib/frame_writer.ts";
-import { connect } from "../lib/client.ts";
-import { decodeErrorReport, encodeJson } from "../lib/messages.ts";
+import { encodeHeader, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import type { FrameWriter } from "../lib/transport/frame_writer.ts";
+import { connect } from "../lib/client/client.ts";
+import { decodeErrorReport, encodeJson } from "../lib/protocol/messages.ts";
 import {
   connectTo,
   openRawSession,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { HandshakeError, ProtocolError } from "../lib/errors.ts";
-import { encodeFrame, FrameType, MIN_MAX_FRAME_SIZE } from "../lib/frame.ts";
+import { encodeFrame, FrameType, MIN_MAX_FRAME_SIZE } from "../lib/protocol/frame.ts";
 import {
   decodeAuthChallenge,
   decodeAuthOk,
@@ -21,7 +21,7 @@ import {
   MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
   requireEmptyBody,
-} from "../lib/messages.ts";
+} from "../lib/protocol/messages.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const json = (value: unknown) => utf8(JSON.stringify(value));

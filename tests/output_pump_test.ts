@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decodeHeader, FrameType, HEADER_SIZE } from "../lib/frame.ts";
-import { pumpOutput } from "../lib/output_pump.ts";
+import { decodeHeader, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import { pumpOutput } from "../lib/server/output_pump.ts";
 
 /** A byte stream fed by hand, like a pipe: reads wait until something is pushed. */
 function manualPipe() {

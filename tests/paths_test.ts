@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import fc from "fast-check";
-import { joinPath, parentDir } from "../lib/paths.ts";
+import { joinPath, parentDir } from "../lib/util/paths.ts";
 
 const posixOnly = { ignore: Deno.build.os === "windows" };
 

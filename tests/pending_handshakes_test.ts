@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PendingHandshakes } from "../lib/pending_handshakes.ts";
+import { PendingHandshakes } from "../lib/server/pending_handshakes.ts";
 
 Deno.test("an address at its cap makes room with its own oldest handshake, not another's", () => {
   const pending = new PendingHandshakes<string>({ max: 100, maxPerSource: 3 });

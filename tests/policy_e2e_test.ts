@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { currentUser, lookupUser } from "../lib/user.ts";
+import { currentUser, lookupUser } from "../lib/server/user.ts";
 import { type CliOptions, readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
 
 /**

@@ -8,7 +8,7 @@ import {
   type PolicyDecision,
   PolicyError,
   type PolicyRequest,
-} from "../lib/policy.ts";
+} from "../lib/server/policy.ts";
 
 /** A fixed PATH, so the tests do not depend on the PATH they run with. */
 const PATH = "/usr/bin:/bin";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnProcess } from "../lib/process.ts";
+import { spawnProcess } from "../lib/server/process.ts";
 import { processExists, readUntil, waitFor } from "./helpers.ts";
 
 Deno.test("without pgrep, terminate ends the group, warns once, and says what escapes", async () => {

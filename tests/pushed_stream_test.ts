@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PushedByteStream } from "../lib/pushed_stream.ts";
+import { PushedByteStream } from "../lib/client/pushed_stream.ts";
 
 Deno.test("push hands the chunk to the stream and waits while the queue is full", async () => {
   const stream = new PushedByteStream({ highWaterMark: 4 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FrameType } from "../lib/frame.ts";
-import type { FrameWriter } from "../lib/frame_writer.ts";
-import { CommandChannel } from "../lib/remote_process.ts";
+import { FrameType } from "../lib/protocol/frame.ts";
+import type { FrameWriter } from "../lib/transport/frame_writer.ts";
+import { CommandChannel } from "../lib/client/remote_process.ts";
 
 function channel(): CommandChannel {
   const host = {

@@ -11,7 +11,7 @@ import {
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
-} from "../lib/tls_cert.ts";
+} from "../lib/tls/certificate.ts";
 
 const NAMES = ["localhost", "127.0.0.1", "::1"];
 const DAY_MS = 24 * 60 * 60 * 1000;

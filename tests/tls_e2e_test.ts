@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
-import { connect } from "../lib/client.ts";
+import { connect } from "../lib/client/client.ts";
 import { HandshakeError, TlsError } from "../lib/errors.ts";
-import { createSelfSignedCertificate } from "../lib/tls_cert.ts";
+import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
 import { readUntil, runCli, spawnCli, startServer, text, TOKEN } from "./helpers.ts";
 
 const pair = await createSelfSignedCertificate({ names: ["localhost", "127.0.0.1", "::1"] });

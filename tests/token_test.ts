@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TokenError } from "../lib/errors.ts";
-import { defaultTokenPath, resolveToken } from "../lib/token.ts";
+import { defaultTokenPath, resolveToken } from "../lib/config/token.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rexec_token_test_" });

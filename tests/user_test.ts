@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RexecError } from "../lib/errors.ts";
-import { isRoot, lookupUser, UnknownUserError, UserLookupError } from "../lib/user.ts";
+import { isRoot, lookupUser, UnknownUserError, UserLookupError } from "../lib/server/user.ts";
 
 async function withPasswd(text: string, fn: (file: string) => Promise<void>): Promise<void> {
   const file = await Deno.makeTempFile({ prefix: "rexec_user_test_" });

@@ -5,17 +5,21 @@
  * @module
  */
 
-import { DEFAULT_PORT, type HostPort, parseHostPort } from "../address.ts";
+import { DEFAULT_PORT, type HostPort, parseHostPort } from "../transport/address.ts";
 import { UsageError } from "../errors.ts";
-import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "../frame.ts";
-import { MAX_TIMEOUT_SECONDS } from "../messages.ts";
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  MAX_ENCODABLE_BODY,
+  MIN_MAX_FRAME_SIZE,
+} from "../protocol/frame.ts";
+import { MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
-} from "../server_defaults.ts";
+} from "../server/defaults.ts";
 
 /** `rexec --help`, `rexec help [MODE]`, `rexec MODE --help`. */
 export interface HelpConfig {

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { DEFAULT_PORT, formatHostPort } from "../address.ts";
+import { DEFAULT_PORT, formatHostPort } from "../transport/address.ts";
 import {
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
-} from "../tls_cert.ts";
-import { defaultConfigDir } from "../token.ts";
+} from "../tls/certificate.ts";
+import { defaultConfigDir } from "../config/token.ts";
 import type { CertConfig } from "./args.ts";
 
 /**

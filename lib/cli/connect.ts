@@ -4,9 +4,9 @@
  * @module
  */
 
-import { type Client, connect } from "../client.ts";
+import { type Client, connect } from "../client/client.ts";
 import { ConnectionError, TlsError } from "../errors.ts";
-import { resolveToken } from "../token.ts";
+import { resolveToken } from "../config/token.ts";
 import type { ClientConfig } from "./args.ts";
 import { printError } from "./terminal.ts";
 
@@ -57,7 +57,7 @@ async function readCaCertificate(caFile: string): Promise<string> {
     );
   }
   // Loaded only for --ca, so that a plain `rexec run` does not load it.
-  const { CertificateError, certificateFingerprint } = await import("../tls_cert.ts");
+  const { CertificateError, certificateFingerprint } = await import("../tls/certificate.ts");
   try {
     await certificateFingerprint(text);
   } catch (error) {

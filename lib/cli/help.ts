@@ -4,8 +4,8 @@
  * @module
  */
 
-import { DEFAULT_PORT } from "../address.ts";
-import { DEFAULT_LIMITS } from "../server_defaults.ts";
+import { DEFAULT_PORT } from "../transport/address.ts";
+import { DEFAULT_LIMITS } from "../server/defaults.ts";
 import { VERSION } from "../version.ts";
 import type { Mode } from "./args.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RemoteProcess, RemoteStatus } from "../remote_process.ts";
+import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
 import type { RunConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";

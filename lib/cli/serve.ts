@@ -6,22 +6,21 @@
  * @module
  */
 
-import { isLoopback } from "../address.ts";
-import { type AuditLog, AuditLogError, openAuditLog } from "../audit.ts";
-import { CertificateError } from "../tls_cert.ts";
-import { createTextLogger, type Logger } from "../log.ts";
-import { requireSafeTransport, serve } from "../server.ts";
-import { formatAddr } from "../server_session.ts";
+import { formatAddr, isLoopback } from "../transport/address.ts";
+import { type AuditLog, AuditLogError, openAuditLog } from "../server/audit.ts";
+import { CertificateError } from "../tls/certificate.ts";
+import { createTextLogger, type Logger } from "../util/log.ts";
+import { requireSafeTransport, serve } from "../server/server.ts";
 import {
   certificateValidity,
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
-} from "../tls_cert.ts";
-import { configDirWarning, defaultConfigDir, resolveToken, TOKEN_ENV } from "../token.ts";
+} from "../tls/certificate.ts";
+import { configDirWarning, defaultConfigDir, resolveToken, TOKEN_ENV } from "../config/token.ts";
 import { UsageError } from "../errors.ts";
-import { CommandPolicy } from "../policy.ts";
-import type { RunAs } from "../server_command.ts";
+import { CommandPolicy } from "../server/policy.ts";
+import type { RunAs } from "../server/command.ts";
 import {
   accountEnv,
   currentUser,
@@ -29,7 +28,7 @@ import {
   lookupUser,
   UnknownUserError,
   type UserAccount,
-} from "../user.ts";
+} from "../server/user.ts";
 import type { ServeConfig } from "./args.ts";
 import { watchInterrupts } from "./interrupts.ts";
 

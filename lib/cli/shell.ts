@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { RemoteProcess } from "../remote_process.ts";
-import { writeStderr } from "../stderr.ts";
+import type { RemoteProcess } from "../client/remote_process.ts";
+import { writeStderr } from "../util/stderr.ts";
 import type { ShellConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { RemoteProcess, RemoteStatus } from "../remote_process.ts";
-import { writeStderr } from "../stderr.ts";
+import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
+import { writeStderr } from "../util/stderr.ts";
 
 /** Exit status when local stdout was closed under us, as for a process killed by SIGPIPE. */
 export const EXIT_STDOUT_CLOSED = 141;

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { joinPath, parentDir } from "./paths.ts";
-import { RexecError } from "./errors.ts";
+import { joinPath, parentDir } from "../util/paths.ts";
+import { RexecError } from "../errors.ts";
 
 /**
  * A TLS certificate or its files could not be made, read or used. The message
@@ -16,8 +16,8 @@ import { RexecError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { CertificateError } from "./tls_cert.ts";
- * import { RexecError } from "./errors.ts";
+ * import { CertificateError } from "./certificate.ts";
+ * import { RexecError } from "../errors.ts";
  *
  * const error = new CertificateError("no certificate in /tmp/cert.pem");
  * console.assert(error instanceof RexecError && error.name === "CertificateError");
@@ -31,7 +31,7 @@ export class CertificateError extends RexecError {}
  *
  * @example
  * ```ts
- * import { type CertificatePair, createSelfSignedCertificate } from "./tls_cert.ts";
+ * import { type CertificatePair, createSelfSignedCertificate } from "./certificate.ts";
  *
  * const pair: CertificatePair = await createSelfSignedCertificate({ names: ["localhost"] });
  * console.assert(pair.keyPem.startsWith("-----BEGIN PRIVATE KEY-----"));
@@ -51,7 +51,7 @@ export interface CertificatePair {
  *
  * @example
  * ```ts
- * import type { SelfSignedCertificateOptions } from "./tls_cert.ts";
+ * import type { SelfSignedCertificateOptions } from "./certificate.ts";
  *
  * const options: SelfSignedCertificateOptions = { names: ["build-box", "10.0.0.7"] };
  * console.assert(options.validDays === undefined);
@@ -73,7 +73,7 @@ export interface SelfSignedCertificateOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_VALID_DAYS } from "./tls_cert.ts";
+ * import { DEFAULT_VALID_DAYS } from "./certificate.ts";
  *
  * console.assert(DEFAULT_VALID_DAYS === 825);
  * ```
@@ -94,7 +94,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  *
  * @example
  * ```ts
- * import { createSelfSignedCertificate } from "./tls_cert.ts";
+ * import { createSelfSignedCertificate } from "./certificate.ts";
  *
  * const { certPem, keyPem, fingerprint } = await createSelfSignedCertificate({
  *   names: ["localhost", "127.0.0.1", "::1"],
@@ -154,7 +154,7 @@ export async function createSelfSignedCertificate(
  *
  * @example
  * ```ts
- * import { certificateFingerprint, createSelfSignedCertificate } from "./tls_cert.ts";
+ * import { certificateFingerprint, createSelfSignedCertificate } from "./certificate.ts";
  *
  * const pair = await createSelfSignedCertificate({ names: ["localhost"] });
  * console.assert(await certificateFingerprint(pair.certPem) === pair.fingerprint);
@@ -187,7 +187,7 @@ export async function certificateFingerprint(certPem: string): Promise<string> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { certificateValidity, createSelfSignedCertificate } from "./tls_cert.ts";
+ * import { certificateValidity, createSelfSignedCertificate } from "./certificate.ts";
  *
  * const pair = await createSelfSignedCertificate({ names: ["localhost"], validDays: 30 });
  * const { notBefore, notAfter } = await certificateValidity(pair.certPem);
@@ -221,7 +221,7 @@ export async function certificateValidity(
  *
  * @example
  * ```ts
- * import { defaultCertificateNames } from "./tls_cert.ts";
+ * import { defaultCertificateNames } from "./certificate.ts";
  *
  * const names = defaultCertificateNames();
  * console.assert(names[0] === "localhost" && names.includes("::1"));
@@ -249,7 +249,7 @@ export function defaultCertificateNames(): string[] {
  *
  * @example
  * ```ts
- * import { defaultCertificatePaths } from "./tls_cert.ts";
+ * import { defaultCertificatePaths } from "./certificate.ts";
  *
  * const { certFile, keyFile } = defaultCertificatePaths("/home/ada/.config/rexec");
  * console.assert(certFile === "/home/ada/.config/rexec/tls-cert.pem");
@@ -268,7 +268,7 @@ export function defaultCertificatePaths(configDir: string): { certFile: string; 
  *
  * @example
  * ```ts
- * import { defaultCertificatePaths, type EnsureCertificateOptions } from "./tls_cert.ts";
+ * import { defaultCertificatePaths, type EnsureCertificateOptions } from "./certificate.ts";
  *
  * const options: EnsureCertificateOptions = defaultCertificatePaths("/etc/rexec");
  * console.assert(options.names === undefined);
@@ -288,7 +288,7 @@ export interface EnsureCertificateOptions {
  *
  * @example
  * ```ts
- * import type { EnsuredCertificate } from "./tls_cert.ts";
+ * import type { EnsuredCertificate } from "./certificate.ts";
  *
  * const found: EnsuredCertificate = {
  *   certFile: "/etc/rexec/tls-cert.pem",
@@ -321,7 +321,7 @@ export interface EnsuredCertificate {
  *
  * @example
  * ```ts
- * import { defaultCertificatePaths, ensureCertificate } from "./tls_cert.ts";
+ * import { defaultCertificatePaths, ensureCertificate } from "./certificate.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const first = await ensureCertificate(defaultCertificatePaths(`${dir}/rexec`));

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { RexecError } from "./errors.ts";
-import { parentDir } from "./paths.ts";
+import { RexecError } from "../errors.ts";
+import { parentDir } from "../util/paths.ts";
 
 /** What an audit record is about; `suppressed` summarises records left out by the rate limit. */
 export type AuditEventName = "connect" | "auth" | "exec" | "exit" | "disconnect" | "suppressed";

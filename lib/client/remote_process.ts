@@ -5,15 +5,15 @@
  * @module
  */
 
-import { FrameType } from "./frame.ts";
-import type { FrameWriter } from "./frame_writer.ts";
+import { FrameType } from "../protocol/frame.ts";
+import type { FrameWriter } from "../transport/frame_writer.ts";
 import {
   decodeExecRequest,
   encodeJson,
   type ExecRequest,
   type ExitReason,
   type ExitReport,
-} from "./messages.ts";
+} from "../protocol/messages.ts";
 import { PushedByteStream } from "./pushed_stream.ts";
 
 /**

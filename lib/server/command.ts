@@ -7,11 +7,16 @@
  * @module
  */
 
-import { settlesWithin } from "./deadline.ts";
-import { ProtocolError, SpawnError } from "./errors.ts";
-import { FrameType } from "./frame.ts";
-import type { FrameWriter } from "./frame_writer.ts";
-import { encodeWindow, type ExecRequest, type ExitReason, type ExitReport } from "./messages.ts";
+import { settlesWithin } from "../util/deadline.ts";
+import { ProtocolError, SpawnError } from "../errors.ts";
+import { FrameType } from "../protocol/frame.ts";
+import type { FrameWriter } from "../transport/frame_writer.ts";
+import {
+  encodeWindow,
+  type ExecRequest,
+  type ExitReason,
+  type ExitReport,
+} from "../protocol/messages.ts";
 import type { PolicyDecision } from "./policy.ts";
 import { pumpOutput } from "./output_pump.ts";
 import { directoryProblem, type GroupProcess, shellArgv, spawnProcess } from "./process.ts";
@@ -27,7 +32,7 @@ export type EndReason =
  *
  * @example
  * ```ts
- * import { EXIT_REFUSED } from "./server_command.ts";
+ * import { EXIT_REFUSED } from "./command.ts";
  *
  * console.assert(EXIT_REFUSED === 125);
  * ```
@@ -40,7 +45,7 @@ export const EXIT_REFUSED = 125;
  *
  * @example
  * ```ts
- * import { EXIT_BUSY } from "./server_command.ts";
+ * import { EXIT_BUSY } from "./command.ts";
  *
  * console.assert(EXIT_BUSY === 255);
  * ```
@@ -52,7 +57,7 @@ export const EXIT_BUSY = 255;
  *
  * @example A policy that allows only `uptime`
  * ```ts
- * import type { ExecPolicy } from "./server_command.ts";
+ * import type { ExecPolicy } from "./command.ts";
  *
  * const policy: ExecPolicy = {
  *   check: (request) =>
@@ -80,7 +85,7 @@ export interface ExecPolicy {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { RunAs } from "./server_command.ts";
+ * import type { RunAs } from "./command.ts";
  *
  * const nobody: RunAs = {
  *   uid: 65534,
@@ -107,7 +112,7 @@ export interface RunAs {
  *
  * @example
  * ```ts
- * import type { CommandSlots } from "./server_command.ts";
+ * import type { CommandSlots } from "./command.ts";
  *
  * let running = 0;
  * const slots: CommandSlots = {
@@ -188,8 +193,8 @@ const END_MESSAGES: Record<Exclude<EndReason, "disconnected">, (timeout?: number
  *
  * @example
  * ```ts ignore
- * import { FrameWriter } from "./frame_writer.ts";
- * import { ServerCommand } from "./server_command.ts";
+ * import { FrameWriter } from "../transport/frame_writer.ts";
+ * import { ServerCommand } from "./command.ts";
  *
  * const command = new ServerCommand({
  *   request: { argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true },

@@ -8,38 +8,39 @@
  * @module
  */
 
-import { formatHostPort } from "./address.ts";
+import { formatAddr } from "../transport/address.ts";
 import type { AuditEvent, AuditEventName } from "./audit.ts";
 import type { AuditTrail } from "./audit_trail.ts";
-import type { AuthThrottle, ProofCheck } from "./auth_throttle.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { settlesWithin } from "./deadline.ts";
-import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
+import type { AuthThrottle } from "./auth_throttle.ts";
 import {
-  AuthenticationError,
-  FrameTooLargeError,
-  HandshakeError,
-  ProtocolError,
-} from "./errors.ts";
-import { type Frame, FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_SIZE } from "./frame.ts";
-import { FrameReader } from "./frame_reader.ts";
-import { FrameWriter } from "./frame_writer.ts";
-import type { SessionConn } from "./tls_listener.ts";
-import { Heartbeat, WatchedSink } from "./heartbeat.ts";
-import type { Logger, LogValue } from "./log.ts";
+  acceptClient,
+  type HandshakeStage,
+  SessionRefusedError,
+  WRONG_TOKEN,
+} from "./handshake.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { settlesWithin } from "../util/deadline.ts";
+import { AuthenticationError, ProtocolError } from "../errors.ts";
 import {
-  decodeAuthResponse,
+  type Frame,
+  FrameType,
+  frameTypeName,
+  HANDSHAKE_MAX_FRAME_SIZE,
+} from "../protocol/frame.ts";
+import { FrameReader } from "../transport/frame_reader.ts";
+import { FAREWELL_TIMEOUT_MS, sendFarewell } from "../transport/farewell.ts";
+import { FrameWriter } from "../transport/frame_writer.ts";
+import type { SessionConn } from "../transport/conn.ts";
+import { Heartbeat, WatchedSink } from "../transport/heartbeat.ts";
+import type { Logger, LogValue } from "../util/log.ts";
+import {
   decodeErrorReport,
   decodeExecRequest,
-  decodeHello,
   decodeSignalRequest,
-  describeForeignPeer,
-  encodeHello,
   encodeJson,
   type ErrorReport,
-  PROTOCOL_VERSION,
   requireEmptyBody,
-} from "./messages.ts";
+} from "../protocol/messages.ts";
 import {
   type CommandOutcome,
   type CommandSlots,
@@ -47,7 +48,7 @@ import {
   EXIT_REFUSED,
   type RunAs,
   ServerCommand,
-} from "./server_command.ts";
+} from "./command.ts";
 
 /**
  * Largest output frame body the server sends, when the client accepts it.
@@ -98,9 +99,6 @@ export interface SessionSettings {
   readonly audit?: AuditTrail;
 }
 
-/** How long a farewell ERROR frame may take before the connection is closed anyway. */
-const FAREWELL_TIMEOUT_MS = 1000;
-
 /** PONGs a client may leave unread before the server stops reading its frames. */
 const MAX_UNREAD_PONGS = 16;
 
@@ -108,24 +106,12 @@ const MAX_UNREAD_PONGS = 16;
 const AUDIT_REFUSAL = "the server cannot write its audit log, so it runs no commands until it " +
   "can; tell the server's operator";
 
-/** The server has no session slot for a client that authenticated. */
-class SessionRefusedError extends Error {
-  constructor(readonly report: ErrorReport) {
-    super(report.message);
-  }
-}
-
-const HTTP_REFUSAL = new TextEncoder().encode(
-  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" +
-    "This port speaks the rexec protocol, not HTTP. Use: rexec run HOST -- COMMAND\n",
-);
-
 /**
  * Serves one connection until it ends.
  *
  * @example
  * ```ts ignore
- * import { ServerSession } from "./server_session.ts";
+ * import { ServerSession } from "./session.ts";
  *
  * const session = new ServerSession(conn, 1, settings);
  * await session.run(); // never throws; ends when the connection does
@@ -147,7 +133,7 @@ export class ServerSession {
   /** Aborted when the connection closes: ends waits on its behalf. */
   readonly #lifetime = new AbortController();
   /** What the client is waiting for during the handshake, so that a timeout can say the right thing. */
-  #handshakeStage: "open" | "throttled" | "answer held" = "open";
+  #handshakeStage: HandshakeStage = "open";
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
   #command: ServerCommand | undefined;
   #closed = false;
@@ -288,130 +274,31 @@ export class ServerSession {
   }
 
   async #handshake(): Promise<boolean> {
-    const hello = await this.#readHello();
+    const hello = await acceptClient({
+      reader: this.#reader,
+      writer: this.#writer,
+      token: this.#settings.token,
+      maxFrameSize: this.#settings.maxFrameSize,
+      agent: this.#settings.agent,
+      stdinWindow: this.#settings.stdinWindow,
+      throttle: this.#settings.throttle,
+      address: this.address,
+      signal: this.#lifetime.signal,
+      onStage: (stage) => this.#handshakeStage = stage,
+      log: (level, message, fields) => this.#log(level, message, fields),
+      audit: (fields) => this.#audit("auth", fields),
+      admit: () => {
+        if (this.#closed || this.#ending) return "gone";
+        return this.#settings.onAuthenticated?.(this);
+      },
+    });
     if (hello === undefined) return false;
     this.#outputChunkSize = Math.min(OUTPUT_CHUNK_SIZE, hello.maxFrameSize);
-    const serverNonce = createNonce();
-    await this.#writer.write(
-      FrameType.Hello,
-      encodeHello({
-        version: PROTOCOL_VERSION,
-        maxFrameSize: this.#settings.maxFrameSize,
-        agent: this.#settings.agent,
-        stdinWindow: this.#settings.stdinWindow,
-      }),
-    );
-    await this.#writer.write(
-      FrameType.AuthChallenge,
-      encodeJson({ nonce: serverNonce }),
-    );
-    const frame = await this.#expect(FrameType.AuthResponse);
-    if (frame === null) return false;
-    const response = decodeAuthResponse(frame.body);
-    if (!isValidNonce(response.nonce)) {
-      throw new ProtocolError("AUTH_RESPONSE nonce is malformed");
-    }
-    const proof = {
-      token: this.#settings.token,
-      serverNonce,
-      clientNonce: response.nonce,
-    };
-    using check = await this.#admitProof();
-    if (!(await verifyProof({ ...proof, role: "client", mac: response.mac }))) {
-      await this.#holdWrongAnswer(check);
-      throw new AuthenticationError(WRONG_TOKEN);
-    }
-    check?.passed();
-    if (this.#closed || this.#ending) return false;
-    const refusal = this.#settings.onAuthenticated?.(this);
-    if (refusal) throw new SessionRefusedError(refusal);
-    await this.#writer.write(
-      FrameType.AuthOk,
-      encodeJson({ mac: await computeProof({ ...proof, role: "server" }) }),
-    );
     this.#reader.maxFrameSize = this.#settings.maxFrameSize;
     this.#log("info", "authenticated", { agent: hello.agent });
     this.#markAuthenticated();
     this.#audit("auth", { result: "ok", agent: hello.agent });
     return true;
-  }
-
-  /**
-   * Waits until the throttle lets this proof be checked: at once, unless
-   * this address has too many wrong answers held back.
-   */
-  async #admitProof(): Promise<ProofCheck | undefined> {
-    const { throttle } = this.#settings;
-    if (!throttle) return undefined;
-    this.#handshakeStage = "throttled";
-    const check = await throttle.admit(this.address, this.#lifetime.signal);
-    this.#handshakeStage = "open";
-    if (check.waitedMs > 0) {
-      this.#log("info", "checked a proof after waiting for failures from its address", {
-        waited_ms: Math.round(check.waitedMs),
-      });
-    }
-    return check;
-  }
-
-  /**
-   * Counts a wrong proof and holds its answer back as long as the throttle
-   * says: the answer, not the check, is what the client waits for.
-   */
-  async #holdWrongAnswer(check: ProofCheck | undefined): Promise<void> {
-    const holdMs = check?.failed() ?? 0;
-    this.#log("warn", "authentication failed", { answer_in_ms: Math.round(holdMs) });
-    this.#audit("auth", { result: "failed" });
-    if (holdMs <= 0) return;
-    this.#handshakeStage = "answer held";
-    await pause(holdMs, this.#lifetime.signal);
-  }
-
-  async #readHello() {
-    let frame: Frame | null;
-    try {
-      frame = await this.#reader.read();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      return await this.#refuseForeignPeer(error);
-    }
-    if (frame === null) return undefined;
-    if (frame.type !== FrameType.Hello) {
-      return await this.#refuseForeignPeer(
-        new HandshakeError(
-          `expected HELLO, got ${frameTypeName(frame.type)}`,
-          "not_rexec",
-        ),
-      );
-    }
-    return decodeHello(frame.body);
-  }
-
-  async #refuseForeignPeer(error: ProtocolError): Promise<undefined> {
-    const kind = describeForeignPeer(this.#reader.lastHeader);
-    if (kind === "unknown") {
-      // Only now: an HTTP, TLS or SSH opening reads as a huge length too.
-      if (error instanceof FrameTooLargeError) throw error;
-      throw new HandshakeError(
-        `the peer is not a rexec client: ${error.message}`,
-        "not_rexec",
-      );
-    }
-    this.#log("warn", `refused a peer that speaks ${kind}, not rexec`);
-    if (kind === "HTTP") {
-      await settlesWithin(this.#writer.writeEncoded(HTTP_REFUSAL), FAREWELL_TIMEOUT_MS);
-    }
-    return undefined;
-  }
-
-  async #expect(type: FrameType): Promise<Frame | null> {
-    const frame = await this.#reader.read();
-    if (frame !== null && frame.type !== type) {
-      throw new ProtocolError(
-        `expected ${frameTypeName(type)}, got ${frameTypeName(frame.type)}`,
-      );
-    }
-    return frame;
   }
 
   async #serveRequests(): Promise<void> {
@@ -589,23 +476,16 @@ export class ServerSession {
     if (this.#command === command) this.#command = undefined;
     this.#armIdleTimer();
     const { report } = outcome;
-    this.#log("info", "exit", {
-      argv: outcome.argv,
+    const ending = {
       code: report.code,
       signal: report.signal,
       reason: outcome.endReason ?? report.reason,
       duration_ms: outcome.durationMs,
       bytes_in: outcome.bytesIn,
       bytes_out: outcome.bytesOut,
-    });
-    this.#audit("exit", {
-      code: report.code,
-      signal: report.signal,
-      reason: outcome.endReason ?? report.reason,
-      duration_ms: outcome.durationMs,
-      bytes_in: outcome.bytesIn,
-      bytes_out: outcome.bytesOut,
-    });
+    };
+    this.#log("info", "exit", { argv: outcome.argv, ...ending });
+    this.#audit("exit", ending);
     if (outcome.endReason === "disconnected") return;
     this.#writer.write(FrameType.Exit, encodeJson(report)).catch(() => this.#close());
   }
@@ -629,10 +509,7 @@ export class ServerSession {
   }
 
   async #sendFarewell(report: ErrorReport): Promise<void> {
-    await settlesWithin(
-      this.#writer.write(FrameType.Error, encodeJson(report)),
-      FAREWELL_TIMEOUT_MS,
-    );
+    await sendFarewell(this.#writer, report);
   }
 
   #close(): void {
@@ -691,34 +568,10 @@ export class ServerSession {
   }
 }
 
-const WRONG_TOKEN = "authentication failed: the client's token does not match the server's";
-
-/** Resolves after `ms` milliseconds, or rejects with the reason once `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /**
  * The remote IP address of a connection, without the port: what
  * authentication failures and unauthenticated connections are counted by.
  */
 function peerAddress(addr: Deno.Addr): string {
   return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : addr.transport;
-}
-
-/** Formats a network address as `host:port`, bracketing IPv6 hosts. */
-export function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return formatHostPort(addr.hostname, addr.port);
 }

@@ -21,32 +21,11 @@
 
 import type net from "node:net";
 import type tls from "node:tls";
-import { closeQuietly } from "./close_quietly.ts";
-import { settlesWithin } from "./deadline.ts";
-import { ConnectionError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-
-/** What a session needs of a connection; `Deno.Conn` has it too. */
-export interface SessionConn {
-  /** Bytes from the peer, as a byte stream for BYOB reads. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Writes some prefix of `bytes`; resolves with its length once it was taken. */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Closes the connection; closing twice is harmless. */
-  close(): void;
-  /** The peer's address. */
-  readonly remoteAddr: Deno.Addr;
-}
-
-/** Accepts connections for the server. */
-export interface ConnListener {
-  /** The bound address, with the real port when 0 was asked. */
-  readonly addr: Deno.NetAddr;
-  /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
-  accept(): Promise<SessionConn>;
-  /** Stops listening. */
-  close(): void;
-}
+import { closeQuietly } from "../util/close_quietly.ts";
+import { settlesWithin } from "../util/deadline.ts";
+import { ConnectionError } from "../errors.ts";
+import type { Logger } from "../util/log.ts";
+import type { ConnListener, SessionConn } from "../transport/conn.ts";
 
 /** Options for {@link listenTls}. */
 export interface TlsListenOptions {
@@ -82,7 +61,7 @@ const ACCEPT_CHECK_TIMEOUT_MS = 5000;
  *
  * @example
  * ```ts ignore
- * import { listenTls } from "./tls_listener.ts";
+ * import { listenTls } from "./listener.ts";
  *
  * const listener = await listenTls({ hostname: "0.0.0.0", port: 7022, cert, key });
  * const conn = await listener.accept();

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { DEFAULT_HOSTNAME } from "./server_defaults.ts";
+ * import { DEFAULT_HOSTNAME } from "./defaults.ts";
  *
  * console.assert(DEFAULT_HOSTNAME === "127.0.0.1");
  * ```
@@ -22,7 +22,7 @@ export const DEFAULT_HOSTNAME = "127.0.0.1";
  *
  * @example
  * ```ts
- * import { DEFAULT_KILL_GRACE } from "./server_defaults.ts";
+ * import { DEFAULT_KILL_GRACE } from "./defaults.ts";
  *
  * console.assert(DEFAULT_KILL_GRACE === 2);
  * ```
@@ -34,7 +34,7 @@ export const DEFAULT_KILL_GRACE = 2;
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_TIMEOUT } from "./server_defaults.ts";
+ * import { DEFAULT_MAX_TIMEOUT } from "./defaults.ts";
  *
  * console.assert(DEFAULT_MAX_TIMEOUT === 86_400);
  * ```
@@ -46,7 +46,7 @@ export const DEFAULT_MAX_TIMEOUT = 24 * 60 * 60;
  *
  * @example
  * ```ts
- * import { DEFAULT_STDIN_WINDOW } from "./server_defaults.ts";
+ * import { DEFAULT_STDIN_WINDOW } from "./defaults.ts";
  *
  * console.assert(DEFAULT_STDIN_WINDOW === 256 * 1024);
  * ```
@@ -69,7 +69,7 @@ export const DEFAULT_STDIN_WINDOW = 256 * 1024;
  *
  * @example
  * ```ts
- * import { DEFAULT_LIMITS } from "./server_defaults.ts";
+ * import { DEFAULT_LIMITS } from "./defaults.ts";
  *
  * console.assert(DEFAULT_LIMITS.handshakeTimeout === 10);
  * ```

@@ -7,10 +7,8 @@
  * @module
  */
 
-import { DEFAULT_PORT, formatHostPort } from "./address.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { computeProof, createNonce, isValidNonce, verifyProof } from "./auth.ts";
-import { settlesWithin } from "./deadline.ts";
+import { DEFAULT_PORT, formatHostPort } from "../transport/address.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 import {
   AuthenticationError,
   ConnectionError,
@@ -19,50 +17,29 @@ import {
   RemoteError,
   SessionBusyError,
   TlsError,
-} from "./errors.ts";
-import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "./frame.ts";
-import { FrameReader } from "./frame_reader.ts";
-import { FrameWriter } from "./frame_writer.ts";
-import { Heartbeat } from "./heartbeat.ts";
+} from "../errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
+import { FrameReader } from "../transport/frame_reader.ts";
+import { sendFarewell } from "../transport/farewell.ts";
+import { FrameWriter } from "../transport/frame_writer.ts";
+import { Heartbeat } from "../transport/heartbeat.ts";
 import {
-  decodeAuthChallenge,
-  decodeAuthOk,
   decodeErrorReport,
   decodeExitReport,
-  decodeHello,
   decodeWindow,
-  describeForeignPeer,
-  encodeHello,
-  encodeJson,
   type ExecRequest,
   type Hello,
-  PROTOCOL_VERSION,
-} from "./messages.ts";
+} from "../protocol/messages.ts";
 import {
   CommandChannel,
   type CommandHost,
   type RemoteProcess,
   type SpawnOptions,
 } from "./remote_process.ts";
-import { VERSION } from "./version.ts";
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
+import { authenticate } from "./handshake.ts";
 
-/**
- * Default seconds allowed for connecting and authenticating.
- *
- * @example
- * ```ts
- * import { DEFAULT_CONNECT_TIMEOUT } from "./client.ts";
- *
- * console.assert(DEFAULT_CONNECT_TIMEOUT === 15);
- * ```
- */
-export const DEFAULT_CONNECT_TIMEOUT = 15;
-
-/** Most bytes the client reads ahead of the frame it is decoding. */
-const CLIENT_READ_AHEAD = 1024 * 1024;
-
-/** How long the ERROR frame sent before hanging up may take. */
-const FAREWELL_TIMEOUT_MS = 1000;
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
 
 /**
  * Options for {@link connect}.
@@ -102,18 +79,6 @@ export interface ConnectOptions {
   /** Seconds between keepalive PINGs; a server silent for three is given up. Default 30; 0 disables. */
   keepalive?: number;
 }
-
-/**
- * Default seconds between keepalive PINGs from the client.
- *
- * @example
- * ```ts
- * import { DEFAULT_KEEPALIVE } from "./client.ts";
- *
- * console.assert(DEFAULT_KEEPALIVE === 30);
- * ```
- */
-export const DEFAULT_KEEPALIVE = 30;
 
 /**
  * Connects to a rexec server and authenticates both ways.
@@ -232,79 +197,15 @@ async function handshake(
   options: ConnectOptions,
   where: string,
 ): Promise<Client> {
-  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-  // A client reads one connection, often a fast stream of output: reading
-  // it in larger pieces is worth the memory.
-  const reader = new FrameReader(conn.readable, { maxFrameSize, maxReadAhead: CLIENT_READ_AHEAD });
-  const writer = new FrameWriter(conn);
-  await writer.write(
-    FrameType.Hello,
-    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize, agent: `rexec/${VERSION}` }),
-  );
-  const read = async (expected: FrameType): Promise<Uint8Array> => {
-    let frame: Frame | null;
-    try {
-      frame = await reader.read();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      const kind = describeForeignPeer(reader.lastHeader);
-      if (kind === "unknown") throw error;
-      throw new HandshakeError(
-        kind === "TLS" && !options.tls
-          ? `${where} speaks TLS: connect with --tls (or a tls:// address)`
-          : `${where} is not a rexec server (it speaks ${kind})`,
-        "not_rexec",
-        { cause: error },
-      );
-    }
-    if (frame === null) {
-      throw new ConnectionError(
-        `${where} closed the connection during the handshake`,
-      );
-    }
-    if (frame.type === FrameType.Error) {
-      const report = decodeErrorReport(frame.body);
-      if (report.code === "auth_failed") {
-        throw new AuthenticationError(
-          `authentication failed: ${where} rejected the token`,
-        );
-      }
-      throw new RemoteError(report.code, `${where}: ${report.message}`);
-    }
-    if (frame.type !== expected) {
-      throw new ProtocolError(
-        `expected ${frameTypeName(expected)} from the server, got ${frameTypeName(frame.type)}`,
-      );
-    }
-    return frame.body;
-  };
-  const hello = decodeHello(await read(FrameType.Hello));
-  const { nonce: serverNonce } = decodeAuthChallenge(
-    await read(FrameType.AuthChallenge),
-  );
-  if (!isValidNonce(serverNonce)) {
-    throw new ProtocolError("the server's AUTH_CHALLENGE nonce is malformed");
-  }
-  const clientNonce = createNonce();
-  const proof = { token: options.token, serverNonce, clientNonce };
-  await writer.write(
-    FrameType.AuthResponse,
-    encodeJson({
-      nonce: clientNonce,
-      mac: await computeProof({ ...proof, role: "client" }),
-    }),
-  );
-  const { mac } = decodeAuthOk(await read(FrameType.AuthOk));
-  if (!(await verifyProof({ ...proof, role: "server", mac }))) {
-    throw new AuthenticationError(
-      `authentication failed: ${where} accepted the token but could not prove it holds it; it may not be the server you meant`,
-    );
-  }
+  const authenticated = await authenticate(conn, {
+    token: options.token,
+    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    tls: options.tls !== undefined,
+    where,
+  });
   return new Client({
     conn,
-    reader,
-    writer,
-    hello,
+    ...authenticated,
     where,
     keepaliveMs: (options.keepalive ?? DEFAULT_KEEPALIVE) * 1000,
   });
@@ -447,13 +348,7 @@ export class Client implements AsyncDisposable {
 
   /** Tells the server why the client is hanging up, so its log says so. */
   async #sendFarewell(error: ProtocolError): Promise<void> {
-    await settlesWithin(
-      this.#writer.write(
-        FrameType.Error,
-        encodeJson({ code: error.code, message: error.message }),
-      ),
-      FAREWELL_TIMEOUT_MS,
-    );
+    await sendFarewell(this.#writer, { code: error.code, message: error.message });
   }
 
   async #dispatch({ type, body }: Frame): Promise<void> {

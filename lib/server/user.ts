@@ -8,7 +8,7 @@
  * @module
  */
 
-import { RexecError } from "./errors.ts";
+import { RexecError } from "../errors.ts";
 
 /** A local account, as `/etc/passwd` describes it. */
 export interface UserAccount {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { encodeHeader, type FrameType, HEADER_SIZE } from "./frame.ts";
+import { encodeHeader, type FrameType, HEADER_SIZE } from "../protocol/frame.ts";
 
 /**
  * Most bytes asked of the pipe per read. A Linux pipe holds 64 KiB, so a
@@ -43,7 +43,7 @@ export interface PumpOutputOptions {
  *
  * @example
  * ```ts
- * import { FrameType } from "./frame.ts";
+ * import { FrameType } from "../protocol/frame.ts";
  * import { pumpOutput } from "./output_pump.ts";
  *
  * const frames: Uint8Array[] = [];

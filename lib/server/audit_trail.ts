@@ -10,7 +10,7 @@
  */
 
 import type { AuditEvent, AuditEventName, AuditSink } from "./audit.ts";
-import { type Logger, silentLogger } from "./log.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
 
 /**
  * What the server does while the audit log cannot be written: `closed`
@@ -70,7 +70,7 @@ interface Bucket {
  * @example A sink that fails, then works again
  * ```ts
  * import assert from "node:assert/strict";
- * import type { LogRecord } from "./log.ts";
+ * import type { LogRecord } from "../util/log.ts";
  * import { AuditTrail } from "./audit_trail.ts";
  *
  * let full = true;

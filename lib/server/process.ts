@@ -7,7 +7,8 @@
  * @module
  */
 
-import { RexecError, SpawnError } from "./errors.ts";
+import { RexecError, SpawnError } from "../errors.ts";
+import { sleep } from "../util/deadline.ts";
 
 /** Where a standard stream of the child goes. */
 export type StdioMode = "piped" | "null";
@@ -310,13 +311,13 @@ export class GroupProcess {
         if (strays.length === 0) return;
       }
       if (Date.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, GROUP_POLL_MS));
+      await sleep(GROUP_POLL_MS);
     }
     this.signalGroup("SIGKILL");
     // Until a look finds none left: a process may fork between the look and the kill.
     for (let sweep = 0; sweep < KILL_SWEEPS; sweep++) {
       if (signalEach(await this.#sessionMembers(warn), "SIGKILL").length === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, GROUP_POLL_MS));
+      await sleep(GROUP_POLL_MS);
     }
   }
 

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { TruncatedFrameError } from "./errors.ts";
-import { decodeHeader, type Frame, HEADER_SIZE } from "./frame.ts";
+import { TruncatedFrameError } from "../errors.ts";
+import { decodeHeader, type Frame, HEADER_SIZE } from "../protocol/frame.ts";
 
 /** Options for {@link FrameReader}. */
 export interface FrameReaderOptions {
@@ -45,7 +45,7 @@ const INITIAL_READ_AHEAD = 4 * 1024;
  *
  * @example Reading frames from bytes that arrive cut anywhere
  * ```ts
- * import { encodeFrame, FrameType } from "./frame.ts";
+ * import { encodeFrame, FrameType } from "../protocol/frame.ts";
  * import { FrameReader } from "./frame_reader.ts";
  *
  * const bytes = encodeFrame(FrameType.Stdout, new TextEncoder().encode("hi"));

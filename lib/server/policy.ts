@@ -24,7 +24,7 @@
  * @module
  */
 
-import { RexecError } from "./errors.ts";
+import { RexecError } from "../errors.ts";
 
 /** How the server was told to restrict commands. */
 export interface CommandPolicyOptions {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FrameTooLargeError, ProtocolError } from "./errors.ts";
+import { FrameTooLargeError, ProtocolError } from "../errors.ts";
 
 /** Size of a frame header in bytes. */
 export const HEADER_SIZE = 5;

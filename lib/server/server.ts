@@ -5,32 +5,37 @@
  * @module
  */
 
-import { DEFAULT_PORT, isLoopback } from "./address.ts";
+import { DEFAULT_PORT, formatAddr, isLoopback } from "../transport/address.ts";
 import type { AuditSink } from "./audit.ts";
 import { type AuditFailMode, AuditTrail } from "./audit_trail.ts";
 import { CommandPolicy } from "./policy.ts";
 import { AuthThrottle } from "./auth_throttle.ts";
-import { closeQuietly } from "./close_quietly.ts";
-import { settlesWithin } from "./deadline.ts";
-import { ConnectionError, RexecError, TokenError } from "./errors.ts";
-import { FrameType } from "./frame.ts";
-import { FrameWriter } from "./frame_writer.ts";
-import { type ConnListener, listenTls, type SessionConn } from "./tls_listener.ts";
-import { DEFAULT_MAX_FRAME_SIZE, MAX_ENCODABLE_BODY, MIN_MAX_FRAME_SIZE } from "./frame.ts";
-import { type Logger, type LogRecord, silentLogger } from "./log.ts";
-import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "./messages.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { settlesWithin, sleep } from "../util/deadline.ts";
+import { ConnectionError, RexecError, TokenError } from "../errors.ts";
+import { FrameType } from "../protocol/frame.ts";
+import { FrameWriter } from "../transport/frame_writer.ts";
+import type { ConnListener, SessionConn } from "../transport/conn.ts";
+import { listenTls } from "../tls/listener.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  MAX_ENCODABLE_BODY,
+  MIN_MAX_FRAME_SIZE,
+} from "../protocol/frame.ts";
+import { type Logger, type LogRecord, silentLogger } from "../util/log.ts";
+import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
 import { PendingHandshakes } from "./pending_handshakes.ts";
-import type { CommandSlots, ExecPolicy, RunAs } from "./server_command.ts";
-import { formatAddr, ServerSession, type SessionSettings } from "./server_session.ts";
-import { MIN_TOKEN_LENGTH } from "./token.ts";
-import { VERSION } from "./version.ts";
+import type { CommandSlots, ExecPolicy, RunAs } from "./command.ts";
+import { ServerSession, type SessionSettings } from "./session.ts";
+import { MIN_TOKEN_LENGTH } from "../config/token.ts";
+import { VERSION } from "../version.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
-} from "./server_defaults.ts";
+} from "./defaults.ts";
 
 export {
   DEFAULT_HOSTNAME,
@@ -38,7 +43,7 @@ export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
-} from "./server_defaults.ts";
+} from "./defaults.ts";
 
 /** Pause after a failed accept before the next. */
 const ACCEPT_RETRY_MS = 100;
@@ -413,7 +418,7 @@ class TcpServer implements Server {
             message: "accept failed",
             fields: { error: (error as Error).message },
           });
-          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          await sleep(ACCEPT_RETRY_MS);
           continue;
         }
         if (this.#stopping) {

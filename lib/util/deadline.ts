@@ -31,3 +31,31 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
     clearTimeout(timer);
   }
 }
+
+/**
+ * Resolves after `ms` milliseconds, or rejects with the signal's reason once
+ * `signal` aborts (at once when it already has).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sleep } from "./deadline.ts";
+ *
+ * await sleep(1);
+ * await assert.rejects(sleep(60_000, AbortSignal.abort(new Error("stop"))), /stop/);
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { HandshakeError, ProtocolError } from "./errors.ts";
+import { HandshakeError, ProtocolError } from "../errors.ts";
 import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 
 /** The protocol version this build speaks. */

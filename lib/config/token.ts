@@ -6,8 +6,8 @@
  * @module
  */
 
-import { joinPath, parentDir } from "./paths.ts";
-import { TokenError } from "./errors.ts";
+import { joinPath, parentDir } from "../util/paths.ts";
+import { TokenError } from "../errors.ts";
 
 /**
  * The environment variable that holds a token.

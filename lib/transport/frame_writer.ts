@@ -7,7 +7,7 @@
  * @module
  */
 
-import { encodeFrame, encodeHeader, type FrameType, HEADER_SIZE } from "./frame.ts";
+import { encodeFrame, encodeHeader, type FrameType, HEADER_SIZE } from "../protocol/frame.ts";
 
 /**
  * Where frame bytes go: anything with a `write` that, like `Deno.Conn`,
@@ -52,7 +52,7 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void>
  *
  * @example
  * ```ts
- * import { FrameType } from "./frame.ts";
+ * import { FrameType } from "../protocol/frame.ts";
  * import { FrameWriter } from "./frame_writer.ts";
  *
  * const written: number[] = [];

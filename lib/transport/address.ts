@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * The port rexec uses when none is given.
@@ -122,4 +122,21 @@ export function isLoopback(hostname: string): boolean {
     return ipv4.split(".").every((part) => Number(part) <= 255);
   }
   return /^(0{0,4}:){2,7}0{0,3}1$/.test(host) && host.replace(/[0:]/g, "") === "1";
+}
+
+/**
+ * Formats a socket address as `host:port`, bracketing IPv6 hosts; other
+ * transports by their name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatAddr } from "./address.ts";
+ *
+ * assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 7022 }), "[::1]:7022");
+ * ```
+ */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
+  return formatHostPort(addr.hostname, addr.port);
 }

@@ -1,0 +1,31 @@
+/**
+ * The client's defaults, apart from the client itself so that the command
+ * line can show and parse them without loading the client's code. Imports
+ * nothing.
+ *
+ * @module
+ */
+
+/**
+ * Default seconds allowed for connecting and authenticating.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CONNECT_TIMEOUT } from "./defaults.ts";
+ *
+ * console.assert(DEFAULT_CONNECT_TIMEOUT === 15);
+ * ```
+ */
+export const DEFAULT_CONNECT_TIMEOUT = 15;
+
+/**
+ * Default seconds between keepalive PINGs from the client.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_KEEPALIVE } from "./defaults.ts";
+ *
+ * console.assert(DEFAULT_KEEPALIVE === 30);
+ * ```
+ */
+export const DEFAULT_KEEPALIVE = 30;

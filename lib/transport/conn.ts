@@ -1,0 +1,28 @@
+/**
+ * The connection types the server is written against, so that a plain TCP
+ * connection (`Deno.Conn`) and the TLS listener's connections serve alike.
+ *
+ * @module
+ */
+
+/** What a session needs of a connection; `Deno.Conn` has it too. */
+export interface SessionConn {
+  /** Bytes from the peer, as a byte stream for BYOB reads. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Writes some prefix of `bytes`; resolves with its length once it was taken. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Closes the connection; closing twice is harmless. */
+  close(): void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+}
+
+/** Accepts connections for the server. */
+export interface ConnListener {
+  /** The bound address, with the real port when 0 was asked. */
+  readonly addr: Deno.NetAddr;
+  /** The next connection; rejects with `Deno.errors.BadResource` once closed. */
+  accept(): Promise<SessionConn>;
+  /** Stops listening. */
+  close(): void;
+}

@@ -1,0 +1,178 @@
+/**
+ * The layering of lib/, as docs/ARCHITECTURE.md states it, checked on every
+ * import line of every module (examples in doc comments aside).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const LIB = new URL("../lib/", import.meta.url);
+
+/**
+ * What each layer may import, besides itself. A layer is a folder of lib/;
+ * `errors` and `version` are the two files at lib/'s top that every layer
+ * may use.
+ */
+const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  errors: [],
+  version: [],
+  util: ["errors"],
+  protocol: ["errors"],
+  config: ["errors", "util"],
+  transport: ["errors", "util", "protocol"],
+  tls: ["errors", "util", "transport"],
+  client: ["errors", "version", "util", "protocol", "transport", "tls", "config"],
+  server: ["errors", "version", "util", "protocol", "transport", "tls", "config"],
+  fleet: ["errors", "version", "util", "protocol", "transport", "tls", "config", "client"],
+  cli: [
+    "errors",
+    "version",
+    "util",
+    "protocol",
+    "transport",
+    "tls",
+    "config",
+    "client",
+    "server",
+    "fleet",
+  ],
+  mod: [
+    "errors",
+    "version",
+    "util",
+    "protocol",
+    "transport",
+    "tls",
+    "config",
+    "client",
+    "server",
+    "fleet",
+  ],
+};
+
+/** The modules the command-line parser may import: constants, never code that runs. */
+const PARSER_MAY_IMPORT = new Set([
+  "errors.ts",
+  "util/",
+  "protocol/",
+  "transport/address.ts",
+  "client/defaults.ts",
+  "server/defaults.ts",
+]);
+
+/** Leaf modules of constants, which import nothing at all. */
+const LEAVES = ["client/defaults.ts", "server/defaults.ts", "errors.ts", "version.ts"];
+
+interface Import {
+  /** The importing module, relative to lib/. */
+  readonly from: string;
+  /** The imported module, relative to lib/, or a specifier outside it as written. */
+  readonly to: string;
+  readonly line: number;
+}
+
+async function* modules(dir: URL, prefix = ""): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${prefix}${entry.name}`;
+    if (entry.isDirectory) yield* modules(new URL(`${entry.name}/`, dir), `${path}/`);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
+
+/** Static and dynamic imports and re-exports, outside comments. */
+function importsOf(module: string, source: string): Import[] {
+  const found: Import[] = [];
+  const pattern = /\b(?:from|import)\s*\(?\s*["']([^"']+)["']/g;
+  source.split("\n").forEach((text, index) => {
+    if (/^\s*(\*|\/\/|\/\*)/.test(text)) return;
+    for (const match of text.matchAll(pattern)) {
+      const specifier = match[1];
+      const to = specifier.startsWith(".")
+        ? new URL(specifier, new URL(module, LIB)).href.slice(LIB.href.length)
+        : specifier;
+      found.push({ from: module, to, line: index + 1 });
+    }
+  });
+  // Multi-line import lists end in a line `} from "...";`, which the pattern sees.
+  return found;
+}
+
+function layerOf(module: string): string {
+  if (!module.includes("/")) return module.replace(/\.ts$/, "");
+  return module.slice(0, module.indexOf("/"));
+}
+
+const allImports: Import[] = [];
+for await (const module of modules(LIB)) {
+  allImports.push(...importsOf(module, await Deno.readTextFile(new URL(module, LIB))));
+}
+
+function violations(rule: (use: Import) => string | undefined): string[] {
+  return allImports.flatMap((use) => {
+    const why = rule(use);
+    return why ? [`lib/${use.from}:${use.line} imports ${use.to}: ${why}`] : [];
+  });
+}
+
+Deno.test("architecture: the checker sees the imports of every layer", () => {
+  const layers = new Set(allImports.map((use) => layerOf(use.from)));
+  for (const layer of ["protocol", "transport", "tls", "client", "server", "util", "cli"]) {
+    assert.ok(layers.has(layer), `no imports found in lib/${layer}/`);
+  }
+});
+
+Deno.test("architecture: each layer imports only the layers below it", () => {
+  const found = violations((use) => {
+    if (!use.to.endsWith(".ts") || use.to.startsWith("npm:") || use.to.startsWith("node:")) {
+      return undefined;
+    }
+    const from = layerOf(use.from);
+    const to = layerOf(use.to);
+    if (from === to) return undefined;
+    const allowed = MAY_IMPORT[from];
+    assert.ok(allowed, `lib/${use.from} is in no known layer; add it to MAY_IMPORT`);
+    return allowed.includes(to) ? undefined : `${from} may import only ${allowed.join(", ")}`;
+  });
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: client and server never import each other", () => {
+  const found = violations((use) => {
+    const pair = [layerOf(use.from), layerOf(use.to)].join(" -> ");
+    return pair === "client -> server" || pair === "server -> client" ? pair : undefined;
+  });
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: nothing outside cli/ imports cli/", () => {
+  const found = violations((use) =>
+    layerOf(use.from) !== "cli" && use.to.startsWith("cli/") ? "cli/ is the top" : undefined
+  );
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: the command-line parser loads no client or server code", () => {
+  const found = violations((use) => {
+    if (use.from !== "cli/args.ts" || !use.to.endsWith(".ts")) return undefined;
+    const allowed = [...PARSER_MAY_IMPORT].some((entry) =>
+      entry.endsWith("/") ? use.to.startsWith(entry) : use.to === entry
+    );
+    return allowed ? undefined : "the parser may import only constants";
+  });
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: the defaults modules, errors and version import nothing", () => {
+  const found = violations((use) =>
+    LEAVES.includes(use.from) ? "a leaf module imports nothing" : undefined
+  );
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: protocol/ imports nothing but errors and npm-free code", () => {
+  const found = violations((use) =>
+    layerOf(use.from) === "protocol" && !use.to.endsWith(".ts") ? "the codec is pure" : undefined
+  );
+  assert.deepEqual(found, []);
+});
