@@ -14,9 +14,13 @@ import { expandHostPattern } from "../lib/fleet/inventory_draft.ts";
 import { RexecError } from "../lib/errors.ts";
 
 /** Asserts that parsing `text` fails at `line` with a message holding every one of `mentions`. */
-function rejects(text: string, line: number | undefined, ...mentions: string[]): void {
-  assert.throws(
-    () => parseInventory(text, { source: "inv" }),
+async function rejects(
+  text: string,
+  line: number | undefined,
+  ...mentions: string[]
+): Promise<void> {
+  await assert.rejects(
+    parseInventory(text, { source: "inv" }),
     (error: unknown) => {
       assert.ok(error instanceof InventoryError, `not an InventoryError: ${error}`);
       assert.ok(error instanceof RexecError);
@@ -31,14 +35,14 @@ function rejects(text: string, line: number | undefined, ...mentions: string[]):
   );
 }
 
-function ini(text: string): Inventory {
-  const inventory = parseInventory(text, { source: "inv", format: "ini" });
+async function ini(text: string): Promise<Inventory> {
+  const inventory = await parseInventory(text, { source: "inv", format: "ini" });
   assert.equal(inventory.format, "ini");
   return inventory;
 }
 
-function yaml(text: string): Inventory {
-  const inventory = parseInventory(text, { source: "inv", format: "yaml" });
+async function yaml(text: string): Promise<Inventory> {
+  const inventory = await parseInventory(text, { source: "inv", format: "yaml" });
   assert.equal(inventory.format, "yaml");
   return inventory;
 }
@@ -46,7 +50,7 @@ function yaml(text: string): Inventory {
 // ---------------------------------------------------------------------------
 // Telling the forms apart
 
-Deno.test("the form is told apart by content: YAML keys and documents, INI sections and host lines", () => {
+Deno.test("the form is told apart by content: YAML keys and documents, INI sections and host lines", async () => {
   const cases: [string, "ini" | "yaml"][] = [
     ["all:\n  hosts:\n", "yaml"],
     ["# comment\n\nall:\n", "yaml"],
@@ -68,13 +72,13 @@ Deno.test("the form is told apart by content: YAML keys and documents, INI secti
   ];
   for (const [text, format] of cases) {
     assert.equal(detectInventoryFormat(text), format, JSON.stringify(text));
-    assert.equal(parseInventory(text).format, format, JSON.stringify(text));
+    assert.equal((await parseInventory(text)).format, format, JSON.stringify(text));
   }
 });
 
-Deno.test("an empty inventory has only all and ungrouped, and no hosts", () => {
+Deno.test("an empty inventory has only all and ungrouped, and no hosts", async () => {
   for (const text of ["", "# nothing\n", "---\n", "---\n...\n"]) {
-    const inventory = parseInventory(text);
+    const inventory = await parseInventory(text);
     assert.deepEqual([...inventory.groups.keys()], ["all", "ungrouped"]);
     assert.deepEqual(inventory.resolve("all"), []);
     assert.deepEqual(inventory.resolve("ungrouped"), []);
@@ -109,8 +113,8 @@ rexec_tls = true
 rexec_port=7022
 `;
 
-Deno.test("INI: hosts, groups, children and the implicit all and ungrouped", () => {
-  const inventory = ini(INI_EXAMPLE);
+Deno.test("INI: hosts, groups, children and the implicit all and ungrouped", async () => {
+  const inventory = await ini(INI_EXAMPLE);
   assert.deepEqual([...inventory.hosts.keys()], [
     "bastion",
     "web1",
@@ -146,13 +150,13 @@ Deno.test("INI: hosts, groups, children and the implicit all and ungrouped", () 
   assert.deepEqual(inventory.warnings, []);
 });
 
-Deno.test("INI: a semicolon starts a comment only at the start of a line", () => {
-  rejects("web2 ; comment\n", 1, 'expected KEY=VALUE after the host "web2", got ";"');
-  assert.deepEqual(ini("; web1\n  ;web2\nweb3\n").resolve("all"), ["web3"]);
+Deno.test("INI: a semicolon starts a comment only at the start of a line", async () => {
+  await rejects("web2 ; comment\n", 1, 'expected KEY=VALUE after the host "web2", got ";"');
+  assert.deepEqual((await ini("; web1\n  ;web2\nweb3\n")).resolve("all"), ["web3"]);
 });
 
-Deno.test("INI: variables follow Ansible's precedence", () => {
-  const inventory = ini(INI_EXAMPLE);
+Deno.test("INI: variables follow Ansible's precedence", async () => {
+  const inventory = await ini(INI_EXAMPLE);
   assert.deepEqual(inventory.hostVars("web1"), {
     rexec_port: 7023,
     rexec_ca: "/etc/rexec/ca.pem",
@@ -171,8 +175,8 @@ Deno.test("INI: variables follow Ansible's precedence", () => {
   });
 });
 
-Deno.test("INI: a deeper group wins over a shallower one, whatever the order of the file", () => {
-  const inventory = ini(`
+Deno.test("INI: a deeper group wins over a shallower one, whatever the order of the file", async () => {
+  const inventory = await ini(`
 [leaf]
 h
 [leaf:vars]
@@ -200,7 +204,7 @@ y=all
   assert.equal(inventory.variable("h", "z"), undefined);
 });
 
-Deno.test("INI: at equal depth the group whose name sorts later wins, unless a priority says otherwise", () => {
+Deno.test("INI: at equal depth the group whose name sorts later wins, unless a priority says otherwise", async () => {
   const text = `
 [zeta]
 h
@@ -211,18 +215,23 @@ v=zeta
 [alpha:vars]
 v=alpha
 `;
-  assert.equal(ini(text).hostVars("h").v, "zeta");
-  assert.deepEqual(ini(text).variable("h", "v"), { value: "zeta", line: 7, group: "zeta" });
-  const prioritized = ini(`${text}ansible_group_priority=10\n`);
+  assert.equal((await ini(text)).hostVars("h").v, "zeta");
+  assert.deepEqual((await ini(text)).variable("h", "v"), { value: "zeta", line: 7, group: "zeta" });
+  const prioritized = await ini(`${text}ansible_group_priority=10\n`);
   assert.equal(prioritized.hostVars("h").v, "alpha");
   assert.equal(prioritized.groups.get("alpha")!.priority, 10);
   assert.equal(prioritized.groups.get("zeta")!.priority, 1);
   assert.equal("ansible_group_priority" in prioritized.groups.get("alpha")!.vars, false);
-  rejects(`${text}ansible_group_priority=high\n`, 10, "ansible_group_priority", "whole number");
+  await rejects(
+    `${text}ansible_group_priority=high\n`,
+    10,
+    "ansible_group_priority",
+    "whole number",
+  );
 });
 
-Deno.test("INI: depth is the longest path from all, so a group under two parents is as deep as the deeper", () => {
-  const inventory = ini(`
+Deno.test("INI: depth is the longest path from all, so a group under two parents is as deep as the deeper", async () => {
+  const inventory = await ini(`
 [a:children]
 b
 c
@@ -246,8 +255,8 @@ v=b
   assert.equal(inventory.hostVars("h").v, "c");
 });
 
-Deno.test("INI: a host's own variables win over every group's, the last assignment of a host winning", () => {
-  const inventory = ini(`
+Deno.test("INI: a host's own variables win over every group's, the last assignment of a host winning", async () => {
+  const inventory = await ini(`
 [g]
 h v=first
 [g:vars]
@@ -260,8 +269,8 @@ h v=second w=2
   assert.deepEqual(inventory.hosts.get("h")!.groups, ["g", "g2"]);
 });
 
-Deno.test("INI: values are typed roughly as Ansible types them", () => {
-  const inventory = ini(`
+Deno.test("INI: values are typed roughly as Ansible types them", async () => {
+  const inventory = await ini(`
 h a=5 b=-12 c=1.5 d=1e3 e=true f=False g=None i="5" j='"5"' k=007 l=0x1F m=[1,2] n=yes o=10.0.0.5 p="two words" q=1_000 r=a=b s= t="a'b" u=True
 [all:vars]
 va=5
@@ -312,15 +321,15 @@ vk='kept # inside quotes'  # and a real comment
   assert.deepEqual(inventory.hostVars("h"), expected);
 });
 
-Deno.test("INI: an unquoted # on a host line starts a comment, as in a shell line", () => {
-  const inventory = ini("h a=1 # b=2\nh2 c=x#y\nh3 d='#kept' e=\"#kept\" f=\\#kept\n");
+Deno.test("INI: an unquoted # on a host line starts a comment, as in a shell line", async () => {
+  const inventory = await ini("h a=1 # b=2\nh2 c=x#y\nh3 d='#kept' e=\"#kept\" f=\\#kept\n");
   assert.deepEqual(inventory.hosts.get("h")!.vars, { a: 1 });
   assert.deepEqual(inventory.hosts.get("h2")!.vars, { c: "x" });
   assert.deepEqual(inventory.hosts.get("h3")!.vars, { d: "#kept", e: "#kept", f: "#kept" });
 });
 
-Deno.test("INI: host ranges expand in order, keeping zero padding, with steps and letters", () => {
-  const inventory = ini(`
+Deno.test("INI: host ranges expand in order, keeping zero padding, with steps and letters", async () => {
+  const inventory = await ini(`
 [num]
 web[1:3]
 [padded]
@@ -350,31 +359,37 @@ z[:2]
   // Ansible counts letters a..z then A..Z.
   assert.deepEqual(hosts("two"), ["r1-na", "r1-nb", "r2-na", "r2-nb"]);
   assert.deepEqual(hosts("from0"), ["z0", "z1", "z2"]);
-  rejects("r[Y:B]\n", 1, "malformed range [Y:B]", "the beginning comes after the end");
-  assert.deepEqual(ini("r[y:B]\n").resolve("all"), ["ry", "rz", "rA", "rB"]);
+  await rejects("r[Y:B]\n", 1, "malformed range [Y:B]", "the beginning comes after the end");
+  assert.deepEqual((await ini("r[y:B]\n")).resolve("all"), ["ry", "rz", "rA", "rB"]);
 });
 
-Deno.test("INI: a malformed range is an error naming the line, the host and what is wrong", () => {
-  rejects("[web]\nweb[1:]\n", 2, 'host "web[1:]"', "malformed range [1:]", "the end is missing");
-  rejects("web[1]\n", 1, "malformed range [1]", "[BEGIN:END]");
-  rejects("web[1:2:3:4]\n", 1, "malformed range [1:2:3:4]");
-  rejects("web[5:1]\n", 1, "the beginning is greater than the end");
-  rejects("web[1:5:0]\n", 1, "the step must be a whole number from 1");
-  rejects("web[1:5:x]\n", 1, "the step");
-  rejects("web[01:100]\n", 1, "same width");
-  rejects("web[a:5]\n", 1, "both numbers or both single letters");
-  rejects("web[aa:ab]\n", 1, "both numbers or both single letters");
-  rejects("web[-1:5]\n", 1, "both numbers");
-  rejects("web[1:3\n", 1, "'[' without ']'");
-  rejects("web1]\n", 1, "']' without '['");
-  rejects("web]1[\n", 1, "']' without '['");
-  rejects("web1:3]\n", 1, 'invalid port "3]"');
-  rejects(`web[1:${MAX_INVENTORY_HOSTS + 1}]\n`, 1, `more than ${MAX_INVENTORY_HOSTS} hosts`);
-  rejects("a[1:1000]b[1:1000]\n", 1, `more than ${MAX_INVENTORY_HOSTS} hosts`);
+Deno.test("INI: a malformed range is an error naming the line, the host and what is wrong", async () => {
+  await rejects(
+    "[web]\nweb[1:]\n",
+    2,
+    'host "web[1:]"',
+    "malformed range [1:]",
+    "the end is missing",
+  );
+  await rejects("web[1]\n", 1, "malformed range [1]", "[BEGIN:END]");
+  await rejects("web[1:2:3:4]\n", 1, "malformed range [1:2:3:4]");
+  await rejects("web[5:1]\n", 1, "the beginning is greater than the end");
+  await rejects("web[1:5:0]\n", 1, "the step must be a whole number from 1");
+  await rejects("web[1:5:x]\n", 1, "the step");
+  await rejects("web[01:100]\n", 1, "same width");
+  await rejects("web[a:5]\n", 1, "both numbers or both single letters");
+  await rejects("web[aa:ab]\n", 1, "both numbers or both single letters");
+  await rejects("web[-1:5]\n", 1, "both numbers");
+  await rejects("web[1:3\n", 1, "'[' without ']'");
+  await rejects("web1]\n", 1, "']' without '['");
+  await rejects("web]1[\n", 1, "']' without '['");
+  await rejects("web1:3]\n", 1, 'invalid port "3]"');
+  await rejects(`web[1:${MAX_INVENTORY_HOSTS + 1}]\n`, 1, `more than ${MAX_INVENTORY_HOSTS} hosts`);
+  await rejects("a[1:1000]b[1:1000]\n", 1, `more than ${MAX_INVENTORY_HOSTS} hosts`);
 });
 
-Deno.test("INI: a port after the host name sets ansible_port, and IPv6 addresses are hosts", () => {
-  const inventory = ini(`
+Deno.test("INI: a port after the host name sets ansible_port, and IPv6 addresses are hosts", async () => {
+  const inventory = await ini(`
 web1:2222 rexec_port=7023
 web[1:2]:2200
 10.0.0.5:22
@@ -397,76 +412,81 @@ fe80::1%eth0
   assert.deepEqual(inventory.hosts.get("10.0.0.5")!.vars, { ansible_port: 22 });
   assert.deepEqual(inventory.hosts.get("2001:db8::1")!.vars, { ansible_port: 2022 });
   assert.deepEqual(inventory.hosts.get("::1")!.vars, {});
-  rejects("[g]\nweb1:\n", 2, "cannot end in ':'");
-  rejects("web1:ssh\n", 1, 'invalid port "ssh"');
-  rejects("web1:99999\n", 1, 'invalid port "99999"');
-  rejects("web1:22[1:2]\n", 1, "the port must come after the ranges");
-  rejects("a:b:c\n", 1, "not a host name nor an IPv6 address");
+  await rejects("[g]\nweb1:\n", 2, "cannot end in ':'");
+  await rejects("web1:ssh\n", 1, 'invalid port "ssh"');
+  await rejects("web1:99999\n", 1, 'invalid port "99999"');
+  await rejects("web1:22[1:2]\n", 1, "the port must come after the ranges");
+  await rejects("a:b:c\n", 1, "not a host name nor an IPv6 address");
 });
 
-Deno.test("INI: a group may be named as a child or given vars before its section, but it must have one", () => {
-  const inventory = ini("[parent:children]\nchild\n[child:vars]\nv=1\n[child]\nh\n");
+Deno.test("INI: a group may be named as a child or given vars before its section, but it must have one", async () => {
+  const inventory = await ini("[parent:children]\nchild\n[child:vars]\nv=1\n[child]\nh\n");
   assert.deepEqual(inventory.resolve("parent"), ["h"]);
   assert.equal(inventory.hostVars("h").v, 1);
-  assert.deepEqual(ini("[kids:children]\n[kids]\n").resolve("kids"), []);
-  rejects("[web]\nh\n[nosuch:vars]\nv=1\n", 3, "[nosuch:vars]", "no [nosuch] section defines");
-  rejects("[web]\nh\n[web:children]\nnosuch\n", 4, "[web:children] names the group nosuch");
-  rejects(
+  assert.deepEqual((await ini("[kids:children]\n[kids]\n")).resolve("kids"), []);
+  await rejects(
+    "[web]\nh\n[nosuch:vars]\nv=1\n",
+    3,
+    "[nosuch:vars]",
+    "no [nosuch] section defines",
+  );
+  await rejects("[web]\nh\n[web:children]\nnosuch\n", 4, "[web:children] names the group nosuch");
+  await rejects(
     "[p:children]\nlater\nnever\n[later]\n",
     3,
     "[p:children] names the group never",
   );
   // [all:vars] and [ungrouped:vars] need no section: the groups always exist.
-  assert.equal(ini("h\n[ungrouped:vars]\nv=1\n").hostVars("h").v, 1);
+  assert.equal((await ini("h\n[ungrouped:vars]\nv=1\n")).hostVars("h").v, 1);
 });
 
-Deno.test("INI: a bad line or section is an error naming the line", () => {
-  rejects(
+Deno.test("INI: a bad line or section is an error naming the line", async () => {
+  await rejects(
     "[web:hosts]\nh\n[web:kids]\nx\n",
     3,
     "section [web:kids] has an unknown type",
     "[web:children]",
   );
-  rejects("[web server]\nh\n", 1, "malformed section", "no spaces");
-  rejects("[web]]\n", 1, "malformed section");
-  rejects("[]\n", 1, "malformed section");
-  rejects("[web]\nh\n[web:vars]\njust words\n", 4, "expected KEY=VALUE in [web:vars]");
-  rejects("[web:vars]\n=1\n[web]\n", 2, 'invalid variable name ""');
-  rejects("[web:vars]\ntwo words=1\n[web]\n", 2, 'invalid variable name "two words"');
-  rejects(
+  await rejects("[web server]\nh\n", 1, "malformed section", "no spaces");
+  await rejects("[web]]\n", 1, "malformed section");
+  await rejects("[]\n", 1, "malformed section");
+  await rejects("[web]\nh\n[web:vars]\njust words\n", 4, "expected KEY=VALUE in [web:vars]");
+  await rejects("[web:vars]\n=1\n[web]\n", 2, 'invalid variable name ""');
+  await rejects("[web:vars]\ntwo words=1\n[web]\n", 2, 'invalid variable name "two words"');
+  await rejects(
     "[web]\nweb1 rexec_port\n",
     2,
     'expected KEY=VALUE after the host "web1", got "rexec_port"',
   );
-  rejects("[web]\nweb1 =1\n", 2, 'got "=1"');
-  rejects("[p:children]\nweb server\n", 2, "expected a group name in [p:children]");
-  rejects("web1 a='unclosed\n", 1, "single quote is not closed");
-  rejects('web1 a="unclosed\n', 1, "double quote is not closed");
-  rejects("web1 a=b\\\n", 1, "a backslash ends the line");
-  rejects('""\n', 1, "empty host name");
+  await rejects("[web]\nweb1 =1\n", 2, 'got "=1"');
+  await rejects("[p:children]\nweb server\n", 2, "expected a group name in [p:children]");
+  await rejects("web1 a='unclosed\n", 1, "single quote is not closed");
+  await rejects('web1 a="unclosed\n', 1, "double quote is not closed");
+  await rejects("web1 a=b\\\n", 1, "a backslash ends the line");
+  await rejects('""\n', 1, "empty host name");
 });
 
-Deno.test("INI: children that loop are an error naming the cycle and the line that closes it", () => {
-  rejects("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", 6, "cycle: a > b > c > a");
-  rejects("[a:children]\na\n", 2, "the group a cannot be its own child");
-  rejects("[a:children]\nall\n", 2, "the group all contains every group", "child of a");
-  rejects("[a:children]\nb\n[b:children]\na\n", 4, "cycle: a > b > a");
+Deno.test("INI: children that loop are an error naming the cycle and the line that closes it", async () => {
+  await rejects("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", 6, "cycle: a > b > c > a");
+  await rejects("[a:children]\na\n", 2, "the group a cannot be its own child");
+  await rejects("[a:children]\nall\n", 2, "the group all contains every group", "child of a");
+  await rejects("[a:children]\nb\n[b:children]\na\n", 4, "cycle: a > b > a");
 });
 
-Deno.test("INI: a long chain of children does not exhaust the stack", () => {
+Deno.test("INI: a long chain of children does not exhaust the stack", async () => {
   const depth = 20_000;
   let text = "";
   for (let index = 0; index < depth; index++) text += `[g${index}:children]\ng${index + 1}\n`;
   text += `[g${depth}]\nh\n[g0:vars]\nv=top\n[g${depth}:vars]\nv=bottom\n`;
-  const inventory = ini(text);
+  const inventory = await ini(text);
   assert.equal(inventory.groups.get(`g${depth}`)!.depth, depth + 1);
   assert.deepEqual(inventory.resolve("g0"), ["h"]);
   assert.equal(inventory.hostVars("h").v, "bottom");
-  rejects(`${text}[g${depth}:children]\ng0\n`, depth * 2 + 8, "cycle");
+  await rejects(`${text}[g${depth}:children]\ng0\n`, depth * 2 + 8, "cycle");
 });
 
-Deno.test("INI: a host listed before any section and in a group is not ungrouped, as in Ansible", () => {
-  const inventory = ini("h1\nh2\n[web]\nh1\n[all]\nh3\n");
+Deno.test("INI: a host listed before any section and in a group is not ungrouped, as in Ansible", async () => {
+  const inventory = await ini("h1\nh2\n[web]\nh1\n[all]\nh3\n");
   assert.deepEqual(inventory.groups.get("ungrouped")!.hosts, ["h2", "h3"]);
   assert.deepEqual(inventory.hosts.get("h1")!.groups, ["web"]);
   assert.deepEqual(inventory.hosts.get("h3")!.groups, ["all", "ungrouped"]);
@@ -474,14 +494,14 @@ Deno.test("INI: a host listed before any section and in a group is not ungrouped
   assert.deepEqual(inventory.resolve("all"), ["h1", "h2", "h3"]);
 });
 
-Deno.test("INI: CRLF line endings and a byte order mark are read", () => {
-  const inventory = parseInventory("\uFEFF[web]\r\nweb1 a=1\r\n[web:vars]\r\nb=2\r\n");
+Deno.test("INI: CRLF line endings and a byte order mark are read", async () => {
+  const inventory = await parseInventory("\uFEFF[web]\r\nweb1 a=1\r\n[web:vars]\r\nb=2\r\n");
   assert.equal(inventory.format, "ini");
   assert.deepEqual(inventory.hostVars("web1"), { b: 2, a: 1 });
 });
 
-Deno.test("a name that is both a host and a group resolves to both, with a warning", () => {
-  const inventory = ini("[web]\nweb1\nweb\n[db]\nweb\ndb1\n");
+Deno.test("a name that is both a host and a group resolves to both, with a warning", async () => {
+  const inventory = await ini("[web]\nweb1\nweb\n[db]\nweb\ndb1\n");
   assert.deepEqual(inventory.resolve("web"), ["web1", "web"]);
   assert.deepEqual(inventory.warnings, ["inv:3: web is the name of both a host and a group"]);
 });
@@ -489,8 +509,8 @@ Deno.test("a name that is both a host and a group resolves to both, with a warni
 // ---------------------------------------------------------------------------
 // Resolving names
 
-Deno.test("resolve gives hosts in inventory order, each once, through children recursively", () => {
-  const inventory = ini(`
+Deno.test("resolve gives hosts in inventory order, each once, through children recursively", async () => {
+  const inventory = await ini(`
 [b]
 b2
 shared
@@ -520,14 +540,14 @@ empty
   assert.equal(inventory.resolve("B"), undefined);
 });
 
-Deno.test("hostVars and variable refuse a name that is not a host", () => {
-  const inventory = ini("[web]\nweb1\n");
+Deno.test("hostVars and variable refuse a name that is not a host", async () => {
+  const inventory = await ini("[web]\nweb1\n");
   assert.throws(() => inventory.hostVars("web"), RangeError);
   assert.throws(() => inventory.variable("nosuch", "v"), RangeError);
 });
 
-Deno.test("the inventory is read-only", () => {
-  const inventory = ini("[web]\nweb1 a=1\n[web:vars]\nb=2\n");
+Deno.test("the inventory is read-only", async () => {
+  const inventory = await ini("[web]\nweb1 a=1\n[web:vars]\nb=2\n");
   assert.throws(() => {
     (inventory.hosts.get("web1")!.vars as Record<string, InventoryValue>).a = 2;
   }, TypeError);
@@ -539,8 +559,8 @@ Deno.test("the inventory is read-only", () => {
   assert.equal(inventory.hostVars("web1").a, 1);
 });
 
-Deno.test("a variable named __proto__ is an ordinary variable", () => {
-  const inventory = ini("h __proto__=1\n[all:vars]\nconstructor=2\n");
+Deno.test("a variable named __proto__ is an ordinary variable", async () => {
+  const inventory = await ini("h __proto__=1\n[all:vars]\nconstructor=2\n");
   const vars = inventory.hostVars("h");
   assert.equal(Object.getPrototypeOf(vars), Object.prototype);
   assert.deepEqual(Object.keys(vars).sort(), ["__proto__", "constructor"]);
@@ -575,9 +595,9 @@ all:
               rexec_tls: false
 `;
 
-Deno.test("YAML: the tree of all, hosts, children and vars, as in the INI form", () => {
-  const fromYaml = yaml(YAML_EXAMPLE);
-  const fromIni = ini(INI_EXAMPLE);
+Deno.test("YAML: the tree of all, hosts, children and vars, as in the INI form", async () => {
+  const fromYaml = await yaml(YAML_EXAMPLE);
+  const fromIni = await ini(INI_EXAMPLE);
   assert.deepEqual([...fromYaml.hosts.keys()], [...fromIni.hosts.keys()]);
   for (const name of ["all", "ungrouped", "prod", "web", "db"]) {
     assert.deepEqual(fromYaml.resolve(name), fromIni.resolve(name), name);
@@ -595,8 +615,8 @@ Deno.test("YAML: the tree of all, hosts, children and vars, as in the INI form",
   });
 });
 
-Deno.test("YAML: values keep their YAML 1.1 types, as Ansible reads them", () => {
-  const inventory = yaml(`
+Deno.test("YAML: values keep their YAML 1.1 types, as Ansible reads them", async () => {
+  const inventory = await yaml(`
 all:
   hosts:
     h:
@@ -631,16 +651,16 @@ all:
   });
 });
 
-Deno.test("YAML: names are taken as written, so a host called yes or 1234 keeps its name", () => {
+Deno.test("YAML: names are taken as written, so a host called yes or 1234 keeps its name", async () => {
   // YAML 1.1 reads both yes and on as true, yet they are two hosts.
-  const inventory = yaml(
+  const inventory = await yaml(
     "all:\n  hosts:\n    yes:\n    1234:\n    0777:\n    '007':\n    on: {v: 1}\n",
   );
   assert.deepEqual([...inventory.hosts.keys()], ["yes", "1234", "0777", "007", "on"]);
 });
 
-Deno.test("YAML: top-level groups other than all, hosts given as a single name, null sections", () => {
-  const inventory = yaml(`
+Deno.test("YAML: top-level groups other than all, hosts given as a single name, null sections", async () => {
+  const inventory = await yaml(`
 web:
   hosts: web1
   vars:
@@ -662,8 +682,8 @@ alsoempty: {}
   assert.deepEqual(inventory.resolve("empty"), []);
 });
 
-Deno.test("YAML: a group named in several places is one group, its hosts and vars merged", () => {
-  const inventory = yaml(`
+Deno.test("YAML: a group named in several places is one group, its hosts and vars merged", async () => {
+  const inventory = await yaml(`
 all:
   children:
     east:
@@ -684,8 +704,8 @@ all:
   assert.equal(inventory.hostVars("web1").v, "west");
 });
 
-Deno.test("YAML: anchors, aliases and merge keys", () => {
-  const inventory = yaml(`
+Deno.test("YAML: anchors, aliases and merge keys", async () => {
+  const inventory = await yaml(`
 defaults: &defaults
   vars: &tls
     rexec_tls: true
@@ -708,8 +728,8 @@ all:
   assert.deepEqual(inventory.groups.get("defaults")!.vars, { rexec_tls: true, rexec_port: 7023 });
 });
 
-Deno.test("YAML: keys Ansible skips are warnings, naming the line", () => {
-  const inventory = yaml("all:\n  hosts:\n    h:\n  host:\n    x:\n  varz: {a: 1}\n");
+Deno.test("YAML: keys Ansible skips are warnings, naming the line", async () => {
+  const inventory = await yaml("all:\n  hosts:\n    h:\n  host:\n    x:\n  varz: {a: 1}\n");
   assert.deepEqual(inventory.warnings, [
     "inv:4: skipping the key host of the group all: only hosts, children and vars are valid",
     "inv:6: skipping the key varz of the group all: only hosts, children and vars are valid",
@@ -717,44 +737,44 @@ Deno.test("YAML: keys Ansible skips are warnings, naming the line", () => {
   assert.deepEqual(inventory.resolve("all"), ["h"]);
 });
 
-Deno.test("YAML: a definition of the wrong shape is an error naming the line", () => {
-  rejects(
+Deno.test("YAML: a definition of the wrong shape is an error naming the line", async () => {
+  await rejects(
     "all:\n  hosts:\n    - web1\n    - web2\n",
     2,
     "hosts of the group all must be a mapping, got a list",
     "web1:",
   );
-  rejects(
+  await rejects(
     "all:\n  children:\n    web: [a, b]\n",
     3,
     "the group web must be a mapping",
     "got a list",
   );
-  rejects("web: just text\n", 1, "the group web must be a mapping");
-  rejects(
+  await rejects("web: just text\n", 1, "the group web must be a mapping");
+  await rejects(
     "all:\n  hosts:\n    web1: 10.0.0.5\n",
     3,
     "the variables of the host web1 must be a mapping",
   );
-  rejects("all:\n  vars: [a]\n", 2, "vars of the group all must be a mapping");
-  rejects("---\n- all\n", 2, "a YAML inventory is a mapping of groups", "a list");
-  rejects("all:\n  hosts:\n    ? [a, b]\n", 3, "a key here must be a name");
-  rejects("all:\n  hosts:\n    ~:\n", 3, "a key here must be a name");
-  rejects("all:\n  hosts:\n    web[1:]:\n", 3, "malformed range [1:]");
-  rejects("all:\n  hosts:\n    web1:\n  vars:\n    <<: 5\n", 5, "a << merge takes a mapping");
+  await rejects("all:\n  vars: [a]\n", 2, "vars of the group all must be a mapping");
+  await rejects("---\n- all\n", 2, "a YAML inventory is a mapping of groups", "a list");
+  await rejects("all:\n  hosts:\n    ? [a, b]\n", 3, "a key here must be a name");
+  await rejects("all:\n  hosts:\n    ~:\n", 3, "a key here must be a name");
+  await rejects("all:\n  hosts:\n    web[1:]:\n", 3, "malformed range [1:]");
+  await rejects("all:\n  hosts:\n    web1:\n  vars:\n    <<: 5\n", 5, "a << merge takes a mapping");
 });
 
-Deno.test("YAML: invalid YAML is an error naming the line", () => {
-  rejects("all:\n  hosts:\n    web1:\n    web1:\n", 4, "duplicate key web1", "line 3");
-  rejects("all:\n  vars:\n    a: 1\n    b: 2\n    a: 3\n", 5, "duplicate key a", "line 3");
-  rejects("all:\n  hosts: [\n", 3, "invalid YAML");
-  rejects("all:\n  hosts:\n    'web1\n", 4, "invalid YAML");
-  rejects("all: {}\n---\nweb: {}\n", 2, "invalid YAML", "multiple documents");
-  rejects("all:\n  hosts:\n    web1: *nope\n", 3, "unknown alias *nope");
+Deno.test("YAML: invalid YAML is an error naming the line", async () => {
+  await rejects("all:\n  hosts:\n    web1:\n    web1:\n", 4, "duplicate key web1", "line 3");
+  await rejects("all:\n  vars:\n    a: 1\n    b: 2\n    a: 3\n", 5, "duplicate key a", "line 3");
+  await rejects("all:\n  hosts: [\n", 3, "invalid YAML");
+  await rejects("all:\n  hosts:\n    'web1\n", 4, "invalid YAML");
+  await rejects("all: {}\n---\nweb: {}\n", 2, "invalid YAML", "multiple documents");
+  await rejects("all:\n  hosts:\n    web1: *nope\n", 3, "unknown alias *nope");
 });
 
-Deno.test("YAML: the configuration of an inventory plugin is refused with what to do", () => {
-  rejects(
+Deno.test("YAML: the configuration of an inventory plugin is refused with what to do", async () => {
+  await rejects(
     "plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n",
     1,
     "inventory plugin",
@@ -762,41 +782,41 @@ Deno.test("YAML: the configuration of an inventory plugin is refused with what t
   );
 });
 
-Deno.test("YAML: children that loop are an error naming the cycle", () => {
-  rejects(
+Deno.test("YAML: children that loop are an error naming the cycle", async () => {
+  await rejects(
     "all:\n  children:\n    a:\n      children:\n        a:\n",
     5,
     "the group a cannot be its own child",
   );
-  rejects(
+  await rejects(
     "a:\n  children:\n    b:\nb:\n  children:\n    c:\nc:\n  children:\n    a:\n",
     9,
     "cycle: a > b > c > a",
   );
-  rejects("a:\n  children:\n    all:\n", 3, "the group all contains every group");
+  await rejects("a:\n  children:\n    all:\n", 3, "the group all contains every group");
 });
 
-Deno.test("YAML: alias bombs and deep nesting are refused, not expanded", () => {
+Deno.test("YAML: alias bombs and deep nesting are refused, not expanded", async () => {
   let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (let level = 1; level < 12; level++) {
     const previous = `*a${level - 1}`;
     bomb += `a${level}: &a${level} [${Array(10).fill(previous).join(", ")}]\n`;
   }
-  assert.throws(
-    () => parseInventory(`all:\n  vars:\n${bomb.replace(/^/gm, "    ")}`),
+  await assert.rejects(
+    parseInventory(`all:\n  vars:\n${bomb.replace(/^/gm, "    ")}`),
     (error: unknown) =>
       error instanceof InventoryError && /aliases expand to too much/.test(error.message),
   );
   const deep = `all:\n  vars:\n    v: ${"[".repeat(200)}${"]".repeat(200)}\n`;
-  assert.throws(() => parseInventory(deep), InventoryError);
+  await assert.rejects(parseInventory(deep), InventoryError);
   let nested = "all:\n";
   let indent = "  ";
   for (let level = 0; level < 100; level++) {
     nested += `${indent}children:\n${indent}  g${level}:\n`;
     indent += "    ";
   }
-  assert.throws(
-    () => parseInventory(nested),
+  await assert.rejects(
+    parseInventory(nested),
     (error: unknown) => error instanceof InventoryError && /nested too deeply/.test(error.message),
   );
 });
@@ -902,11 +922,11 @@ function toYaml(model: Model): string {
   return text;
 }
 
-Deno.test("property: the INI and YAML forms of one inventory read the same", () => {
-  fc.assert(
-    fc.property(modelArbitrary, (model) => {
-      const fromIni = parseInventory(toIni(model));
-      const fromYaml = parseInventory(toYaml(model));
+Deno.test("property: the INI and YAML forms of one inventory read the same", async () => {
+  await fc.assert(
+    fc.asyncProperty(modelArbitrary, async (model) => {
+      const fromIni = await parseInventory(toIni(model));
+      const fromYaml = await parseInventory(toYaml(model));
       assert.equal(fromIni.format, "ini");
       assert.equal(fromYaml.format, "yaml");
       assert.deepEqual(new Set(fromIni.hosts.keys()), new Set(fromYaml.hosts.keys()));
@@ -927,10 +947,10 @@ Deno.test("property: the INI and YAML forms of one inventory read the same", () 
   );
 });
 
-Deno.test("property: resolve gives a group's hosts and its descendants', each once, in inventory order", () => {
-  fc.assert(
-    fc.property(modelArbitrary, (model) => {
-      const inventory = parseInventory(toIni(model));
+Deno.test("property: resolve gives a group's hosts and its descendants', each once, in inventory order", async () => {
+  await fc.assert(
+    fc.asyncProperty(modelArbitrary, async (model) => {
+      const inventory = await parseInventory(toIni(model));
       const order = [...inventory.hosts.keys()];
       model.groups.forEach((group, index) => {
         const below = new Set([index]);
@@ -954,10 +974,10 @@ Deno.test("property: resolve gives a group's hosts and its descendants', each on
   );
 });
 
-Deno.test("property: a host's variable comes from the host, else the deepest group, ties by priority then name", () => {
-  fc.assert(
-    fc.property(modelArbitrary, (model) => {
-      const inventory = parseInventory(toIni(model));
+Deno.test("property: a host's variable comes from the host, else the deepest group, ties by priority then name", async () => {
+  await fc.assert(
+    fc.asyncProperty(modelArbitrary, async (model) => {
+      const inventory = await parseInventory(toIni(model));
       for (const [name, host] of inventory.hosts) {
         const vars = inventory.hostVars(name);
         for (const [key, value] of Object.entries(vars)) {
@@ -1009,7 +1029,7 @@ Deno.test("property: host ranges expand to what counting gives", () => {
   );
 });
 
-Deno.test("property: any text either parses or fails with an InventoryError", () => {
+Deno.test("property: any text either parses or fails with an InventoryError", async () => {
   const fragments = fc.constantFrom(
     "[web]",
     "[web:vars]",
@@ -1041,13 +1061,13 @@ Deno.test("property: any text either parses or fails with an InventoryError", ()
   );
   const line = fc.array(fc.oneof(fragments, fc.string({ maxLength: 6 })), { maxLength: 4 })
     .map((parts) => parts.join(" "));
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(line, { maxLength: 12 }),
       fc.constantFrom(undefined, "ini", "yaml"),
-      (lines, format) => {
+      async (lines, format) => {
         try {
-          parseInventory(lines.join("\n"), { format: format as "ini" | "yaml" | undefined });
+          await parseInventory(lines.join("\n"), { format: format as "ini" | "yaml" | undefined });
         } catch (error) {
           assert.ok(error instanceof InventoryError, String((error as Error)?.stack ?? error));
         }

@@ -57,7 +57,7 @@ import {
   type InventoryValue,
 } from "./inventory_draft.ts";
 import { parseIniInventory } from "./inventory_ini.ts";
-import { parseYamlInventory } from "./inventory_yaml.ts";
+import { readBoundedText } from "./text_file.ts";
 
 export { InventoryError, type InventoryValue, MAX_INVENTORY_HOSTS } from "./inventory_draft.ts";
 
@@ -83,7 +83,7 @@ export type InventoryFormat = "ini" | "yaml";
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory("[web]\nweb1 ansible_host=10.0.0.5 rexec_port=7023\n");
+ * const inventory = await parseInventory("[web]\nweb1 ansible_host=10.0.0.5 rexec_port=7023\n");
  * const host = inventory.hosts.get("web1")!;
  * assert.deepEqual(host.vars, { ansible_host: "10.0.0.5", rexec_port: 7023 });
  * assert.deepEqual(host.groups, ["web"]);
@@ -112,7 +112,7 @@ export interface InventoryHost {
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory("[web]\nweb1\n[prod:children]\nweb\n");
+ * const inventory = await parseInventory("[web]\nweb1\n[prod:children]\nweb\n");
  * const web = inventory.groups.get("web")!;
  * assert.deepEqual(web.hosts, ["web1"]);
  * assert.deepEqual(web.parents, ["prod"]);
@@ -147,7 +147,7 @@ export interface InventoryGroup {
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory("web1\n[all:vars]\nrexec_port=7023\n");
+ * const inventory = await parseInventory("web1\n[all:vars]\nrexec_port=7023\n");
  * const origin = inventory.variable("web1", "rexec_port")!;
  * assert.deepEqual(origin, { value: 7023, line: 3, group: "all" });
  * ```
@@ -170,7 +170,7 @@ export interface VariableOrigin {
  * import { type ParseInventoryOptions, parseInventory } from "./inventory.ts";
  *
  * const options: ParseInventoryOptions = { source: "/etc/rexec/inventory", format: "ini" };
- * assert.equal(parseInventory("web1\n", options).source, "/etc/rexec/inventory");
+ * assert.equal((await parseInventory("web1\n", options)).source, "/etc/rexec/inventory");
  * ```
  */
 export interface ParseInventoryOptions {
@@ -188,7 +188,7 @@ export interface ParseInventoryOptions {
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory(`
+ * const inventory = await parseInventory(`
  * [web]
  * web[1:3] rexec_port=7023
  * [db]
@@ -250,7 +250,7 @@ export class Inventory {
    * import assert from "node:assert/strict";
    * import { parseInventory } from "./inventory.ts";
    *
-   * const inventory = parseInventory("lone\n[b]\nb2\nb1\n[a]\nb1\na1\n");
+   * const inventory = await parseInventory("lone\n[b]\nb2\nb1\n[a]\nb1\na1\n");
    * assert.deepEqual(inventory.resolve("all"), ["lone", "b2", "b1", "a1"]);
    * assert.deepEqual(inventory.resolve("a"), ["b1", "a1"]);
    * assert.deepEqual(inventory.resolve("ungrouped"), ["lone"]);
@@ -279,7 +279,7 @@ export class Inventory {
    * import assert from "node:assert/strict";
    * import { parseInventory } from "./inventory.ts";
    *
-   * const inventory = parseInventory(`
+   * const inventory = await parseInventory(`
    * [web]
    * web1 color=red
    * [web:vars]
@@ -313,7 +313,7 @@ export class Inventory {
    * import assert from "node:assert/strict";
    * import { parseInventory } from "./inventory.ts";
    *
-   * const inventory = parseInventory("[web]\nweb1 rexec_port=7023\n");
+   * const inventory = await parseInventory("[web]\nweb1 rexec_port=7023\n");
    * assert.deepEqual(inventory.variable("web1", "rexec_port"), { value: 7023, line: 2 });
    * assert.equal(inventory.variable("web1", "rexec_tls"), undefined);
    * ```
@@ -419,7 +419,7 @@ export function detectInventoryFormat(text: string): InventoryFormat {
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory(`
+ * const inventory = await parseInventory(`
  * bastion ansible_host=203.0.113.7     # ungrouped
  * [web]
  * web[01:03].example.com
@@ -440,7 +440,7 @@ export function detectInventoryFormat(text: string): InventoryFormat {
  * import assert from "node:assert/strict";
  * import { parseInventory } from "./inventory.ts";
  *
- * const inventory = parseInventory(`
+ * const inventory = await parseInventory(`
  * all:
  *   hosts:
  *     bastion: { ansible_host: 203.0.113.7 }
@@ -456,12 +456,21 @@ export function detectInventoryFormat(text: string): InventoryFormat {
  * assert.equal(inventory.hostVars("web03.example.com").rexec_tls, true);
  * ```
  */
-export function parseInventory(text: string, options: ParseInventoryOptions = {}): Inventory {
+export async function parseInventory(
+  text: string,
+  options: ParseInventoryOptions = {},
+): Promise<Inventory> {
   const source = options.source ?? "inventory";
   const format = options.format ?? detectInventoryFormat(text);
   const draft = new InventoryDraft(source);
-  if (format === "ini") parseIniInventory(text.replace(/^\uFEFF/, ""), draft);
-  else parseYamlInventory(text, draft);
+  if (format === "ini") {
+    parseIniInventory(text.replace(/^\uFEFF/, ""), draft);
+  } else {
+    // Loaded only for a YAML inventory: the yaml package takes a good part
+    // of a `rexec run`'s start-up, which an INI inventory need not pay.
+    const { parseYamlInventory } = await import("./inventory_yaml.ts");
+    parseYamlInventory(text, draft);
+  }
   return reconcile(draft, format);
 }
 
@@ -525,50 +534,18 @@ export async function readInventory(
 ): Promise<Inventory> {
   let text: string;
   try {
-    text = await readBoundedText(path, MAX_INVENTORY_BYTES, options.signal);
+    text = await readBoundedText(path, { maxBytes: MAX_INVENTORY_BYTES, signal: options.signal });
   } catch (error) {
     if (options.signal?.aborted) throw error;
     throw new InventoryError(path, undefined, `cannot read the inventory: ${describe(error)}`, {
       cause: error,
     });
   }
-  return parseInventory(text, { source: path, format: options.format });
+  return await parseInventory(text, { source: path, format: options.format });
 }
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Reads `path` as UTF-8, refusing more than `maxBytes` before holding them. */
-async function readBoundedText(
-  path: string,
-  maxBytes: number,
-  signal: AbortSignal | undefined,
-): Promise<string> {
-  signal?.throwIfAborted();
-  using file = await Deno.open(path);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    signal?.throwIfAborted();
-    const read = await file.read(buffer);
-    if (read === null) break;
-    size += read;
-    if (size > maxBytes) throw new RangeError(`the file is larger than ${maxBytes} bytes`);
-    chunks.push(buffer.slice(0, read));
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch (error) {
-    throw new TypeError("the file is not UTF-8 text", { cause: error });
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -39,8 +39,8 @@ export type InventoryValue =
  * import { InventoryError } from "./inventory_draft.ts";
  * import { parseInventory } from "./inventory.ts";
  *
- * assert.throws(
- *   () => parseInventory("[web]\nweb[1:]\n", { source: "hosts.ini" }),
+ * await assert.rejects(
+ *   parseInventory("[web]\nweb[1:]\n", { source: "hosts.ini" }),
  *   (error: unknown) =>
  *     error instanceof InventoryError && error.source === "hosts.ini" && error.line === 2 &&
  *     error.message.startsWith("hosts.ini:2: "),
@@ -76,7 +76,7 @@ export class InventoryError extends RexecError {
  * import { InventoryError, MAX_INVENTORY_HOSTS } from "./inventory_draft.ts";
  * import { parseInventory } from "./inventory.ts";
  *
- * assert.throws(() => parseInventory(`web[1:${MAX_INVENTORY_HOSTS + 1}]\n`), InventoryError);
+ * await assert.rejects(parseInventory(`web[1:${MAX_INVENTORY_HOSTS + 1}]\n`), InventoryError);
  * ```
  */
 export const MAX_INVENTORY_HOSTS = 100_000;
