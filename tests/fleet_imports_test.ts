@@ -8,6 +8,7 @@ const PURE = [
   "inventory_draft.ts",
   "inventory_ini.ts",
   "inventory_yaml.ts",
+  "line_splitter.ts",
   "hostlist.ts",
   "targets.ts",
   "text_file.ts",
