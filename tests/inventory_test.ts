@@ -1114,3 +1114,51 @@ Deno.test("readInventory reads a file, naming it in errors; a missing, huge or n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("YAML needs LOG_TOKENS and LOG_STREAM ignored (or allowed) under a restricted --allow-env; INI needs nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/parse.ts`;
+    const module = new URL("../lib/fleet/inventory.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { parseInventory } from ${JSON.stringify(module)};
+try {
+  const inventory = await parseInventory(Deno.args[0]);
+  console.log(inventory.format, inventory.resolve("all")!.join(","));
+} catch (error) {
+  console.log((error as Error).name, (error as Error).message);
+}
+`,
+    );
+    const run = async (text: string, ...flags: string[]) => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--config",
+          new URL("../deno.json", import.meta.url).pathname,
+          "--allow-read",
+          ...flags,
+          script,
+          text,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(output.success, new TextDecoder().decode(output.stderr));
+      return new TextDecoder().decode(output.stdout).trim();
+    };
+    const yamlText = "all:\n  hosts:\n    web1:\n";
+    assert.equal(await run("[web]\nweb1\n"), "ini web1");
+    const refused = await run(yamlText, "--allow-env=HOME");
+    assert.match(refused, /^InventoryError inventory: reading a YAML inventory needs/);
+    assert.match(refused, /--ignore-env=LOG_TOKENS,LOG_STREAM/);
+    assert.equal(
+      await run(yamlText, "--allow-env=HOME", "--ignore-env=LOG_TOKENS,LOG_STREAM"),
+      "yaml web1",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

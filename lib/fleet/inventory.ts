@@ -15,7 +15,8 @@
  * - YAML: groups at the top level (usually only `all`), each a mapping with
  *   `hosts` (host name or pattern: its variables or nothing), `children`
  *   (group name: its definition) and `vars`. Parsed as YAML 1.1, as Ansible
- *   does, so `yes` and `on` are booleans.
+ *   does, so `yes` and `on` are booleans as values; host and group names are
+ *   taken as written (a host `yes:` is named `yes`).
  * - Host patterns: `web[01:50].example.com` (the zero padding of the
  *   beginning is kept), `db-[a:f]`, a step as in `[1:50:2]`, several ranges
  *   in one name. A `:PORT` after the name sets `ansible_port` (Ansible's SSH
@@ -42,10 +43,12 @@
  * `hosts`, `children` and `vars` in a YAML group) become
  * {@link Inventory.warnings}.
  *
- * The YAML parser (npm `yaml`) reads the environment variables `LOG_TOKENS`
- * and `LOG_STREAM` while it parses: a program with a restricted
- * `--allow-env` needs `--ignore-env=LOG_TOKENS,LOG_STREAM` (or those names
- * in `--allow-env`) to read YAML inventories.
+ * The YAML parser (npm `yaml`) is loaded only when a YAML inventory is
+ * parsed, and it reads the environment variables `LOG_TOKENS` and
+ * `LOG_STREAM` while it parses: a program with a restricted `--allow-env`
+ * needs `--ignore-env=LOG_TOKENS,LOG_STREAM` (or those names in
+ * `--allow-env`) to read YAML inventories, or gets an {@link InventoryError}
+ * saying so.
  *
  * @module
  */
