@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("..", import.meta.url);
 
-/** The pure modules of lib/fleet: they read only their arguments (and named files). */
+/** The modules of lib/fleet (what they may import is checked by architecture_test.ts). */
 const PURE = [
   "inventory.ts",
   "inventory_draft.ts",
@@ -13,27 +13,6 @@ const PURE = [
   "targets.ts",
   "text_file.ts",
 ];
-
-/** Module specifiers a file imports, statically or dynamically with a literal. */
-function importSpecifiers(source: string): string[] {
-  const pattern =
-    /(?:^|\n)\s*(?:import|export)\b[^"';]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
-  return [...source.matchAll(pattern)].map((match) => match[1] ?? match[2] ?? match[3]);
-}
-
-Deno.test("the pure fleet modules import only each other, ../errors.ts, ../address.ts and npm:yaml", async () => {
-  for (const name of PURE) {
-    const source = await Deno.readTextFile(new URL(`lib/fleet/${name}`, ROOT));
-    const specifiers = importSpecifiers(source);
-    for (const specifier of specifiers) {
-      const allowed = PURE.some((other) => specifier === `./${other}`) ||
-        specifier === "../errors.ts" ||
-        (name === "targets.ts" && specifier === "../address.ts") ||
-        (name === "inventory_yaml.ts" && specifier.startsWith("npm:yaml@"));
-      assert.ok(allowed, `${name} imports ${specifier}`);
-    }
-  }
-});
 
 interface ModuleInfo {
   specifier: string;

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { DEFAULT_PORT, parseHostPort } from "../address.ts";
+import { DEFAULT_PORT, parseHostPort } from "../transport/address.ts";
 import { UsageError } from "../errors.ts";
 import type { Inventory } from "./inventory.ts";
 import { InventoryError, type InventoryValue } from "./inventory_draft.ts";
