@@ -142,7 +142,13 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   options.signal?.throwIfAborted();
   const abort = new AbortController();
   const timeoutMs = (options.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
-  const timer = setTimeout(() => abort.abort("timeout"), timeoutMs);
+  // A timeout signal rather than setTimeout: the first setTimeout loads
+  // Deno's node:timers, which costs a one-shot `rexec run` a noticeable part
+  // of its start-up. The listener is removed once connected, which also
+  // lets the pending timer stop holding the process open.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const onTimeout = () => abort.abort("timeout");
+  deadline.addEventListener("abort", onTimeout, { once: true });
   const onAbort = () => abort.abort("aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let conn: Deno.Conn | undefined;
@@ -168,7 +174,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
       await tlsHandshake(tls, where);
     }
     const client = await handshake(conn, options, where);
-    clearTimeout(timer);
+    deadline.removeEventListener("abort", onTimeout);
     options.signal?.removeEventListener("abort", onAbort);
     options.signal?.addEventListener("abort", () => client.close(), { once: true });
     return client;
@@ -183,7 +189,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
     }
     throw describeConnectFailure(error, where);
   } finally {
-    clearTimeout(timer);
+    deadline.removeEventListener("abort", onTimeout);
     options.signal?.removeEventListener("abort", onAbort);
   }
 }
@@ -234,8 +240,10 @@ async function handshake(
 ): Promise<Client> {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   // A client reads one connection, often a fast stream of output: reading
-  // it in larger pieces is worth the memory.
-  const reader = new FrameReader(conn.readable, { maxFrameSize, maxReadAhead: CLIENT_READ_AHEAD });
+  // it in larger pieces is worth the memory. It reads the connection itself,
+  // not its readable stream: fewer steps per read, and a one-shot client
+  // that never makes a stream does not load their machinery at all.
+  const reader = new FrameReader(conn, { maxFrameSize, maxReadAhead: CLIENT_READ_AHEAD });
   const writer = new FrameWriter(conn);
   await writer.write(
     FrameType.Hello,
@@ -345,7 +353,12 @@ export class Client implements AsyncDisposable {
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
   readonly #host: CommandHost;
-  readonly #heartbeat: Heartbeat | undefined;
+  readonly #keepaliveMs: number;
+  #heartbeat: Heartbeat | undefined;
+  /** Fires one keepalive interval in, when the heartbeat takes over. */
+  readonly #heartbeatDue: AbortSignal | undefined;
+  /** The read the loop is waiting on, for a heartbeat that starts meanwhile. */
+  #pendingRead: Promise<Frame | null> | undefined;
   #current: CommandChannel | undefined;
   #failure: Error | undefined;
 
@@ -362,22 +375,14 @@ export class Client implements AsyncDisposable {
       stdinWindow: parts.hello.stdinWindow ?? 0,
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
-    this.#heartbeat = parts.keepaliveMs > 0
-      ? new Heartbeat({
-        intervalMs: parts.keepaliveMs,
-        sendPing: () => {
-          this.#writer.write(FrameType.Ping).catch((error) => this.#fail(this.#lost(error)));
-        },
-        onSilence: (silentMs) =>
-          this.#fail(
-            new ConnectionError(
-              `connection to ${this.where} lost: no word from the server for ${
-                Math.round(silentMs / 1000)
-              } s`,
-            ),
-          ),
-      })
-      : undefined;
+    this.#keepaliveMs = parts.keepaliveMs;
+    if (parts.keepaliveMs > 0) {
+      // The heartbeat starts one interval in, by a timeout signal: its own
+      // interval timer is the first setInterval, which loads node:timers, and
+      // a client done sooner (a one-shot `rexec run`) never needs it.
+      this.#heartbeatDue = AbortSignal.timeout(parts.keepaliveMs);
+      this.#heartbeatDue.addEventListener("abort", this.#startHeartbeat, { once: true });
+    }
     this.closed = this.#readLoop();
   }
 
@@ -426,13 +431,40 @@ export class Client implements AsyncDisposable {
     return channel.process;
   }
 
+  /**
+   * Sends the PING that would have been the heartbeat's first, and starts it;
+   * a read already waiting counts as listening from now.
+   */
+  #startHeartbeat = (): void => {
+    if (this.#failure) return;
+    const sendPing = () => {
+      this.#writer.write(FrameType.Ping).catch((error) => this.#fail(this.#lost(error)));
+    };
+    sendPing();
+    this.#heartbeat = new Heartbeat({
+      intervalMs: this.#keepaliveMs,
+      sendPing,
+      onSilence: (silentMs) =>
+        this.#fail(
+          new ConnectionError(
+            `connection to ${this.where} lost: no word from the server for ${
+              Math.round(silentMs / 1000)
+            } s`,
+          ),
+        ),
+    });
+    if (this.#pendingRead) this.#heartbeat.listen(this.#pendingRead).catch(() => undefined);
+  };
+
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
         // Output bodies are copied on into the command's streams, and
         // nothing else keeps a body past its dispatch.
         const read = this.#reader.readBorrowed();
+        this.#pendingRead = read;
         const frame = await (this.#heartbeat ? this.#heartbeat.listen(read) : read);
+        this.#pendingRead = undefined;
         if (frame === null) {
           this.#fail(new ConnectionError(`${this.where} closed the connection`));
           return;
@@ -500,6 +532,7 @@ export class Client implements AsyncDisposable {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#heartbeatDue?.removeEventListener("abort", this.#startHeartbeat);
     this.#heartbeat?.[Symbol.dispose]();
     this.#current?.fail(error);
     this.#current = undefined;
