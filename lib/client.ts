@@ -470,6 +470,8 @@ export class Client implements AsyncDisposable {
           return;
         }
         await this.#dispatch(frame);
+        // The end of a burst: output read together goes out together.
+        if (!this.#reader.frameBuffered) this.#current?.flushOutput();
       }
     } catch (error) {
       if (error instanceof ProtocolError && !this.#failure) await this.#sendFarewell(error);
