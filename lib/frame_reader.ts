@@ -94,7 +94,9 @@ export class FrameReader {
     source: ByteReader | ReadableStream<Uint8Array>,
     options: FrameReaderOptions,
   ) {
-    this.#fill = source instanceof ReadableStream ? byobFill(source) : directFill(source);
+    // Told apart by `read` rather than instanceof: naming ReadableStream
+    // loads the streams machinery, which a client reading a Deno.Conn avoids.
+    this.#fill = isByteReader(source) ? directFill(source) : byobFill(source);
     this.maxFrameSize = options.maxFrameSize;
     this.#maxReadAhead = Math.max(
       options.maxReadAhead ?? DEFAULT_MAX_READ_AHEAD,
@@ -273,6 +275,10 @@ export class FrameReader {
     }
     return { bytes: new Uint8Array(buffer, byteOffset, byteLength), filled };
   }
+}
+
+function isByteReader(source: ByteReader | ReadableStream<Uint8Array>): source is ByteReader {
+  return typeof (source as Partial<ByteReader>).read === "function";
 }
 
 /**
