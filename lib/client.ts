@@ -470,8 +470,13 @@ export class Client implements AsyncDisposable {
           return;
         }
         await this.#dispatch(frame);
-        // The end of a burst: output read together goes out together.
-        if (!this.#reader.frameBuffered) this.#current?.flushOutput();
+        // The end of a burst: output read together goes out together, and
+        // the next read waits until it has gone (see outputReturned).
+        const current = this.#current;
+        if (current && !this.#reader.frameBuffered) {
+          current.flushOutput();
+          await current.outputReturned();
+        }
       }
     } catch (error) {
       if (error instanceof ProtocolError && !this.#failure) await this.#sendFarewell(error);

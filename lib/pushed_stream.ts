@@ -64,6 +64,8 @@ export class PushedByteStream {
   #room: PromiseWithResolvers<void> | undefined;
   /** Wakes a consumer waiting for bytes or the end. */
   #data: PromiseWithResolvers<void> | undefined;
+  /** Resolves when a consumer that took bytes comes back for more. */
+  #returned: PromiseWithResolvers<void> | undefined;
 
   /** Creates the queue; `highWaterMark` is in bytes. */
   constructor(options: { highWaterMark: number }) {
@@ -128,8 +130,21 @@ export class PushedByteStream {
     this.#wakeProducer();
   }
 
+  /**
+   * Resolves once the consumer is done with what it took last, coming back
+   * for more or giving up; at once when it holds nothing taken. A producer
+   * that waits for this before fetching more lets bytes pile up where they
+   * come from meanwhile (a socket's buffer), to be read in fewer, larger
+   * pieces, as a plain copy loop would; a consumer that never started
+   * holds nothing, and is not waited for.
+   */
+  async returned(): Promise<void> {
+    await this.#returned?.promise;
+  }
+
   /** The consumer gives up: queued bytes are dropped, and so is everything pushed later. */
   cancel(): void {
+    this.#markReturned();
     if (this.#cancelled) return;
     this.#cancelled = true;
     this.#ended = true;
@@ -153,6 +168,7 @@ export class PushedByteStream {
     // Coming back means the consumer is done with what it took last time.
     if (this.#lent && this.#lent.length > (this.#spare?.length ?? 0)) this.#spare = this.#lent;
     this.#lent = undefined;
+    this.#markReturned();
     await this.#ready();
     if (this.queued === 0) return this.#finish();
     const taken = this.#buffer.subarray(this.#start, this.#end);
@@ -161,6 +177,7 @@ export class PushedByteStream {
     this.#spare = undefined;
     this.#start = this.#end = 0;
     this.#flushed = false;
+    this.#returned = Promise.withResolvers<void>();
     this.#wakeProducer();
     return taken;
   }
@@ -268,6 +285,11 @@ export class PushedByteStream {
     }
     this.#start = 0;
     this.#end = queued;
+  }
+
+  #markReturned(): void {
+    this.#returned?.resolve();
+    this.#returned = undefined;
   }
 
   #wakeConsumer(): void {

@@ -378,6 +378,17 @@ export class CommandChannel {
     this.#stderr?.flush();
   }
 
+  /**
+   * Resolves once the consumers are done with the output they took (see
+   * `PushedByteStream.returned`): the connection's reader waits for it
+   * before reading on, so that the socket fills meanwhile and is read in
+   * fewer, larger pieces, rather than woken for every frame.
+   */
+  async outputReturned(): Promise<void> {
+    await this.#stdout?.returned();
+    await this.#stderr?.returned();
+  }
+
   /** Takes a STDIN_WINDOW grant. */
   grant(bytes: number): void {
     this.#credit += bytes;

@@ -149,3 +149,27 @@ Deno.test("an error with nothing queued reaches a waiting take or reader at once
   streaming.error(failure);
   await assert.rejects(waiting, (error) => error === failure);
 });
+
+Deno.test("returned waits while the consumer holds what it took, and not for one that never started", async () => {
+  const stream = new PushedByteStream({ highWaterMark: 1024 });
+  await stream.returned();
+  await stream.pushCopy(new Uint8Array([1]));
+  stream.flush();
+  await stream.returned();
+  await stream.take();
+  let back = false;
+  const returned = stream.returned().then(() => back = true);
+  await turn();
+  assert.equal(back, false, "the consumer still holds its bytes");
+  const next = stream.take();
+  await returned;
+  stream.close();
+  assert.equal(await next, null);
+  const cancelled = new PushedByteStream({ highWaterMark: 1024 });
+  await cancelled.pushCopy(new Uint8Array([1]));
+  cancelled.flush();
+  await cancelled.take();
+  const gaveUp = cancelled.returned();
+  cancelled.cancel();
+  await gaveUp;
+});
