@@ -9,11 +9,16 @@
  * busy, bytes pile up in the pipe or the socket and the next call moves
  * them all.
  *
+ * The child runs in a session of its own (`setsid`), as rexec and sshd run
+ * every command: Linux schedules each session as a group of its own
+ * (autogroup), and on a busy machine that alone moves the figures by up to
+ * half; both sides of a comparison should pay it alike.
+ *
  * ```sh
  * # listens on a free loopback port and says "listening port=PORT" on stderr;
  * # each connection sends a line "BYTES" and gets the stdout of
  * # `head -c BYTES /dev/zero`
- * deno run --allow-net=127.0.0.1 --allow-run=head bench/raw_copy.ts serve
+ * deno run --allow-net=127.0.0.1 --allow-run=setsid bench/raw_copy.ts serve
  * # asks for BYTES and reads them to stdout; exits 1 unless exactly BYTES came
  * deno run --allow-net=127.0.0.1 bench/raw_copy.ts read PORT BYTES
  * ```
@@ -54,8 +59,8 @@ async function copyTo(conn: Deno.Conn): Promise<void> {
     length += read;
   }
   const bytes = new TextDecoder().decode(line.subarray(0, length)).trim();
-  const child = new Deno.Command("head", {
-    args: ["-c", bytes, "/dev/zero"],
+  const child = new Deno.Command("setsid", {
+    args: ["head", "-c", bytes, "/dev/zero"],
     stdin: "null",
     stdout: "piped",
     stderr: "null",

@@ -159,7 +159,7 @@ export class RawCopyServer implements AsyncDisposable {
       new Service(
         "raw_copy.ts serve",
         Deno.execPath(),
-        ["run", "--allow-net=127.0.0.1", "--allow-run=head", RAW_COPY, "serve"],
+        ["run", "--allow-net=127.0.0.1", "--allow-run=setsid", RAW_COPY, "serve"],
         childEnv(),
       ),
     );
