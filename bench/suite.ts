@@ -7,7 +7,7 @@
  *
  * ```sh
  * deno task bench           # the full run, a few minutes
- * deno task bench --quick   # under a minute
+ * deno task bench --quick   # a smaller run, about a minute
  * ```
  *
  * Exits 1 when a client got a wrong answer or the run failed; a missed
@@ -84,7 +84,7 @@ own start-up and (when openssh-server is installed) ssh, all on
 127.0.0.1. Prints a markdown report; writes the raw numbers to
 bench/results/.
 
-  --quick   a smaller run, under a minute
+  --quick   a smaller run, about a minute
   -h, --help`;
 
 async function main(args: string[]): Promise<number> {
