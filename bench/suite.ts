@@ -67,7 +67,7 @@ const QUICK: Plan = {
   throughputRounds: 3,
   stallMs: 2000,
   oneShots: 20,
-  sshOneShots: 10,
+  sshOneShots: 5,
   inSession: 200,
   parallelClients: 10,
   parallelRounds: 1,
