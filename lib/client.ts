@@ -61,6 +61,9 @@ export const DEFAULT_CONNECT_TIMEOUT = 15;
 /** Most bytes the client reads ahead of the frame it is decoding. */
 const CLIENT_READ_AHEAD = 1024 * 1024;
 
+/** What #nextFrame's race yields when the heartbeat starts first. */
+const HEARTBEAT_STARTED = Symbol("heartbeat started");
+
 /** How long the ERROR frame sent before hanging up may take. */
 const FAREWELL_TIMEOUT_MS = 1000;
 
@@ -357,8 +360,8 @@ export class Client implements AsyncDisposable {
   #heartbeat: Heartbeat | undefined;
   /** Fires one keepalive interval in, when the heartbeat takes over. */
   readonly #heartbeatDue: AbortSignal | undefined;
-  /** The read the loop is waiting on, for a heartbeat that starts meanwhile. */
-  #pendingRead: Promise<Frame | null> | undefined;
+  /** Tells a read that began before the heartbeat started that it has. */
+  #onHeartbeatStart: (() => void) | undefined;
   #current: CommandChannel | undefined;
   #failure: Error | undefined;
 
@@ -433,7 +436,7 @@ export class Client implements AsyncDisposable {
 
   /**
    * Sends the PING that would have been the heartbeat's first, and starts it;
-   * a read already waiting counts as listening from now.
+   * a read already waiting counts as listening from now (see #nextFrame).
    */
   #startHeartbeat = (): void => {
     if (this.#failure) return;
@@ -453,18 +456,31 @@ export class Client implements AsyncDisposable {
           ),
         ),
     });
-    if (this.#pendingRead) this.#heartbeat.listen(this.#pendingRead).catch(() => undefined);
+    this.#onHeartbeatStart?.();
   };
+
+  /** The next frame, the wait counted by the heartbeat as listening, once it runs. */
+  async #nextFrame(): Promise<Frame | null> {
+    // Output bodies are copied on into the command's streams, and nothing
+    // else keeps a body past its dispatch.
+    const read = this.#reader.readBorrowed();
+    if (this.#heartbeat) return await this.#heartbeat.listen(read);
+    if (!this.#heartbeatDue) return await read;
+    const started = Promise.withResolvers<typeof HEARTBEAT_STARTED>();
+    this.#onHeartbeatStart = () => started.resolve(HEARTBEAT_STARTED);
+    try {
+      const first = await Promise.race([read, started.promise]);
+      if (first !== HEARTBEAT_STARTED) return first;
+    } finally {
+      this.#onHeartbeatStart = undefined;
+    }
+    return await this.#heartbeat!.listen(read);
+  }
 
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        // Output bodies are copied on into the command's streams, and
-        // nothing else keeps a body past its dispatch.
-        const read = this.#reader.readBorrowed();
-        this.#pendingRead = read;
-        const frame = await (this.#heartbeat ? this.#heartbeat.listen(read) : read);
-        this.#pendingRead = undefined;
+        const frame = await this.#nextFrame();
         if (frame === null) {
           this.#fail(new ConnectionError(`${this.where} closed the connection`));
           return;
