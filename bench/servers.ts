@@ -1,7 +1,8 @@
 /**
  * The servers the suite measures against, each a separate process on a free
  * loopback port, stopped and cleaned up when its scope ends: `rexec serve`
- * (plaintext or TLS), the raw TCP copy yardstick, and a private sshd.
+ * (plaintext or TLS), the raw TCP copy and spawn yardsticks, and a private
+ * sshd.
  *
  * @module
  */
@@ -158,7 +159,7 @@ export class RawCopyServer implements AsyncDisposable {
       new Service(
         "raw_copy.ts serve",
         Deno.execPath(),
-        ["run", "--allow-net=127.0.0.1", "--allow-run=head", RAW_COPY, "serve"],
+        ["run", "--allow-net=127.0.0.1", "--allow-run=setsid", RAW_COPY, "serve"],
         childEnv(),
       ),
     );
@@ -170,6 +171,44 @@ export class RawCopyServer implements AsyncDisposable {
   /** Arguments for `deno` that read `bytes` bytes from it to stdout. */
   readerArgs(bytes: number): string[] {
     return ["run", "--allow-net=127.0.0.1", RAW_COPY, "read", String(this.port), String(bytes)];
+  }
+
+  /** Stops it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#service.stop();
+  }
+}
+
+const SPAWN_SERVER = new URL("./spawn_server.ts", import.meta.url).pathname;
+
+/**
+ * The per-command latency yardstick (`bench/spawn_server.ts`): a minimal
+ * Deno server that spawns `true` per request line.
+ */
+export class SpawnServer implements AsyncDisposable {
+  /** The port it listens on. */
+  readonly port: number;
+  readonly #service: Service;
+
+  private constructor(port: number, service: Service) {
+    this.port = port;
+    this.#service = service;
+  }
+
+  /** Starts it. */
+  static async start(): Promise<SpawnServer> {
+    await using resources = new AsyncDisposableStack();
+    const service = resources.use(
+      new Service(
+        "spawn_server.ts",
+        Deno.execPath(),
+        ["run", "--allow-net=127.0.0.1", "--allow-run=true", SPAWN_SERVER],
+        childEnv(),
+      ),
+    );
+    const [, port] = await service.waitForLine(/^listening port=(\d+)/, START_TIMEOUT_MS);
+    resources.move();
+    return new SpawnServer(Number(port), service);
   }
 
   /** Stops it. */

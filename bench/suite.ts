@@ -1,13 +1,13 @@
 /**
  * `deno task bench`: the frame codec microbenchmarks, then rexec end to end
- * against its yardsticks in the same run (a raw Deno TCP copy, local
- * spawning, and ssh when openssh-server is installed). Prints a markdown
- * report to stdout, progress to stderr, and writes the raw numbers to
- * `bench/results/`.
+ * against its yardsticks in the same run (a raw Deno TCP copy, a minimal
+ * Deno server spawning per request, `deno run` of an empty script, and ssh
+ * when openssh-server is installed). Prints a markdown report to stdout,
+ * progress to stderr, and writes the raw numbers to `bench/results/`.
  *
  * ```sh
  * deno task bench           # the full run, a few minutes
- * deno task bench --quick   # under a minute
+ * deno task bench --quick   # a smaller run, about a minute
  * ```
  *
  * Exits 1 when a client got a wrong answer or the run failed; a missed
@@ -30,6 +30,7 @@ import {
   rexecRunArgs,
   RexecServer,
   Skipped,
+  SpawnServer,
   Sshd,
 } from "./servers.ts";
 import { GiB, MiB } from "./stats.ts";
@@ -60,14 +61,15 @@ const FULL: Plan = {
   sessions: 200,
 };
 
+/** A smaller run: ssh clients started together cost seconds of CPU each, so fewer of them. */
 const QUICK: Plan = {
   bytes: 256 * MiB,
   throughputRounds: 3,
   stallMs: 2000,
   oneShots: 20,
-  sshOneShots: 10,
+  sshOneShots: 5,
   inSession: 200,
-  parallelClients: 50,
+  parallelClients: 10,
   parallelRounds: 1,
   sessions: 200,
 };
@@ -77,11 +79,12 @@ const SETTLE_MS = 1000;
 
 const USAGE = `Usage: deno task bench [--quick]
 
-Benchmarks rexec against a raw TCP copy, local spawning and (when
-openssh-server is installed) ssh, all on 127.0.0.1. Prints a markdown
-report; writes the raw numbers to bench/results/.
+Benchmarks rexec against a raw TCP copy, a minimal spawn server, Deno's
+own start-up and (when openssh-server is installed) ssh, all on
+127.0.0.1. Prints a markdown report; writes the raw numbers to
+bench/results/.
 
-  --quick   a smaller run, under a minute
+  --quick   a smaller run, about a minute
   -h, --help`;
 
 async function main(args: string[]): Promise<number> {
@@ -120,6 +123,7 @@ async function main(args: string[]): Promise<number> {
     await using plain = await RexecServer.start(context);
     await using tls = await RexecServer.start(context, { tls: true });
     await using raw = await RawCopyServer.start();
+    await using spawn = await SpawnServer.start();
     let sshSkipped: string | undefined;
     await using resources = new AsyncDisposableStack();
     let sshd: Sshd | undefined;
@@ -145,7 +149,7 @@ async function main(args: string[]): Promise<number> {
       rounds: plan.throughputRounds,
       stallMs: plan.stallMs,
     });
-    const latency = await measureLatency(context, { plain, sshd }, {
+    const latency = await measureLatency(context, { plain, spawn, sshd }, {
       oneShot: plan.oneShots,
       ssh: plan.sshOneShots,
       inSession: plan.inSession,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
 import { connect } from "../lib/client/client.ts";
-import { ProtocolError } from "../lib/errors.ts";
+import { ConnectionError, ProtocolError } from "../lib/errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
@@ -65,4 +65,31 @@ Deno.test("a client sent a frame that breaks the protocol tells the server why b
     await client.closed;
     assert.throws(() => client.spawn(["true"]), ProtocolError);
   });
+});
+
+Deno.test("a server that falls silent right after the handshake is given up by the keepalive", async () => {
+  let pings = 0;
+  await withMisbehavingServer(async ({ reader }) => {
+    // Reads what the client sends, answers nothing, until the client hangs up.
+    for (let frame = await reader.read(); frame !== null; frame = await reader.read()) {
+      if (frame.type === FrameType.Ping) pings++;
+    }
+  }, async (port) => {
+    const client = await connect({ hostname: "127.0.0.1", port, token: TOKEN, keepalive: 0.1 });
+    // Fails instead of hanging when silence goes unnoticed; given up after
+    // four intervals of 0.1 s, far within this.
+    const deadline = AbortSignal.timeout(30_000);
+    await Promise.race([
+      client.closed,
+      new Promise((_, reject) =>
+        deadline.addEventListener("abort", () => reject(new Error("silence never noticed")))
+      ),
+    ]);
+    assert.throws(
+      () => client.spawn(["true"]),
+      (error: Error) =>
+        error instanceof ConnectionError && /no word from the server/.test(error.message),
+    );
+  });
+  assert.ok(pings >= 1, "the client pinged before giving up");
 });

@@ -2,15 +2,17 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FrameTooLargeError, ProtocolError, TruncatedFrameError } from "../lib/errors.ts";
 import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
-import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { type ByteReader, FrameReader } from "../lib/transport/frame_reader.ts";
 
 const MAX_FRAME_SIZE = 128 * 1024;
 
 /**
- * How the pieces reach the reader: all queued before the first read, or one
- * per pull, the way a socket delivers them as they arrive.
+ * How the pieces reach the reader: from a byte stream, all queued before the
+ * first read or one per pull (the way a socket delivers them as they
+ * arrive); or read straight into the reader's buffer like `Deno.Conn.read`,
+ * one piece (or as much of it as fits) per read.
  */
-type Delivery = "queued up front" | "one per pull";
+type Delivery = "queued up front" | "one per pull" | "read into the buffer";
 
 /** What the stream does after its last piece. */
 type Ending = "close" | "stay open" | { error: Error };
@@ -19,7 +21,8 @@ function byteStream(
   pieces: readonly Uint8Array[],
   delivery: Delivery,
   ending: Ending = "close",
-): ReadableStream<Uint8Array> {
+): ReadableStream<Uint8Array> | ByteReader {
+  if (delivery === "read into the buffer") return byteReader(pieces, ending);
   const finish = (controller: ReadableByteStreamController) => {
     if (ending === "stay open") return;
     if (ending === "close") {
@@ -46,6 +49,26 @@ function byteStream(
       else finish(controller);
     },
   });
+}
+
+function byteReader(pieces: readonly Uint8Array[], ending: Ending): ByteReader {
+  const rest = pieces.map((piece) => piece.slice());
+  let next = 0;
+  return {
+    read(buffer) {
+      while (next < rest.length && rest[next].length === 0) next++;
+      const piece = rest[next];
+      if (piece === undefined) {
+        if (ending === "close") return Promise.resolve(null);
+        if (ending === "stay open") return new Promise(() => {});
+        return Promise.reject(ending.error);
+      }
+      const count = Math.min(buffer.length, piece.length);
+      buffer.set(piece.subarray(0, count));
+      rest[next] = piece.subarray(count);
+      return Promise.resolve(count);
+    },
+  };
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -98,7 +121,11 @@ const frameArbitrary = fc.record({
   ),
 });
 
-const deliveryArbitrary = fc.constantFrom<Delivery>("queued up front", "one per pull");
+const deliveryArbitrary = fc.constantFrom<Delivery>(
+  "queued up front",
+  "one per pull",
+  "read into the buffer",
+);
 
 /**
  * A cut anywhere in the stream, or a few bytes either side of the start of
@@ -247,7 +274,7 @@ Deno.test("a body handed out stays whole when the caller transfers its buffer", 
 });
 
 Deno.test("a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
-  for (const delivery of ["queued up front", "one per pull"] as const) {
+  for (const delivery of ["queued up front", "one per pull", "read into the buffer"] as const) {
     const empty = new FrameReader(byteStream([], delivery), { maxFrameSize: 1024 });
     assert.equal(await empty.read(), null);
     assert.equal(await empty.read(), null);
@@ -303,7 +330,7 @@ Deno.test("a stream cut inside a header or a body is a TruncatedFrameError sayin
     HEADER_SIZE + 50,
     frame.length - 1,
   ];
-  for (const delivery of ["queued up front", "one per pull"] as const) {
+  for (const delivery of ["queued up front", "one per pull", "read into the buffer"] as const) {
     for (const cut of cuts) {
       const pieces = cutAt(concat([ping, frame.subarray(0, cut)]), [ping.length + 1]);
       const reader = new FrameReader(byteStream(pieces, delivery), { maxFrameSize: 1024 });
@@ -324,20 +351,47 @@ Deno.test("a stream cut inside a header or a body is a TruncatedFrameError sayin
 
 Deno.test("an error from the stream reaches the reader unchanged, wherever it happens", async () => {
   const frame = encodeFrame(FrameType.Stderr, new Uint8Array([1, 2, 3, 4]));
-  for (const sent of [0, 2, HEADER_SIZE, HEADER_SIZE + 2, frame.length]) {
-    const failure = new Error("connection reset");
-    const pieces = cutAt(frame.subarray(0, sent), [1]);
-    const reader = new FrameReader(byteStream(pieces, "one per pull", { error: failure }), {
-      maxFrameSize: 1024,
-    });
-    if (sent === frame.length) {
-      assert.deepEqual(await reader.read(), {
-        type: FrameType.Stderr,
-        body: frame.subarray(HEADER_SIZE),
+  for (const delivery of ["one per pull", "read into the buffer"] as const) {
+    for (const sent of [0, 2, HEADER_SIZE, HEADER_SIZE + 2, frame.length]) {
+      const failure = new Error("connection reset");
+      const pieces = cutAt(frame.subarray(0, sent), [1]);
+      const reader = new FrameReader(byteStream(pieces, delivery, { error: failure }), {
+        maxFrameSize: 1024,
       });
+      if (sent === frame.length) {
+        assert.deepEqual(await reader.read(), {
+          type: FrameType.Stderr,
+          body: frame.subarray(HEADER_SIZE),
+        });
+      }
+      await assert.rejects(reader.read(), (error) => error === failure, `after ${sent} bytes`);
     }
-    await assert.rejects(reader.read(), (error) => error === failure, `after ${sent} bytes`);
   }
+});
+
+Deno.test("frameBuffered says whether the next frame is read ahead whole", async () => {
+  const small = encodeFrame(FrameType.Stdout, new Uint8Array(10));
+  const other = encodeFrame(FrameType.Stderr, new Uint8Array(20));
+  // The second read brings the rest of `other` and the first byte of a third frame.
+  const pieces = [
+    concat([small, other.subarray(0, 3)]),
+    concat([other.subarray(3), small.subarray(0, 1)]),
+  ];
+  const reader = new FrameReader(byteStream(pieces, "read into the buffer", "stay open"), {
+    maxFrameSize: 1024,
+  });
+  assert.equal(reader.frameBuffered, false, "nothing read yet");
+  assert.equal((await reader.read())?.type, FrameType.Stdout);
+  assert.equal(reader.frameBuffered, false, "only the start of the next header is here");
+  assert.equal((await reader.read())?.type, FrameType.Stderr);
+  assert.equal(reader.frameBuffered, false, "one byte of a header");
+  const whole = new FrameReader(byteStream([concat([small, other])], "read into the buffer"), {
+    maxFrameSize: 1024,
+  });
+  await whole.read();
+  assert.equal(whole.frameBuffered, true);
+  await whole.read();
+  assert.equal(whole.frameBuffered, false);
 });
 
 Deno.test("lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {

@@ -118,6 +118,27 @@ Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows 
   assert.deepEqual(frames[1], new Uint8Array([...chunks[1], ...chunks[2], ...chunks[3]]));
 });
 
+Deno.test("what the pipe already holds goes out as one frame, beyond one read, without a write pending", async () => {
+  const pipe = manualPipe();
+  const frames: Uint8Array[] = [];
+  const done = pumpOutput(pipe.reader, {
+    type: FrameType.Stdout,
+    maxBody: 256 * 1024,
+    write: (frame) => {
+      frames.push(bodyOf(frame));
+      return Promise.resolve();
+    },
+  });
+  // Three reads' worth, there before the pump's first read completes.
+  const chunks = [1, 2, 3].map((n) => new Uint8Array(65_536).fill(n));
+  for (const chunk of chunks) pipe.push(chunk);
+  await tick();
+  pipe.end();
+  await done;
+  assert.deepEqual(frames.map((frame) => frame.length), [3 * 65_536]);
+  assert.deepEqual(frames[0], new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]));
+});
+
 Deno.test("everything read is sent, in order, whatever the timing of reads and writes", async () => {
   await fc.assert(
     fc.asyncProperty(

@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
+import type { PushedByteStream } from "../client/pushed_stream.ts";
+import {
+  outputQueue,
+  type RemoteProcess,
+  type RemoteStatus,
+  stdinSink,
+} from "../client/remote_process.ts";
 import { writeStderr } from "../util/stderr.ts";
 
 /** Exit status when local stdout was closed under us, as for a process killed by SIGPIPE. */
@@ -19,12 +25,8 @@ export const EXIT_TIMED_OUT = 124;
 
 const encoder = new TextEncoder();
 
-/**
- * Most bytes written to local stdout or stderr in one call. Each write to
- * them costs a hop to a worker thread, so whatever output queued up while
- * the last write ran goes out together in the next.
- */
-const WRITE_BATCH_SIZE = 1024 * 1024;
+/** Bytes of local stdin read at a time. */
+const STDIN_CHUNK = 64 * 1024;
 
 /**
  * Writes a line to local stderr, for rexec's own messages.
@@ -56,10 +58,7 @@ export function printError(line: string): void {
  */
 export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   let closedEarly = false;
-  const forward = async (
-    source: ReadableStream<Uint8Array>,
-    target: LocalOutput,
-  ) => {
+  const forward = async (source: PushedByteStream, target: LocalOutput) => {
     try {
       await copyBatched(source, target);
     } catch (error) {
@@ -69,8 +68,8 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
     }
   };
   await Promise.all([
-    forward(child.stdout, Deno.stdout),
-    forward(child.stderr, Deno.stderr),
+    forward(outputQueue(child, "stdout"), Deno.stdout),
+    forward(outputQueue(child, "stderr"), Deno.stderr),
   ]);
   return closedEarly;
 }
@@ -81,32 +80,24 @@ interface LocalOutput {
 }
 
 /**
- * Copies `source` to `target` in batches of what has queued up. The target
- * is never closed, so that rexec's own messages can follow; when a write
- * fails, the source is cancelled and the error rethrown.
+ * Copies `source` to `target`, each write taking everything that came since
+ * the last one began: local stdout and stderr cost a hop to a worker thread
+ * per write, so output that arrives while a write runs goes out together in
+ * the next. The target is never closed, so that rexec's own messages can
+ * follow; when a write fails, the source is cancelled and the error rethrown.
  */
-async function copyBatched(source: ReadableStream<Uint8Array>, target: LocalOutput): Promise<void> {
-  const reader = source.getReader({ mode: "byob" });
-  let buffer = new ArrayBuffer(WRITE_BATCH_SIZE);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read(new Uint8Array(buffer));
-      if (value === undefined) return;
-      buffer = value.buffer as ArrayBuffer;
-      try {
-        for (let offset = 0; offset < value.length;) {
-          offset += await target.write(value.subarray(offset));
-        }
-      } catch (error) {
-        // The source may have failed as well (the connection went down);
-        // the local write's failure is the one this copy reports.
-        await reader.cancel(error).catch(() => {});
-        throw error;
+async function copyBatched(source: PushedByteStream, target: LocalOutput): Promise<void> {
+  for (let bytes = await source.take(); bytes !== null; bytes = await source.take()) {
+    try {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await target.write(bytes.subarray(offset));
       }
-      if (done) return;
+    } catch (error) {
+      // The source may have failed as well (the connection went down); the
+      // local write's failure is the one this copy reports.
+      source.cancel();
+      throw error;
     }
-  } finally {
-    reader.releaseLock();
   }
 }
 
@@ -122,12 +113,27 @@ async function copyBatched(source: ReadableStream<Uint8Array>, target: LocalOutp
  * ```
  */
 export function forwardStdin(child: RemoteProcess): void {
-  Deno.stdin.readable.pipeTo(child.stdin).catch((error) => {
+  copyStdin(stdinSink(child)).catch((error) => {
     if (!(error instanceof Deno.errors.BrokenPipe)) {
       printError(`rexec: reading local stdin failed: ${(error as Error).message}`);
       child.cancel();
     }
   });
+}
+
+/**
+ * Copies local stdin to `sink` until end of file, reading straight into one
+ * buffer (a write resolves once its bytes were sent).
+ */
+async function copyStdin(
+  sink: { write(bytes: Uint8Array): Promise<void>; close(): void },
+): Promise<void> {
+  const buffer = new Uint8Array(STDIN_CHUNK);
+  for (let count = await Deno.stdin.read(buffer); count !== null;) {
+    if (count > 0) await sink.write(buffer.subarray(0, count));
+    count = await Deno.stdin.read(buffer);
+  }
+  sink.close();
 }
 
 /**

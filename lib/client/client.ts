@@ -41,6 +41,9 @@ import { authenticate } from "./handshake.ts";
 
 export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
 
+/** What #nextFrame's race yields when the heartbeat starts first. */
+const HEARTBEAT_STARTED = Symbol("heartbeat started");
+
 /**
  * Options for {@link connect}.
  *
@@ -107,7 +110,13 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   options.signal?.throwIfAborted();
   const abort = new AbortController();
   const timeoutMs = (options.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
-  const timer = setTimeout(() => abort.abort("timeout"), timeoutMs);
+  // A timeout signal rather than setTimeout: the first setTimeout loads
+  // Deno's node:timers, which costs a one-shot `rexec run` a noticeable part
+  // of its start-up. The listener is removed once connected, which also
+  // lets the pending timer stop holding the process open.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const onTimeout = () => abort.abort("timeout");
+  deadline.addEventListener("abort", onTimeout, { once: true });
   const onAbort = () => abort.abort("aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let conn: Deno.Conn | undefined;
@@ -133,7 +142,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
       await tlsHandshake(tls, where);
     }
     const client = await handshake(conn, options, where);
-    clearTimeout(timer);
+    deadline.removeEventListener("abort", onTimeout);
     options.signal?.removeEventListener("abort", onAbort);
     options.signal?.addEventListener("abort", () => client.close(), { once: true });
     return client;
@@ -148,7 +157,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
     }
     throw describeConnectFailure(error, where);
   } finally {
-    clearTimeout(timer);
+    deadline.removeEventListener("abort", onTimeout);
     options.signal?.removeEventListener("abort", onAbort);
   }
 }
@@ -246,7 +255,12 @@ export class Client implements AsyncDisposable {
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
   readonly #host: CommandHost;
-  readonly #heartbeat: Heartbeat | undefined;
+  readonly #keepaliveMs: number;
+  #heartbeat: Heartbeat | undefined;
+  /** Fires one keepalive interval in, when the heartbeat takes over. */
+  readonly #heartbeatDue: AbortSignal | undefined;
+  /** Tells a read that began before the heartbeat started that it has. */
+  #onHeartbeatStart: (() => void) | undefined;
   #current: CommandChannel | undefined;
   #failure: Error | undefined;
 
@@ -263,22 +277,14 @@ export class Client implements AsyncDisposable {
       stdinWindow: parts.hello.stdinWindow ?? 0,
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
-    this.#heartbeat = parts.keepaliveMs > 0
-      ? new Heartbeat({
-        intervalMs: parts.keepaliveMs,
-        sendPing: () => {
-          this.#writer.write(FrameType.Ping).catch((error) => this.#fail(this.#lost(error)));
-        },
-        onSilence: (silentMs) =>
-          this.#fail(
-            new ConnectionError(
-              `connection to ${this.where} lost: no word from the server for ${
-                Math.round(silentMs / 1000)
-              } s`,
-            ),
-          ),
-      })
-      : undefined;
+    this.#keepaliveMs = parts.keepaliveMs;
+    if (parts.keepaliveMs > 0) {
+      // The heartbeat starts one interval in, by a timeout signal: its own
+      // interval timer is the first setInterval, which loads node:timers, and
+      // a client done sooner (a one-shot `rexec run`) never needs it.
+      this.#heartbeatDue = AbortSignal.timeout(parts.keepaliveMs);
+      this.#heartbeatDue.addEventListener("abort", this.#startHeartbeat, { once: true });
+    }
     this.closed = this.#readLoop();
   }
 
@@ -327,18 +333,65 @@ export class Client implements AsyncDisposable {
     return channel.process;
   }
 
+  /**
+   * Sends the PING that would have been the heartbeat's first, and starts it;
+   * a read already waiting counts as listening from now (see #nextFrame).
+   */
+  #startHeartbeat = (): void => {
+    if (this.#failure) return;
+    const sendPing = () => {
+      this.#writer.write(FrameType.Ping).catch((error) => this.#fail(this.#lost(error)));
+    };
+    sendPing();
+    this.#heartbeat = new Heartbeat({
+      intervalMs: this.#keepaliveMs,
+      sendPing,
+      onSilence: (silentMs) =>
+        this.#fail(
+          new ConnectionError(
+            `connection to ${this.where} lost: no word from the server for ${
+              Math.round(silentMs / 1000)
+            } s`,
+          ),
+        ),
+    });
+    this.#onHeartbeatStart?.();
+  };
+
+  /** The next frame, the wait counted by the heartbeat as listening, once it runs. */
+  async #nextFrame(): Promise<Frame | null> {
+    // Output bodies are copied on into the command's streams, and nothing
+    // else keeps a body past its dispatch.
+    const read = this.#reader.readBorrowed();
+    if (this.#heartbeat) return await this.#heartbeat.listen(read);
+    if (!this.#heartbeatDue) return await read;
+    const started = Promise.withResolvers<typeof HEARTBEAT_STARTED>();
+    this.#onHeartbeatStart = () => started.resolve(HEARTBEAT_STARTED);
+    try {
+      const first = await Promise.race([read, started.promise]);
+      if (first !== HEARTBEAT_STARTED) return first;
+    } finally {
+      this.#onHeartbeatStart = undefined;
+    }
+    return await this.#heartbeat!.listen(read);
+  }
+
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        // Output bodies are copied on into the command's streams, and
-        // nothing else keeps a body past its dispatch.
-        const read = this.#reader.readBorrowed();
-        const frame = await (this.#heartbeat ? this.#heartbeat.listen(read) : read);
+        const frame = await this.#nextFrame();
         if (frame === null) {
           this.#fail(new ConnectionError(`${this.where} closed the connection`));
           return;
         }
         await this.#dispatch(frame);
+        // The end of a burst: output read together goes out together, and
+        // the next read waits until it has gone (see outputReturned).
+        const current = this.#current;
+        if (current && !this.#reader.frameBuffered) {
+          current.flushOutput();
+          await current.outputReturned();
+        }
       }
     } catch (error) {
       if (error instanceof ProtocolError && !this.#failure) await this.#sendFarewell(error);
@@ -395,6 +448,7 @@ export class Client implements AsyncDisposable {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#heartbeatDue?.removeEventListener("abort", this.#startHeartbeat);
     this.#heartbeat?.[Symbol.dispose]();
     this.#current?.fail(error);
     this.#current = undefined;

@@ -19,9 +19,58 @@ import { PushedByteStream } from "./pushed_stream.ts";
 /**
  * Bytes of output the client buffers per stream before it stops reading the
  * connection. Room for several frames lets a consumer that writes somewhere
- * slow per call (local stdout) take many frames in one BYOB read.
+ * slow per call (local stdout) take many frames in one write.
  */
 const OUTPUT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** The channel behind each process, for the CLI's direct access below. */
+const channels = new WeakMap<RemoteProcess, CommandChannel>();
+
+/**
+ * The queue behind a process's stdout or stderr, for a consumer that takes
+ * its bytes in batches without stream machinery (the CLI copying them to
+ * local stdout). Not part of the library's API: use the streams or
+ * `output()` instead.
+ *
+ * @throws {TypeError} when that output is not piped.
+ *
+ * @example
+ * ```ts ignore
+ * import { outputQueue } from "./remote_process.ts";
+ *
+ * const stdout = outputQueue(child, "stdout");
+ * for (let bytes = await stdout.take(); bytes !== null; bytes = await stdout.take()) {
+ *   await Deno.stdout.write(bytes);
+ * }
+ * ```
+ */
+export function outputQueue(process: RemoteProcess, name: "stdout" | "stderr"): PushedByteStream {
+  return channels.get(process)!.queue(name);
+}
+
+/**
+ * Where a process's stdin goes, for a producer that writes bytes without
+ * stream machinery (the CLI forwarding local stdin). `write` resolves once
+ * the bytes were sent, so the caller may reuse its buffer; it rejects with
+ * `Deno.errors.BrokenPipe` once the command has ended. Not part of the
+ * library's API: use the stream instead.
+ *
+ * @throws {TypeError} when stdin is not piped.
+ *
+ * @example
+ * ```ts ignore
+ * import { stdinSink } from "./remote_process.ts";
+ *
+ * const stdin = stdinSink(child);
+ * await stdin.write(new TextEncoder().encode("hello\n"));
+ * stdin.close();
+ * ```
+ */
+export function stdinSink(
+  process: RemoteProcess,
+): { write(bytes: Uint8Array): Promise<void>; close(): void } {
+  return channels.get(process)!.stdinSink();
+}
 
 /**
  * Options for `Client.spawn` and `Client.spawnShell`.
@@ -149,6 +198,7 @@ export class RemoteProcess {
   constructor(channel: CommandChannel, status: Promise<RemoteStatus>) {
     this.#channel = channel;
     this.status = status;
+    channels.set(this, channel);
   }
 
   /** The command's stdin. @throws {TypeError} when stdin is not piped. */
@@ -170,7 +220,7 @@ export class RemoteProcess {
   async output(): Promise<RemoteOutput> {
     const collect = (name: "stdout" | "stderr") =>
       this.#channel.isPiped(name)
-        ? new Response(this.#channel.stream(name)).bytes()
+        ? this.#channel.queue(name).readAll()
         : Promise.resolve(new Uint8Array(0));
     const [stdout, stderr, status] = await Promise.all([
       collect("stdout"),
@@ -208,7 +258,7 @@ export class CommandChannel {
   readonly #status: PromiseWithResolvers<RemoteStatus>;
   readonly #stdout: PushedByteStream | undefined;
   readonly #stderr: PushedByteStream | undefined;
-  readonly #stdin: WritableStream<Uint8Array> | undefined;
+  #stdin: WritableStream<Uint8Array> | undefined;
   #credit: number;
   #creditWaiter: PromiseWithResolvers<void> | undefined;
   #ended = false;
@@ -251,13 +301,6 @@ export class CommandChannel {
     const output = () => new PushedByteStream({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
     this.#stdout = this.#request.stdout ? output() : undefined;
     this.#stderr = this.#request.stderr ? output() : undefined;
-    this.#stdin = this.#request.stdin
-      ? new WritableStream<Uint8Array>({
-        write: (chunk) => this.#sendStdin(chunk),
-        close: () => this.#endStdin(),
-        abort: () => this.#endStdin(),
-      })
-      : undefined;
     this.process = new RemoteProcess(this, this.#status.promise);
     this.sendControl(FrameType.Exec, exec);
     const { signal } = options;
@@ -275,17 +318,38 @@ export class CommandChannel {
     return this.#request[name];
   }
 
-  /** The named stream. @throws {TypeError} when it is not piped. */
+  /**
+   * The named stream, made on first use: a client that never asks for one
+   * (`output()`, the CLI) never loads the streams machinery.
+   *
+   * @throws {TypeError} when it is not piped.
+   */
   stream(name: "stdin"): WritableStream<Uint8Array>;
   stream(name: "stdout" | "stderr"): ReadableStream<Uint8Array>;
   stream(
     name: "stdin" | "stdout" | "stderr",
   ): WritableStream<Uint8Array> | ReadableStream<Uint8Array> {
-    const stream = name === "stdin"
-      ? this.#stdin
-      : (name === "stdout" ? this.#stdout : this.#stderr)?.readable;
-    if (!stream) throw new TypeError(`${name} is not piped`);
-    return stream;
+    if (name !== "stdin") return this.queue(name).readable;
+    if (!this.#request.stdin) throw new TypeError("stdin is not piped");
+    this.#stdin ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.#sendStdin(chunk),
+      close: () => this.#endStdin(),
+      abort: () => this.#endStdin(),
+    });
+    return this.#stdin;
+  }
+
+  /** The queue behind stdout or stderr. @throws {TypeError} when it is not piped. */
+  queue(name: "stdout" | "stderr"): PushedByteStream {
+    const queue = name === "stdout" ? this.#stdout : this.#stderr;
+    if (!queue) throw new TypeError(`${name} is not piped`);
+    return queue;
+  }
+
+  /** Stdin without a stream. @throws {TypeError} when it is not piped. */
+  stdinSink(): { write(bytes: Uint8Array): Promise<void>; close(): void } {
+    if (!this.#request.stdin) throw new TypeError("stdin is not piped");
+    return { write: (bytes) => this.#sendStdin(bytes), close: () => this.#endStdin() };
   }
 
   /** Sends a control frame while the command runs; a no-op once it ended. */
@@ -294,10 +358,35 @@ export class CommandChannel {
     this.#host.writer.write(type, body).catch((error) => this.#host.onWriteFailed(error));
   }
 
-  /** Takes a STDOUT or STDERR frame, copying its body; resolves when there is room for more. */
+  /**
+   * Takes a STDOUT or STDERR frame, copying its body; resolves when there is
+   * room for more. The bytes reach the consumer at the next
+   * {@link flushOutput}, or sooner when the queue fills up.
+   */
   async deliver(type: FrameType, body: Uint8Array): Promise<void> {
     const target = type === FrameType.Stdout ? this.#stdout : this.#stderr;
     await target?.pushCopy(body);
+  }
+
+  /**
+   * Hands delivered output to the consumers: the connection's reader calls
+   * it when it has no further frame at hand, so that output read in one
+   * burst reaches them together.
+   */
+  flushOutput(): void {
+    this.#stdout?.flush();
+    this.#stderr?.flush();
+  }
+
+  /**
+   * Resolves once the consumers are done with the output they took (see
+   * `PushedByteStream.returned`): the connection's reader waits for it
+   * before reading on, so that the socket fills meanwhile and is read in
+   * fewer, larger pieces, rather than woken for every frame.
+   */
+  async outputReturned(): Promise<void> {
+    await this.#stdout?.returned();
+    await this.#stderr?.returned();
   }
 
   /** Takes a STDIN_WINDOW grant. */

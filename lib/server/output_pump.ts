@@ -1,16 +1,19 @@
 /**
  * Carries one output stream of a command (its stdout or stderr pipe) to the
- * client as frames, adapting the frame size to the connection: while the
- * connection keeps up, each read from the pipe goes out at once as its own
- * frame, read straight into the buffer it is sent from; while a frame is
- * still being written, what the pipe yields meanwhile is gathered into the
- * next frame, up to its limit. A slow reader thus gets fewer, larger frames
- * (less work per byte on both ends), and output is never held back waiting
- * for more.
+ * client as frames, moving as many bytes per frame as the pipe has ready.
+ * After each read, the pump reads again at once: while the pipe yields more
+ * before the event loop comes round, the bytes gather into the same frame,
+ * up to its limit; the frame goes out as soon as the pipe has nothing more
+ * to give right now. A fast producer (a big file, a dump) thus gets large
+ * frames, a socket write each, where a pipe read alone never yields more than
+ * the pipe holds (64 KiB on Linux); a trickle still goes out at once. While
+ * a frame is being written, the next read goes on, so the pipe keeps
+ * draining.
  *
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { encodeHeader, type FrameType, HEADER_SIZE } from "../protocol/frame.ts";
 
 /**
@@ -26,8 +29,9 @@ export interface PumpOutputOptions {
   /** Largest frame body to send; the client's limit or less. */
   readonly maxBody: number;
   /**
-   * Sends one encoded frame; resolves once the connection took it. While it
-   * is pending, output gathers for the next frame; a rejection ends the pump.
+   * Sends one encoded frame; resolves once the connection took it, when the
+   * frame's buffer may be filled again. While it is pending, output gathers
+   * for the next frame; a rejection ends the pump.
    */
   readonly write: (frame: Uint8Array) => Promise<void>;
   /** Told the body size of each frame once it was written. */
@@ -65,88 +69,96 @@ export async function pumpOutput(
 ): Promise<void> {
   const { type, maxBody, write, onSent } = options;
   const readSize = Math.min(PIPE_READ_SIZE, maxBody);
-  // A frame buffer starts with room for one read and grows to maxBody only
-  // when output actually gathers, so a command that says little costs little.
-  const frameBuffer = (body: number) => new Uint8Array(HEADER_SIZE + body);
-  // The frame being gathered: `filled` body bytes behind room for the header.
-  let gathering = frameBuffer(readSize);
+  // The frame: `filled` body bytes behind room for the header. It starts
+  // with room for one read, and grows to maxBody only when output gathers.
+  let frame = new Uint8Array(HEADER_SIZE + readSize);
   let filled = 0;
-  // The other frame buffer, free once its write is done.
-  let spare: Uint8Array<ArrayBuffer> | undefined;
-  let scratch: Uint8Array<ArrayBuffer> | undefined;
-  let sending: Promise<void> | undefined;
-  let failure: { error: unknown } | undefined;
+  // Where reads go while a frame holds bytes: the frame's own buffer is
+  // transferred to a BYOB read, and could not be sent while one waits.
+  let scratch = new ArrayBuffer(readSize);
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let ended = false;
+  let writeFailed = false;
+  let readError: { error: unknown } | undefined;
 
-  // Invariant: whenever no write is pending, nothing gathered is waiting.
-  // Called only with something gathered and no write pending.
-  const send = () => {
-    const body = filled;
-    const frame = gathering.subarray(0, HEADER_SIZE + body);
-    encodeHeader(frame, type, body);
-    const written = gathering;
-    gathering = spare ?? frameBuffer(readSize);
-    spare = undefined;
-    filled = 0;
-    sending = write(frame).then(
-      () => {
-        onSent?.(body);
-        // A grown buffer is kept only while output is gathering; a stream
-        // gone quiet goes back to holding one read's worth.
-        if (filled > 0 || written.length <= HEADER_SIZE + readSize) spare = written;
-        sending = undefined;
-        if (filled > 0) send();
-      },
-      (error) => {
-        failure ??= { error };
-        sending = undefined;
-        reader.cancel(error).catch(() => {});
-      },
-    );
+  /** Takes a read's result: its bytes join the frame. */
+  const take = (
+    { value, done }: ReadableStreamReadResult<Uint8Array>,
+    into: "frame" | "scratch",
+  ) => {
+    if (value === undefined) {
+      // Cancelled: the buffer went with the stream.
+      ended = true;
+      if (into === "frame") frame = new Uint8Array(HEADER_SIZE + readSize);
+      return;
+    }
+    if (into === "frame") {
+      frame = new Uint8Array(value.buffer as ArrayBuffer);
+    } else {
+      scratch = value.buffer as ArrayBuffer;
+      if (HEADER_SIZE + filled + value.length > frame.length) {
+        const larger = new Uint8Array(HEADER_SIZE + maxBody);
+        larger.set(frame.subarray(0, HEADER_SIZE + filled));
+        frame = larger;
+      }
+      frame.set(value, HEADER_SIZE + filled);
+    }
+    filled += value.length;
+    if (done) ended = true;
   };
 
-  let readError: { error: unknown } | undefined;
+  const send = async () => {
+    const body = filled;
+    const bytes = frame.subarray(0, HEADER_SIZE + body);
+    encodeHeader(bytes, type, body);
+    try {
+      await write(bytes);
+    } catch (error) {
+      writeFailed = true;
+      pending?.catch(() => {});
+      reader.cancel(error).catch(() => {});
+      throw error;
+    }
+    filled = 0;
+    onSent?.(body);
+  };
+
   try {
-    for (;;) {
-      if (filled === 0) {
-        // Nothing waits to be sent, so the read may hold this buffer for as
-        // long as the pipe stays quiet.
-        const { value, done } = await reader.read(
-          new Uint8Array(gathering.buffer, HEADER_SIZE, readSize),
+    while (!ended) {
+      if (filled === 0 && pending === undefined) {
+        // Nothing to send: the read may hold the frame's own buffer for as
+        // long as the pipe stays quiet, and fill it in place.
+        take(
+          await reader.read(new Uint8Array(frame.buffer, HEADER_SIZE, readSize)),
+          "frame",
         );
-        if (value === undefined || failure) break;
-        gathering = new Uint8Array(value.buffer as ArrayBuffer);
-        if (done) break;
-        filled = value.length;
-      } else {
-        // A write is pending and a frame is gathering: read elsewhere, so
-        // that the gathered bytes can go out the moment the write is done.
-        const { value, done } = await reader.read(scratch ?? new Uint8Array(readSize));
-        if (value === undefined || failure) break;
-        scratch = new Uint8Array(value.buffer as ArrayBuffer);
-        if (done) break;
-        if (filled + value.length > maxBody) {
-          await sending;
-          if (failure) break;
-        }
-        if (HEADER_SIZE + filled + value.length > gathering.length) {
-          const larger = frameBuffer(maxBody);
-          larger.set(gathering.subarray(0, HEADER_SIZE + filled));
-          gathering = larger;
-        }
-        gathering.set(value, HEADER_SIZE + filled);
-        filled += value.length;
+        continue;
       }
-      if (sending === undefined && filled > 0) send();
+      if (filled >= maxBody) {
+        await send();
+        continue;
+      }
+      pending ??= reader.read(new Uint8Array(scratch, 0, Math.min(readSize, maxBody - filled)));
+      const result = filled === 0 ? await pending : await Promise.race([pending, nextTurn()]);
+      if (result !== undefined) {
+        pending = undefined;
+        take(result, "scratch");
+        // Keep gathering while the pipe has more and the frame has room.
+        if (!ended && filled < maxBody) continue;
+      }
+      if (filled > 0) await send();
     }
   } catch (error) {
+    if (writeFailed) throw error;
     // What was read before the pipe failed is still sent, before the caller
     // goes on to report the command's end.
     readError = { error };
   }
-  while (!failure && (sending !== undefined || filled > 0)) {
-    if (sending !== undefined) await sending;
-    else send();
-  }
-  if (failure) throw failure.error;
+  if (filled > 0) await send();
   if (readError) throw readError.error;
+}
+
+/** Resolves once the event loop has come round: reads that could complete now have. */
+function nextTurn(): Promise<undefined> {
+  return new Promise((resolve) => setImmediate(() => resolve(undefined)));
 }

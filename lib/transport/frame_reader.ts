@@ -1,23 +1,34 @@
 /**
- * Reads frames from a byte stream with a BYOB reader. Bytes are read ahead
- * into one reused buffer, as much as the stream has ready (never waiting for
- * more than the current frame needs), so that a run of output frames costs
- * one read per few frames rather than two or three per frame. The buffer
- * starts at 4 KiB and grows (to 64 KiB by default) only while the stream
- * keeps filling it; it does not shrink back, so a connection costs at most
- * its read-ahead limit. A body is copied
- * out of that buffer into one of exactly its length, allocated only after
- * the length has been checked against the limit (or lent as a view, with
+ * Reads frames from a byte source: a readable byte stream (read with a BYOB
+ * reader), or anything with a `read(buffer)` like `Deno.Conn`, read straight
+ * into the reader's own buffer with no stream machinery in between. Bytes
+ * are read ahead into one reused buffer, as much as the source has ready
+ * (never waiting for more than the current frame needs), so that a run of
+ * output frames costs one read per few frames rather than two or three per
+ * frame. The buffer starts at 4 KiB and grows (to 64 KiB by default) only
+ * while the source keeps filling it; it does not shrink back, so a
+ * connection costs at most its read-ahead limit. A body is copied out of
+ * that buffer into one of exactly its length, allocated only after the
+ * length has been checked against the limit (or lent as a view, with
  * {@link FrameReader.readBorrowed}); a body larger than the buffer is read
- * straight into its own. Correct however the
- * stream is cut: a frame may arrive one byte at a time, or many frames in
- * one chunk.
+ * straight into its own. Correct however the source is cut: a frame may
+ * arrive one byte at a time, or many frames in one chunk.
  *
  * @module
  */
 
 import { TruncatedFrameError } from "../errors.ts";
 import { decodeHeader, type Frame, HEADER_SIZE } from "../protocol/frame.ts";
+
+/**
+ * A source read into the caller's buffer, like `Deno.Conn`: `read` fills a
+ * prefix of `buffer` and resolves with how many bytes it took, or with
+ * `null` at the end of the stream.
+ */
+export interface ByteReader {
+  /** Reads into `buffer`; resolves with the count, or `null` at the end. */
+  read(buffer: Uint8Array): Promise<number | null>;
+}
 
 /** Options for {@link FrameReader}. */
 export interface FrameReaderOptions {
@@ -41,7 +52,8 @@ const DEFAULT_MAX_READ_AHEAD = 64 * 1024;
 const INITIAL_READ_AHEAD = 4 * 1024;
 
 /**
- * Reads frames from a readable byte stream, such as `Deno.Conn.readable`.
+ * Reads frames from a byte source: a `Deno.Conn` (or anything with its
+ * `read`), or a readable byte stream such as `Deno.Conn.readable`.
  *
  * @example Reading frames from bytes that arrive cut anywhere
  * ```ts
@@ -65,7 +77,7 @@ const INITIAL_READ_AHEAD = 4 * 1024;
 export class FrameReader {
   /** Largest body accepted; may be raised once the peer is authenticated. */
   maxFrameSize: number;
-  readonly #reader: ReadableStreamBYOBReader;
+  readonly #fill: (view: Uint8Array) => Promise<ReadableStreamReadResult<Uint8Array>>;
   readonly #maxReadAhead: number;
   readonly #header = new Uint8Array(HEADER_SIZE);
   /** Read-ahead bytes not yet taken are `#buffer[#start, #end)`. */
@@ -77,12 +89,14 @@ export class FrameReader {
   #ended = false;
   #failure: { error: unknown } | undefined;
 
-  /** Locks `readable` and reads frames from it. */
+  /** Reads frames from `source`; a stream is locked for good. */
   constructor(
-    readable: ReadableStream<Uint8Array>,
+    source: ByteReader | ReadableStream<Uint8Array>,
     options: FrameReaderOptions,
   ) {
-    this.#reader = readable.getReader({ mode: "byob" });
+    // Told apart by `read` rather than instanceof: naming ReadableStream
+    // loads the streams machinery, which a client reading a Deno.Conn avoids.
+    this.#fill = isByteReader(source) ? directFill(source) : byobFill(source);
     this.maxFrameSize = options.maxFrameSize;
     this.#maxReadAhead = Math.max(
       options.maxReadAhead ?? DEFAULT_MAX_READ_AHEAD,
@@ -96,6 +110,18 @@ export class FrameReader {
    */
   get lastHeader(): Uint8Array {
     return this.#header;
+  }
+
+  /**
+   * Whether the next frame is already read ahead whole, so that reading it
+   * will not wait on the source: a caller that batches work per burst of
+   * frames flushes when this turns false.
+   */
+  get frameBuffered(): boolean {
+    const available = this.#end - this.#start;
+    if (this.#failure || available < HEADER_SIZE) return false;
+    const length = new DataView(this.#buffer, this.#start, HEADER_SIZE).getUint32(0);
+    return available - HEADER_SIZE >= length;
   }
 
   /**
@@ -181,7 +207,7 @@ export class FrameReader {
     if (this.#end - this.#start >= count) return true;
     this.#makeRoom(count);
     while (this.#end - this.#start < count && !this.#ended) {
-      const { value, done } = await this.#reader.read(
+      const { value, done } = await this.#fill(
         new Uint8Array(this.#buffer, this.#end, this.#buffer.byteLength - this.#end),
       );
       if (value === undefined) {
@@ -225,7 +251,7 @@ export class FrameReader {
   }
 
   /**
-   * Fills `target` straight from the stream. A BYOB read hands back the
+   * Fills `target` straight from the source. A BYOB read hands back the
    * buffer it was given in a new view and may fill less than asked, so the
    * loop follows the buffer from read to read.
    */
@@ -236,7 +262,7 @@ export class FrameReader {
     let buffer = target.buffer as ArrayBuffer;
     let filled = 0;
     while (filled < byteLength && !this.#ended) {
-      const { value, done } = await this.#reader.read(
+      const { value, done } = await this.#fill(
         new Uint8Array(buffer, byteOffset + filled, byteLength - filled),
       );
       if (value === undefined) {
@@ -249,4 +275,34 @@ export class FrameReader {
     }
     return { bytes: new Uint8Array(buffer, byteOffset, byteLength), filled };
   }
+}
+
+function isByteReader(source: ByteReader | ReadableStream<Uint8Array>): source is ByteReader {
+  return typeof (source as Partial<ByteReader>).read === "function";
+}
+
+/**
+ * Reads of a byte stream through a BYOB reader: the view's buffer is
+ * transferred, and comes back in the result.
+ */
+function byobFill(
+  stream: ReadableStream<Uint8Array>,
+): (view: Uint8Array) => Promise<ReadableStreamReadResult<Uint8Array>> {
+  const reader = stream.getReader({ mode: "byob" });
+  return (view) => reader.read(view);
+}
+
+/**
+ * Reads of a {@link ByteReader}, in the shape of a BYOB read's result: the
+ * bytes land in the view itself, whose buffer stays where it was.
+ */
+function directFill(
+  source: ByteReader,
+): (view: Uint8Array) => Promise<ReadableStreamReadResult<Uint8Array>> {
+  return async (view) => {
+    const count = await source.read(view);
+    return count === null
+      ? { value: view.subarray(0, 0), done: true }
+      : { value: view.subarray(0, count), done: false };
+  };
 }
