@@ -221,7 +221,10 @@ export class AuthThrottle {
         this.#forgetStale(record);
         record.failures++;
         record.lastFailure = now;
-        const answerAt = Math.max(now, record.lastAnswer) + this.#delay(record.failures);
+        // The hold is computed apart from the clock's value, so that it is
+        // exactly the delay when no earlier answer is pending.
+        const holdMs = Math.max(0, record.lastAnswer - now) + this.#delay(record.failures);
+        const answerAt = now + holdMs;
         record.lastAnswer = answerAt;
         record.held.push(answerAt);
         // Re-inserted so that the map stays ordered by the freshest failure.
@@ -229,7 +232,7 @@ export class AuthThrottle {
         this.#records.set(address, record);
         this.#dropStalest();
         this.#settle(address, record);
-        return answerAt - now;
+        return holdMs;
       },
       [Symbol.dispose]: () => {
         if (decided) return;
