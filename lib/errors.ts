@@ -116,7 +116,9 @@ export class FrameTooLargeError extends ProtocolError {
  * });
  * await assert.rejects(
  *   reader.read(),
- *   (error) => error instanceof TruncatedFrameError && /\(8 of 10 bytes received\)/.test(error.message),
+ *   (error) =>
+ *     error instanceof TruncatedFrameError &&
+ *     /\(8 of 10 bytes received\)/.test(error.message),
  * );
  * ```
  */
@@ -304,7 +306,8 @@ export class SessionBusyError extends RexecError {
  * try {
  *   await assert.rejects(
  *     resolveToken({ tokenFile, env: new Map() }),
- *     (error) => error instanceof TokenError && error.message === `token file ${tokenFile} is empty`,
+ *     (error) =>
+ *       error instanceof TokenError && error.message === `token file ${tokenFile} is empty`,
  *   );
  * } finally {
  *   await Deno.remove(tokenFile);
@@ -327,7 +330,8 @@ export class TokenError extends RexecError {}
  *   () => parseCli(["run", "build-box"]),
  *   (error) =>
  *     error instanceof UsageError &&
- *     error.message === "missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING",
+ *     error.message ===
+ *       "missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING",
  * );
  * ```
  */

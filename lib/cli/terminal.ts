@@ -169,7 +169,8 @@ async function copyStdin(
  * import { exitCodeFor } from "./terminal.ts";
  *
  * // Ended by --timeout: 124, as coreutils timeout says.
- * assert.equal(exitCodeFor({ success: false, code: 143, signal: "SIGTERM", reason: "timeout" }), 124);
+ * const timedOut = { success: false, code: 143, signal: "SIGTERM", reason: "timeout" } as const;
+ * assert.equal(exitCodeFor(timedOut), 124);
  * assert.equal(exitCodeFor({ success: false, code: 42, signal: null }), 42);
  * ```
  */
@@ -194,7 +195,8 @@ export function exitCodeFor(status: RemoteStatus): number {
  *
  * assert.equal(describeStatus({ success: true, code: 0, signal: null }), undefined);
  * assert.equal(describeStatus({ success: false, code: 3, signal: null }), "exit 3");
- * assert.equal(describeStatus({ success: false, code: 137, signal: "SIGKILL" }), "killed by SIGKILL");
+ * const killed = { success: false, code: 137, signal: "SIGKILL" } as const;
+ * assert.equal(describeStatus(killed), "killed by SIGKILL");
  * ```
  */
 export function describeStatus(status: RemoteStatus): string | undefined {

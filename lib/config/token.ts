@@ -140,11 +140,10 @@ export interface ResolveTokenOptions {
  * import assert from "node:assert/strict";
  * import { defaultTokenPath } from "./token.ts";
  *
- * assert.equal(defaultTokenPath(new Map([["HOME", "/home/ada"]])), "/home/ada/.config/rexec/token");
- * assert.equal(
- *   defaultTokenPath(new Map([["HOME", "/home/ada"], ["XDG_CONFIG_HOME", "/etc/xdg"]])),
- *   "/etc/xdg/rexec/token",
- * );
+ * const home = new Map([["HOME", "/home/ada"]]);
+ * assert.equal(defaultTokenPath(home), "/home/ada/.config/rexec/token");
+ * const xdg = new Map([...home, ["XDG_CONFIG_HOME", "/etc/xdg"]]);
+ * assert.equal(defaultTokenPath(xdg), "/etc/xdg/rexec/token");
  * ```
  */
 export function defaultTokenPath(env: Environment = Deno.env): string {

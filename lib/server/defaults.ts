@@ -77,7 +77,8 @@ export const DEFAULT_STDIN_WINDOW = 256 * 1024;
  * const tooLong = "x".repeat(DEFAULT_LIMITS.maxExecSize);
  * const status = await client.spawn(["echo", tooLong]).status;
  * assert.equal(status.reason, "refused");
- * assert.match(status.message!, new RegExp(`this server takes at most ${DEFAULT_LIMITS.maxExecSize}`));
+ * const limit = DEFAULT_LIMITS.maxExecSize;
+ * assert.match(status.message ?? "", new RegExp(`this server takes at most ${limit}`));
  * ```
  */
 export const DEFAULT_LIMITS = {

@@ -83,7 +83,8 @@ export type PolicyDecision =
  * const refused = await anyProgram.check({ argv: ["make"], env: { LD_AUDIT: "/tmp/x.so" } });
  * assert.equal(refused.allowed, false);
  * const named = await CommandPolicy.create({ envAllow: ["LD_AUDIT"] });
- * assert.equal((await named.check({ argv: ["make"], env: { LD_AUDIT: "/tmp/x.so" } })).allowed, true);
+ * const allowed = await named.check({ argv: ["make"], env: { LD_AUDIT: "/tmp/x.so" } });
+ * assert.equal(allowed.allowed, true);
  * ```
  */
 export const DANGEROUS_ENV: readonly string[] = Object.freeze([
