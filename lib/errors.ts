@@ -10,14 +10,18 @@
  *
  * @example Telling rexec's own failures apart from bugs
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCli } from "./cli/args.ts";
  * import { RexecError } from "./errors.ts";
  *
+ * let message = "";
  * try {
- *   throw new RexecError("something went wrong");
+ *   parseCli(["run"]);
  * } catch (error) {
- *   if (!(error instanceof RexecError)) throw error;
- *   console.error(`rexec: ${error.message}`);
+ *   if (!(error instanceof RexecError)) throw error; // a bug: let it crash loudly
+ *   message = `rexec: ${error.message}`; // a failure the user can act on
  * }
+ * assert.equal(message, "rexec: missing HOST: rexec run HOST[:PORT]");
  * ```
  */
 export class RexecError extends Error {
@@ -35,10 +39,17 @@ export class RexecError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProtocolError } from "./errors.ts";
+ * import { decodeHeader } from "./protocol/frame.ts";
  *
- * const error = new ProtocolError("unexpected EXIT frame before AUTH_OK");
- * console.assert(error.code === "protocol_error");
+ * // 0x47 is no frame type: the peer is not speaking rexec frames.
+ * assert.throws(
+ *   () => decodeHeader(new Uint8Array([0, 0, 0, 0, 0x47]), 1024),
+ *   (error) =>
+ *     error instanceof ProtocolError && error.code === "protocol_error" &&
+ *     error.message === "unknown frame type 0x47",
+ * );
  * ```
  */
 export class ProtocolError extends RexecError {
@@ -58,10 +69,17 @@ export class ProtocolError extends RexecError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameTooLargeError } from "./errors.ts";
+ * import { decodeHeader, FrameType } from "./protocol/frame.ts";
  *
- * const error = new FrameTooLargeError(1 << 30, 1 << 20);
- * console.assert(error.length === 1 << 30);
+ * const header = new Uint8Array([0x40, 0, 0, 0, FrameType.Stdout]); // a 1 GiB body
+ * assert.throws(
+ *   () => decodeHeader(header, 1 << 20),
+ *   (error) =>
+ *     error instanceof FrameTooLargeError && error.length === 1 << 30 &&
+ *     error.limit === 1 << 20 && error.code === "frame_too_large",
+ * );
  * ```
  */
 export class FrameTooLargeError extends ProtocolError {
@@ -86,10 +104,22 @@ export class FrameTooLargeError extends ProtocolError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TruncatedFrameError } from "./errors.ts";
+ * import { encodeFrame, FrameType } from "./protocol/frame.ts";
+ * import { FrameReader } from "./transport/frame_reader.ts";
  *
- * const error = new TruncatedFrameError(3, 5);
- * console.assert(error.message.includes("3 of 5"));
+ * // The peer hung up 8 bytes into a 10-byte frame: a header and 3 of 5 body bytes.
+ * const frame = encodeFrame(FrameType.Stdout, new TextEncoder().encode("hello"));
+ * const reader = new FrameReader(new Blob([frame.slice(0, 8)]).stream(), {
+ *   maxFrameSize: 1024,
+ * });
+ * await assert.rejects(
+ *   reader.read(),
+ *   (error) =>
+ *     error instanceof TruncatedFrameError &&
+ *     /\(8 of 10 bytes received\)/.test(error.message),
+ * );
  * ```
  */
 export class TruncatedFrameError extends ProtocolError {
@@ -107,10 +137,24 @@ export class TruncatedFrameError extends ProtocolError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { HandshakeError } from "./errors.ts";
  *
- * const error = new HandshakeError("peer speaks HTTP, not rexec", "not_rexec");
- * console.assert(error.code === "not_rexec");
+ * // An SSH server where a rexec server was expected.
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const sshServer = (async () => {
+ *   using conn = await listener.accept();
+ *   await conn.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.6\r\n"));
+ *   await conn.read(new Uint8Array(64));
+ * })();
+ * await assert.rejects(
+ *   connect({ hostname: "127.0.0.1", port: listener.addr.port, token: "a-token-of-some-length" }),
+ *   (error) =>
+ *     error instanceof HandshakeError && error.code === "not_rexec" &&
+ *     error.message.endsWith("is not a rexec server (it speaks SSH)"),
+ * );
+ * await sshServer.catch(() => {}); // the client hung up on it
  * ```
  */
 export class HandshakeError extends ProtocolError {}
@@ -121,10 +165,20 @@ export class HandshakeError extends ProtocolError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { AuthenticationError } from "./errors.ts";
+ * import { serve } from "./server/server.ts";
  *
- * const error = new AuthenticationError("the server rejected the token");
- * console.assert(error instanceof Error);
+ * await using server = await serve({
+ *   token: "the-servers-token-of-some-length",
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * await assert.rejects(
+ *   connect({ hostname: "127.0.0.1", port: server.addr.port, token: "another-token-entirely" }),
+ *   (error) => error instanceof AuthenticationError && /rejected the token/.test(error.message),
+ * );
  * ```
  */
 export class AuthenticationError extends RexecError {}
@@ -134,10 +188,21 @@ export class AuthenticationError extends RexecError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { ConnectionError } from "./errors.ts";
  *
- * const error = new ConnectionError("cannot connect to build-box:7022: connection refused");
- * console.assert(error.name === "ConnectionError");
+ * // A port nobody listens on: bound, then closed again.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr;
+ * listener.close();
+ * await assert.rejects(
+ *   connect({ hostname: "127.0.0.1", port, token: "a-token-of-some-length" }),
+ *   (error) =>
+ *     error instanceof ConnectionError && error.name === "ConnectionError" &&
+ *     error.message === `cannot connect to 127.0.0.1:${port}: ` +
+ *         "connection refused (is rexec serve running there, on that port?)",
+ * );
  * ```
  */
 export class ConnectionError extends RexecError {}
@@ -148,10 +213,20 @@ export class ConnectionError extends RexecError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { ConnectionError, TlsError } from "./errors.ts";
+ * import { serve } from "./server/server.ts";
  *
- * const error = new TlsError("cannot connect to box:7022: its TLS certificate is not trusted");
- * console.assert(error instanceof ConnectionError);
+ * // A client asking for TLS from a server that runs without it.
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await assert.rejects(
+ *   connect({ hostname: "127.0.0.1", port: server.addr.port, token, tls: {} }),
+ *   (error) =>
+ *     error instanceof TlsError && error instanceof ConnectionError &&
+ *     error.message.endsWith("(does the server run with --tls?)"),
+ * );
  * ```
  */
 export class TlsError extends ConnectionError {}
@@ -161,10 +236,22 @@ export class TlsError extends ConnectionError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { RemoteError } from "./errors.ts";
+ * import { serve } from "./server/server.ts";
  *
- * const error = new RemoteError("server_shutdown", "the server is shutting down");
- * console.assert(error.code === "server_shutdown");
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * await server.shutdown();
+ * await client.closed;
+ * assert.throws(
+ *   () => client.spawn(["true"]),
+ *   (error) =>
+ *     error instanceof RemoteError && error.code === "server_shutdown" &&
+ *     error.message.endsWith(": the server is shutting down"),
+ * );
  * ```
  */
 export class RemoteError extends RexecError {
@@ -183,9 +270,18 @@ export class RemoteError extends RexecError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "./client/client.ts";
  * import { SessionBusyError } from "./errors.ts";
+ * import { serve } from "./server/server.ts";
  *
- * console.assert(new SessionBusyError().message.includes("already running"));
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const first = client.spawn(["sleep", "0.1"]);
+ * assert.throws(() => client.spawn(["true"]), SessionBusyError);
+ * assert.equal((await first.status).code, 0);
+ * assert.equal((await client.spawn(["true"]).status).code, 0); // its turn now
  * ```
  */
 export class SessionBusyError extends RexecError {
@@ -202,10 +298,20 @@ export class SessionBusyError extends RexecError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveToken } from "./config/token.ts";
  * import { TokenError } from "./errors.ts";
  *
- * const error = new TokenError("token file /tmp/x is empty");
- * console.assert(error.name === "TokenError");
+ * const tokenFile = await Deno.makeTempFile();
+ * try {
+ *   await assert.rejects(
+ *     resolveToken({ tokenFile, env: new Map() }),
+ *     (error) =>
+ *       error instanceof TokenError && error.message === `token file ${tokenFile} is empty`,
+ *   );
+ * } finally {
+ *   await Deno.remove(tokenFile);
+ * }
  * ```
  */
 export class TokenError extends RexecError {}
@@ -216,10 +322,17 @@ export class TokenError extends RexecError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCli } from "./cli/args.ts";
  * import { UsageError } from "./errors.ts";
  *
- * const error = new UsageError("missing HOST");
- * console.assert(error.name === "UsageError");
+ * assert.throws(
+ *   () => parseCli(["run", "build-box"]),
+ *   (error) =>
+ *     error instanceof UsageError &&
+ *     error.message ===
+ *       "missing command: rexec run HOST -- CMD [ARG...] or rexec run HOST -c STRING",
+ * );
  * ```
  */
 export class UsageError extends RexecError {}
@@ -231,10 +344,21 @@ export class UsageError extends RexecError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SpawnError } from "./errors.ts";
+ * import { spawnProcess } from "./server/process.ts";
  *
- * const error = new SpawnError(127, "nosuchprogram: command not found");
- * console.assert(error.exitCode === 127);
+ * const stdio = { stdin: "null", stdout: "null", stderr: "null" } as const;
+ * await assert.rejects(
+ *   spawnProcess({ argv: ["rexec-no-such-program"], ...stdio }),
+ *   (error) =>
+ *     error instanceof SpawnError && error.exitCode === 127 &&
+ *     error.message === "rexec-no-such-program: command not found",
+ * );
+ * await assert.rejects(
+ *   spawnProcess({ argv: ["true"], cwd: "/rexec/no/such/dir", ...stdio }),
+ *   (error) => error instanceof SpawnError && error.exitCode === 126,
+ * );
  * ```
  */
 export class SpawnError extends RexecError {

@@ -8,14 +8,16 @@
  * and an `output()` helper. The `rexec` command line is built on this API.
  *
  * @example Serve, connect, run
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "./mod.ts";
  *
  * const token = "a-shared-secret-of-some-length";
- * await using server = await serve({ token, port: 0 });
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
  * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
  * const { code, stdout } = await client.spawn(["echo", "hello"]).output();
- * console.log(code, new TextDecoder().decode(stdout)); // 0 "hello\n"
+ * assert.equal(code, 0);
+ * assert.equal(new TextDecoder().decode(stdout), "hello\n");
  * ```
  *
  * @module

@@ -219,10 +219,16 @@ type Parsed = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { UsageError } from "../errors.ts";
  * import { parseCli } from "./args.ts";
  *
  * const config = parseCli(["run", "-e", "A=1", "box:9000", "--", "ls", "-l"]);
- * console.assert(config.mode === "run" && "argv" in config.command);
+ * assert(config.mode === "run");
+ * assert.deepEqual(config.target, { hostname: "box", port: 9000 });
+ * assert.deepEqual(config.env, { A: "1" });
+ * assert.deepEqual(config.command, { argv: ["ls", "-l"] });
+ * assert.throws(() => parseCli(["run", "box", "--timeout", "soon", "--", "ls"]), UsageError);
  * ```
  */
 export function parseCli(args: readonly string[]): CliConfig {

@@ -23,9 +23,10 @@ import type { CertConfig } from "./args.ts";
  *
  * @example
  * ```ts ignore
+ * // Not run as a test: it writes into the user's own config directory and prints to stdout.
  * import { runCert } from "./cert.ts";
  *
- * await runCert({ mode: "cert", names: ["build-box.lan"], force: false });
+ * Deno.exit(await runCert({ mode: "cert", names: ["build-box.lan"], force: false }));
  * ```
  */
 export async function runCert(config: CertConfig): Promise<number> {

@@ -19,12 +19,29 @@ import { printError } from "./terminal.ts";
  * failed connection; the caller exits 255.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveToken } from "../config/token.ts";
+ * import { serve } from "../server/server.ts";
  * import { parseCli } from "./args.ts";
  * import { connectFromConfig } from "./connect.ts";
  *
- * const config = parseCli(["run", "tls://build-box", "--", "true"]);
- * if (config.mode === "run") await using client = await connectFromConfig(config);
+ * const tokenFile = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(tokenFile, "a-shared-secret-of-some-length\n");
+ *   // The token the client will find: REXEC_TOKEN when set, else the file.
+ *   const { token } = await resolveToken({ tokenFile });
+ *   await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ *
+ *   const address = `127.0.0.1:${server.addr.port}`;
+ *   const config = parseCli(["run", "--token-file", tokenFile, address, "--", "true"]);
+ *   assert(config.mode === "run");
+ *   await using client = await connectFromConfig(config);
+ *   assert.equal(client.where, address);
+ *   assert.equal((await client.spawn(["true"]).status).code, 0);
+ * } finally {
+ *   await Deno.remove(tokenFile);
+ * }
  * ```
  */
 export async function connectFromConfig(config: ClientConfig): Promise<Client> {

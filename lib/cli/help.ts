@@ -167,9 +167,11 @@ ${CLIENT_OPTIONS}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { helpText } from "./help.ts";
  *
- * console.assert(helpText("run").startsWith("Usage: rexec run"));
+ * assert.match(helpText("run"), /^Usage: rexec run /);
+ * assert.match(helpText(), /^rexec \d+\.\d+\.\d+: /); // the overview, with the version
  * ```
  */
 export function helpText(topic?: Mode): string {

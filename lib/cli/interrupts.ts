@@ -21,9 +21,12 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exitCodeForSignal } from "./interrupts.ts";
  *
- * console.assert(exitCodeForSignal("SIGINT") === 130);
+ * assert.equal(exitCodeForSignal("SIGINT"), 130);
+ * assert.equal(exitCodeForSignal("SIGTERM"), 143);
+ * assert.equal(exitCodeForSignal("SIGHUP"), 129);
  * ```
  */
 export function exitCodeForSignal(signal: Deno.Signal): number {
@@ -35,11 +38,15 @@ export function exitCodeForSignal(signal: Deno.Signal): number {
  * far) until disposed. While installed, the signals no longer end the
  * process by default.
  *
- * @example
+ * @example Cancelling at the first Ctrl-C, giving up at the second
  * ```ts ignore
- * import { watchInterrupts } from "./interrupts.ts";
+ * // Not run as a test: it waits for a signal sent to this process, the test runner.
+ * import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
  *
- * using _ = watchInterrupts((signal, count) => console.error(signal, count));
+ * using _interrupts = watchInterrupts((signal, count) => {
+ *   if (count === 1) child.cancel(); // child: the RemoteProcess running
+ *   else Deno.exit(exitCodeForSignal(signal));
+ * });
  * ```
  */
 export function watchInterrupts(

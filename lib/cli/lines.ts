@@ -10,11 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLines } from "./lines.ts";
  *
- * const stream = new Blob(["echo a\r\necho b"]).stream();
- * const lines = await Array.fromAsync(readLines(stream));
- * console.assert(lines.join("|") === "echo a|echo b");
+ * // Lines cut across chunks, a CRLF, and a last line without a newline.
+ * const stream = new Blob(["echo a\r\nec", "ho b\n\nls"]).stream();
+ * assert.deepEqual(await Array.fromAsync(readLines(stream)), ["echo a", "echo b", "", "ls"]);
  * ```
  */
 export async function* readLines(

@@ -25,6 +25,7 @@ import {
  *
  * @example
  * ```ts ignore
+ * // Not run as a test: it copies this process's stdin and stdout, and exits with the status.
  * import { parseCli } from "./args.ts";
  * import { runRemote } from "./run.ts";
  *

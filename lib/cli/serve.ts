@@ -40,6 +40,7 @@ import { watchInterrupts } from "./interrupts.ts";
  *
  * @example
  * ```ts ignore
+ * // Not run as a test: it serves until this process gets SIGINT or SIGTERM, then exits.
  * import { parseCli } from "./args.ts";
  * import { runServe } from "./serve.ts";
  *

@@ -30,6 +30,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts ignore
+ * // Not run as a test: it reads commands from this process's stdin, a terminal, and exits.
  * import { parseCli } from "./args.ts";
  * import { runShell } from "./shell.ts";
  *

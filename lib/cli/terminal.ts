@@ -32,10 +32,21 @@ const STDIN_CHUNK = 64 * 1024;
  * Writes a line to local stderr, for rexec's own messages.
  *
  * @example
- * ```ts ignore
- * import { printError } from "./terminal.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
  *
- * printError("rexec: connection refused");
+ * // In a child process, so that what it writes to stderr can be read back.
+ * const script = `
+ *   import { printError } from "${import.meta.resolve("./terminal.ts")}";
+ *   printError("rexec: connection refused");
+ * `;
+ * const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+ *   args: ["eval", script],
+ *   stdout: "null",
+ *   stderr: "piped",
+ * }).output();
+ * assert.ok(success);
+ * assert.equal(new TextDecoder().decode(stderr), "rexec: connection refused\n");
  * ```
  */
 export function printError(line: string): void {
@@ -49,11 +60,21 @@ export function printError(line: string): void {
  *
  * @returns whether local stdout or stderr was closed before the output ended.
  *
- * @example
- * ```ts ignore
- * import { forwardOutput } from "./terminal.ts";
+ * @example How `rexec run` ends: the output, then the exit status
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { serve } from "../server/server.ts";
+ * import { exitCodeFor, forwardOutput } from "./terminal.ts";
  *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * // A command that writes nothing, so that the test's own output stays clean.
+ * const child = client.spawnShell("exit 3");
  * const closedEarly = await forwardOutput(child);
+ * assert.equal(closedEarly, false);
+ * assert.equal(exitCodeFor(await child.status), 3);
  * ```
  */
 export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
@@ -107,9 +128,12 @@ async function copyBatched(source: PushedByteStream, target: LocalOutput): Promi
  *
  * @example
  * ```ts ignore
- * import { forwardStdin } from "./terminal.ts";
+ * // Not run as a test: it reads this process's stdin, which may be a terminal.
+ * import { forwardOutput, forwardStdin } from "./terminal.ts";
  *
+ * const child = client.spawn(["sort"], { stdin: "piped" }); // client: a connected Client
  * forwardStdin(child);
+ * await forwardOutput(child);
  * ```
  */
 export function forwardStdin(child: RemoteProcess): void {
@@ -141,10 +165,13 @@ async function copyStdin(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exitCodeFor } from "./terminal.ts";
  *
- * console.assert(exitCodeFor({ success: false, code: 143, signal: "SIGTERM", reason: "timeout" }) === 124);
- * console.assert(exitCodeFor({ success: false, code: 42, signal: null }) === 42);
+ * // Ended by --timeout: 124, as coreutils timeout says.
+ * const timedOut = { success: false, code: 143, signal: "SIGTERM", reason: "timeout" } as const;
+ * assert.equal(exitCodeFor(timedOut), 124);
+ * assert.equal(exitCodeFor({ success: false, code: 42, signal: null }), 42);
  * ```
  */
 export function exitCodeFor(status: RemoteStatus): number {
@@ -163,10 +190,13 @@ export function exitCodeFor(status: RemoteStatus): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeStatus } from "./terminal.ts";
  *
- * console.assert(describeStatus({ success: false, code: 3, signal: null }) === "exit 3");
- * console.assert(describeStatus({ success: false, code: 137, signal: "SIGKILL" }) === "killed by SIGKILL");
+ * assert.equal(describeStatus({ success: true, code: 0, signal: null }), undefined);
+ * assert.equal(describeStatus({ success: false, code: 3, signal: null }), "exit 3");
+ * const killed = { success: false, code: 137, signal: "SIGKILL" } as const;
+ * assert.equal(describeStatus(killed), "killed by SIGKILL");
  * ```
  */
 export function describeStatus(status: RemoteStatus): string | undefined {

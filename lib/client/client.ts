@@ -47,17 +47,24 @@ const HEARTBEAT_STARTED = Symbol("heartbeat started");
 /**
  * Options for {@link connect}.
  *
- * @example
+ * @example A server that accepts the connection but never answers
  * ```ts
- * import type { ConnectOptions } from "./client.ts";
+ * import assert from "node:assert/strict";
+ * import { ConnectionError } from "../errors.ts";
+ * import { connect, type ConnectOptions } from "./client.ts";
  *
+ * // The kernel completes the TCP handshake; nobody ever reads.
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const options: ConnectOptions = {
- *   hostname: "build-box",
+ *   hostname: "127.0.0.1",
+ *   port: listener.addr.port,
  *   token: "a-shared-secret-of-some-length",
- *   timeout: 5,
- *   signal: AbortSignal.timeout(60_000),
+ *   timeout: 0.2,
  * };
- * console.assert(options.port === undefined); // 7022
+ * await assert.rejects(
+ *   connect(options),
+ *   (error) => error instanceof ConnectionError && /no answer within 0.2 s$/.test(error.message),
+ * );
  * ```
  */
 export interface ConnectOptions {
@@ -93,15 +100,19 @@ export interface ConnectOptions {
  * protocol version.
  *
  * @example Running a command and collecting its output
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
  * import { connect } from "./client.ts";
  *
- * await using client = await connect({
- *   hostname: "build-box",
- *   token: Deno.env.get("REXEC_TOKEN")!,
- * });
- * const { code, stdout } = await client.spawn(["uname", "-a"]).output();
- * console.log(code, new TextDecoder().decode(stdout));
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ *
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const { success, code, stdout } = await client.spawn(["echo", "hello", "world"]).output();
+ * assert.ok(success);
+ * assert.equal(code, 0);
+ * assert.equal(new TextDecoder().decode(stdout), "hello world\n");
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
@@ -234,13 +245,26 @@ interface ClientParts {
  * start the next once the previous one's status has resolved.
  *
  * @example Several commands on one connection
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
  * import { connect } from "./client.ts";
  *
- * await using client = await connect({ hostname: "127.0.0.1", token });
- * for (const dir of ["/etc", "/var"]) {
- *   const { stdout } = await client.spawn(["ls", dir]).output();
- *   console.log(new TextDecoder().decode(stdout));
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * assert.match(client.serverAgent, /^rexec\//);
+ *
+ * const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   for (const name of ["a", "b"]) {
+ *     assert.equal((await client.spawn(["touch", name], { cwd: dir }).status).code, 0);
+ *   }
+ *   const { stdout } = await client.spawnShell("ls | wc -l", { cwd: dir }).output();
+ *   assert.equal(text(stdout).trim(), "2");
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
  * }
  * ```
  */

@@ -6,26 +6,8 @@
  * @module
  */
 
-/**
- * Default seconds allowed for connecting and authenticating.
- *
- * @example
- * ```ts
- * import { DEFAULT_CONNECT_TIMEOUT } from "./defaults.ts";
- *
- * console.assert(DEFAULT_CONNECT_TIMEOUT === 15);
- * ```
- */
+/** Default seconds allowed for connecting and authenticating. */
 export const DEFAULT_CONNECT_TIMEOUT = 15;
 
-/**
- * Default seconds between keepalive PINGs from the client.
- *
- * @example
- * ```ts
- * import { DEFAULT_KEEPALIVE } from "./defaults.ts";
- *
- * console.assert(DEFAULT_KEEPALIVE === 30);
- * ```
- */
+/** Default seconds between keepalive PINGs from the client. */
 export const DEFAULT_KEEPALIVE = 30;

@@ -71,7 +71,7 @@ export interface Authenticated {
  * import { authenticate } from "./handshake.ts";
  *
  * const token = "a-shared-secret-of-some-length";
- * await using server = await serve({ token, port: 0 });
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
  * using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
  * const { hello } = await authenticate(conn, {
  *   token,

@@ -35,13 +35,24 @@ const channels = new WeakMap<RemoteProcess, CommandChannel>();
  * @throws {TypeError} when that output is not piped.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import { outputQueue } from "./remote_process.ts";
  *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const child = client.spawn(["seq", "3"]);
+ *
  * const stdout = outputQueue(child, "stdout");
+ * const received: string[] = [];
  * for (let bytes = await stdout.take(); bytes !== null; bytes = await stdout.take()) {
- *   await Deno.stdout.write(bytes);
+ *   received.push(new TextDecoder().decode(bytes)); // the CLI writes them to Deno.stdout
  * }
+ * assert.equal(received.join(""), "1\n2\n3\n");
+ * assert.equal((await child.status).code, 0);
  * ```
  */
 export function outputQueue(process: RemoteProcess, name: "stdout" | "stderr"): PushedByteStream {
@@ -58,12 +69,24 @@ export function outputQueue(process: RemoteProcess, name: "stdout" | "stderr"): 
  * @throws {TypeError} when stdin is not piped.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import { stdinSink } from "./remote_process.ts";
  *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const child = client.spawn(["wc", "-c"], { stdin: "piped" });
+ *
  * const stdin = stdinSink(child);
- * await stdin.write(new TextEncoder().encode("hello\n"));
+ * const buffer = new TextEncoder().encode("hello\n");
+ * await stdin.write(buffer);
+ * await stdin.write(buffer); // sent already, so the buffer may be reused
  * stdin.close();
+ * const { stdout } = await child.output();
+ * assert.equal(new TextDecoder().decode(stdout).trim(), "12");
  * ```
  */
 export function stdinSink(
@@ -77,16 +100,26 @@ export function stdinSink(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import type { SpawnOptions } from "./remote_process.ts";
  *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *
  * const options: SpawnOptions = {
- *   env: { CI: "1" },
- *   cwd: "/srv/app",
- *   timeout: 600,
- *   stdin: "piped",
- *   signal: AbortSignal.timeout(900_000),
+ *   env: { GREETING: "hello" },
+ *   cwd: "/tmp",
+ *   timeout: 60,
+ *   stderr: "null",
  * };
- * console.assert(options.stdout === undefined); // piped
+ * const child = client.spawnShell('echo "$GREETING from $(pwd)"; echo lost >&2', options);
+ * const { code, stdout, stderr } = await child.output();
+ * assert.equal(code, 0);
+ * assert.equal(new TextDecoder().decode(stdout), "hello from /tmp\n");
+ * assert.equal(stderr.length, 0); // sent to the server's /dev/null
  * ```
  */
 export interface SpawnOptions {
@@ -109,18 +142,25 @@ export interface SpawnOptions {
 /**
  * How a remote command ended.
  *
- * @example
+ * @example A command the server ended when its time was up
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import type { RemoteStatus } from "./remote_process.ts";
  *
- * const status: RemoteStatus = {
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *
+ * const status: RemoteStatus = await client.spawn(["sleep", "60"], { timeout: 0.2 }).status;
+ * assert.deepEqual(status, {
  *   success: false,
- *   code: 143,
+ *   code: 128 + 15,
  *   signal: "SIGTERM",
  *   reason: "timeout",
- *   message: "timed out after 5 s",
- * };
- * console.assert(status.code === 128 + 15);
+ *   message: "timed out after 0.2 s",
+ * });
  * ```
  */
 export interface RemoteStatus {
@@ -141,16 +181,20 @@ export interface RemoteStatus {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import type { RemoteOutput } from "./remote_process.ts";
  *
- * const output: RemoteOutput = {
- *   success: true,
- *   code: 0,
- *   signal: null,
- *   stdout: new TextEncoder().encode("hi\n"),
- *   stderr: new Uint8Array(0),
- * };
- * console.assert(new TextDecoder().decode(output.stdout) === "hi\n");
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *
+ * const output: RemoteOutput = await client.spawnShell("echo out; echo err >&2; exit 3").output();
+ * assert.equal(output.success, false);
+ * assert.equal(output.code, 3);
+ * assert.equal(new TextDecoder().decode(output.stdout), "out\n");
+ * assert.equal(new TextDecoder().decode(output.stderr), "err\n");
  * ```
  */
 export interface RemoteOutput extends RemoteStatus {
@@ -180,13 +224,39 @@ export interface CommandHost {
  * buffers between them are full.
  *
  * @example Streaming stdin through a remote command
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *
  * const child = client.spawn(["tr", "a-z", "A-Z"], { stdin: "piped" });
  * const writer = child.stdin.getWriter();
  * await writer.write(new TextEncoder().encode("hello\n"));
  * await writer.close();
- * const { stdout } = await child.output();
- * console.log(new TextDecoder().decode(stdout)); // HELLO
+ * const { code, stdout } = await child.output();
+ * assert.equal(code, 0);
+ * assert.equal(new TextDecoder().decode(stdout), "HELLO\n");
+ * ```
+ *
+ * @example Ending a command early
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *
+ * const child = client.spawn(["sleep", "60"]);
+ * child.cancel();
+ * const status = await child.status;
+ * assert.equal(status.reason, "cancelled");
+ * assert.equal(status.signal, "SIGTERM");
  * ```
  */
 export class RemoteProcess {

@@ -14,9 +14,13 @@ import { TokenError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { TOKEN_ENV } from "./token.ts";
+ * import assert from "node:assert/strict";
+ * import { resolveToken, TOKEN_ENV } from "./token.ts";
  *
- * console.assert(TOKEN_ENV === "REXEC_TOKEN");
+ * const env = new Map([[TOKEN_ENV, "a-token-from-the-environment"]]);
+ * const { token, source } = await resolveToken({ env });
+ * assert.equal(token, "a-token-from-the-environment");
+ * assert.equal(source, "REXEC_TOKEN");
  * ```
  */
 export const TOKEN_ENV = "REXEC_TOKEN";
@@ -26,9 +30,16 @@ export const TOKEN_ENV = "REXEC_TOKEN";
  *
  * @example
  * ```ts
- * import { generateToken, MIN_TOKEN_LENGTH } from "./token.ts";
+ * import assert from "node:assert/strict";
+ * import { TokenError } from "../errors.ts";
+ * import { generateToken, MIN_TOKEN_LENGTH, resolveToken, TOKEN_ENV } from "./token.ts";
  *
- * console.assert(generateToken().length >= MIN_TOKEN_LENGTH);
+ * const short = "x".repeat(MIN_TOKEN_LENGTH - 1);
+ * await assert.rejects(
+ *   resolveToken({ env: new Map([[TOKEN_ENV, short]]) }),
+ *   (error) => error instanceof TokenError && /needs at least 16/.test(error.message),
+ * );
+ * assert.ok(generateToken().length >= MIN_TOKEN_LENGTH);
  * ```
  */
 export const MIN_TOKEN_LENGTH = 16;
@@ -38,10 +49,12 @@ export const MIN_TOKEN_LENGTH = 16;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTokenPath, type Environment } from "./token.ts";
  *
+ * // A Map stands in for Deno.env, so nothing of the real environment is read.
  * const env: Environment = new Map([["XDG_CONFIG_HOME", "/etc/xdg"]]);
- * console.assert(defaultTokenPath(env) === "/etc/xdg/rexec/token");
+ * assert.equal(defaultTokenPath(env), "/etc/xdg/rexec/token");
  * ```
  */
 export interface Environment {
@@ -52,12 +65,24 @@ export interface Environment {
 /**
  * Where a token came from, for messages and logs. Never log the token itself.
  *
- * @example
+ * @example A token file others can read
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveToken } from "./token.ts";
  *
- * const resolved = await resolveToken({ env: new Map([["REXEC_TOKEN", "from-the-env-123456"]]) });
- * console.assert(resolved.source === "REXEC_TOKEN" && !resolved.created);
+ * const tokenFile = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(tokenFile, "a-token-kept-in-a-file\n");
+ *   await Deno.chmod(tokenFile, 0o644);
+ *   const resolved = await resolveToken({ tokenFile, env: new Map() });
+ *   assert.equal(resolved.token, "a-token-kept-in-a-file");
+ *   assert.equal(resolved.source, tokenFile);
+ *   assert.equal(resolved.created, false);
+ *   assert.equal(resolved.warnings.length, 1);
+ *   assert.match(resolved.warnings[0], /can be read by other users \(mode 0644\); run: chmod 600/);
+ * } finally {
+ *   await Deno.remove(tokenFile);
+ * }
  * ```
  */
 export interface ResolvedToken {
@@ -74,12 +99,27 @@ export interface ResolvedToken {
 /**
  * Options for {@link resolveToken}.
  *
- * @example
+ * @example A server's first start makes the token, its next ones read it
  * ```ts
- * import type { ResolveTokenOptions } from "./token.ts";
+ * import assert from "node:assert/strict";
+ * import { resolveToken, type ResolveTokenOptions } from "./token.ts";
  *
- * const serverSide: ResolveTokenOptions = { createIfMissing: true };
- * console.assert(serverSide.tokenFile === undefined);
+ * const configHome = await Deno.makeTempDir();
+ * try {
+ *   const serverSide: ResolveTokenOptions = {
+ *     env: new Map([["XDG_CONFIG_HOME", configHome]]),
+ *     createIfMissing: true,
+ *   };
+ *   const first = await resolveToken(serverSide);
+ *   assert.equal(first.created, true);
+ *   assert.equal(first.source, `${configHome}/rexec/token`);
+ *   assert.equal((await Deno.stat(first.source)).mode! & 0o777, 0o600);
+ *   const again = await resolveToken(serverSide);
+ *   assert.equal(again.created, false);
+ *   assert.equal(again.token, first.token);
+ * } finally {
+ *   await Deno.remove(configHome, { recursive: true });
+ * }
  * ```
  */
 export interface ResolveTokenOptions {
@@ -97,10 +137,13 @@ export interface ResolveTokenOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTokenPath } from "./token.ts";
  *
- * const env = new Map([["HOME", "/home/ada"]]);
- * console.assert(defaultTokenPath(env) === "/home/ada/.config/rexec/token");
+ * const home = new Map([["HOME", "/home/ada"]]);
+ * assert.equal(defaultTokenPath(home), "/home/ada/.config/rexec/token");
+ * const xdg = new Map([...home, ["XDG_CONFIG_HOME", "/etc/xdg"]]);
+ * assert.equal(defaultTokenPath(xdg), "/etc/xdg/rexec/token");
  * ```
  */
 export function defaultTokenPath(env: Environment = Deno.env): string {
@@ -115,10 +158,12 @@ export function defaultTokenPath(env: Environment = Deno.env): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { TokenError } from "../errors.ts";
  * import { defaultConfigDir } from "./token.ts";
  *
- * const env = new Map([["HOME", "/home/ada"]]);
- * console.assert(defaultConfigDir(env) === "/home/ada/.config/rexec");
+ * assert.equal(defaultConfigDir(new Map([["HOME", "/home/ada"]])), "/home/ada/.config/rexec");
+ * assert.throws(() => defaultConfigDir(new Map()), TokenError);
  * ```
  */
 export function defaultConfigDir(env: Environment = Deno.env): string {
@@ -138,9 +183,12 @@ export function defaultConfigDir(env: Environment = Deno.env): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateToken } from "./token.ts";
  *
- * console.assert(/^[A-Za-z0-9_-]{43}$/.test(generateToken()));
+ * const token = generateToken();
+ * assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+ * assert.notEqual(generateToken(), token);
  * ```
  */
 export function generateToken(): string {
@@ -159,11 +207,21 @@ export function generateToken(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { TokenError } from "../errors.ts";
  * import { resolveToken } from "./token.ts";
  *
+ * // REXEC_TOKEN comes first, even before a token file named explicitly.
  * const env = new Map([["REXEC_TOKEN", "a-token-from-the-environment"]]);
- * const { source } = await resolveToken({ env });
- * console.assert(source === "REXEC_TOKEN");
+ * const { token, source } = await resolveToken({ env, tokenFile: "/rexec/no/such/file" });
+ * assert.equal(token, "a-token-from-the-environment");
+ * assert.equal(source, "REXEC_TOKEN");
+ * await assert.rejects(
+ *   resolveToken({ env: new Map(), tokenFile: "/rexec/no/such/file" }),
+ *   (error) =>
+ *     error instanceof TokenError &&
+ *     error.message.startsWith("cannot read token file /rexec/no/such/file:"),
+ * );
  * ```
  */
 export async function resolveToken(

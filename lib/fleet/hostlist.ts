@@ -122,9 +122,14 @@ function pad(value: bigint, width: number): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MAX_EXPANDED_NAMES } from "./hostlist.ts";
+ * import { UsageError } from "../errors.ts";
+ * import { expandHostNames, MAX_EXPANDED_NAMES } from "./hostlist.ts";
  *
- * assert.equal(MAX_EXPANDED_NAMES, 1_000_000);
+ * // A mistyped range is refused before a single name is made.
+ * assert.throws(
+ *   () => expandHostNames(`web[1-${MAX_EXPANDED_NAMES + 1}]`),
+ *   (error) => error instanceof UsageError && /has more than 1000000 names/.test(error.message),
+ * );
  * ```
  */
 export const MAX_EXPANDED_NAMES = 1_000_000;

@@ -483,10 +483,19 @@ export async function parseInventory(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { ReadInventoryOptions } from "./inventory.ts";
+ * import { readInventory, type ReadInventoryOptions } from "./inventory.ts";
  *
- * const options: ReadInventoryOptions = { signal: AbortSignal.timeout(10_000) };
- * assert.ok(options.signal);
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(path, "web1\n");
+ *   const options: ReadInventoryOptions = { format: "ini", signal: AbortSignal.abort() };
+ *   await assert.rejects(
+ *     readInventory(path, options),
+ *     (error) => (error as Error).name === "AbortError",
+ *   );
+ * } finally {
+ *   await Deno.remove(path);
+ * }
  * ```
  */
 export interface ReadInventoryOptions {
@@ -502,9 +511,20 @@ export interface ReadInventoryOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MAX_INVENTORY_BYTES } from "./inventory.ts";
+ * import { InventoryError } from "./inventory_draft.ts";
+ * import { MAX_INVENTORY_BYTES, readInventory } from "./inventory.ts";
  *
- * assert.equal(MAX_INVENTORY_BYTES, 16 * 1024 * 1024);
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.truncate(path, MAX_INVENTORY_BYTES + 1); // a sparse file, one byte too large
+ *   await assert.rejects(
+ *     readInventory(path),
+ *     (error) =>
+ *       error instanceof InventoryError && /larger than 16777216 bytes/.test(error.message),
+ *   );
+ * } finally {
+ *   await Deno.remove(path);
+ * }
  * ```
  */
 export const MAX_INVENTORY_BYTES = 16 * 1024 * 1024;

@@ -9,18 +9,7 @@
 
 import { RexecError } from "../errors.ts";
 
-/**
- * A variable's value: what INI and YAML can spell.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { InventoryValue } from "./inventory_draft.ts";
- *
- * const value: InventoryValue = { ports: [7022, 7023], tls: true };
- * assert.equal(typeof value, "object");
- * ```
- */
+/** A variable's value: what INI and YAML can spell. */
 export type InventoryValue =
   | string
   | number
@@ -84,18 +73,7 @@ export const MAX_INVENTORY_HOSTS = 100_000;
 /** Bounds the memberships a small file of big ranges can multiply. */
 const MAX_MEMBERSHIPS = 1_000_000;
 
-/**
- * A variable as set, with the line that set it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { DraftVariable } from "./inventory_draft.ts";
- *
- * const port: DraftVariable = { value: 7023, line: 4 };
- * assert.equal(port.line, 4);
- * ```
- */
+/** A variable as set, with the line that set it. */
 export interface DraftVariable {
   /** The value. */
   readonly value: InventoryValue;

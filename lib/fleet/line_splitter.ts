@@ -20,9 +20,14 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_MAX_LINE_BYTES } from "./line_splitter.ts";
+ * import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from "./line_splitter.ts";
  *
- * assert.equal(DEFAULT_MAX_LINE_BYTES, 64 * 1024);
+ * const splitter = new LineSplitter("h: ");
+ * const long = new TextEncoder().encode(`${"x".repeat(DEFAULT_MAX_LINE_BYTES)}yz\n`);
+ * const lines = new TextDecoder().decode(splitter.push(long)).split("\n");
+ * assert.equal(lines.length, 3); // two prefixed lines, and what follows the last newline
+ * assert.equal(lines[0].length, "h: ".length + DEFAULT_MAX_LINE_BYTES);
+ * assert.equal(lines[1], "h: yz");
  * ```
  */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -33,10 +38,12 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { LineSplitter, type LineSplitterOptions } from "./line_splitter.ts";
+ * import { type LineSplitterOptions, PrefixedLineStream } from "./line_splitter.ts";
  *
  * const options: LineSplitterOptions = { maxLineBytes: 4 };
- * assert.equal(new LineSplitter("h: ", options).maxLineBytes, 4);
+ * const output = new Blob(["abcdefghij\nok\n"]).stream()
+ *   .pipeThrough(new PrefixedLineStream("h: ", options));
+ * assert.equal(await new Response(output).text(), "h: abcd\nh: efgh\nh: ij\nh: ok\n");
  * ```
  */
 export interface LineSplitterOptions {

@@ -35,16 +35,7 @@ import { readBoundedText } from "./text_file.ts";
 
 /**
  * A target as the user wrote it, and where: on the command line, or on a
- * line of a hosts file (for error messages).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { TargetSpec } from "./targets.ts";
- *
- * const fromFile: TargetSpec = { text: "web1:7023", source: "hosts.txt", line: 3 };
- * assert.equal(fromFile.line, 3);
- * ```
+ * line of a hosts file (for error messages); see {@link parseHostsFile}.
  */
 export interface TargetSpec {
   /** The target as written: a host, or a name of the inventory. */
@@ -55,23 +46,7 @@ export interface TargetSpec {
   readonly line?: number;
 }
 
-/**
- * A server to connect to, and how.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { Target } from "./targets.ts";
- *
- * const target: Target = {
- *   name: "web1",
- *   hostname: "10.0.0.5",
- *   port: 7023,
- *   tls: { caFile: "/etc/rexec/ca.pem" },
- * };
- * assert.equal(target.tls?.caFile, "/etc/rexec/ca.pem");
- * ```
- */
+/** A server to connect to, and how; see {@link resolveTargets}. */
 export interface Target {
   /** The target as the user named it: a host alias, or the host as written. Unique in a list. */
   readonly name: string;
@@ -238,9 +213,19 @@ export function parseHostsFile(text: string, options: { readonly source: string 
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MAX_HOSTS_FILE_BYTES } from "./targets.ts";
+ * import { UsageError } from "../errors.ts";
+ * import { MAX_HOSTS_FILE_BYTES, readHostsFile } from "./targets.ts";
  *
- * assert.equal(MAX_HOSTS_FILE_BYTES, 16 * 1024 * 1024);
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.truncate(path, MAX_HOSTS_FILE_BYTES + 1); // a sparse file, one byte too large
+ *   await assert.rejects(
+ *     readHostsFile(path),
+ *     (error) => error instanceof UsageError && /larger than 16777216 bytes/.test(error.message),
+ *   );
+ * } finally {
+ *   await Deno.remove(path);
+ * }
  * ```
  */
 export const MAX_HOSTS_FILE_BYTES = 16 * 1024 * 1024;
@@ -289,13 +274,19 @@ export async function readHostsFile(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { ResolveTargetsOptions } from "./targets.ts";
+ * import { parseInventory } from "./inventory.ts";
+ * import { resolveTargets, type ResolveTargetsOptions, splitTargetList } from "./targets.ts";
  *
+ * // --ca ca.pem --token-file token on the command line; db1 has a CA of its own.
  * const options: ResolveTargetsOptions = {
- *   defaults: { tls: { caFile: "ca.pem" }, tokenFile: "token" },
+ *   inventory: await parseInventory("[db]\ndb1 rexec_ca=db-ca.pem\n"),
  *   inventoryDir: "/etc/rexec",
+ *   defaults: { tls: { caFile: "ca.pem" }, tokenFile: "token" },
  * };
- * assert.equal(options.defaults?.tokenFile, "token");
+ * const [db1, web9] = resolveTargets(splitTargetList("db1,web9"), options);
+ * assert.deepEqual(db1.tls, { caFile: "/etc/rexec/db-ca.pem" }); // its own, from the inventory
+ * assert.deepEqual(web9.tls, { caFile: "ca.pem" });
+ * assert.equal(web9.tokenFile, "token");
  * ```
  */
 export interface ResolveTargetsOptions {

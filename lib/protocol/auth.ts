@@ -27,9 +27,13 @@ export type AuthRole = "client" | "server";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createNonce, isValidNonce } from "./auth.ts";
  *
- * console.assert(isValidNonce(createNonce()));
+ * const nonce = createNonce();
+ * assert.match(nonce, /^[A-Za-z0-9_-]{43}$/);
+ * assert.ok(isValidNonce(nonce));
+ * assert.notEqual(createNonce(), nonce);
  * ```
  */
 export function createNonce(): string {
@@ -46,9 +50,13 @@ export function createNonce(): string {
  *
  * @example
  * ```ts
- * import { isValidNonce } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ * import { createNonce, isValidNonce } from "./auth.ts";
  *
- * console.assert(!isValidNonce(""));
+ * assert.equal(isValidNonce(createNonce()), true);
+ * assert.equal(isValidNonce(""), false);
+ * assert.equal(isValidNonce("too-short"), false);
+ * assert.equal(isValidNonce(`${createNonce()}=`), false);
  * ```
  */
 export function isValidNonce(nonce: string): boolean {
@@ -72,6 +80,7 @@ export interface ProofOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { computeProof, createNonce, verifyProof } from "./auth.ts";
  *
  * const options = {
@@ -81,7 +90,10 @@ export interface ProofOptions {
  *   clientNonce: createNonce(),
  * };
  * const mac = await computeProof(options);
- * console.assert(await verifyProof({ ...options, mac }));
+ * assert.ok(await verifyProof({ ...options, mac }));
+ * // Bound to its role: the client's proof is no proof for the server.
+ * assert.equal(await verifyProof({ ...options, role: "server", mac }), false);
+ * assert.equal(await verifyProof({ ...options, token: "another token", mac }), false);
  * ```
  */
 export async function computeProof(options: ProofOptions): Promise<string> {
@@ -96,16 +108,18 @@ export async function computeProof(options: ProofOptions): Promise<string> {
  *
  * @example
  * ```ts
- * import { createNonce, verifyProof } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ * import { computeProof, createNonce, verifyProof } from "./auth.ts";
  *
- * const ok = await verifyProof({
- *   token: "t",
- *   role: "server",
+ * const options = {
+ *   token: "correct horse battery staple",
+ *   role: "server" as const,
  *   serverNonce: createNonce(),
  *   clientNonce: createNonce(),
- *   mac: "forged",
- * });
- * console.assert(!ok);
+ * };
+ * assert.equal(await verifyProof({ ...options, mac: await computeProof(options) }), true);
+ * assert.equal(await verifyProof({ ...options, mac: "forged" }), false);
+ * assert.equal(await verifyProof({ ...options, mac: "not base64url!" }), false);
  * ```
  */
 export async function verifyProof(

@@ -40,9 +40,12 @@ export const MIN_MAX_FRAME_SIZE = 4096;
  *
  * @example
  * ```ts
- * import { FrameType, frameTypeName } from "./frame.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FrameType, frameTypeName } from "./frame.ts";
  *
- * console.assert(frameTypeName(FrameType.Stdout) === "STDOUT");
+ * const frame = encodeFrame(FrameType.Stdout, new TextEncoder().encode("hi"));
+ * assert.equal(frame[4], FrameType.Stdout);
+ * assert.equal(frameTypeName(frame[4]), "STDOUT");
  * ```
  */
 export const FrameType = {
@@ -94,10 +97,11 @@ const TYPE_NAMES: ReadonlyMap<number, string> = new Map(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFrameType } from "./frame.ts";
  *
- * console.assert(isFrameType(0x20));
- * console.assert(!isFrameType(0x47));
+ * assert.equal(isFrameType(0x20), true); // STDOUT
+ * assert.equal(isFrameType(0x47), false); // "G": an HTTP request, say
  * ```
  */
 export function isFrameType(value: number): value is FrameType {
@@ -110,10 +114,11 @@ export function isFrameType(value: number): value is FrameType {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameType, frameTypeName } from "./frame.ts";
  *
- * console.assert(frameTypeName(FrameType.StdinEof) === "STDIN_EOF");
- * console.assert(frameTypeName(0x7f) === "0x7f");
+ * assert.equal(frameTypeName(FrameType.StdinEof), "STDIN_EOF");
+ * assert.equal(frameTypeName(0x7f), "0x7f");
  * ```
  */
 export function frameTypeName(type: number): string {
@@ -142,12 +147,14 @@ export interface FrameHeader {
  *
  * @example Prefixing a buffer that already holds the body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeHeader, FrameType, HEADER_SIZE } from "./frame.ts";
  *
  * const frame = new Uint8Array(HEADER_SIZE + 2);
  * frame.set([0x68, 0x69], HEADER_SIZE);
  * encodeHeader(frame, FrameType.Stdout, 2);
- * console.assert(frame[3] === 2 && frame[4] === FrameType.Stdout);
+ * assert.deepEqual([...frame], [0, 0, 0, 2, FrameType.Stdout, 0x68, 0x69]);
+ * assert.throws(() => encodeHeader(frame, FrameType.Stdout, -1), RangeError);
  * ```
  */
 export function encodeHeader(
@@ -171,10 +178,12 @@ export function encodeHeader(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameType } from "./frame.ts";
  *
  * const bytes = encodeFrame(FrameType.Stdin, new Uint8Array([1, 2, 3]));
- * console.assert(bytes.length === 8);
+ * assert.deepEqual([...bytes], [0, 0, 0, 3, FrameType.Stdin, 1, 2, 3]);
+ * assert.deepEqual([...encodeFrame(FrameType.Ping)], [0, 0, 0, 0, FrameType.Ping]);
  * ```
  */
 export function encodeFrame(
@@ -197,10 +206,18 @@ export function encodeFrame(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameTooLargeError, ProtocolError } from "../errors.ts";
  * import { decodeHeader, FrameType } from "./frame.ts";
  *
  * const header = decodeHeader(new Uint8Array([0, 0, 0, 3, FrameType.Stdout]), 1024);
- * console.assert(header.length === 3 && header.type === FrameType.Stdout);
+ * assert.deepEqual(header, { type: FrameType.Stdout, length: 3 });
+ * // 1 GiB announced, 1 KiB allowed: refused before a byte of the body is read.
+ * assert.throws(
+ *   () => decodeHeader(new Uint8Array([0x40, 0, 0, 0, FrameType.Stdout]), 1024),
+ *   FrameTooLargeError,
+ * );
+ * assert.throws(() => decodeHeader(new TextEncoder().encode("GET /"), 1024), ProtocolError);
  * ```
  */
 export function decodeHeader(

@@ -47,10 +47,13 @@ export interface Hello {
  *
  * @example
  * ```ts
- * import { decodeHello, encodeHello } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * import { decodeHello, encodeHello, PROTOCOL_VERSION } from "./messages.ts";
  *
- * const body = encodeHello({ version: 1, maxFrameSize: 65536, agent: "rexec/1" });
- * console.assert(decodeHello(body).maxFrameSize === 65536);
+ * const hello = { version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "rexec/1" };
+ * const body = encodeHello(hello);
+ * assert.equal(new TextDecoder().decode(body.subarray(0, 4)), "RXEC");
+ * assert.deepEqual(decodeHello(body), hello);
  * ```
  */
 export function encodeHello(hello: Hello): Uint8Array {
@@ -72,13 +75,16 @@ export function encodeHello(hello: Hello): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeHello } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * import { HandshakeError } from "../errors.ts";
+ * import { decodeHello, encodeHello } from "./messages.ts";
  *
- * try {
- *   decodeHello(new TextEncoder().encode("GET / HTTP/1.1"));
- * } catch (error) {
- *   console.assert((error as Error).message.includes("not a rexec peer"));
- * }
+ * assert.throws(
+ *   () => decodeHello(new TextEncoder().encode("GET / HTTP/1.1")),
+ *   (error) => error instanceof HandshakeError && error.code === "not_rexec",
+ * );
+ * const future = encodeHello({ version: 99, maxFrameSize: 65536, agent: "rexec/9" });
+ * assert.throws(() => decodeHello(future), /speaks rexec protocol 99/);
  * ```
  */
 export function decodeHello(body: Uint8Array): Hello {
@@ -125,10 +131,14 @@ export function decodeHello(body: Uint8Array): Hello {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeForeignPeer } from "./messages.ts";
  *
- * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\n");
- * console.assert(describeForeignPeer(bytes) === "HTTP");
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(describeForeignPeer(bytes("GET / HTTP/1.1\r\n")), "HTTP");
+ * assert.equal(describeForeignPeer(bytes("SSH-2.0-OpenSSH_9.6\r\n")), "SSH");
+ * assert.equal(describeForeignPeer(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00])), "TLS");
+ * assert.equal(describeForeignPeer(bytes("hello")), "unknown");
  * ```
  */
 export function describeForeignPeer(
@@ -216,14 +226,6 @@ export interface SignalRequest {
  * Why the server ended a command itself, or did not run it: `refused` by the
  * server's command policy or request limits, `busy` when the server already
  * runs as many commands as it allows.
- *
- * @example
- * ```ts
- * import type { ExitReason } from "./messages.ts";
- *
- * const reason: ExitReason = "timeout";
- * console.assert(reason === "timeout");
- * ```
  */
 export type ExitReason =
   | "timeout"
@@ -285,10 +287,11 @@ const EXIT_REASONS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * import { decodeErrorReport, encodeJson } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeJson } from "./messages.ts";
  *
  * const body = encodeJson({ code: "auth_failed", message: "wrong token" });
- * console.assert(decodeErrorReport(body).code === "auth_failed");
+ * assert.equal(new TextDecoder().decode(body), '{"code":"auth_failed","message":"wrong token"}');
  * ```
  */
 export function encodeJson(
@@ -309,9 +312,14 @@ export function encodeJson(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProtocolError } from "../errors.ts";
+ * import { createNonce } from "./auth.ts";
  * import { decodeAuthChallenge, encodeJson } from "./messages.ts";
  *
- * console.assert(decodeAuthChallenge(encodeJson({ nonce: "abc" })).nonce === "abc");
+ * const nonce = createNonce();
+ * assert.deepEqual(decodeAuthChallenge(encodeJson({ nonce })), { nonce });
+ * assert.throws(() => decodeAuthChallenge(new TextEncoder().encode("{}")), ProtocolError);
  * ```
  */
 export function decodeAuthChallenge(body: Uint8Array): AuthChallenge {
@@ -324,10 +332,13 @@ export function decodeAuthChallenge(body: Uint8Array): AuthChallenge {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeAuthResponse, encodeJson } from "./messages.ts";
  *
  * const response = decodeAuthResponse(encodeJson({ nonce: "n", mac: "m" }));
- * console.assert(response.mac === "m");
+ * assert.deepEqual(response, { nonce: "n", mac: "m" });
+ * const noMac = new TextEncoder().encode('{"nonce":"n"}');
+ * assert.throws(() => decodeAuthResponse(noMac), /AUTH_RESPONSE field mac must be a string/);
  * ```
  */
 export function decodeAuthResponse(body: Uint8Array): AuthResponse {
@@ -343,9 +354,11 @@ export function decodeAuthResponse(body: Uint8Array): AuthResponse {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeAuthOk, encodeJson } from "./messages.ts";
  *
- * console.assert(decodeAuthOk(encodeJson({ mac: "m" })).mac === "m");
+ * assert.deepEqual(decodeAuthOk(encodeJson({ mac: "m" })), { mac: "m" });
+ * assert.throws(() => decodeAuthOk(new TextEncoder().encode("[]")), /must be a JSON object/);
  * ```
  */
 export function decodeAuthOk(body: Uint8Array): AuthOk {
@@ -361,12 +374,18 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProtocolError } from "../errors.ts";
  * import { decodeExecRequest, encodeJson } from "./messages.ts";
  *
- * const request = decodeExecRequest(
- *   encodeJson({ argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true }),
+ * const sent = { argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true };
+ * assert.deepEqual(decodeExecRequest(encodeJson(sent)), sent);
+ * assert.throws(
+ *   () => decodeExecRequest(encodeJson({ ...sent, shell: "echo hi" })),
+ *   (error) =>
+ *     error instanceof ProtocolError && error.code === "bad_request" &&
+ *     /exactly one of argv and shell/.test(error.message),
  * );
- * console.assert(request.argv?.[0] === "echo");
  * ```
  */
 export function decodeExecRequest(body: Uint8Array): ExecRequest {
@@ -423,9 +442,15 @@ export function decodeExecRequest(body: Uint8Array): ExecRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSignalRequest, encodeJson } from "./messages.ts";
  *
- * console.assert(decodeSignalRequest(encodeJson({ signal: "SIGINT" })).signal === "SIGINT");
+ * assert.deepEqual(decodeSignalRequest(encodeJson({ signal: "SIGINT" })), { signal: "SIGINT" });
+ * // Not one of FORWARDABLE_SIGNALS: a client may not, say, stop the server's own process.
+ * assert.throws(
+ *   () => decodeSignalRequest(encodeJson({ signal: "SIGSEGV" })),
+ *   /is not a signal rexec forwards/,
+ * );
  * ```
  */
 export function decodeSignalRequest(body: Uint8Array): SignalRequest {
@@ -444,10 +469,12 @@ export function decodeSignalRequest(body: Uint8Array): SignalRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeExitReport, encodeJson } from "./messages.ts";
  *
- * const exit = decodeExitReport(encodeJson({ code: 143, signal: "SIGTERM" }));
- * console.assert(exit.signal === "SIGTERM");
+ * const report = { code: 143, signal: "SIGTERM" as const, reason: "timeout" as const };
+ * assert.deepEqual(decodeExitReport(encodeJson(report)), report);
+ * assert.throws(() => decodeExitReport(encodeJson({ code: 300, signal: null })), /above 255/);
  * ```
  */
 export function decodeExitReport(body: Uint8Array): ExitReport {
@@ -477,10 +504,11 @@ export function decodeExitReport(body: Uint8Array): ExitReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeErrorReport, encodeJson } from "./messages.ts";
  *
- * const error = decodeErrorReport(encodeJson({ code: "x", message: "y" }));
- * console.assert(error.message === "y");
+ * const report = { code: "server_shutdown", message: "the server is shutting down" };
+ * assert.deepEqual(decodeErrorReport(encodeJson(report)), report);
  * ```
  */
 export function decodeErrorReport(body: Uint8Array): ErrorReport {
@@ -496,9 +524,11 @@ export function decodeErrorReport(body: Uint8Array): ErrorReport {
  *
  * @example
  * ```ts
- * import { decodeWindow, encodeWindow } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeWindow } from "./messages.ts";
  *
- * console.assert(decodeWindow(encodeWindow(65536)) === 65536);
+ * assert.deepEqual([...encodeWindow(65536)], [0, 1, 0, 0]);
+ * assert.throws(() => encodeWindow(2 ** 32), RangeError);
  * ```
  */
 export function encodeWindow(increment: number): Uint8Array {
@@ -515,9 +545,12 @@ export function encodeWindow(increment: number): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeWindow } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * import { decodeWindow, encodeWindow } from "./messages.ts";
  *
- * console.assert(decodeWindow(new Uint8Array([0, 0, 1, 0])) === 256);
+ * assert.equal(decodeWindow(new Uint8Array([0, 0, 1, 0])), 256);
+ * assert.equal(decodeWindow(encodeWindow(65536)), 65536);
+ * assert.throws(() => decodeWindow(new Uint8Array(3)), /must be 4 bytes, got 3/);
  * ```
  */
 export function decodeWindow(body: Uint8Array): number {
@@ -534,10 +567,15 @@ export function decodeWindow(body: Uint8Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameType } from "./frame.ts";
  * import { requireEmptyBody } from "./messages.ts";
  *
  * requireEmptyBody(FrameType.Ping, new Uint8Array(0));
+ * assert.throws(
+ *   () => requireEmptyBody(FrameType.Ping, new Uint8Array(2)),
+ *   /PING frame must have an empty body, got 2 bytes/,
+ * );
  * ```
  */
 export function requireEmptyBody(type: number, body: Uint8Array): void {

@@ -20,10 +20,28 @@ import { type Logger, silentLogger } from "../util/log.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import type { AuditSink } from "./audit.ts";
  * import type { AuditFailMode } from "./audit_trail.ts";
+ * import { serve } from "./server.ts";
  *
- * const mode: AuditFailMode = "closed";
- * assert.equal(mode, "closed");
+ * const brokenDisk: AuditSink = () => {
+ *   throw new Error("no space left on device");
+ * };
+ * const token = "a-shared-secret-of-some-length";
+ * const run = async (auditFail: AuditFailMode) => {
+ *   await using server = await serve({
+ *     token,
+ *     hostname: "127.0.0.1",
+ *     port: 0,
+ *     audit: brokenDisk,
+ *     auditFail,
+ *   });
+ *   await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *   return await client.spawn(["true"]).status;
+ * };
+ * assert.equal((await run("closed")).reason, "refused"); // nothing runs unrecorded
+ * assert.equal((await run("open")).code, 0); // runs, unaudited
  * ```
  */
 export type AuditFailMode = "closed" | "open";

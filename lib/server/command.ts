@@ -32,9 +32,18 @@ export type EndReason =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
  * import { EXIT_REFUSED } from "./command.ts";
+ * import { serve } from "./server.ts";
  *
- * console.assert(EXIT_REFUSED === 125);
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * // The server's default policy refuses what could change the program run.
+ * const status = await client.spawn(["true"], { env: { LD_PRELOAD: "/tmp/evil.so" } }).status;
+ * assert.equal(status.code, EXIT_REFUSED);
+ * assert.equal(status.reason, "refused");
  * ```
  */
 export const EXIT_REFUSED = 125;
@@ -45,9 +54,24 @@ export const EXIT_REFUSED = 125;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
  * import { EXIT_BUSY } from "./command.ts";
+ * import { serve } from "./server.ts";
  *
- * console.assert(EXIT_BUSY === 255);
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0, maxCommands: 1 });
+ * const options = { hostname: "127.0.0.1", port: server.addr.port, token };
+ * await using first = await connect(options);
+ * await using second = await connect(options);
+ *
+ * const holder = first.spawnShell("echo started; exec sleep 60");
+ * await holder.stdout.getReader().read(); // "started": it holds the server's one slot
+ * const status = await second.spawn(["true"]).status;
+ * assert.equal(status.code, EXIT_BUSY);
+ * assert.equal(status.reason, "busy");
+ * holder.cancel();
+ * await holder.status;
  * ```
  */
 export const EXIT_BUSY = 255;
@@ -55,19 +79,28 @@ export const EXIT_BUSY = 255;
 /**
  * Decides whether a request may run, and with which program file.
  *
- * @example A policy that allows only `uptime`
+ * @example A policy that allows only `echo`
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
  * import type { ExecPolicy } from "./command.ts";
+ * import { serve } from "./server.ts";
  *
  * const policy: ExecPolicy = {
  *   check: (request) =>
  *     Promise.resolve(
- *       request.argv?.[0] === "uptime"
- *         ? { allowed: true, program: "/usr/bin/uptime" }
- *         : { allowed: false, message: "only uptime may run here" },
+ *       request.argv?.[0] === "echo"
+ *         ? { allowed: true }
+ *         : { allowed: false, message: "only echo may run here" },
  *     ),
  * };
- * console.assert((await policy.check({ argv: ["ls"], stdin: false, stdout: true, stderr: true })).allowed === false);
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0, policy });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * assert.equal((await client.spawn(["echo", "hi"]).status).code, 0);
+ * const refused = await client.spawn(["ls"]).status;
+ * assert.equal(refused.reason, "refused");
+ * assert.equal(refused.message, "only echo may run here");
  * ```
  */
 export interface ExecPolicy {
@@ -82,18 +115,28 @@ export interface ExecPolicy {
  * With `uid` and `gid`, the server (running as root) switches to it; without,
  * it describes the server's own account.
  *
- * @example
+ * @example Commands start in the account's home, with its variables
  * ```ts
  * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
  * import type { RunAs } from "./command.ts";
+ * import { serve } from "./server.ts";
  *
- * const nobody: RunAs = {
- *   uid: 65534,
- *   gid: 65534,
- *   home: "/nonexistent",
- *   env: { HOME: "/nonexistent", USER: "nobody", LOGNAME: "nobody", SHELL: "/usr/sbin/nologin" },
- * };
- * assert.equal(nobody.uid, 65534);
+ * const home = await Deno.makeTempDir();
+ * try {
+ *   // No uid and gid: the server's own account, described by a home and variables.
+ *   const runAs: RunAs = {
+ *     home,
+ *     env: { HOME: home, USER: "ada", LOGNAME: "ada", SHELL: "/bin/sh" },
+ *   };
+ *   const token = "a-shared-secret-of-some-length";
+ *   await using server = await serve({ token, hostname: "127.0.0.1", port: 0, runAs });
+ *   await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *   const { stdout } = await client.spawnShell('pwd; echo "$USER $HOME"').output();
+ *   assert.equal(new TextDecoder().decode(stdout), `${home}\nada ${home}\n`);
+ * } finally {
+ *   await Deno.remove(home);
+ * }
  * ```
  */
 export interface RunAs {
@@ -108,20 +151,8 @@ export interface RunAs {
 }
 
 /**
- * A server-wide count of running commands, with a ceiling.
- *
- * @example
- * ```ts
- * import type { CommandSlots } from "./command.ts";
- *
- * let running = 0;
- * const slots: CommandSlots = {
- *   limit: 1,
- *   tryAcquire: () => running < 1 && ++running > 0,
- *   release: () => void running--,
- * };
- * console.assert(slots.tryAcquire() && !slots.tryAcquire());
- * ```
+ * A server-wide count of running commands, with a ceiling: `serve` keeps
+ * one of `maxCommands` (see {@link EXIT_BUSY}).
  */
 export interface CommandSlots {
   /** Takes a slot; false when all are taken. */
@@ -192,18 +223,33 @@ const END_MESSAGES: Record<Exclude<EndReason, "disconnected">, (timeout?: number
  * follow.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameType, HEADER_SIZE } from "../protocol/frame.ts";
  * import { FrameWriter } from "../transport/frame_writer.ts";
  * import { ServerCommand } from "./command.ts";
  *
+ * // The frames the session would send to the client.
+ * const frames: Uint8Array[] = [];
+ * const writer = new FrameWriter({
+ *   write: (bytes) => {
+ *     frames.push(bytes.slice());
+ *     return Promise.resolve(bytes.length);
+ *   },
+ * });
  * const command = new ServerCommand({
  *   request: { argv: ["echo", "hi"], stdin: false, stdout: true, stderr: true },
- *   writer: new FrameWriter(conn),
+ *   writer,
  *   outputChunkSize: 65536,
  *   stdinWindow: 262144,
  *   killGraceMs: 2000,
  * });
- * const { report } = await command.finished;
+ * const { report, argv } = await command.finished;
+ * assert.deepEqual(report, { code: 0, signal: null });
+ * assert.deepEqual(argv, ["echo", "hi"]);
+ * assert.equal(frames.length, 1);
+ * assert.equal(frames[0][4], FrameType.Stdout);
+ * assert.equal(new TextDecoder().decode(frames[0].subarray(HEADER_SIZE)), "hi\n");
  * ```
  */
 export class ServerCommand {

@@ -8,47 +8,44 @@
 /**
  * The address the server listens on when none is given: loopback only.
  *
- * @example
+ * @example A server told only its token and port listens on loopback
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "./server.ts";
  * import { DEFAULT_HOSTNAME } from "./defaults.ts";
  *
- * console.assert(DEFAULT_HOSTNAME === "127.0.0.1");
+ * await using server = await serve({ token: "a-shared-secret-of-some-length", port: 0 });
+ * assert.equal(server.addr.hostname, DEFAULT_HOSTNAME);
  * ```
  */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 
-/**
- * Default seconds between SIGTERM and SIGKILL when a command is ended.
- *
- * @example
- * ```ts
- * import { DEFAULT_KILL_GRACE } from "./defaults.ts";
- *
- * console.assert(DEFAULT_KILL_GRACE === 2);
- * ```
- */
+/** Default seconds between SIGTERM and SIGKILL when a command is ended. */
 export const DEFAULT_KILL_GRACE = 2;
 
-/**
- * Default server maximum for a command's run time, in seconds: one day.
- *
- * @example
- * ```ts
- * import { DEFAULT_MAX_TIMEOUT } from "./defaults.ts";
- *
- * console.assert(DEFAULT_MAX_TIMEOUT === 86_400);
- * ```
- */
+/** Default server maximum for a command's run time, in seconds: one day. */
 export const DEFAULT_MAX_TIMEOUT = 24 * 60 * 60;
 
 /**
  * Default stdin bytes a client may have in flight per command.
  *
- * @example
+ * @example A server announces the window in its HELLO
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { authenticate } from "../client/handshake.ts";
+ * import { serve } from "./server.ts";
  * import { DEFAULT_STDIN_WINDOW } from "./defaults.ts";
  *
- * console.assert(DEFAULT_STDIN_WINDOW === 256 * 1024);
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+ * const { hello } = await authenticate(conn, {
+ *   token,
+ *   maxFrameSize: 1 << 20,
+ *   tls: false,
+ *   where: "127.0.0.1",
+ * });
+ * assert.equal(hello.stdinWindow, DEFAULT_STDIN_WINDOW);
  * ```
  */
 export const DEFAULT_STDIN_WINDOW = 256 * 1024;
@@ -67,11 +64,21 @@ export const DEFAULT_STDIN_WINDOW = 256 * 1024;
  * bytes; how long the answer to a wrong token is held back, in seconds,
  * doubling with each further recent failure from the same address.
  *
- * @example
+ * @example A request over the default EXEC size is refused, not run
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { serve } from "./server.ts";
  * import { DEFAULT_LIMITS } from "./defaults.ts";
  *
- * console.assert(DEFAULT_LIMITS.handshakeTimeout === 10);
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const tooLong = "x".repeat(DEFAULT_LIMITS.maxExecSize);
+ * const status = await client.spawn(["echo", tooLong]).status;
+ * assert.equal(status.reason, "refused");
+ * const limit = DEFAULT_LIMITS.maxExecSize;
+ * assert.match(status.message ?? "", new RegExp(`this server takes at most ${limit}`));
  * ```
  */
 export const DEFAULT_LIMITS = {

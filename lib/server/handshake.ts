@@ -108,11 +108,38 @@ export interface AcceptClientOptions {
  * @throws {ProtocolError} when the client broke the protocol.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { authenticate } from "../client/handshake.ts";
+ * import { HANDSHAKE_MAX_FRAME_SIZE } from "../protocol/frame.ts";
+ * import { FrameReader } from "../transport/frame_reader.ts";
+ * import { FrameWriter } from "../transport/frame_writer.ts";
  * import { acceptClient } from "./handshake.ts";
  *
- * const hello = await acceptClient({ reader, writer, token, maxFrameSize, ... });
- * if (hello) serveCommands();
+ * const token = "a-shared-secret-of-some-length";
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using clientConn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using serverConn = await listener.accept();
+ * const [hello, client] = await Promise.all([
+ *   acceptClient({
+ *     reader: new FrameReader(serverConn, { maxFrameSize: HANDSHAKE_MAX_FRAME_SIZE }),
+ *     writer: new FrameWriter(serverConn),
+ *     token,
+ *     maxFrameSize: 1 << 20,
+ *     agent: "rexec/example",
+ *     stdinWindow: 1 << 18,
+ *     address: "127.0.0.1",
+ *     signal: new AbortController().signal,
+ *     onStage: () => {},
+ *     log: () => {},
+ *     audit: () => {},
+ *     admit: () => undefined, // room for it: let it in
+ *   }),
+ *   authenticate(clientConn, { token, maxFrameSize: 1 << 20, tls: false, where: "127.0.0.1" }),
+ * ]);
+ * assert.match(hello?.agent ?? "", /^rexec\//); // the client's HELLO
+ * assert.equal(client.hello.agent, "rexec/example");
+ * assert.equal(client.hello.stdinWindow, 1 << 18);
  * ```
  */
 export async function acceptClient(options: AcceptClientOptions): Promise<Hello | undefined> {

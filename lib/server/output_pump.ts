@@ -47,7 +47,8 @@ export interface PumpOutputOptions {
  *
  * @example
  * ```ts
- * import { FrameType } from "../protocol/frame.ts";
+ * import assert from "node:assert/strict";
+ * import { FrameType, HEADER_SIZE } from "../protocol/frame.ts";
  * import { pumpOutput } from "./output_pump.ts";
  *
  * const frames: Uint8Array[] = [];
@@ -60,7 +61,9 @@ export interface PumpOutputOptions {
  *     return Promise.resolve();
  *   },
  * });
- * console.assert(frames.length === 1 && frames[0].length === 5 + 5);
+ * assert.equal(frames.length, 1);
+ * assert.deepEqual([...frames[0].subarray(0, HEADER_SIZE)], [0, 0, 0, 5, FrameType.Stdout]);
+ * assert.equal(new TextDecoder().decode(frames[0].subarray(HEADER_SIZE)), "hello");
  * ```
  */
 export async function pumpOutput(

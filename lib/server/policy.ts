@@ -58,14 +58,6 @@ export interface PolicyRequest {
  * allowed, `program` is the canonical absolute path of the file to execute
  * in place of `argv[0]` (or of `/bin/sh` for a shell request), so the server
  * runs exactly what was checked.
- *
- * @example
- * ```ts
- * import type { PolicyDecision } from "./policy.ts";
- *
- * const decision: PolicyDecision = { allowed: false, message: '"rm" is not allowed on this server' };
- * console.assert(!decision.allowed);
- * ```
  */
 export type PolicyDecision =
   | { readonly allowed: true; readonly program?: string }
@@ -81,12 +73,18 @@ export type PolicyDecision =
  * `LD_LIBRARY_PATH`, `LD_AUDIT`, and the rest. Names compare
  * case-sensitively, as the programs that read them do.
  *
- * @example
+ * @example Refused unless the server names them with `--env-allow`
  * ```ts
- * import { DANGEROUS_ENV } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * import { CommandPolicy, DANGEROUS_ENV } from "./policy.ts";
  *
- * console.assert(DANGEROUS_ENV.includes("PATH"));
- * console.assert(DANGEROUS_ENV.includes("LD_*"));
+ * assert.ok(DANGEROUS_ENV.includes("LD_*"));
+ * const anyProgram = await CommandPolicy.create();
+ * const refused = await anyProgram.check({ argv: ["make"], env: { LD_AUDIT: "/tmp/x.so" } });
+ * assert.equal(refused.allowed, false);
+ * const named = await CommandPolicy.create({ envAllow: ["LD_AUDIT"] });
+ * const allowed = await named.check({ argv: ["make"], env: { LD_AUDIT: "/tmp/x.so" } });
+ * assert.equal(allowed.allowed, true);
  * ```
  */
 export const DANGEROUS_ENV: readonly string[] = Object.freeze([
@@ -190,10 +188,15 @@ const TZ_VALUE =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_ENV_ALLOW } from "./policy.ts";
+ * import { CommandPolicy, DEFAULT_ENV_ALLOW } from "./policy.ts";
  *
  * assert.ok(DEFAULT_ENV_ALLOW.includes("LC_*"));
  * assert.ok(!DEFAULT_ENV_ALLOW.includes("PAGER"));
+ * const policy = await CommandPolicy.create({ allow: ["ls"], path: "/usr/bin:/bin" });
+ * const check = (env: Record<string, string>) => policy.check({ argv: ["ls"], env });
+ * assert.equal((await check({ LC_ALL: "C.UTF-8", TZ: "Europe/Paris" })).allowed, true);
+ * assert.equal((await check({ LANG: "/tmp/locale" })).allowed, false); // a path, not a name
+ * assert.equal((await check({ PAGER: "less" })).allowed, false);
  * ```
  */
 export const DEFAULT_ENV_ALLOW: readonly string[] = Object.freeze([
@@ -220,10 +223,13 @@ const DEFAULT_ENV_VALUES: readonly RegExp[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isDangerousEnvName } from "./policy.ts";
  *
- * console.assert(isDangerousEnvName("LD_PRELOAD"));
- * console.assert(!isDangerousEnvName("LANG"));
+ * assert.equal(isDangerousEnvName("LD_PRELOAD"), true); // by the prefix LD_*
+ * assert.equal(isDangerousEnvName("PATH"), true);
+ * assert.equal(isDangerousEnvName("LANG"), false);
+ * assert.equal(isDangerousEnvName("path"), false); // names compare case-sensitively
  * ```
  */
 export function isDangerousEnvName(name: string): boolean {
@@ -251,10 +257,16 @@ type EnvRule =
  *
  * @example
  * ```ts
- * import { PolicyError } from "./policy.ts";
+ * import assert from "node:assert/strict";
+ * import { CommandPolicy, PolicyError } from "./policy.ts";
  *
- * const error = new PolicyError('--allow "nope": not found on the server\'s PATH');
- * console.assert(error.name === "PolicyError");
+ * await assert.rejects(
+ *   CommandPolicy.create({ allow: ["rexec-no-such-program"], path: "/usr/bin:/bin" }),
+ *   (error) =>
+ *     error instanceof PolicyError &&
+ *     error.message.startsWith('--allow "rexec-no-such-program": '),
+ * );
+ * await assert.rejects(CommandPolicy.create({ envAllow: ["A=B"] }), PolicyError);
  * ```
  */
 export class PolicyError extends RexecError {}
@@ -278,23 +290,28 @@ type Lookup = { readonly file: string } | { readonly problem: string };
  *
  * @example An allowlist of two programs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CommandPolicy } from "./policy.ts";
  *
  * const policy = await CommandPolicy.create({ allow: ["ls", "cat"], path: "/usr/bin:/bin" });
  * const ok = await policy.check({ argv: ["ls", "-l"] });
- * console.assert(ok.allowed && ok.program?.endsWith("/ls"));
+ * assert.ok(ok.allowed);
+ * assert.match(ok.program ?? "", /^\/.*\/ls$/); // the file the server will execute
  * const no = await policy.check({ argv: ["rm", "-rf", "/tmp/x"] });
- * console.assert(!no.allowed && no.message.includes("is not allowed"));
+ * assert.ok(!no.allowed);
+ * assert.match(no.message, /^"rm" \(.*\/rm\) is not allowed on this server \(allowed: /);
  * ```
  *
  * @example No allowlist: any program, but no dangerous variables
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CommandPolicy } from "./policy.ts";
  *
  * const policy = await CommandPolicy.create({});
- * console.assert((await policy.check({ shell: "echo hi" })).allowed);
+ * assert.deepEqual(await policy.check({ shell: "echo hi" }), { allowed: true });
  * const no = await policy.check({ argv: ["ls"], env: { LD_PRELOAD: "/tmp/x.so" } });
- * console.assert(!no.allowed && no.message.includes("--env-allow LD_PRELOAD"));
+ * assert.ok(!no.allowed);
+ * assert.match(no.message, /--env-allow LD_PRELOAD/);
  * ```
  */
 export class CommandPolicy {

@@ -47,9 +47,18 @@ const KILL_SWEEPS = 5;
  *
  * @example
  * ```ts
- * import { shellArgv } from "./process.ts";
+ * import assert from "node:assert/strict";
+ * import { shellArgv, spawnProcess } from "./process.ts";
  *
- * console.assert(shellArgv("echo hi").join(" ") === "/bin/sh -c echo hi");
+ * assert.deepEqual(shellArgv("echo $((6 * 7))"), ["/bin/sh", "-c", "echo $((6 * 7))"]);
+ * const child = await spawnProcess({
+ *   argv: shellArgv("echo $((6 * 7))"),
+ *   stdin: "null",
+ *   stdout: "piped",
+ *   stderr: "null",
+ * });
+ * assert.equal(await new Response(child.stdout).text(), "42\n");
+ * assert.equal((await child.status).code, 0);
  * ```
  */
 export function shellArgv(script: string): string[] {
@@ -63,16 +72,20 @@ export function shellArgv(script: string): string[] {
  * be executed or the working directory is unusable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { spawnProcess } from "./process.ts";
  *
  * const child = await spawnProcess({
- *   argv: ["echo", "hi"],
+ *   argv: ["sh", "-c", "echo $$; ps -o pgid= -p $$"],
  *   stdin: "null",
  *   stdout: "piped",
  *   stderr: "null",
  * });
- * console.log((await child.status).code);
+ * const [pid, group] = (await new Response(child.stdout).text()).trim().split(/\s+/);
+ * assert.equal(Number(pid), child.pid);
+ * assert.equal(Number(group), child.pid); // it leads its own process group
+ * assert.equal((await child.status).code, 0);
  * ```
  */
 export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
@@ -196,16 +209,8 @@ function searchableBy(info: Deno.FileInfo, user: DirectoryUser): boolean {
 
 /**
  * The processes of the command's session outside its process group could
- * not be listed, so only the group is ended.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { SessionListError } from "./process.ts";
- *
- * const error = new SessionListError("cannot run pgrep: not found");
- * assert.equal(error.name, "SessionListError");
- * ```
+ * not be listed, so only the group is ended. It never reaches a caller of
+ * {@link GroupProcess.terminate}, which turns it into its `onWarning`.
  */
 export class SessionListError extends RexecError {}
 
@@ -224,17 +229,23 @@ export interface TerminateOptions {
  * A running command that leads its own process group and session.
  *
  * @example Ending a command and everything it started
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { spawnProcess } from "./process.ts";
  *
  * const child = await spawnProcess({
- *   argv: ["sh", "-c", "sleep 60 & sleep 60"],
+ *   argv: ["sh", "-c", "sleep 60 & echo started; sleep 60"],
  *   stdin: "null",
- *   stdout: "null",
+ *   stdout: "piped",
  *   stderr: "null",
  * });
+ * const output = child.stdout.getReader();
+ * await output.read(); // "started": the background sleep runs too
  * await child.terminate({ graceMs: 2000 });
- * console.log((await child.status).signal); // "SIGTERM"
+ * assert.equal((await child.status).signal, "SIGTERM");
+ * assert.equal(child.signalGroup("SIGTERM"), "gone"); // the background sleep as well
+ * output.releaseLock();
+ * await child.stdout.cancel();
  * ```
  */
 export class GroupProcess {

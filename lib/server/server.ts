@@ -54,18 +54,39 @@ const REFUSAL_TIMEOUT_MS = 1000;
 /**
  * Options for {@link serve}.
  *
- * @example
+ * @example A server that logs to an array and caps commands at an hour
  * ```ts
- * import type { ServeOptions } from "./server.ts";
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import type { LogRecord } from "../util/log.ts";
+ * import { serve, type ServeOptions } from "./server.ts";
  *
+ * const logs: LogRecord[] = [];
  * const options: ServeOptions = {
  *   token: "a-shared-secret-of-some-length",
- *   hostname: "::1",
- *   port: 7022,
+ *   hostname: "127.0.0.1",
+ *   port: 0,
  *   maxTimeout: 3600,
  *   killGrace: 5,
+ *   logger: (record) => logs.push(record),
  * };
- * console.assert(options.maxFrameSize === undefined); // 1 MiB
+ * {
+ *   await using server = await serve(options);
+ *   await using client = await connect({
+ *     hostname: "127.0.0.1",
+ *     port: server.addr.port,
+ *     token: options.token,
+ *   });
+ *   await client.spawn(["true"]).status;
+ * } // the client closes, then the server shuts down: every record is in
+ * assert.deepEqual(logs.map((record) => record.message), [
+ *   "connection opened",
+ *   "authenticated",
+ *   "exec",
+ *   "exit",
+ *   "connection closed",
+ * ]);
+ * assert.equal(logs[3].fields?.code, 0);
  * ```
  */
 export interface ServeOptions {
@@ -136,8 +157,30 @@ export interface ServeOptions {
 /**
  * A running server.
  *
- * @example Stopping a server on a signal
+ * @example Stopping a server with an AbortSignal
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { RemoteError } from "../errors.ts";
+ * import { serve } from "./server.ts";
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * const stop = new AbortController();
+ * const server = await serve({ token, hostname: "127.0.0.1", port: 0, signal: stop.signal });
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const running = client.spawnShell("echo started; exec sleep 60");
+ * await running.stdout.getReader().read(); // "started": it runs
+ *
+ * stop.abort();
+ * await server.finished; // the command was ended, and its client told
+ * assert.equal((await running.status).reason, "shutdown");
+ * await client.closed;
+ * assert.throws(() => client.spawn(["true"]), RemoteError);
+ * ```
+ *
+ * @example Stopping a server on SIGTERM, as `rexec serve` does
  * ```ts ignore
+ * // Not run as a test: it waits for a SIGTERM sent to this process.
  * import { serve } from "./server.ts";
  *
  * const server = await serve({ token: Deno.env.get("REXEC_TOKEN")! });
@@ -165,11 +208,22 @@ export interface Server extends AsyncDisposable {
  * @throws {TokenError} when the token is too short to be safe.
  *
  * @example Serving on a free loopback port
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { TokenError } from "../errors.ts";
  * import { serve } from "./server.ts";
  *
- * await using server = await serve({ token: "a-long-shared-secret-token", port: 0 });
- * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
+ * const token = "a-long-shared-secret-token";
+ * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+ * assert.equal(server.addr.hostname, "127.0.0.1");
+ * assert.notEqual(server.addr.port, 0); // the port the system picked
+ *
+ * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ * const { stdout } = await client.spawnShell("echo $((6 * 7))").output();
+ * assert.equal(new TextDecoder().decode(stdout), "42\n");
+ *
+ * await assert.rejects(serve({ token: "too-short", port: 0 }), TokenError);
  * ```
  */
 export async function serve(options: ServeOptions): Promise<Server> {
@@ -275,10 +329,16 @@ export async function serve(options: ServeOptions): Promise<Server> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireSafeTransport } from "./server.ts";
  *
  * requireSafeTransport({ hostname: "127.0.0.1", port: 7022 });
+ * requireSafeTransport({ hostname: "0.0.0.0", port: 7022, tls: { cert: "…", key: "…" } });
  * requireSafeTransport({ hostname: "0.0.0.0", port: 7022, insecurePlaintext: true });
+ * assert.throws(
+ *   () => requireSafeTransport({ hostname: "0.0.0.0", port: 7022 }),
+ *   /refusing to serve 0\.0\.0\.0:7022 without TLS/,
+ * );
  * ```
  */
 export function requireSafeTransport(

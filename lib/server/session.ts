@@ -110,11 +110,37 @@ const AUDIT_REFUSAL = "the server cannot write its audit log, so it runs no comm
  * Serves one connection until it ends.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import type { LogRecord } from "../util/log.ts";
  * import { ServerSession } from "./session.ts";
  *
- * const session = new ServerSession(conn, 1, settings);
- * await session.run(); // never throws; ends when the connection does
+ * const token = "a-shared-secret-of-some-length";
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const logs: LogRecord[] = [];
+ * const serving = (async () => {
+ *   const session = new ServerSession(await listener.accept(), 1, {
+ *     token,
+ *     maxFrameSize: 1 << 20,
+ *     stdinWindow: 1 << 18,
+ *     killGraceMs: 2000,
+ *     agent: "rexec/example",
+ *     logger: (record) => logs.push(record),
+ *     handshakeTimeoutMs: 10_000,
+ *     idleTimeoutMs: 0,
+ *     keepaliveMs: 0,
+ *     maxExecSize: 1 << 18,
+ *   });
+ *   await session.run(); // never throws; ends when the connection does
+ * })();
+ * {
+ *   await using client = await connect({ hostname: "127.0.0.1", port: listener.addr.port, token });
+ *   assert.equal(client.serverAgent, "rexec/example");
+ *   assert.equal((await client.spawn(["true"]).status).code, 0);
+ * }
+ * await serving;
+ * assert.equal(logs.at(-1)?.message, "connection closed");
  * ```
  */
 export class ServerSession {

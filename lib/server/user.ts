@@ -44,10 +44,15 @@ const MAX_ID = 0xffff_fffe;
  *
  * @example
  * ```ts
- * import { UserLookupError } from "./user.ts";
+ * import assert from "node:assert/strict";
+ * import { lookupUser, UserLookupError } from "./user.ts";
  *
- * const error = new UserLookupError("cannot read /etc/passwd: permission denied");
- * console.assert(error.name === "UserLookupError");
+ * await assert.rejects(
+ *   lookupUser("root", { passwdFile: "/rexec/no/such/passwd" }),
+ *   (error) =>
+ *     error instanceof UserLookupError &&
+ *     error.message.startsWith('cannot read /rexec/no/such/passwd to look up user "root": '),
+ * );
  * ```
  */
 export class UserLookupError extends RexecError {}
@@ -57,11 +62,16 @@ export class UserLookupError extends RexecError {}
  *
  * @example
  * ```ts
- * import { UnknownUserError } from "./user.ts";
+ * import assert from "node:assert/strict";
+ * import { lookupUser, UnknownUserError, UserLookupError } from "./user.ts";
  *
- * const error = new UnknownUserError("nosuchuser", "/etc/passwd");
- * console.assert(error.user === "nosuchuser");
- * console.assert(error.message.includes("no user named"));
+ * await assert.rejects(
+ *   lookupUser("rexec-no-such-user"),
+ *   (error) =>
+ *     error instanceof UnknownUserError && error instanceof UserLookupError &&
+ *     error.user === "rexec-no-such-user" &&
+ *     error.message === 'no user named "rexec-no-such-user" on this system (not in /etc/passwd)',
+ * );
  * ```
  */
 export class UnknownUserError extends UserLookupError {
@@ -91,11 +101,13 @@ export class UnknownUserError extends UserLookupError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lookupUser } from "./user.ts";
  *
  * const root = await lookupUser("root");
- * console.assert(root.uid === 0 && root.gid === 0);
- * console.assert((await lookupUser("0")).name === "root");
+ * assert.equal(root.uid, 0);
+ * assert.equal(root.gid, 0);
+ * assert.deepEqual(await lookupUser("0"), root); // all digits: a uid
  * ```
  */
 export async function lookupUser(
@@ -176,10 +188,11 @@ export function accountEnv(account: UserAccount): Record<string, string> {
  * @throws {Deno.errors.NotCapable} without that permission.
  *
  * @example
- * ```ts ignore
- * import { isRoot } from "./user.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentUser, isRoot } from "./user.ts";
  *
- * if (!isRoot()) console.error("--user needs a server running as root");
+ * assert.equal(isRoot(), (await currentUser()).uid === 0);
  * ```
  */
 export function isRoot(): boolean {

@@ -16,26 +16,23 @@ import { RexecError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { CertificateError } from "./certificate.ts";
+ * import assert from "node:assert/strict";
  * import { RexecError } from "../errors.ts";
+ * import { certificateFingerprint, CertificateError } from "./certificate.ts";
  *
- * const error = new CertificateError("no certificate in /tmp/cert.pem");
- * console.assert(error instanceof RexecError && error.name === "CertificateError");
+ * await assert.rejects(
+ *   certificateFingerprint("-----BEGIN PRIVATE KEY-----\n..."),
+ *   (error) =>
+ *     error instanceof CertificateError && error instanceof RexecError &&
+ *     error.message === "no PEM certificate (-----BEGIN CERTIFICATE-----) in the text",
+ * );
  * ```
  */
 export class CertificateError extends RexecError {}
 
 /**
  * A certificate, its private key and its fingerprint, as PEM text ready for
- * `Deno.listenTls({ cert, key })`.
- *
- * @example
- * ```ts
- * import { type CertificatePair, createSelfSignedCertificate } from "./certificate.ts";
- *
- * const pair: CertificatePair = await createSelfSignedCertificate({ names: ["localhost"] });
- * console.assert(pair.keyPem.startsWith("-----BEGIN PRIVATE KEY-----"));
- * ```
+ * `serve({ tls: { cert, key } })`; see {@link createSelfSignedCertificate}.
  */
 export interface CertificatePair {
   /** The certificate: one `CERTIFICATE` PEM block. */
@@ -46,17 +43,7 @@ export interface CertificatePair {
   readonly fingerprint: string;
 }
 
-/**
- * Options for {@link createSelfSignedCertificate}.
- *
- * @example
- * ```ts
- * import type { SelfSignedCertificateOptions } from "./certificate.ts";
- *
- * const options: SelfSignedCertificateOptions = { names: ["build-box", "10.0.0.7"] };
- * console.assert(options.validDays === undefined);
- * ```
- */
+/** Options for {@link createSelfSignedCertificate}. */
 export interface SelfSignedCertificateOptions {
   /**
    * The names clients connect to: host names, IPv4 and IPv6 addresses. The
@@ -73,9 +60,17 @@ export interface SelfSignedCertificateOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_VALID_DAYS } from "./certificate.ts";
+ * import assert from "node:assert/strict";
+ * import {
+ *   certificateValidity,
+ *   createSelfSignedCertificate,
+ *   DEFAULT_VALID_DAYS,
+ * } from "./certificate.ts";
  *
- * console.assert(DEFAULT_VALID_DAYS === 825);
+ * const { certPem } = await createSelfSignedCertificate({ names: ["localhost"] });
+ * const { notAfter } = await certificateValidity(certPem);
+ * const days = (notAfter.getTime() - Date.now()) / (24 * 60 * 60 * 1000);
+ * assert.equal(Math.round(days), DEFAULT_VALID_DAYS);
  * ```
  */
 export const DEFAULT_VALID_DAYS = 825;
@@ -92,15 +87,36 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * @throws {CertificateError} when `names` is empty or holds something that is
  * neither a host name nor an IP address, or `validDays` is not positive.
  *
- * @example
+ * @example A TLS server and a client that trusts exactly its certificate
  * ```ts
- * import { createSelfSignedCertificate } from "./certificate.ts";
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { serve } from "../server/server.ts";
+ * import { CertificateError, createSelfSignedCertificate } from "./certificate.ts";
  *
  * const { certPem, keyPem, fingerprint } = await createSelfSignedCertificate({
  *   names: ["localhost", "127.0.0.1", "::1"],
  * });
- * using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem });
- * console.assert(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(fingerprint));
+ * assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * await using server = await serve({
+ *   token,
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   tls: { cert: certPem, key: keyPem },
+ * });
+ * await using client = await connect({
+ *   hostname: "127.0.0.1",
+ *   port: server.addr.port,
+ *   token,
+ *   tls: { caCerts: [certPem] },
+ * });
+ * const { code, stdout } = await client.spawn(["echo", "over TLS"]).output();
+ * assert.equal(code, 0);
+ * assert.equal(new TextDecoder().decode(stdout), "over TLS\n");
+ *
+ * await assert.rejects(createSelfSignedCertificate({ names: ["not a name"] }), CertificateError);
  * ```
  */
 export async function createSelfSignedCertificate(
@@ -154,10 +170,15 @@ export async function createSelfSignedCertificate(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { certificateFingerprint, createSelfSignedCertificate } from "./certificate.ts";
  *
  * const pair = await createSelfSignedCertificate({ names: ["localhost"] });
- * console.assert(await certificateFingerprint(pair.certPem) === pair.fingerprint);
+ * const fingerprint = await certificateFingerprint(pair.certPem);
+ * assert.equal(fingerprint, pair.fingerprint);
+ * assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+ * const other = await createSelfSignedCertificate({ names: ["localhost"] });
+ * assert.notEqual(await certificateFingerprint(other.certPem), fingerprint);
  * ```
  */
 export async function certificateFingerprint(certPem: string): Promise<string> {
@@ -221,10 +242,12 @@ export async function certificateValidity(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultCertificateNames } from "./certificate.ts";
  *
  * const names = defaultCertificateNames();
- * console.assert(names[0] === "localhost" && names.includes("::1"));
+ * assert.deepEqual(names.slice(0, 3), ["localhost", "127.0.0.1", "::1"]);
+ * assert.ok(names.length <= 4); // and this machine's host name, when it is a valid one
  * ```
  */
 export function defaultCertificateNames(): string[] {
@@ -249,11 +272,13 @@ export function defaultCertificateNames(): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultCertificatePaths } from "./certificate.ts";
  *
- * const { certFile, keyFile } = defaultCertificatePaths("/home/ada/.config/rexec");
- * console.assert(certFile === "/home/ada/.config/rexec/tls-cert.pem");
- * console.assert(keyFile === "/home/ada/.config/rexec/tls-key.pem");
+ * assert.deepEqual(defaultCertificatePaths("/home/ada/.config/rexec"), {
+ *   certFile: "/home/ada/.config/rexec/tls-cert.pem",
+ *   keyFile: "/home/ada/.config/rexec/tls-key.pem",
+ * });
  * ```
  */
 export function defaultCertificatePaths(configDir: string): { certFile: string; keyFile: string } {
@@ -263,17 +288,7 @@ export function defaultCertificatePaths(configDir: string): { certFile: string; 
   };
 }
 
-/**
- * Options for {@link ensureCertificate}.
- *
- * @example
- * ```ts
- * import { defaultCertificatePaths, type EnsureCertificateOptions } from "./certificate.ts";
- *
- * const options: EnsureCertificateOptions = defaultCertificatePaths("/etc/rexec");
- * console.assert(options.names === undefined);
- * ```
- */
+/** Options for {@link ensureCertificate}. */
 export interface EnsureCertificateOptions {
   /** The certificate file (PEM). */
   readonly certFile: string;
@@ -283,22 +298,7 @@ export interface EnsureCertificateOptions {
   readonly names?: readonly string[];
 }
 
-/**
- * What {@link ensureCertificate} found or made.
- *
- * @example
- * ```ts
- * import type { EnsuredCertificate } from "./certificate.ts";
- *
- * const found: EnsuredCertificate = {
- *   certFile: "/etc/rexec/tls-cert.pem",
- *   keyFile: "/etc/rexec/tls-key.pem",
- *   fingerprint: "AB:CD",
- *   created: false,
- * };
- * console.assert(!found.created);
- * ```
- */
+/** What {@link ensureCertificate} found or made. */
 export interface EnsuredCertificate {
   /** The certificate file. */
   readonly certFile: string;
@@ -321,13 +321,21 @@ export interface EnsuredCertificate {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultCertificatePaths, ensureCertificate } from "./certificate.ts";
  *
  * const dir = await Deno.makeTempDir();
- * const first = await ensureCertificate(defaultCertificatePaths(`${dir}/rexec`));
- * const again = await ensureCertificate(defaultCertificatePaths(`${dir}/rexec`));
- * console.assert(first.created && !again.created && again.fingerprint === first.fingerprint);
- * await Deno.remove(dir, { recursive: true });
+ * try {
+ *   const paths = defaultCertificatePaths(`${dir}/rexec`);
+ *   const first = await ensureCertificate(paths);
+ *   assert.equal(first.created, true);
+ *   assert.equal((await Deno.stat(first.keyFile)).mode! & 0o777, 0o600);
+ *   const again = await ensureCertificate(paths);
+ *   assert.equal(again.created, false);
+ *   assert.equal(again.fingerprint, first.fingerprint);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function ensureCertificate(

@@ -60,11 +60,31 @@ const ACCEPT_CHECK_TIMEOUT_MS = 5000;
  * @throws {Error} with a Node error code (EADDRINUSE, EACCES, ...) when the address cannot be bound.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSelfSignedCertificate } from "./certificate.ts";
  * import { listenTls } from "./listener.ts";
  *
- * const listener = await listenTls({ hostname: "0.0.0.0", port: 7022, cert, key });
- * const conn = await listener.accept();
+ * const { certPem, keyPem } = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
+ * const listener = await listenTls({ hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem });
+ * try {
+ *   using client = await Deno.connectTls({
+ *     hostname: "127.0.0.1",
+ *     port: listener.addr.port,
+ *     caCerts: [certPem],
+ *   });
+ *   const conn = await listener.accept();
+ *   try {
+ *     await client.write(new TextEncoder().encode("hello"));
+ *     const reader = conn.readable.getReader();
+ *     assert.equal(new TextDecoder().decode((await reader.read()).value), "hello");
+ *     reader.releaseLock();
+ *   } finally {
+ *     conn.close();
+ *   }
+ * } finally {
+ *   listener.close();
+ * }
  * ```
  */
 export async function listenTls(options: TlsListenOptions): Promise<ConnListener> {

@@ -12,24 +12,16 @@ import { UsageError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_PORT, parseHostPort } from "./address.ts";
  *
- * console.assert(parseHostPort("build-box", DEFAULT_PORT).port === 7022);
+ * const { port } = parseHostPort("build-box", DEFAULT_PORT);
+ * assert.equal(port, 7022);
  * ```
  */
 export const DEFAULT_PORT = 7022;
 
-/**
- * A host and a port.
- *
- * @example
- * ```ts
- * import type { HostPort } from "./address.ts";
- *
- * const server: HostPort = { hostname: "::1", port: 7022 };
- * console.assert(server.port === 7022);
- * ```
- */
+/** A host and a port, as {@link parseHostPort} returns them. */
 export interface HostPort {
   /** Host name or IP address, without brackets. */
   readonly hostname: string;
@@ -42,10 +34,13 @@ export interface HostPort {
  *
  * @example
  * ```ts
- * import { formatHostPort } from "./address.ts";
+ * import assert from "node:assert/strict";
+ * import { formatHostPort, parseHostPort } from "./address.ts";
  *
- * console.assert(formatHostPort("::1", 7022) === "[::1]:7022");
- * console.assert(formatHostPort("build-box", 7022) === "build-box:7022");
+ * assert.equal(formatHostPort("::1", 7022), "[::1]:7022");
+ * assert.equal(formatHostPort("build-box", 7022), "build-box:7022");
+ * const back = parseHostPort(formatHostPort("::1", 9000), 7022);
+ * assert.deepEqual(back, { hostname: "::1", port: 9000 });
  * ```
  */
 export function formatHostPort(hostname: string, port: number): string {
@@ -64,11 +59,15 @@ const IPV6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(\.\d{1,3}){0,3}(%[\w.-]+)?$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { UsageError } from "../errors.ts";
  * import { parseHostPort } from "./address.ts";
  *
- * console.assert(parseHostPort("[::1]:9000", 7022).hostname === "::1");
- * console.assert(parseHostPort("build-box", 7022).port === 7022);
- * console.assert(parseHostPort("fe80::1", 7022).port === 7022);
+ * assert.deepEqual(parseHostPort("[::1]:9000", 7022), { hostname: "::1", port: 9000 });
+ * assert.deepEqual(parseHostPort("build-box", 7022), { hostname: "build-box", port: 7022 });
+ * assert.deepEqual(parseHostPort("fe80::1", 7022), { hostname: "fe80::1", port: 7022 });
+ * assert.throws(() => parseHostPort("build-box:70000", 7022), UsageError);
+ * assert.throws(() => parseHostPort("::1:9000]", 7022), /write IPv6 addresses as \[ADDRESS\]/);
  * ```
  */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
@@ -108,10 +107,15 @@ export function parseHostPort(text: string, defaultPort: number): HostPort {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLoopback } from "./address.ts";
  *
- * console.assert(isLoopback("127.0.0.1") && isLoopback("::1") && isLoopback("localhost"));
- * console.assert(!isLoopback("0.0.0.0") && !isLoopback("::") && !isLoopback("build-box"));
+ * for (const host of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "localhost"]) {
+ *   assert.equal(isLoopback(host), true, host);
+ * }
+ * for (const host of ["0.0.0.0", "::", "10.0.0.5", "build-box"]) {
+ *   assert.equal(isLoopback(host), false, host);
+ * }
  * ```
  */
 export function isLoopback(hostname: string): boolean {
@@ -134,6 +138,8 @@ export function isLoopback(hostname: string): boolean {
  * import { formatAddr } from "./address.ts";
  *
  * assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 7022 }), "[::1]:7022");
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * assert.equal(formatAddr(listener.addr), `127.0.0.1:${listener.addr.port}`);
  * ```
  */
 export function formatAddr(addr: Deno.Addr): string {

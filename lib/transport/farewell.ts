@@ -23,6 +23,8 @@ export const FAREWELL_TIMEOUT_MS = 1000;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { FrameType, HEADER_SIZE } from "../protocol/frame.ts";
+ * import { decodeErrorReport } from "../protocol/messages.ts";
  * import { FrameWriter } from "./frame_writer.ts";
  * import { sendFarewell } from "./farewell.ts";
  *
@@ -33,8 +35,10 @@ export const FAREWELL_TIMEOUT_MS = 1000;
  *     return Promise.resolve(bytes.length);
  *   },
  * });
- * assert.equal(await sendFarewell(writer, { code: "server_shutdown", message: "bye" }), true);
- * assert.equal(written[0][4], 0x30);
+ * const report = { code: "server_shutdown", message: "the server is shutting down" };
+ * assert.equal(await sendFarewell(writer, report), true);
+ * assert.equal(written[0][4], FrameType.Error);
+ * assert.deepEqual(decodeErrorReport(written[0].subarray(HEADER_SIZE)), report);
  * ```
  */
 export function sendFarewell(writer: FrameWriter, report: ErrorReport): Promise<boolean> {

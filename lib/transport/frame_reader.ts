@@ -57,10 +57,14 @@ const INITIAL_READ_AHEAD = 4 * 1024;
  *
  * @example Reading frames from bytes that arrive cut anywhere
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameType } from "../protocol/frame.ts";
  * import { FrameReader } from "./frame_reader.ts";
  *
- * const bytes = encodeFrame(FrameType.Stdout, new TextEncoder().encode("hi"));
+ * const bytes = new Uint8Array([
+ *   ...encodeFrame(FrameType.Stdout, new TextEncoder().encode("hi")),
+ *   ...encodeFrame(FrameType.Ping),
+ * ]);
  * const stream = new ReadableStream({
  *   type: "bytes",
  *   start(controller) {
@@ -70,8 +74,10 @@ const INITIAL_READ_AHEAD = 4 * 1024;
  * });
  * const reader = new FrameReader(stream, { maxFrameSize: 1024 });
  * const frame = await reader.read();
- * console.assert(frame?.type === FrameType.Stdout && frame.body.length === 2);
- * console.assert((await reader.read()) === null);
+ * assert.equal(frame?.type, FrameType.Stdout);
+ * assert.equal(new TextDecoder().decode(frame.body), "hi");
+ * assert.deepEqual(await reader.read(), { type: FrameType.Ping, body: new Uint8Array(0) });
+ * assert.equal(await reader.read(), null);
  * ```
  */
 export class FrameReader {

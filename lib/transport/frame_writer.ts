@@ -29,15 +29,19 @@ const COALESCE_LIMIT = 16 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeAll } from "./frame_writer.ts";
  *
- * const chunks: Uint8Array[] = [];
- * const sink = { write: (bytes: Uint8Array) => {
- *   chunks.push(bytes.slice(0, 1));
- *   return Promise.resolve(1);
- * } };
+ * // A sink that takes one byte per call, as a busy socket may.
+ * const chunks: number[][] = [];
+ * const sink = {
+ *   write: (bytes: Uint8Array) => {
+ *     chunks.push([bytes[0]]);
+ *     return Promise.resolve(1);
+ *   },
+ * };
  * await writeAll(sink, new Uint8Array([1, 2, 3]));
- * console.assert(chunks.length === 3);
+ * assert.deepEqual(chunks, [[1], [2], [3]]);
  * ```
  */
 export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
@@ -52,17 +56,26 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameType } from "../protocol/frame.ts";
  * import { FrameWriter } from "./frame_writer.ts";
  *
+ * // A sink that takes at most 3 bytes per call: frames written at once
+ * // still arrive whole and in the order they were asked for.
  * const written: number[] = [];
- * const sink = { write: (bytes: Uint8Array) => {
- *   written.push(...bytes);
- *   return Promise.resolve(bytes.length);
- * } };
+ * const sink = {
+ *   write: (bytes: Uint8Array) => {
+ *     written.push(...bytes.subarray(0, 3));
+ *     return Promise.resolve(Math.min(bytes.length, 3));
+ *   },
+ * };
  * const writer = new FrameWriter(sink);
- * await writer.write(FrameType.Ping);
- * console.assert(written.length === 5);
+ * await Promise.all([
+ *   writer.write(FrameType.Stdout, new Uint8Array([104, 105])),
+ *   writer.write(FrameType.Ping),
+ * ]);
+ * assert.deepEqual(written, [0, 0, 0, 2, FrameType.Stdout, 104, 105, 0, 0, 0, 0, FrameType.Ping]);
+ * assert.equal(writer.bytesWritten, 12);
  * ```
  */
 export class FrameWriter {

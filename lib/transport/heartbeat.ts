@@ -42,7 +42,13 @@ export interface HeartbeatOptions {
  *
  * const sink = new WatchedSink({ write: (bytes) => Promise.resolve(bytes.length) });
  * assert.equal(await sink.write(new Uint8Array(3)), 3);
- * assert.equal(sink.stalledMs, 0);
+ * assert.equal(sink.stalledMs, 0); // nothing pending
+ *
+ * // A peer that reads nothing: the write waits, and the wait is counted.
+ * const stuck = new WatchedSink({ write: () => new Promise<number>(() => {}) });
+ * void stuck.write(new Uint8Array(3));
+ * await new Promise((resolve) => setTimeout(resolve, 10));
+ * assert.ok(stuck.stalledMs > 0);
  * ```
  */
 export class WatchedSink implements ByteSink {
@@ -83,18 +89,32 @@ export class WatchedSink implements ByteSink {
  * consumer is not the peer's fault, and a peer that pings on its own
  * schedule is heard whatever the direction of the bulk data.
  *
- * @example
- * ```ts ignore
+ * @example Giving up on a peer that has gone silent
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameType } from "../protocol/frame.ts";
+ * import { FrameReader } from "./frame_reader.ts";
+ * import { FrameWriter } from "./frame_writer.ts";
  * import { Heartbeat } from "./heartbeat.ts";
  *
+ * // A peer that accepts the connection, then never says a word.
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using _silentPeer = await listener.accept();
+ * const reader = new FrameReader(conn, { maxFrameSize: 1024 });
+ * const writer = new FrameWriter(conn);
+ * let silentFor = 0;
  * using heartbeat = new Heartbeat({
- *   intervalMs: 30_000,
- *   sendPing: () => writer.write(FrameType.Ping).catch(() => {}),
- *   onSilence: () => conn.close(),
+ *   intervalMs: 20,
+ *   sendPing: () => void writer.write(FrameType.Ping).catch(() => {}),
+ *   onSilence: (silentMs) => {
+ *     silentFor = silentMs;
+ *     conn.close();
+ *   },
  * });
- * for (let frame = await heartbeat.listen(reader.read()); frame; frame = await heartbeat.listen(reader.read())) {
- *   handle(frame);
- * }
+ * // The read that never completes ends when onSilence closes the connection.
+ * await assert.rejects(heartbeat.listen(reader.read()));
+ * assert.ok(silentFor >= 3 * 20, `gave up after ${silentFor} ms`);
  * ```
  */
 export class Heartbeat implements Disposable {

@@ -10,10 +10,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closeQuietly } from "./close_quietly.ts";
  *
- * const conn = { close: () => { throw new Deno.errors.BadResource("closed"); } };
- * closeQuietly(conn);
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * listener.close();
+ * closeQuietly(listener); // closed already: nothing to do, nothing thrown
+ *
+ * const failing = { close: () => { throw new Error("disk full"); } };
+ * assert.throws(() => closeQuietly(failing), /disk full/);
  * ```
  */
 export function closeQuietly(conn: { close(): void }): void {

@@ -14,10 +14,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { settlesWithin } from "./deadline.ts";
  *
- * console.assert(await settlesWithin(Promise.resolve(), 10));
- * console.assert(!(await settlesWithin(new Promise(() => {}), 10)));
+ * assert.equal(await settlesWithin(Promise.resolve(), 10), true);
+ * assert.equal(await settlesWithin(Promise.reject(new Error("lost")), 10), true);
+ * assert.equal(await settlesWithin(new Promise(() => {}), 10), false);
  * ```
  */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -8,47 +8,13 @@
 
 import { writeStderr } from "./stderr.ts";
 
-/**
- * How much a record matters.
- *
- * @example
- * ```ts
- * import type { LogLevel } from "./log.ts";
- *
- * const level: LogLevel = "warn";
- * console.assert(level === "warn");
- * ```
- */
+/** How much a record matters. */
 export type LogLevel = "info" | "warn" | "error";
 
-/**
- * Values a log field may hold.
- *
- * @example
- * ```ts
- * import type { LogValue } from "./log.ts";
- *
- * const argv: LogValue = ["make", "-j4"];
- * console.assert(Array.isArray(argv));
- * ```
- */
+/** Values a log field may hold. */
 export type LogValue = string | number | boolean | null | readonly string[];
 
-/**
- * One log event.
- *
- * @example
- * ```ts
- * import type { LogRecord } from "./log.ts";
- *
- * const record: LogRecord = {
- *   level: "info",
- *   message: "exit",
- *   fields: { session: 3, code: 0, duration_ms: 12 },
- * };
- * console.assert(record.fields?.code === 0);
- * ```
- */
+/** One log event. */
 export interface LogRecord {
   /** How much it matters. */
   readonly level: LogLevel;
@@ -61,28 +27,25 @@ export interface LogRecord {
 /**
  * Receives log records.
  *
- * @example Collecting the records a server writes
+ * @example Keeping only what needs a look, as text lines
  * ```ts
- * import type { Logger, LogRecord } from "./log.ts";
+ * import assert from "node:assert/strict";
+ * import { createTextLogger, type Logger } from "./log.ts";
  *
- * const records: LogRecord[] = [];
- * const logger: Logger = (record) => records.push(record);
- * logger({ level: "info", message: "listening" });
- * console.assert(records.length === 1);
+ * const lines: string[] = [];
+ * const text = createTextLogger({ writeLine: (line) => lines.push(line) });
+ * const logger: Logger = (record) => {
+ *   if (record.level !== "info") text(record);
+ * };
+ * logger({ level: "info", message: "listening", fields: { port: 7022 } });
+ * logger({ level: "warn", message: "token file is world-readable" });
+ * assert.equal(lines.length, 1);
+ * assert.match(lines[0], / WARN token file is world-readable$/);
  * ```
  */
 export type Logger = (record: LogRecord) => void;
 
-/**
- * A logger that drops everything; the default for the library.
- *
- * @example
- * ```ts
- * import { silentLogger } from "./log.ts";
- *
- * silentLogger({ level: "info", message: "ignored" });
- * ```
- */
+/** A logger that drops everything; the default for the library. */
 export const silentLogger: Logger = (): void => {};
 
 /**
@@ -92,13 +55,18 @@ export const silentLogger: Logger = (): void => {};
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatRecord } from "./log.ts";
  *
  * const line = formatRecord(
  *   { level: "info", message: "exec", fields: { session: 1, argv: ["echo", "hi there"] } },
  *   new Date(0),
  * );
- * console.assert(line === '1970-01-01T00:00:00.000Z INFO exec session=1 argv=["echo","hi there"]');
+ * assert.equal(line, '1970-01-01T00:00:00.000Z INFO exec session=1 argv=["echo","hi there"]');
+ * assert.equal(
+ *   formatRecord({ level: "warn", message: "odd", fields: { note: "two\nlines" } }, new Date(0)),
+ *   '1970-01-01T00:00:00.000Z WARN odd note="two\\nlines"',
+ * );
  * ```
  */
 export function formatRecord(record: LogRecord, time: Date = new Date()): string {
@@ -127,12 +95,13 @@ function formatValue(value: LogValue): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createTextLogger } from "./log.ts";
  *
  * const lines: string[] = [];
  * const log = createTextLogger({ writeLine: (line) => lines.push(line) });
- * log({ level: "warn", message: "token file is world-readable" });
- * console.assert(lines[0].includes("WARN token file is world-readable"));
+ * log({ level: "warn", message: "token file is world-readable", fields: { mode: "644" } });
+ * assert.match(lines[0], /^\S+Z WARN token file is world-readable mode=644$/);
  * ```
  */
 export function createTextLogger(

@@ -19,11 +19,12 @@ function isSeparator(char: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { joinPath } from "./paths.ts";
  *
  * if (Deno.build.os !== "windows") {
- *   console.assert(joinPath("/home/ada/.config", "rexec") === "/home/ada/.config/rexec");
- *   console.assert(joinPath("/", "etc") === "/etc");
+ *   assert.equal(joinPath("/home/ada/.config", "rexec"), "/home/ada/.config/rexec");
+ *   assert.equal(joinPath("/", "etc"), "/etc");
  * }
  * ```
  */
@@ -38,12 +39,13 @@ export function joinPath(dir: string, name: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parentDir } from "./paths.ts";
  *
  * if (Deno.build.os !== "windows") {
- *   console.assert(parentDir("/home/ada/.config/rexec/token") === "/home/ada/.config/rexec");
- *   console.assert(parentDir("token") === ".");
- *   console.assert(parentDir("/token") === "/");
+ *   assert.equal(parentDir("/home/ada/.config/rexec/token"), "/home/ada/.config/rexec");
+ *   assert.equal(parentDir("token"), ".");
+ *   assert.equal(parentDir("/token"), "/");
  * }
  * ```
  */

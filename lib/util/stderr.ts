@@ -11,9 +11,20 @@
  *
  * @example
  * ```ts
- * import { writeStderr } from "./stderr.ts";
+ * import assert from "node:assert/strict";
  *
- * writeStderr(new TextEncoder().encode("rexec: hello\n"));
+ * // In a child process, so that what it writes to stderr can be read back.
+ * const script = `
+ *   import { writeStderr } from "${import.meta.resolve("./stderr.ts")}";
+ *   writeStderr(new TextEncoder().encode("rexec: hello\\n"));
+ * `;
+ * const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+ *   args: ["eval", script],
+ *   stdout: "null",
+ *   stderr: "piped",
+ * }).output();
+ * assert.ok(success);
+ * assert.equal(new TextDecoder().decode(stderr), "rexec: hello\n");
  * ```
  */
 export function writeStderr(bytes: Uint8Array): void {
