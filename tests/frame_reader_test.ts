@@ -159,7 +159,7 @@ async function assertDecodes(
   assert.equal(await reader.read(), null);
 }
 
-Deno.test("FrameReader decodes the same frames however the stream is cut", async () => {
+Deno.test("FrameReader.read() decodes the same frames however the stream is cut", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 8 }),
@@ -175,7 +175,7 @@ Deno.test("FrameReader decodes the same frames however the stream is cut", async
   );
 });
 
-Deno.test("FrameReader decodes frames delivered one byte per chunk", async () => {
+Deno.test("FrameReader.read() decodes frames delivered one byte per chunk", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 3 }),
@@ -189,7 +189,7 @@ Deno.test("FrameReader decodes frames delivered one byte per chunk", async () =>
   );
 });
 
-Deno.test("FrameReader decodes many frames delivered in a single chunk", async () => {
+Deno.test("FrameReader.read() decodes many frames delivered in a single chunk", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { minLength: 1, maxLength: 12 }),
@@ -203,7 +203,7 @@ Deno.test("FrameReader decodes many frames delivered in a single chunk", async (
   );
 });
 
-Deno.test("bodies larger than the read-ahead buffer decode however the stream is cut", async () => {
+Deno.test("FrameReader.read() decodes bodies larger than the read-ahead buffer however the stream is cut", async () => {
   const bigFrame = fc.record({
     type: fc.constant(FrameType.Stdout),
     body: fc.oneof(largeBody(250_000, 600_000), fc.uint8Array({ maxLength: 20 })),
@@ -234,7 +234,7 @@ Deno.test("bodies larger than the read-ahead buffer decode however the stream is
   );
 });
 
-Deno.test("readBorrowed gives the same frames as read, each body valid until the next read", async () => {
+Deno.test("FrameReader.readBorrowed() gives the same frames as read(), each body valid until the next read", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 8 }),
@@ -258,7 +258,7 @@ Deno.test("readBorrowed gives the same frames as read, each body valid until the
   );
 });
 
-Deno.test("a body handed out stays whole when the caller transfers its buffer", async () => {
+Deno.test("FrameReader.read(): a body handed out stays whole when the caller transfers its buffer", async () => {
   const first = new Uint8Array(1000).fill(1);
   const second = new Uint8Array(2000).fill(2);
   const stream = byteStream(
@@ -273,7 +273,7 @@ Deno.test("a body handed out stays whole when the caller transfers its buffer", 
   assert.deepEqual((await reader.read())?.body, second);
 });
 
-Deno.test("a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
+Deno.test("FrameReader.read(): a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
   for (const delivery of ["queued up front", "one per pull", "read into the buffer"] as const) {
     const empty = new FrameReader(byteStream([], delivery), { maxFrameSize: 1024 });
     assert.equal(await empty.read(), null);
@@ -287,7 +287,7 @@ Deno.test("a stream that ends between frames, or sends nothing, reads as null an
   }
 });
 
-Deno.test("a body of exactly maxFrameSize bytes is accepted", async () => {
+Deno.test("FrameReader.read() accepts a body of exactly maxFrameSize bytes", async () => {
   const body = new Uint8Array(1024).fill(7);
   const reader = new FrameReader(byteStream([encodeFrame(FrameType.Stdin, body)], "one per pull"), {
     maxFrameSize: 1024,
@@ -295,7 +295,7 @@ Deno.test("a body of exactly maxFrameSize bytes is accepted", async () => {
   assert.deepEqual(await reader.read(), { type: FrameType.Stdin, body });
 });
 
-Deno.test("an oversized length is refused from the header alone, while the body never comes", async () => {
+Deno.test("FrameReader.read() rejects a frame over the limit from its header alone, while the body never comes", async () => {
   const header = new Uint8Array([0xff, 0xff, 0xff, 0xff, FrameType.Stdout]);
   const afterHeader = new Uint8Array([1, 2, 3]);
   const neverEnds = byteStream([concat([header, afterHeader])], "queued up front", "stay open");
@@ -309,7 +309,7 @@ Deno.test("an oversized length is refused from the header alone, while the body 
   });
 });
 
-Deno.test("maxFrameSize can be raised between reads", async () => {
+Deno.test("FrameReader.maxFrameSize can be raised between reads", async () => {
   const big = encodeFrame(FrameType.Stdout, new Uint8Array(5000));
   const pieces = [encodeFrame(FrameType.Ping), big];
   const reader = new FrameReader(byteStream(pieces, "one per pull"), { maxFrameSize: 4096 });
@@ -318,7 +318,7 @@ Deno.test("maxFrameSize can be raised between reads", async () => {
   assert.equal((await reader.read())?.body.length, 5000);
 });
 
-Deno.test("a stream cut inside a header or a body is a TruncatedFrameError saying how much arrived", async () => {
+Deno.test("FrameReader.read(): a stream cut inside a header or a body is a TruncatedFrameError saying how much arrived", async () => {
   const ping = encodeFrame(FrameType.Ping);
   const frame = encodeFrame(FrameType.Stdout, new Uint8Array(100).fill(9));
   const cuts = [
@@ -349,7 +349,7 @@ Deno.test("a stream cut inside a header or a body is a TruncatedFrameError sayin
   }
 });
 
-Deno.test("an error from the stream reaches the reader unchanged, wherever it happens", async () => {
+Deno.test("FrameReader.read(): an error from the stream reaches the reader unchanged, wherever it happens", async () => {
   const frame = encodeFrame(FrameType.Stderr, new Uint8Array([1, 2, 3, 4]));
   for (const delivery of ["one per pull", "read into the buffer"] as const) {
     for (const sent of [0, 2, HEADER_SIZE, HEADER_SIZE + 2, frame.length]) {
@@ -369,7 +369,7 @@ Deno.test("an error from the stream reaches the reader unchanged, wherever it ha
   }
 });
 
-Deno.test("frameBuffered says whether the next frame is read ahead whole", async () => {
+Deno.test("FrameReader.frameBuffered says whether the next frame is read ahead whole", async () => {
   const small = encodeFrame(FrameType.Stdout, new Uint8Array(10));
   const other = encodeFrame(FrameType.Stderr, new Uint8Array(20));
   // The second read brings the rest of `other` and the first byte of a third frame.
@@ -394,14 +394,14 @@ Deno.test("frameBuffered says whether the next frame is read ahead whole", async
   assert.equal(whole.frameBuffered, false);
 });
 
-Deno.test("lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {
+Deno.test("FrameReader.lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {
   const http = new TextEncoder().encode("GET / HTTP/1.1\r\n");
   const reader = new FrameReader(byteStream([http], "one per pull"), { maxFrameSize: 1024 });
   await assert.rejects(reader.read(), ProtocolError);
   assert.equal(new TextDecoder().decode(reader.lastHeader), "GET /");
 });
 
-Deno.test("after a failed read, later reads fail with the same error instead of misreading", async () => {
+Deno.test("FrameReader.read(): after a failed read, later reads fail with the same error instead of misreading", async () => {
   const failure = new Error("connection reset");
   let pulls = 0;
   const stream = new ReadableStream<Uint8Array>({
