@@ -53,7 +53,7 @@ function messages(logs: readonly LogRecord[], pattern: RegExp): LogRecord[] {
   return logs.filter((record) => pattern.test(record.message));
 }
 
-Deno.test("an audit log in a missing directory is an AuditLogError that says so, and creates nothing", async () => {
+Deno.test("openAuditLog(): an audit log in a missing directory is an AuditLogError that says so, and creates nothing", async () => {
   await withTempDir(async (dir) => {
     assert.throws(
       () => openAuditLog(`${dir}/missing/audit.jsonl`),
@@ -66,7 +66,7 @@ Deno.test("an audit log in a missing directory is an AuditLogError that says so,
   });
 });
 
-Deno.test("reopen() after a rename writes new records to a new file at the same path, mode 0600", async () => {
+Deno.test("AuditLog.reopen() after a rename writes new records to a new file at the same path, mode 0600", async () => {
   await withTempDir(async (top) => {
     const dir = `${top}/logs`;
     await Deno.mkdir(dir);
@@ -92,7 +92,7 @@ Deno.test("reopen() after a rename writes new records to a new file at the same 
   });
 });
 
-Deno.test("the trail says once per run of failures that it cannot write, and when it can again", () => {
+Deno.test("AuditTrail says once per run of failures that it cannot write, and when it can again", () => {
   const sink = failingSink();
   const logs: LogRecord[] = [];
   using trail = new AuditTrail({ sink: sink.write, logger: (record) => logs.push(record) });
@@ -112,7 +112,7 @@ Deno.test("the trail says once per run of failures that it cannot write, and whe
   assert.equal(messages(logs, /cannot write the audit log/).length, 2);
 });
 
-Deno.test("records of unauthenticated connections are limited per address, and a summary counts the rest", () => {
+Deno.test("AuditTrail: records of unauthenticated connections are limited per address, and a summary counts the rest", () => {
   let now = 1_000_000;
   const sink = failingSink();
   using trail = new AuditTrail({
@@ -151,7 +151,7 @@ Deno.test("records of unauthenticated connections are limited per address, and a
   assert.equal(sink.records.length, 101);
 });
 
-Deno.test("the trail tracks a bounded number of addresses and loses no count when it drops one", () => {
+Deno.test("AuditTrail tracks a bounded number of addresses and loses no count when it drops one", () => {
   const sink = failingSink();
   using trail = new AuditTrail({ sink: sink.write, preAuthBurst: 1, maxAddresses: 3 });
   for (let i = 0; i < 3; i++) {
@@ -168,7 +168,7 @@ Deno.test("the trail tracks a bounded number of addresses and loses no count whe
   ]);
 });
 
-Deno.test("while the audit log cannot be written, commands are refused (125) and the server recovers when it can", async () => {
+Deno.test("serve() with audit: while the audit log cannot be written, commands are refused (125) and the server recovers when it can", async () => {
   const sink = failingSink();
   await using server = await startServer({ audit: sink.write });
   sink.full = true;
@@ -191,7 +191,7 @@ Deno.test("while the audit log cannot be written, commands are refused (125) and
   assert.deepEqual(sink.records[0].argv, ["echo", "audited"]);
 });
 
-Deno.test("with auditFail open, commands run while the audit log cannot be written, and the log says so once", async () => {
+Deno.test("serve() with auditFail open: commands run while the audit log cannot be written, and the log says so once", async () => {
   const sink = failingSink();
   await using server = await startServer({ audit: sink.write, auditFail: "open" });
   sink.full = true;
@@ -205,7 +205,7 @@ Deno.test("with auditFail open, commands run while the audit log cannot be writt
   );
 });
 
-Deno.test("a request refused for its size has an exec record (its size, not its content) before its exit record", async () => {
+Deno.test("serve() with audit: a request refused for its size has an exec record (its size, not its content) before its exit record", async () => {
   const events: AuditEvent[] = [];
   await using server = await startServer({
     maxExecSize: 1024,
@@ -227,7 +227,7 @@ Deno.test("a request refused for its size has an exec record (its size, not its 
   assert.equal(commands[1].reason, "refused");
 });
 
-Deno.test("a flood of unauthenticated connections from one address is summarised, and an authenticated session loses no record", async () => {
+Deno.test("serve() with audit: a flood of unauthenticated connections from one address is summarised, and an authenticated session loses no record", async () => {
   const events: AuditEvent[] = [];
   const server = await startServer({ audit: (event) => events.push(event) });
   const flood = 60;

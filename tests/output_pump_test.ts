@@ -37,7 +37,7 @@ function bodyOf(frame: Uint8Array): Uint8Array {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-Deno.test("output goes out at once while the connection keeps up, one frame per read", async () => {
+Deno.test("pumpOutput(): output goes out at once while the connection keeps up, one frame per read", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const sent: number[] = [];
@@ -61,7 +61,7 @@ Deno.test("output goes out at once while the connection keeps up, one frame per 
   assert.deepEqual(sent, [3, 1]);
 });
 
-Deno.test("while a write is pending, what the pipe yields gathers into the next frame, up to maxBody", async () => {
+Deno.test("pumpOutput(): while a write is pending, what the pipe yields gathers into the next frame, up to maxBody", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const pending: (() => void)[] = [];
@@ -92,7 +92,7 @@ Deno.test("while a write is pending, what the pipe yields gathers into the next 
   assert.equal(frames.length, 3);
 });
 
-Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows larger frames", async () => {
+Deno.test("pumpOutput(): a frame gathers beyond one pipe read (64 KiB) when the client allows larger frames", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const pending: (() => void)[] = [];
@@ -118,7 +118,7 @@ Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows 
   assert.deepEqual(frames[1], new Uint8Array([...chunks[1], ...chunks[2], ...chunks[3]]));
 });
 
-Deno.test("what the pipe already holds goes out as one frame, beyond one read, without a write pending", async () => {
+Deno.test("pumpOutput(): what the pipe already holds goes out as one frame, beyond one read, without a write pending", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const done = pumpOutput(pipe.reader, {
@@ -139,7 +139,7 @@ Deno.test("what the pipe already holds goes out as one frame, beyond one read, w
   assert.deepEqual(frames[0], new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]));
 });
 
-Deno.test("everything read is sent, in order, whatever the timing of reads and writes", async () => {
+Deno.test("pumpOutput(): everything read is sent, in order, whatever the timing of reads and writes", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 6000 }), { maxLength: 30 }),
@@ -172,7 +172,7 @@ Deno.test("everything read is sent, in order, whatever the timing of reads and w
   );
 });
 
-Deno.test("a failed write ends the pump with its error and cancels the pipe", async () => {
+Deno.test("pumpOutput(): a failed write ends the pump with its error and cancels the pipe", async () => {
   const pipe = manualPipe();
   const failure = new Error("connection reset");
   const done = pumpOutput(pipe.reader, {
@@ -185,7 +185,7 @@ Deno.test("a failed write ends the pump with its error and cancels the pipe", as
   assert.deepEqual(pipe.cancelled, [failure]);
 });
 
-Deno.test("when the pipe fails, what was read is still sent before the error comes out", async () => {
+Deno.test("pumpOutput(): when the pipe fails, what was read is still sent before the error comes out", async () => {
   const pipe = manualPipe();
   const failure = new Error("pipe broke");
   const frames: Uint8Array[] = [];
