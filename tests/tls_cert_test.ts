@@ -95,7 +95,7 @@ function hasOpenssl(): boolean {
   }
 }
 
-Deno.test("a new pair serves TLS that connectTls trusts on 127.0.0.1 with the certificate as CA", async () => {
+Deno.test("createSelfSignedCertificate(): a new pair serves TLS that connectTls trusts on 127.0.0.1 with the certificate as CA", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   await exchangeByte(
     pair,
@@ -103,7 +103,7 @@ Deno.test("a new pair serves TLS that connectTls trusts on 127.0.0.1 with the ce
   );
 });
 
-Deno.test("the certificate is valid for localhost and ::1 too, and for no other name", async () => {
+Deno.test("createSelfSignedCertificate(): the certificate is valid for localhost and ::1 too, and for no other name", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   await exchangeByte(pair, connectAs("localhost", [pair.certPem]));
   await exchangeByte(pair, connectAs("::1", [pair.certPem]));
@@ -113,7 +113,7 @@ Deno.test("the certificate is valid for localhost and ::1 too, and for no other 
   );
 });
 
-Deno.test("a client that trusts a different self-signed certificate refuses the server", async () => {
+Deno.test("createSelfSignedCertificate(): a client that trusts a different self-signed certificate refuses the server", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   const sameNames = await createSelfSignedCertificate({ names: NAMES });
   const otherNames = await createSelfSignedCertificate({ names: ["elsewhere.example"] });
@@ -128,7 +128,7 @@ Deno.test("a client that trusts a different self-signed certificate refuses the 
   }
 });
 
-Deno.test("the certificate is a P-256 server certificate for every name, not a CA", async () => {
+Deno.test("createSelfSignedCertificate(): the certificate is a P-256 server certificate for every name, not a CA", async () => {
   const before = Date.now();
   const pair = await createSelfSignedCertificate({
     names: ["build-box", "10.0.0.7", "[fe80::1]", "::ffff:192.0.2.1"],
@@ -164,7 +164,7 @@ Deno.test("the certificate is a P-256 server certificate for every name, not a C
   );
 });
 
-Deno.test("validDays sets the lifetime and two certificates never share key or serial", async () => {
+Deno.test("createSelfSignedCertificate(): validDays sets the lifetime and two certificates never share key or serial", async () => {
   const a = await createSelfSignedCertificate({ names: ["localhost"], validDays: 7 });
   const b = await createSelfSignedCertificate({ names: ["localhost"], validDays: 7 });
   const [certA, certB] = [new x509.X509Certificate(a.certPem), new x509.X509Certificate(b.certPem)];
@@ -175,7 +175,7 @@ Deno.test("validDays sets the lifetime and two certificates never share key or s
   assert.notEqual(a.fingerprint, b.fingerprint);
 });
 
-Deno.test("createSelfSignedCertificate refuses no names, malformed names and a non-positive lifetime", async () => {
+Deno.test("createSelfSignedCertificate() refuses no names, malformed names and a non-positive lifetime", async () => {
   await assert.rejects(
     createSelfSignedCertificate({ names: [] }),
     isCertificateError("at least one"),
@@ -192,7 +192,8 @@ Deno.test("createSelfSignedCertificate refuses no names, malformed names and a n
 });
 
 Deno.test({
-  name: "the fingerprint is what openssl x509 -fingerprint -sha256 prints (needs openssl on PATH)",
+  name:
+    "certificateFingerprint(): the fingerprint is what openssl x509 -fingerprint -sha256 prints (needs openssl on PATH)",
   ignore: !hasOpenssl(),
   async fn() {
     await withTempDir(async (dir) => {
@@ -210,7 +211,7 @@ Deno.test({
   },
 });
 
-Deno.test("certificateFingerprint reads the first certificate of a bundle and refuses text without one", async () => {
+Deno.test("certificateFingerprint() reads the first certificate of a bundle and refuses text without one", async () => {
   const first = await createSelfSignedCertificate({ names: ["localhost"] });
   const second = await createSelfSignedCertificate({ names: ["localhost"] });
   assert.match(first.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -236,7 +237,7 @@ Deno.test("certificateFingerprint reads the first certificate of a bundle and re
   );
 });
 
-Deno.test("certificateValidity reads the first certificate's dates and refuses text without one", async () => {
+Deno.test("certificateValidity() reads the first certificate's dates and refuses text without one", async () => {
   const first = await createSelfSignedCertificate({ names: ["localhost"], validDays: 10 });
   const second = await createSelfSignedCertificate({ names: ["localhost"], validDays: 20 });
   const { notBefore, notAfter } = await certificateValidity(`${first.certPem}${second.certPem}`);
@@ -250,14 +251,14 @@ Deno.test("certificateValidity reads the first certificate's dates and refuses t
   );
 });
 
-Deno.test("defaultCertificateNames are the loopback names and this host's name, once each", () => {
+Deno.test("defaultCertificateNames() are the loopback names and this host's name, once each", () => {
   const names = defaultCertificateNames();
   assert.deepEqual(names.slice(0, 3), NAMES);
   assert.equal(new Set(names).size, names.length);
   assert.ok(names.length <= 4);
 });
 
-Deno.test("defaultCertificatePaths are tls-cert.pem and tls-key.pem in the config directory", () => {
+Deno.test("defaultCertificatePaths() are tls-cert.pem and tls-key.pem in the config directory", () => {
   assert.deepEqual(defaultCertificatePaths("/home/ada/.config/rexec"), {
     certFile: "/home/ada/.config/rexec/tls-cert.pem",
     keyFile: "/home/ada/.config/rexec/tls-key.pem",
@@ -266,7 +267,7 @@ Deno.test("defaultCertificatePaths are tls-cert.pem and tls-key.pem in the confi
 
 Deno.test({
   name:
-    "ensureCertificate creates a 0700 directory, a 0600 key and a 0644 certificate that serve TLS",
+    "ensureCertificate() creates a 0700 directory, a 0600 key and a 0644 certificate that serve TLS",
   ignore: isWindows,
   async fn() {
     await withTempDir(async (dir) => {
@@ -297,7 +298,7 @@ Deno.test({
   },
 });
 
-Deno.test("ensureCertificate uses an existing pair as it is: same fingerprint, nothing rewritten", async () => {
+Deno.test("ensureCertificate() uses an existing pair as it is: same fingerprint, nothing rewritten", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const first = await ensureCertificate(paths);
@@ -311,7 +312,7 @@ Deno.test("ensureCertificate uses an existing pair as it is: same fingerprint, n
   });
 });
 
-Deno.test("ensureCertificate refuses a certificate without its key and a key without its certificate", async () => {
+Deno.test("ensureCertificate() refuses a certificate without its key and a key without its certificate", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const pair = await createSelfSignedCertificate({ names: NAMES });
@@ -336,7 +337,7 @@ Deno.test("ensureCertificate refuses a certificate without its key and a key wit
   });
 });
 
-Deno.test("ensureCertificate refuses files that hold no certificate or no key, naming the file", async () => {
+Deno.test("ensureCertificate() refuses files that hold no certificate or no key, naming the file", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const pair = await createSelfSignedCertificate({ names: NAMES });
