@@ -42,7 +42,7 @@ function inventoryError(line: number, ...mentions: string[]): (error: unknown) =
 // ---------------------------------------------------------------------------
 // One host as written
 
-Deno.test("parseHostTarget reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://", () => {
+Deno.test("parseHostTarget() reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://", () => {
   assert.deepEqual(parseHostTarget("web1"), { hostname: "web1", port: 7022, tls: false });
   assert.deepEqual(parseHostTarget("web1", 9), { hostname: "web1", port: 9, tls: false });
   assert.deepEqual(parseHostTarget("web1.example.com:7023"), {
@@ -82,7 +82,7 @@ Deno.test("parseHostTarget reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://"
   });
 });
 
-Deno.test("parseHostTarget refuses what is not a host, saying why", () => {
+Deno.test("parseHostTarget() refuses what is not a host, saying why", () => {
   const rejects = (text: string, ...mentions: string[]) =>
     assert.throws(() => parseHostTarget(text), usageError(...mentions), text);
   rejects("root@web1", "names a user", 'write "web1"');
@@ -109,7 +109,7 @@ const hostTexts = fc.oneof(
   fc.string({ maxLength: 12 }),
 );
 
-Deno.test("property: parseHostTarget accepts no host the single-host command line refuses, and agrees on the rest", () => {
+Deno.test("parseHostTarget() property: it accepts no host the single-host command line refuses, and agrees on the rest", () => {
   fc.assert(
     fc.property(hostTexts, (text) => {
       let single: RunConfig | undefined;
@@ -145,7 +145,7 @@ Deno.test("property: parseHostTarget accepts no host the single-host command lin
 // ---------------------------------------------------------------------------
 // Lists and hosts files
 
-Deno.test("splitTargetList splits on commas, trims, and refuses empty elements", () => {
+Deno.test("splitTargetList() splits on commas, trims, and refuses empty elements", () => {
   assert.deepEqual(splitTargetList("a"), [{ text: "a" }]);
   assert.deepEqual(splitTargetList("web, db ,[::1]:7022"), specs("web", "db", "[::1]:7022"));
   assert.throws(() => splitTargetList("a,,b"), usageError("empty target", '"a,,b"'));
@@ -153,7 +153,7 @@ Deno.test("splitTargetList splits on commas, trims, and refuses empty elements",
   assert.throws(() => splitTargetList(""), usageError("empty target"));
 });
 
-Deno.test("parseHostsFile: one target a line, comments and blank lines ignored", () => {
+Deno.test("parseHostsFile(): one target a line, comments and blank lines ignored", () => {
   const text =
     "\uFEFF# the fleet\r\nweb1\r\n\r\n   db1:7023  # primary\n\t# indented comment\nweb#2\n;x\n";
   assert.deepEqual(parseHostsFile(text, { source: "h" }), [
@@ -173,7 +173,7 @@ Deno.test("parseHostsFile: one target a line, comments and blank lines ignored",
   );
 });
 
-Deno.test("readHostsFile reads a file; a missing, huge or non-UTF-8 one is a UsageError naming it", async () => {
+Deno.test("readHostsFile() reads a file; a missing, huge or non-UTF-8 one is a UsageError naming it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/hosts`;
@@ -206,7 +206,7 @@ Deno.test("readHostsFile reads a file; a missing, huge or non-UTF-8 one is a Usa
 // ---------------------------------------------------------------------------
 // Resolving without an inventory
 
-Deno.test("without an inventory every target is a host, named as written, each name once", () => {
+Deno.test("resolveTargets(): without an inventory every target is a host, named as written, each name once", () => {
   assert.deepEqual(
     resolveTargets(specs("web1", "tls://web2:7023", "web1", "[::1]:9", "web1:7022")),
     [
@@ -218,7 +218,7 @@ Deno.test("without an inventory every target is a host, named as written, each n
   );
 });
 
-Deno.test("the command line's --tls, --ca and --token-file apply to hosts that set none", () => {
+Deno.test("resolveTargets(): the command line's --tls, --ca and --token-file apply to hosts that set none", () => {
   const defaults = { tls: { caFile: "ca.pem" }, tokenFile: "tok" };
   assert.deepEqual(resolveTargets(specs("a", "tls://b"), { defaults }), [
     { name: "a", hostname: "a", port: 7022, tls: { caFile: "ca.pem" }, tokenFile: "tok" },
@@ -229,7 +229,7 @@ Deno.test("the command line's --tls, --ca and --token-file apply to hosts that s
   ]);
 });
 
-Deno.test("no targets, or a bad one, is a UsageError; one from a hosts file names the file and line", () => {
+Deno.test("resolveTargets(): no targets, or a bad one, is a UsageError; one from a hosts file names the file and line", () => {
   assert.throws(() => resolveTargets([]), usageError("no targets"));
   assert.throws(
     () => resolveTargets(specs("good", "web*")),
@@ -262,7 +262,7 @@ rexec_token_file=~/.config/rexec/prod.token
 [empty]
 `;
 
-Deno.test("inventory names come first: aliases, groups in inventory order, all; each host once", async () => {
+Deno.test("resolveTargets(): inventory names come first: aliases, groups in inventory order, all; each host once", async () => {
   const inventory = await parseInventory(INVENTORY, { source: "/etc/rexec/inventory" });
   const names = (...texts: string[]) =>
     resolveTargets(specs(...texts), { inventory }).map((target) => target.name);
@@ -280,7 +280,7 @@ Deno.test("inventory names come first: aliases, groups in inventory order, all; 
   );
 });
 
-Deno.test("an inventory host's address, port, TLS, CA and token come from its variables", async () => {
+Deno.test("resolveTargets(): an inventory host's address, port, TLS, CA and token come from its variables", async () => {
   const inventory = await parseInventory(INVENTORY, { source: "/etc/rexec/inventory" });
   const targets = new Map(
     resolveTargets(specs("all"), {
@@ -330,7 +330,7 @@ Deno.test("an inventory host's address, port, TLS, CA and token come from its va
   });
 });
 
-Deno.test("paths in the inventory are used as written without inventoryDir and homeDir", async () => {
+Deno.test("resolveTargets(): paths in the inventory are used as written without inventoryDir and homeDir", async () => {
   const inventory = await parseInventory(INVENTORY);
   const [web1] = resolveTargets(specs("web1"), { inventory });
   assert.deepEqual(web1.tls, { caFile: "certs/ca.pem" });
@@ -355,7 +355,7 @@ Deno.test("paths in the inventory are used as written without inventoryDir and h
   );
 });
 
-Deno.test("rexec_tls takes Ansible's spellings of true and false", async () => {
+Deno.test("resolveTargets(): rexec_tls takes Ansible's spellings of true and false", async () => {
   const cases: [string, boolean][] = [
     ["true", true],
     ["True", true],
@@ -381,7 +381,7 @@ Deno.test("rexec_tls takes Ansible's spellings of true and false", async () => {
   ]);
 });
 
-Deno.test("the command line's settings are defaults that the inventory's variables override", async () => {
+Deno.test("resolveTargets(): the command line's settings are defaults that the inventory's variables override", async () => {
   const inventory = await parseInventory(
     "plain\nwithca rexec_ca=/inv/ca.pem\nnotls rexec_tls=false\ntok rexec_token_file=/inv/tok\n",
   );
@@ -412,7 +412,7 @@ Deno.test("the command line's settings are defaults that the inventory's variabl
   ]);
 });
 
-Deno.test("an alias written with a port or tls:// is that inventory host, the port or TLS overriding", async () => {
+Deno.test("resolveTargets(): an alias written with a port or tls:// is that inventory host, the port or TLS overriding", async () => {
   const inventory = await parseInventory(INVENTORY);
   assert.deepEqual(resolveTargets(specs("web2:9000", "tls://db1", "web2"), { inventory }), [
     {
@@ -447,7 +447,7 @@ Deno.test("an alias written with a port or tls:// is that inventory host, the po
   );
 });
 
-Deno.test("an inventory variable that makes no sense is an InventoryError at the line that set it", async () => {
+Deno.test("resolveTargets(): an inventory variable that makes no sense is an InventoryError at the line that set it", async () => {
   const check = async (text: string, line: number, ...mentions: string[]) => {
     const inventory = await parseInventory(text, { source: "inv" });
     assert.throws(
@@ -481,7 +481,7 @@ Deno.test("an inventory variable that makes no sense is an InventoryError at the
   assert.equal(resolveTargets(specs("h"), { inventory })[0].port, 7022);
 });
 
-Deno.test("property: targets come out each name once, in the order first named, with valid ports", async () => {
+Deno.test("resolveTargets() property: targets come out each name once, in the order first named, with valid ports", async () => {
   const inventory = await parseInventory(
     "[a]\nh[1:4]\n[b]\nh[3:6]\n[c:children]\na\nb\n[b:vars]\nrexec_port=7100\n",
   );
