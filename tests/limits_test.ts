@@ -41,7 +41,7 @@ async function farewellCode(reader: Parameters<typeof readAllFrames>[0]): Promis
   return decodeErrorReport(error.body).code;
 }
 
-Deno.test("a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
+Deno.test("serve(): a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
   await using server = await startServer({ handshakeTimeout: 0.3 });
   const silent = await Promise.all(
     Array.from({ length: 20 }, () => openRawSession(server, { authenticate: false })),
@@ -55,7 +55,7 @@ Deno.test("a connection that does not authenticate in time is closed, and others
   }
 });
 
-Deno.test("a session without a command for the idle timeout is closed; a long command is not", async () => {
+Deno.test("serve(): a session without a command for the idle timeout is closed; a long command is not", async () => {
   await using server = await startServer({ idleTimeout: 0.3 });
   await using busy = await connectTo(server);
   assert.equal((await busy.spawn(["sleep", "0.6"]).status).code, 0);
@@ -66,7 +66,7 @@ Deno.test("a session without a command for the idle timeout is closed; a long co
   });
 });
 
-Deno.test("a client that falls silent is dropped and its command ended; a live one is kept", async () => {
+Deno.test("serve(): a client that falls silent is dropped and its command ended; a live one is kept", async () => {
   await using server = await startServer({ keepalive: 0.2, killGrace: 0.2 });
   using raw = await openRawSession(server, { authenticate: true });
   await raw.writer.write(
@@ -89,7 +89,7 @@ Deno.test("a client that falls silent is dropped and its command ended; a live o
   assert.equal((await live.spawn(["sleep", "1.5"]).status).code, 0);
 });
 
-Deno.test("a client that sends PINGs but reads nothing is dropped and its command ended", async () => {
+Deno.test("serve(): a client that sends PINGs but reads nothing is dropped and its command ended", async () => {
   await using server = await startServer({ keepalive: 0.5, killGrace: 0.2 });
   const pidFile = await Deno.makeTempFile();
   try {
@@ -132,7 +132,7 @@ Deno.test("a client that sends PINGs but reads nothing is dropped and its comman
   }
 });
 
-Deno.test("a client that reads its output slowly keeps its command", async () => {
+Deno.test("serve(): a client that reads its output slowly keeps its command", async () => {
   await using server = await startServer({ keepalive: 2 });
   // The client pings on the server's schedule: an answer to the server's
   // own PINGs would wait behind the output still in flight.
@@ -160,7 +160,7 @@ Deno.test("a client that reads its output slowly keeps its command", async () =>
   assert.ok(!server.logs.some((record) => record.fields?.code === "keepalive_timeout"));
 });
 
-Deno.test("over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
+Deno.test("serve(): over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
   await using server = await startServer({ maxSessions: 2 });
   const first = await connectTo(server);
   await using _second = await connectTo(server);
@@ -182,7 +182,7 @@ Deno.test("over the session limit, a client is told the server is busy, and is s
   );
 });
 
-Deno.test("over the running-command limit, a command is refused as busy and the session goes on", async () => {
+Deno.test("serve(): over the running-command limit, a command is refused as busy and the session goes on", async () => {
   await using server = await startServer({ maxCommands: 1 });
   await using a = await connectTo(server);
   await using b = await connectTo(server);
@@ -199,7 +199,7 @@ Deno.test("over the running-command limit, a command is refused as busy and the 
   assert.equal((await b.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
+Deno.test("serve(): an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
   await using server = await startServer({ maxExecSize: 1000 });
   await using client = await connectTo(server);
   const refused = await client.spawn(["echo", "x".repeat(2000)]).status;
@@ -239,7 +239,7 @@ function checkedWrong(server: TestServer) {
   return server.logs.filter((record) => record.message === "authentication failed");
 }
 
-Deno.test("a client with the right token is served at once while wrong tokens from its address wait", async () => {
+Deno.test("serve(): a client with the right token is served at once while wrong tokens from its address wait", async () => {
   await using server = await startServer({
     hostname: "::",
     insecurePlaintext: true,
@@ -274,7 +274,7 @@ Deno.test("a client with the right token is served at once while wrong tokens fr
   }
 });
 
-Deno.test("after a burst of wrong tokens from its address, the right one waits for one answer, not behind the burst", async () => {
+Deno.test("serve(): after a burst of wrong tokens from its address, the right one waits for one answer, not behind the burst", async () => {
   await using server = await startServer({ authFailureDelay: 1, handshakeTimeout: 300 });
   const burst = Array.from({ length: 30 }, () => wrongToken(server));
   const answers = countAnswers(burst);
@@ -294,7 +294,7 @@ Deno.test("after a burst of wrong tokens from its address, the right one waits f
   await Promise.allSettled(burst);
 });
 
-Deno.test("many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
+Deno.test("serve(): many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
   await using server = await startServer({ authFailureDelay: 5, handshakeTimeout: 300 });
   const attempts = Array.from({ length: 20 }, () => wrongToken(server));
   const answers = countAnswers(attempts);
@@ -312,7 +312,7 @@ Deno.test("many wrong tokens at once from one address are not all checked, nor a
   await Promise.allSettled(attempts);
 });
 
-Deno.test("sockets left idle before authenticating do not keep a client with the token out", async () => {
+Deno.test("serve(): sockets left idle before authenticating do not keep a client with the token out", async () => {
   await using server = await startServer({
     maxSessions: 4,
     maxStartups: 20,
@@ -344,7 +344,7 @@ Deno.test("sockets left idle before authenticating do not keep a client with the
   }
 });
 
-Deno.test("two hundred library sessions opened at once from one process are all served", async () => {
+Deno.test("serve(): two hundred library sessions opened at once from one process are all served", async () => {
   await using server = await startServer();
   await using stack = new AsyncDisposableStack();
   const outputs = await Promise.all(
@@ -358,7 +358,7 @@ Deno.test("two hundred library sessions opened at once from one process are all 
   assert.deepEqual(outputs, Array.from({ length: 200 }, (_, i) => `${i}\n`));
 });
 
-Deno.test("fifty clients starting at once from one address are all served, beside idle sockets", async () => {
+Deno.test("serve(): fifty clients starting at once from one address are all served, beside idle sockets", async () => {
   await using server = await startServer({ maxSessions: 60 });
   const idle = await Promise.all(
     Array.from({ length: 30 }, () => openRawSession(server, { authenticate: false })),
@@ -386,7 +386,7 @@ Deno.test("fifty clients starting at once from one address are all served, besid
   }
 });
 
-Deno.test("out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+Deno.test("rexec serve: out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
   const serve = new Deno.Command("sh", {
     args: [
       "-c",
@@ -498,7 +498,7 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
   }
 });
 
-Deno.test("with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
+Deno.test("rexec serve: with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
   const dir = await Deno.makeTempDir();
   const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   const certFile = `${dir}/cert.pem`;
@@ -605,7 +605,7 @@ Deno.test("with TLS, out of file descriptors, new clients are refused at once an
   }
 });
 
-Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {
+Deno.test("serve() refuses to listen beyond loopback without TLS unless asked for explicitly", async () => {
   await assert.rejects(
     serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),
     (error: unknown) => error instanceof RexecError && /--tls/.test(error.message),
@@ -619,7 +619,7 @@ Deno.test("listening beyond loopback without TLS is refused unless asked for exp
   await server.shutdown();
 });
 
-Deno.test("the audit trail records connections, authentication and commands, never secrets or data", async () => {
+Deno.test("serve() with audit: the audit trail records connections, authentication and commands, never secrets or data", async () => {
   const events: AuditEvent[] = [];
   await using server = await startServer({ audit: (event) => events.push(event) });
   await assert.rejects(connectTo(server, `${TOKEN}-wrong`));

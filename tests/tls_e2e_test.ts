@@ -11,7 +11,7 @@ const tls = { cert: pair.certPem, key: pair.keyPem };
 const openssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
   .output().then((result) => result.success, () => false);
 
-Deno.test("a client that trusts the server's certificate runs commands over TLS", async () => {
+Deno.test("connect() with TLS: a client that trusts the server's certificate runs commands over TLS", async () => {
   await using server = await startServer({ tls });
   await using client = await connect({
     hostname: "127.0.0.1",
@@ -24,7 +24,7 @@ Deno.test("a client that trusts the server's certificate runs commands over TLS"
   assert.equal(stdout.length, 3_000_000);
 });
 
-Deno.test("a certificate the client does not trust is refused with a message that says so", async () => {
+Deno.test("connect() with TLS: a certificate the client does not trust is refused with a message that says so", async () => {
   await using server = await startServer({ tls });
   const stranger = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   for (const caCerts of [[stranger.certPem], undefined]) {
@@ -36,7 +36,7 @@ Deno.test("a certificate the client does not trust is refused with a message tha
   assert.ok(!server.logs.some((record) => record.message === "authenticated"));
 });
 
-Deno.test("mixing TLS and plaintext fails on both sides with a hint", async () => {
+Deno.test("connect(): mixing TLS and plaintext fails on both sides with a hint", async () => {
   {
     await using server = await startServer({ tls });
     await assert.rejects(
@@ -60,7 +60,7 @@ Deno.test("mixing TLS and plaintext fails on both sides with a hint", async () =
   }
 });
 
-Deno.test("a connection that never starts the TLS handshake is closed at the handshake timeout", async () => {
+Deno.test("serve() with TLS: a connection that never starts the TLS handshake is closed at the handshake timeout", async () => {
   await using server = await startServer({ tls, handshakeTimeout: 0.3 });
   const idle = await Promise.all(
     Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
@@ -83,7 +83,7 @@ Deno.test("a connection that never starts the TLS handshake is closed at the han
 });
 
 Deno.test({
-  name: `openssl s_client negotiates TLS 1.3 and is refused TLS 1.0, 1.1 and 1.2${
+  name: `serve() with TLS: openssl s_client negotiates TLS 1.3 and is refused TLS 1.0, 1.1 and 1.2${
     openssl ? "" : " (skipped: openssl is not installed)"
   }`,
   ignore: !openssl,
