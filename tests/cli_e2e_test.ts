@@ -160,7 +160,7 @@ Deno.test("rexec run exits 255 with one clear line when nothing listens", async 
   );
 });
 
-Deno.test("rexec exits 255 with one line pointing to --help on a usage error", async () => {
+Deno.test("rexec run exits 255 with one line pointing to --help on a usage error", async () => {
   const result = await runCli(["run", "somehost"]);
   assert.equal(result.code, 255);
   assert.equal(

@@ -92,7 +92,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: named("the installed command runs with the checkout's import map and locked versions"),
+  name: named(
+    "deno task install: the installed command runs with the checkout's import map and locked versions",
+  ),
   ignore: installed.skipped !== undefined,
   async fn() {
     const readJson = async (path: string | URL) => JSON.parse(await Deno.readTextFile(path));
@@ -117,7 +119,7 @@ Deno.test({
 
 Deno.test({
   name: named(
-    "the installed command makes certificates, serves TLS and runs commands from outside the checkout",
+    "deno task install: the installed command makes certificates, serves TLS and runs commands from outside the checkout",
   ),
   ignore: installed.skipped !== undefined,
   async fn() {
@@ -220,10 +222,10 @@ console.log(code, new TextDecoder().decode(stdout).trim());
 
 const MOD_URL = new URL("../lib/mod.ts", import.meta.url).href;
 
-Deno.test("a script outside the checkout imports lib/mod.ts by URL, serves TLS and connects", async () => {
+Deno.test("lib/mod.ts: a script outside the checkout imports lib/mod.ts by URL, serves TLS and connects", async () => {
   await runOutsideScript(MOD_URL);
 });
 
-Deno.test("a project maps a name to lib/mod.ts in its own deno.json, serves TLS and connects", async () => {
+Deno.test("lib/mod.ts: a project maps a name to lib/mod.ts in its own deno.json, serves TLS and connects", async () => {
   await runOutsideScript("@rexec/rexec", { imports: { "@rexec/rexec": MOD_URL } });
 });

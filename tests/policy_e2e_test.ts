@@ -84,7 +84,7 @@ Deno.test("rexec serve refuses PATH and LD_PRELOAD from clients unless --env-all
   }
 });
 
-Deno.test("with --allow, client variables are refused unless --env-allow names them: an allowed program cannot be made to run another", async () => {
+Deno.test("rexec serve with --allow refuses client variables unless --env-allow names them: an allowed program cannot be made to run another", async () => {
   // The shape of issue 10's py3versions repro without needing Python: an
   // allowed program that runs whatever a variable names.
   const dir = await Deno.makeTempDir({ prefix: "rexec_env_allow_" });
