@@ -2,18 +2,9 @@ import assert from "node:assert/strict";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { RunAs } from "../lib/server/command.ts";
 import { accountEnv, currentUser } from "../lib/server/user.ts";
-import { connectTo, startServer, text } from "./helpers.ts";
+import { connectTo, startServer, text, withTempDir } from "./helpers.ts";
 
 const root = Deno.uid() === 0;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rexec_account_test_" }));
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** The server's own account, living in `home`. */
 async function ownAccountAt(home: string): Promise<RunAs> {

@@ -2,36 +2,14 @@ import assert from "node:assert/strict";
 import { type AuditEvent, AuditLogError, openAuditLog } from "../lib/server/audit.ts";
 import { AuditTrail } from "../lib/server/audit_trail.ts";
 import type { LogRecord } from "../lib/util/log.ts";
-import { connectTo, startServer, waitFor } from "./helpers.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_audit_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function isAuditLogError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof AuditLogError, `not an AuditLogError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
-}
+import {
+  connectTo,
+  errorMentioning,
+  exists,
+  startServer,
+  waitFor,
+  withTempDir,
+} from "./helpers.ts";
 
 /** A sink that keeps records, and throws ENOSPC-like errors while `full` is set. */
 function failingSink() {
@@ -57,12 +35,19 @@ Deno.test("openAuditLog(): an audit log in a missing directory is an AuditLogErr
   await withTempDir(async (dir) => {
     assert.throws(
       () => openAuditLog(`${dir}/missing/audit.jsonl`),
-      isAuditLogError(`${dir}/missing/audit.jsonl`, `the directory ${dir}/missing does not exist`),
+      errorMentioning(
+        AuditLogError,
+        `${dir}/missing/audit.jsonl`,
+        `the directory ${dir}/missing does not exist`,
+      ),
     );
     assert.equal(await exists(`${dir}/missing`), false);
-    assert.throws(() => openAuditLog(dir), isAuditLogError(dir, "is a directory"));
+    assert.throws(() => openAuditLog(dir), errorMentioning(AuditLogError, dir, "is a directory"));
     await Deno.writeTextFile(`${dir}/file`, "");
-    assert.throws(() => openAuditLog(`${dir}/file/audit.jsonl`), isAuditLogError("not one"));
+    assert.throws(
+      () => openAuditLog(`${dir}/file/audit.jsonl`),
+      errorMentioning(AuditLogError, "not one"),
+    );
   });
 });
 
@@ -87,7 +72,7 @@ Deno.test("AuditLog.reopen() after a rename writes new records to a new file at 
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
 
     await Deno.remove(dir, { recursive: true });
-    assert.throws(() => audit.reopen(), isAuditLogError("does not exist"));
+    assert.throws(() => audit.reopen(), errorMentioning(AuditLogError, "does not exist"));
     assert.equal(await exists(dir), false);
   });
 });

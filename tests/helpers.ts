@@ -1,10 +1,13 @@
 /**
- * Shared fixtures for the end-to-end tests: an in-process server on an
- * ephemeral loopback port, and the `rexec` CLI run as a real subprocess.
+ * Shared fixtures and helpers for the tests: an in-process server on an
+ * ephemeral loopback port, the `rexec` CLI run as a real subprocess, raw
+ * protocol sessions, temporary directories and a few byte and error helpers.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
+import { RexecError } from "../lib/errors.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
 import { connect } from "../lib/client/client.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/protocol/frame.ts";
@@ -267,4 +270,49 @@ export async function readAllFrames(reader: FrameReader): Promise<Frame[]> {
     }
   }
   return frames;
+}
+
+/**
+ * Runs `fn` with a new temporary directory (its real path, as the server
+ * sees it) and removes the directory afterwards.
+ */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  await using dir = await tempDir();
+  return await fn(dir.path);
+}
+
+/** A new temporary directory (its real path), removed with everything in it when disposed. */
+export async function tempDir(): Promise<AsyncDisposable & { readonly path: string }> {
+  // realPath: on some systems the temporary directory itself is behind a link.
+  const path = await Deno.realPath(await Deno.makeTempDir({ prefix: "rexec_test_" }));
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Whether anything exists at `path`, a dangling link included. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * A check for `assert.throws` and `assert.rejects`: the error is a
+ * {@link RexecError} of class `type` whose message holds every one of `mentions`.
+ */
+export function errorMentioning(
+  type: abstract new (...args: never[]) => Error,
+  ...mentions: string[]
+): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof type, `not a ${type.name}: ${error}`);
+    assert.ok(error instanceof RexecError, `not a RexecError: ${error}`);
+    for (const mention of mentions) {
+      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
+    }
+    return true;
+  };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readUntil, TOKEN } from "./helpers.ts";
+import { readUntil, tempDir, TOKEN } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -33,12 +33,6 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
   env.PATH = `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
   return { ...env, ...extra };
-}
-
-/** A temporary directory outside the checkout, removed when disposed. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "rexec_install_test_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
 /**

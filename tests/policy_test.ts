@@ -9,19 +9,10 @@ import {
   PolicyError,
   type PolicyRequest,
 } from "../lib/server/policy.ts";
+import { errorMentioning, withTempDir } from "./helpers.ts";
 
 /** A fixed PATH, so the tests do not depend on the PATH they run with. */
 const PATH = "/usr/bin:/bin";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  // realPath: on some systems the temporary directory itself is behind a link.
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rexec_policy_test_" }));
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function writeProgram(path: string, mode = 0o755): Promise<void> {
   await Deno.writeTextFile(path, "#!/bin/sh\necho hi\n");
@@ -38,16 +29,6 @@ function assertRefused(decision: PolicyDecision, ...mentions: string[]): void {
   for (const mention of mentions) {
     assert.ok(decision.message.includes(mention), `${decision.message} lacks ${mention}`);
   }
-}
-
-function isPolicyError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof PolicyError, `not a PolicyError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
 }
 
 Deno.test("CommandPolicy.check(): without options any program and the shell are allowed, with no program substituted", async () => {
@@ -178,24 +159,31 @@ Deno.test("CommandPolicy.create() names an --allow entry that is missing, a dire
     await writeProgram(`${dir}/plain`, 0o644);
     await assert.rejects(
       CommandPolicy.create({ allow: ["nope-no-such-program"], path: PATH }),
-      isPolicyError(`--allow "nope-no-such-program"`, "not found on the server's PATH"),
+      errorMentioning(
+        PolicyError,
+        `--allow "nope-no-such-program"`,
+        "not found on the server's PATH",
+      ),
     );
     await assert.rejects(
       CommandPolicy.create({ allow: [`${dir}/missing`] }),
-      isPolicyError(`--allow "${dir}/missing"`, "not found"),
+      errorMentioning(PolicyError, `--allow "${dir}/missing"`, "not found"),
     );
     await assert.rejects(
       CommandPolicy.create({ allow: [dir] }),
-      isPolicyError(`--allow "${dir}"`, "is a directory"),
+      errorMentioning(PolicyError, `--allow "${dir}"`, "is a directory"),
     );
     await assert.rejects(
       CommandPolicy.create({ allow: [`${dir}/plain`] }),
-      isPolicyError(`--allow "${dir}/plain"`, "is not executable"),
+      errorMentioning(PolicyError, `--allow "${dir}/plain"`, "is not executable"),
     );
-    await assert.rejects(CommandPolicy.create({ allow: [""] }), isPolicyError("empty"));
+    await assert.rejects(
+      CommandPolicy.create({ allow: [""] }),
+      errorMentioning(PolicyError, "empty"),
+    );
     await assert.rejects(
       CommandPolicy.create({ envAllow: ["A=B"] }),
-      isPolicyError("--env-allow", "not a valid"),
+      errorMentioning(PolicyError, "--env-allow", "not a valid"),
     );
   });
 });

@@ -13,19 +13,10 @@ import {
   type Target,
   type TargetSpec,
 } from "../lib/fleet/targets.ts";
+import { errorMentioning } from "./helpers.ts";
 
 function specs(...texts: string[]): TargetSpec[] {
   return texts.map((text) => ({ text }));
-}
-
-function usageError(...mentions: string[]): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof UsageError, `not a UsageError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
 }
 
 function inventoryError(line: number, ...mentions: string[]): (error: unknown) => boolean {
@@ -84,7 +75,7 @@ Deno.test("parseHostTarget() reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls:/
 
 Deno.test("parseHostTarget() refuses what is not a host, saying why", () => {
   const rejects = (text: string, ...mentions: string[]) =>
-    assert.throws(() => parseHostTarget(text), usageError(...mentions), text);
+    assert.throws(() => parseHostTarget(text), errorMentioning(UsageError, ...mentions), text);
   rejects("root@web1", "names a user", 'write "web1"');
   rejects("tls://root@web1:7023", 'write "tls://web1:7023"');
   rejects("ssh://web1", "unknown scheme ssh://", "tls://HOST");
@@ -148,9 +139,12 @@ Deno.test("parseHostTarget() property: it accepts no host the single-host comman
 Deno.test("splitTargetList() splits on commas, trims, and refuses empty elements", () => {
   assert.deepEqual(splitTargetList("a"), [{ text: "a" }]);
   assert.deepEqual(splitTargetList("web, db ,[::1]:7022"), specs("web", "db", "[::1]:7022"));
-  assert.throws(() => splitTargetList("a,,b"), usageError("empty target", '"a,,b"'));
-  assert.throws(() => splitTargetList("a,"), usageError("empty target"));
-  assert.throws(() => splitTargetList(""), usageError("empty target"));
+  assert.throws(
+    () => splitTargetList("a,,b"),
+    errorMentioning(UsageError, "empty target", '"a,,b"'),
+  );
+  assert.throws(() => splitTargetList("a,"), errorMentioning(UsageError, "empty target"));
+  assert.throws(() => splitTargetList(""), errorMentioning(UsageError, "empty target"));
 });
 
 Deno.test("parseHostsFile(): one target a line, comments and blank lines ignored", () => {
@@ -165,11 +159,11 @@ Deno.test("parseHostsFile(): one target a line, comments and blank lines ignored
   assert.deepEqual(parseHostsFile("", { source: "h" }), []);
   assert.throws(
     () => parseHostsFile("web1\nweb2 web3\n", { source: "hosts.txt" }),
-    usageError("hosts.txt:2: one target a line", '"web2 web3"'),
+    errorMentioning(UsageError, "hosts.txt:2: one target a line", '"web2 web3"'),
   );
   assert.throws(
     () => parseHostsFile("web1,web2\n", { source: "hosts.txt" }),
-    usageError("hosts.txt:1: one target a line"),
+    errorMentioning(UsageError, "hosts.txt:1: one target a line"),
   );
 });
 
@@ -185,15 +179,15 @@ Deno.test("readHostsFile() reads a file; a missing, huge or non-UTF-8 one is a U
     await assert.rejects(
       readHostsFile(`${dir}/missing`),
       (error: unknown) =>
-        usageError(`cannot read the hosts file ${dir}/missing`)(error) &&
+        errorMentioning(UsageError, `cannot read the hosts file ${dir}/missing`)(error) &&
         (error as Error).cause instanceof Deno.errors.NotFound,
     );
     await Deno.writeFile(path, new Uint8Array([0xc3, 0x28, 0x0a]));
-    await assert.rejects(readHostsFile(path), usageError("not UTF-8"));
+    await assert.rejects(readHostsFile(path), errorMentioning(UsageError, "not UTF-8"));
     const file = await Deno.open(path, { write: true, truncate: true });
     await file.truncate(MAX_HOSTS_FILE_BYTES + 1);
     file.close();
-    await assert.rejects(readHostsFile(path), usageError("larger than"));
+    await assert.rejects(readHostsFile(path), errorMentioning(UsageError, "larger than"));
     await assert.rejects(
       readHostsFile(path, { signal: AbortSignal.abort(new Error("stop")) }),
       /stop/,
@@ -230,14 +224,14 @@ Deno.test("resolveTargets(): the command line's --tls, --ca and --token-file app
 });
 
 Deno.test("resolveTargets(): no targets, or a bad one, is a UsageError; one from a hosts file names the file and line", () => {
-  assert.throws(() => resolveTargets([]), usageError("no targets"));
+  assert.throws(() => resolveTargets([]), errorMentioning(UsageError, "no targets"));
   assert.throws(
     () => resolveTargets(specs("good", "web*")),
-    usageError('invalid host name "web*"'),
+    errorMentioning(UsageError, 'invalid host name "web*"'),
   );
   assert.throws(
     () => resolveTargets([{ text: "web1" }, { text: "root@web2", source: "hosts.txt", line: 7 }]),
-    usageError("hosts.txt:7: ", "names a user"),
+    errorMentioning(UsageError, "hosts.txt:7: ", "names a user"),
   );
 });
 
@@ -276,7 +270,10 @@ Deno.test("resolveTargets(): inventory names come first: aliases, groups in inve
   ]);
   assert.throws(
     () => resolveTargets(specs("web1", "empty"), { inventory }),
-    usageError('the group "empty" of the inventory /etc/rexec/inventory has no hosts'),
+    errorMentioning(
+      UsageError,
+      'the group "empty" of the inventory /etc/rexec/inventory has no hosts',
+    ),
   );
 });
 
@@ -439,11 +436,11 @@ Deno.test("resolveTargets(): an alias written with a port or tls:// is that inve
   ]);
   assert.throws(
     () => resolveTargets(specs("web:7023"), { inventory }),
-    usageError('"web:7023": web is a group of the inventory', "rexec_port"),
+    errorMentioning(UsageError, '"web:7023": web is a group of the inventory', "rexec_port"),
   );
   assert.throws(
     () => resolveTargets(specs("tls://prod"), { inventory }),
-    usageError("prod is a group"),
+    errorMentioning(UsageError, "prod is a group"),
   );
 });
 

@@ -1,39 +1,11 @@
 import assert from "node:assert/strict";
 import { TokenError } from "../lib/errors.ts";
 import { defaultTokenPath, resolveToken } from "../lib/config/token.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_token_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { errorMentioning, exists, withTempDir } from "./helpers.ts";
 
 async function writeToken(path: string, text: string, mode = 0o600): Promise<void> {
   await Deno.writeTextFile(path, text);
   await Deno.chmod(path, mode);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function isTokenError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof TokenError, `not a TokenError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
 }
 
 Deno.test("resolveToken(): REXEC_TOKEN wins over --token-file and the default file, trimmed", async () => {
@@ -106,7 +78,10 @@ Deno.test("resolveToken(): an empty or blank token file is a TokenError naming t
     for (const [name, text] of [["empty", ""], ["blank", " \n\t\r\n"]]) {
       const path = `${dir}/${name}`;
       await writeToken(path, text);
-      await assert.rejects(resolveToken({ env, tokenFile: path }), isTokenError(path, "empty"));
+      await assert.rejects(
+        resolveToken({ env, tokenFile: path }),
+        errorMentioning(TokenError, path, "empty"),
+      );
     }
   });
 });
@@ -130,12 +105,17 @@ Deno.test("resolveToken(): a token shorter than 16 is a TokenError with advice f
     });
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/explicit` }),
-      isTokenError(`token file ${dir}/explicit holds 10 characters`, "put a longer secret in it"),
+      errorMentioning(
+        TokenError,
+        `token file ${dir}/explicit holds 10 characters`,
+        "put a longer secret in it",
+      ),
     );
     for (const createIfMissing of [false, true]) {
       await assert.rejects(
         resolveToken({ env, createIfMissing }),
-        isTokenError(
+        errorMentioning(
+          TokenError,
           `token file ${dir}/rexec/token holds 13 characters`,
           "delete it, and rexec serve makes a random one on its next start",
         ),
@@ -153,7 +133,7 @@ Deno.test("resolveToken(): a missing --token-file is a TokenError naming the fil
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/nope` }),
-      isTokenError(`${dir}/nope`),
+      errorMentioning(TokenError, `${dir}/nope`),
     );
   });
 });
@@ -163,7 +143,7 @@ Deno.test("resolveToken(): a missing --token-file is not replaced by a created d
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/nope`, createIfMissing: true }),
-      isTokenError(`${dir}/nope`),
+      errorMentioning(TokenError, `${dir}/nope`),
     );
     assert.equal(await exists(`${dir}/rexec`), false);
   });
@@ -174,7 +154,7 @@ Deno.test("resolveToken(): a missing default file is a TokenError that names REX
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env }),
-      isTokenError("REXEC_TOKEN", "--token-file", `${dir}/rexec/token`),
+      errorMentioning(TokenError, "REXEC_TOKEN", "--token-file", `${dir}/rexec/token`),
     );
     assert.equal(await exists(`${dir}/rexec`), false);
   });
@@ -315,8 +295,14 @@ Deno.test("defaultTokenPath(): the default path is $XDG_CONFIG_HOME/rexec/token,
 });
 
 Deno.test("defaultTokenPath(): with neither XDG_CONFIG_HOME nor HOME there is no default path", async () => {
-  assert.throws(() => defaultTokenPath(new Map()), isTokenError("HOME", "REXEC_TOKEN"));
-  await assert.rejects(resolveToken({ env: new Map() }), isTokenError("REXEC_TOKEN"));
+  assert.throws(
+    () => defaultTokenPath(new Map()),
+    errorMentioning(TokenError, "HOME", "REXEC_TOKEN"),
+  );
+  await assert.rejects(
+    resolveToken({ env: new Map() }),
+    errorMentioning(TokenError, "REXEC_TOKEN"),
+  );
 });
 
 Deno.test("resolveToken(): servers creating the token file at the same moment agree on one complete token", async () => {
