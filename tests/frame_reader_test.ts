@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { FrameTooLargeError, ProtocolError, TruncatedFrameError } from "../lib/errors.ts";
 import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { type ByteReader, FrameReader } from "../lib/transport/frame_reader.ts";
+import { concat, largeBody } from "./helpers.ts";
 
 const MAX_FRAME_SIZE = 128 * 1024;
 
@@ -71,16 +72,6 @@ function byteReader(pieces: readonly Uint8Array[], ending: Ending): ByteReader {
   };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 function cutAt(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
   const inside = points.filter((point) => point > 0 && point < bytes.length);
   const bounds = [...new Set([0, ...inside, bytes.length])].sort((a, b) => a - b);
@@ -93,23 +84,6 @@ async function readAll(reader: FrameReader): Promise<Frame[]> {
     frames.push(frame);
   }
   return frames;
-}
-
-/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
-function largeBody(minLength: number, maxLength: number) {
-  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
-    ([length, seed]) => {
-      const body = new Uint8Array(length);
-      let state = seed | 1;
-      for (let i = 0; i < length; i++) {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        body[i] = state;
-      }
-      return body;
-    },
-  );
 }
 
 const frameArbitrary = fc.record({

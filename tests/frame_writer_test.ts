@@ -9,6 +9,7 @@ import {
 } from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { type ByteSink, FrameWriter, writeAll } from "../lib/transport/frame_writer.ts";
+import { concat, largeBody } from "./helpers.ts";
 
 /**
  * A sink that, like `Deno.Conn.write`, may take fewer bytes than offered: at
@@ -42,16 +43,6 @@ class ShortWriteSink implements ByteSink {
   }
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 async function decodeAll(bytes: Uint8Array): Promise<Frame[]> {
   const stream = new ReadableStream({
     type: "bytes",
@@ -72,23 +63,6 @@ interface Op {
   readonly type: FrameType;
   readonly body: Uint8Array;
   readonly preEncoded: boolean;
-}
-
-/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
-function largeBody(minLength: number, maxLength: number) {
-  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
-    ([length, seed]) => {
-      const body = new Uint8Array(length);
-      let state = seed | 1;
-      for (let i = 0; i < length; i++) {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        body[i] = state;
-      }
-      return body;
-    },
-  );
 }
 
 const emptyBody = fc.constant(new Uint8Array(0));

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { RexecError } from "../lib/errors.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
 import { connect } from "../lib/client/client.ts";
@@ -315,4 +316,32 @@ export function errorMentioning(
     }
     return true;
   };
+}
+
+/** The bytes of `parts`, one after another, in a new array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
+export function largeBody(minLength: number, maxLength: number): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
+    ([length, seed]) => {
+      const body = new Uint8Array(length);
+      let state = seed | 1;
+      for (let i = 0; i < length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        body[i] = state;
+      }
+      return body;
+    },
+  );
 }

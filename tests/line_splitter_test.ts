@@ -5,19 +5,10 @@ import {
   LineSplitter,
   PrefixedLineStream,
 } from "../lib/fleet/line_splitter.ts";
+import { concat } from "./helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const output = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    output.set(part, offset);
-    offset += part.length;
-  }
-  return output;
-}
 
 /** Everything a splitter writes for `chunks`, end included. */
 function split(

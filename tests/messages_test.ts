@@ -22,8 +22,8 @@ import {
   PROTOCOL_VERSION,
   requireEmptyBody,
 } from "../lib/protocol/messages.ts";
+import { utf8 } from "./helpers.ts";
 
-const utf8 = (text: string) => new TextEncoder().encode(text);
 const json = (value: unknown) => utf8(JSON.stringify(value));
 const exec = (fields: Record<string, unknown>) =>
   json({ stdin: false, stdout: true, stderr: true, ...fields });
