@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import fc from "fast-check";
 import { RexecError } from "../lib/errors.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
@@ -344,4 +345,14 @@ export function largeBody(minLength: number, maxLength: number): fc.Arbitrary<Ui
       return body;
     },
   );
+}
+
+/**
+ * Lets every pending callback run: a promise that could settle now has. It
+ * waits for a timer and then for an immediate, so that work queued with
+ * setImmediate before it (as pumpOutput queues its next look at the pipe)
+ * has run too: on a loaded machine a timer of 0 ms fires first.
+ */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decodeHeader, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { pumpOutput } from "../lib/server/output_pump.ts";
+import { turn } from "./helpers.ts";
 
 /** A byte stream fed by hand, like a pipe: reads wait until something is pushed. */
 function manualPipe() {
@@ -35,8 +36,6 @@ function bodyOf(frame: Uint8Array): Uint8Array {
   return frame.slice(HEADER_SIZE);
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-
 Deno.test("pumpOutput(): output goes out at once while the connection keeps up, one frame per read", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
@@ -51,10 +50,10 @@ Deno.test("pumpOutput(): output goes out at once while the connection keeps up, 
     onSent: (bytes) => sent.push(bytes),
   });
   pipe.push(new Uint8Array([1, 2, 3]));
-  await tick();
+  await turn();
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3])], "not held back for more");
   pipe.push(new Uint8Array([4]));
-  await tick();
+  await turn();
   pipe.end();
   await done;
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3]), new Uint8Array([4])]);
@@ -74,17 +73,17 @@ Deno.test("pumpOutput(): while a write is pending, what the pipe yields gathers 
     },
   });
   pipe.push(new Uint8Array([1]));
-  await tick();
+  await turn();
   for (const byte of [2, 3, 4, 5, 6, 7]) {
     pipe.push(new Uint8Array([byte]));
-    await tick();
+    await turn();
   }
   assert.deepEqual(frames, [new Uint8Array([1])], "one write at a time");
   pending.shift()!();
-  await tick();
+  await turn();
   assert.deepEqual(frames[1], new Uint8Array([2, 3, 4, 5]), "gathered up to maxBody");
   pending.shift()!();
-  await tick();
+  await turn();
   assert.deepEqual(frames[2], new Uint8Array([6, 7]), "the rest goes out once the write is done");
   pipe.end();
   pending.shift()!();
@@ -107,10 +106,10 @@ Deno.test("pumpOutput(): a frame gathers beyond one pipe read (64 KiB) when the 
   const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(60_000).fill(n));
   for (const chunk of chunks) {
     pipe.push(chunk);
-    await tick();
+    await turn();
   }
   pending.shift()!();
-  await tick();
+  await turn();
   pipe.end();
   pending.shift()!();
   await done;
@@ -132,7 +131,7 @@ Deno.test("pumpOutput(): what the pipe already holds goes out as one frame, beyo
   // Three reads' worth, there before the pump's first read completes.
   const chunks = [1, 2, 3].map((n) => new Uint8Array(65_536).fill(n));
   for (const chunk of chunks) pipe.push(chunk);
-  await tick();
+  await turn();
   pipe.end();
   await done;
   assert.deepEqual(frames.map((frame) => frame.length), [3 * 65_536]);
@@ -156,12 +155,12 @@ Deno.test("pumpOutput(): everything read is sent, in order, whatever the timing 
             const body = bodyOf(frame);
             assert.ok(body.length >= 1 && body.length <= maxBody);
             received.push(...body);
-            for (let i = delays[writes++ % delays.length]; i > 0; i--) await tick();
+            for (let i = delays[writes++ % delays.length]; i > 0; i--) await turn();
           },
         });
         for (const [i, chunk] of chunks.entries()) {
           pipe.push(chunk);
-          if (delays[i % delays.length] > 1) await tick();
+          if (delays[i % delays.length] > 1) await turn();
         }
         pipe.end();
         await done;
@@ -199,11 +198,11 @@ Deno.test("pumpOutput(): when the pipe fails, what was read is still sent before
     },
   });
   pipe.push(new Uint8Array([1]));
-  await tick();
+  await turn();
   pipe.push(new Uint8Array([2]));
-  await tick();
+  await turn();
   pipe.fail(failure);
-  await tick();
+  await turn();
   release();
   await assert.rejects(done, (error) => error === failure);
   assert.deepEqual(frames, [new Uint8Array([1]), new Uint8Array([2])]);

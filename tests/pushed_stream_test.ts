@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { PushedByteStream } from "../lib/client/pushed_stream.ts";
-
-/** Lets every pending callback run: a promise that could settle now has. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+import { turn } from "./helpers.ts";
 
 Deno.test("PushedByteStream: a full queue holds the producer back, and reaches the consumer without a flush", async () => {
   const stream = new PushedByteStream({ highWaterMark: 4 });
