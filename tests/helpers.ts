@@ -274,6 +274,52 @@ export async function readAllFrames(reader: FrameReader): Promise<Frame[]> {
   return frames;
 }
 
+/** A `rexec serve` subprocess started by {@link startCliServer}. */
+export interface CliServer {
+  /** `HOST:PORT` it listens on, as the CLI takes it. */
+  readonly address: string;
+  /** Its log as read so far: up to its "listening" line, then what {@link waitForLog} read. */
+  readonly log: string;
+  /** Reads the log until `needle` appears in what is read from now on. */
+  waitForLog(needle: string | RegExp): Promise<void>;
+  /** Sends `signal` to the server. */
+  signal(signal: Deno.Signal): void;
+  /** Sends SIGTERM and waits for the server to exit; returns its exit code and whole log. */
+  stop(): Promise<{ code: number; log: string }>;
+}
+
+/**
+ * Starts `rexec serve ARGS` on a free loopback port and waits until it
+ * listens. A device such as /dev/full needs `permissions: ["--allow-all"]`.
+ */
+export async function startCliServer(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliServer> {
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0", ...args], options);
+  const logReader = serve.stderr.getReader();
+  let log = await readUntil(logReader, /listening address=\S+\s/);
+  const address = log.match(/listening address=(\S+)\s/)![1];
+  return {
+    address,
+    get log() {
+      return log;
+    },
+    async waitForLog(needle: string | RegExp) {
+      log += await readUntil(logReader, needle);
+    },
+    signal(signal: Deno.Signal) {
+      serve.kill(signal);
+    },
+    async stop() {
+      serve.kill("SIGTERM");
+      logReader.releaseLock();
+      const { code, stderr } = await serve.output();
+      return { code, log: log + text(stderr) };
+    },
+  };
+}
+
 /**
  * Runs `fn` with a new temporary directory (its real path, as the server
  * sees it) and removes the directory afterwards.
