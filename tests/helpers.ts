@@ -239,22 +239,46 @@ export async function openRawSession(
     },
   };
   if (!options.authenticate) return session;
-  await writer.write(
-    FrameType.Hello,
-    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, agent: "raw" }),
-  );
-  const expect = async (type: FrameType) => {
-    const frame = await reader.read();
-    if (frame?.type !== type) throw new Error(`expected ${type}, got ${frame?.type}`);
-    return frame.body;
-  };
-  await expect(FrameType.Hello);
-  const { nonce: serverNonce } = decodeAuthChallenge(await expect(FrameType.AuthChallenge));
-  const clientNonce = createNonce();
-  const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-  await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-  await expect(FrameType.AuthOk);
+  await sendHello(writer);
+  await expectFrame(reader, FrameType.Hello);
+  await answerChallenge(reader, writer);
   return session;
+}
+
+/** Sends a client's HELLO, announcing `maxFrameSize`, on a raw connection. */
+export function sendHello(
+  writer: FrameWriter,
+  maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE,
+): Promise<void> {
+  return writer.write(
+    FrameType.Hello,
+    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize, agent: "raw" }),
+  );
+}
+
+/** Reads the next frame and returns its body; throws unless it is of `type`. */
+async function expectFrame(reader: FrameReader, type: FrameType): Promise<Uint8Array> {
+  const frame = await reader.read();
+  if (frame?.type !== type) throw new Error(`expected ${type}, got ${frame?.type}`);
+  return frame.body;
+}
+
+/**
+ * The client's half of the handshake after the HELLOs: answers the server's
+ * AUTH_CHALLENGE with a proof made with `token` and waits for AUTH_OK.
+ */
+export async function answerChallenge(
+  reader: FrameReader,
+  writer: FrameWriter,
+  token: string = TOKEN,
+): Promise<void> {
+  const { nonce: serverNonce } = decodeAuthChallenge(
+    await expectFrame(reader, FrameType.AuthChallenge),
+  );
+  const clientNonce = createNonce();
+  const mac = await computeProof({ token, role: "client", serverNonce, clientNonce });
+  await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
+  await expectFrame(reader, FrameType.AuthOk);
 }
 
 /** Reads frames until the connection ends; returns them. */

@@ -6,18 +6,12 @@ import { FrameType } from "../lib/protocol/frame.ts";
 import { serve } from "../lib/server/server.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import {
-  decodeAuthChallenge,
-  decodeErrorReport,
-  encodeHello,
-  encodeJson,
-  PROTOCOL_VERSION,
-} from "../lib/protocol/messages.ts";
-import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { decodeErrorReport, encodeJson } from "../lib/protocol/messages.ts";
 import { closeQuietly } from "../lib/util/close_quietly.ts";
 import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
 import { readLines } from "../lib/cli/lines.ts";
 import {
+  answerChallenge,
   CLI_PERMISSIONS,
   connectTo,
   MAIN,
@@ -26,7 +20,9 @@ import {
   readAllFrames,
   readUntil,
   runCli,
+  sendHello,
   startServer,
+  tempDir,
   type TestServer,
   text,
   TOKEN,
@@ -386,7 +382,12 @@ Deno.test("serve(): fifty clients starting at once from one address are all serv
   }
 });
 
-Deno.test("rexec serve: out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+/**
+ * Starts `rexec serve --listen 127.0.0.1:0 ARGS` allowed 64 file descriptors
+ * and waits until it listens; its log lines gather in `log` as it writes them.
+ * Disposing it stops the server.
+ */
+async function startServerWithFewDescriptors(args: readonly string[]) {
   const serve = new Deno.Command("sh", {
     args: [
       "-c",
@@ -399,6 +400,7 @@ Deno.test("rexec serve: out of file descriptors, new clients are told the server
       "serve",
       "--listen",
       "127.0.0.1:0",
+      ...args,
     ],
     env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
     stdout: "null",
@@ -408,15 +410,26 @@ Deno.test("rexec serve: out of file descriptors, new clients are told the server
   const logDone = (async () => {
     for await (const line of readLines(serve.stderr)) log.push(line);
   })();
+  const stop = async () => {
+    serve.kill("SIGTERM");
+    await serve.status;
+    await logDone;
+  };
+  if (!await waitFor(() => log.some((line) => / listening /.test(line)), 60_000)) {
+    await stop();
+    assert.fail(log.join("\n"));
+  }
+  const port = Number(
+    /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
+  );
+  return { log, port, [Symbol.asyncDispose]: stop };
+}
+
+Deno.test("rexec serve: out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+  await using server = await startServerWithFewDescriptors([]);
+  const { log, port } = server;
   const sessions: Deno.Conn[] = [];
   try {
-    assert.ok(
-      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
-      log.join("\n"),
-    );
-    const port = Number(
-      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
-    );
     const since = performance.now();
     // Authenticated sessions, each holding a descriptor, until the server has none left.
     let refusal: string | undefined;
@@ -426,22 +439,14 @@ Deno.test("rexec serve: out of file descriptors, new clients are told the server
       const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
       const writer = new FrameWriter(conn);
       sessions.push(conn);
-      await writer.write(
-        FrameType.Hello,
-        encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-      );
+      await sendHello(writer, 65536);
       const first = await answeredWithin(reader.read(), 30_000);
       if (first?.type === FrameType.Error) {
         refusal = decodeErrorReport(first.body).code;
         break;
       }
       assert.equal(first?.type, FrameType.Hello);
-      const challenge = await reader.read();
-      const { nonce: serverNonce } = decodeAuthChallenge(challenge!.body);
-      const clientNonce = createNonce();
-      const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-      await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-      assert.equal((await reader.read())?.type, FrameType.AuthOk);
+      await answerChallenge(reader, writer);
     }
     assert.equal(refusal, "server_busy");
     const result = await runCli([
@@ -463,10 +468,7 @@ Deno.test("rexec serve: out of file descriptors, new clients are told the server
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
       // A refused client may find the connection closed before its HELLO goes out.
-      await new FrameWriter(conn).write(
-        FrameType.Hello,
-        encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-      ).catch((error) =>
+      await sendHello(new FrameWriter(conn), 65536).catch((error) =>
         assert.ok(
           error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset,
           String(error),
@@ -492,52 +494,25 @@ Deno.test("rexec serve: out of file descriptors, new clients are told the server
     );
   } finally {
     for (const conn of sessions) closeQuietly(conn);
-    serve.kill("SIGTERM");
-    await serve.status;
-    await logDone;
   }
 });
 
 Deno.test("rexec serve: with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
-  const dir = await Deno.makeTempDir();
+  await using work = await tempDir();
+  const dir = work.path;
   const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   const certFile = `${dir}/cert.pem`;
   await Deno.writeTextFile(certFile, pair.certPem);
   await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem);
-  const serve = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n 64 && exec "$@"',
-      "sh",
-      Deno.execPath(),
-      "run",
-      ...CLI_PERMISSIONS,
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--tls-cert",
-      certFile,
-      "--tls-key",
-      `${dir}/key.pem`,
-    ],
-    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  const logDone = (async () => {
-    for await (const line of readLines(serve.stderr)) log.push(line);
-  })();
+  await using server = await startServerWithFewDescriptors([
+    "--tls-cert",
+    certFile,
+    "--tls-key",
+    `${dir}/key.pem`,
+  ]);
+  const { log, port } = server;
   const sessions: Deno.Conn[] = [];
   try {
-    assert.ok(
-      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
-      log.join("\n"),
-    );
-    const port = Number(
-      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
-    );
     const since = performance.now();
     // Authenticated sessions, each holding a descriptor, until the server has none left.
     for (;;) {
@@ -551,16 +526,9 @@ Deno.test("rexec serve: with TLS, out of file descriptors, new clients are refus
         sessions.push(conn);
         const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
         const writer = new FrameWriter(conn);
-        await writer.write(
-          FrameType.Hello,
-          encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-        );
+        await sendHello(writer, 65536);
         assert.equal((await reader.read())?.type, FrameType.Hello);
-        const { nonce: serverNonce } = decodeAuthChallenge((await reader.read())!.body);
-        const clientNonce = createNonce();
-        const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-        await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-        assert.equal((await reader.read())?.type, FrameType.AuthOk);
+        await answerChallenge(reader, writer);
       })();
       const refused = await answeredWithin(attempt, 30_000).then(
         () => false,
@@ -598,10 +566,6 @@ Deno.test("rexec serve: with TLS, out of file descriptors, new clients are refus
     assert.ok(complaints.length <= Math.ceil(seconds) + 1, `${complaints.length} in ${seconds} s`);
   } finally {
     for (const conn of sessions) closeQuietly(conn);
-    serve.kill("SIGTERM");
-    await serve.status;
-    await logDone;
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
