@@ -2,18 +2,9 @@ import assert from "node:assert/strict";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { RunAs } from "../lib/server/command.ts";
 import { accountEnv, currentUser } from "../lib/server/user.ts";
-import { connectTo, startServer, text } from "./helpers.ts";
+import { connectTo, startServer, text, withTempDir } from "./helpers.ts";
 
 const root = Deno.uid() === 0;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rexec_account_test_" }));
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** The server's own account, living in `home`. */
 async function ownAccountAt(home: string): Promise<RunAs> {
@@ -21,7 +12,7 @@ async function ownAccountAt(home: string): Promise<RunAs> {
   return { home, env: { ...accountEnv(own), HOME: home } };
 }
 
-Deno.test("commands start in the account's home, with its HOME, USER, LOGNAME and SHELL", async () => {
+Deno.test("serve() with runAs: commands start in the account's home, with its HOME, USER, LOGNAME and SHELL", async () => {
   await withTempDir(async (home) => {
     await using server = await startServer({ runAs: await ownAccountAt(home) });
     await using client = await connectTo(server);
@@ -36,7 +27,7 @@ Deno.test("commands start in the account's home, with its HOME, USER, LOGNAME an
   });
 });
 
-Deno.test("a relative cwd is taken from the home, an absolute one as given, and the client's variables win", async () => {
+Deno.test("serve() with runAs: a relative cwd is taken from the home, an absolute one as given, and the client's variables win", async () => {
   await withTempDir(async (home) => {
     await Deno.mkdir(`${home}/sub`);
     await using server = await startServer({ runAs: await ownAccountAt(home) });
@@ -53,7 +44,7 @@ Deno.test("a relative cwd is taken from the home, an absolute one as given, and 
   });
 });
 
-Deno.test("a missing home gives way to /, with a warning in the log", async () => {
+Deno.test("serve() with runAs: a missing home gives way to /, with a warning in the log", async () => {
   await withTempDir(async (dir) => {
     const home = `${dir}/gone`;
     await using server = await startServer({ runAs: await ownAccountAt(home) });
@@ -68,7 +59,7 @@ Deno.test("a missing home gives way to /, with a warning in the log", async () =
   });
 });
 
-Deno.test("the allowlist looks a relative program up from where the command starts", async () => {
+Deno.test("serve() with runAs: the allowlist looks a relative program up from where the command starts", async () => {
   await withTempDir(async (home) => {
     await Deno.writeTextFile(`${home}/prog`, "#!/bin/sh\necho from home\n");
     await Deno.chmod(`${home}/prog`, 0o755);
@@ -82,7 +73,7 @@ Deno.test("the allowlist looks a relative program up from where the command star
 });
 
 Deno.test({
-  name: `a home or cwd the switched account cannot enter is named as such${
+  name: `serve() with runAs: a home or cwd the switched account cannot enter is named as such${
     root ? "" : " (skipped: needs a server running as root)"
   }`,
   ignore: !root,

@@ -14,23 +14,23 @@ function rejects(text: string, ...mentions: string[]): void {
 
 const ports = fc.integer({ min: 0, max: 65535 });
 
-Deno.test("the default port is 7022", () => {
+Deno.test("DEFAULT_PORT is 7022", () => {
   assert.equal(DEFAULT_PORT, 7022);
 });
 
-Deno.test("a host without a port gets the default port passed in", () => {
+Deno.test("parseHostPort(): a host without a port gets the default port passed in", () => {
   assert.deepEqual(parseHostPort("build-box", 1234), { hostname: "build-box", port: 1234 });
   assert.deepEqual(parseHostPort("10.0.0.5", 7022), { hostname: "10.0.0.5", port: 7022 });
 });
 
-Deno.test("HOST:PORT gives the host and the port", () => {
+Deno.test("parseHostPort(): HOST:PORT gives the host and the port", () => {
   assert.deepEqual(parseHostPort("build-box:9000", 7022), { hostname: "build-box", port: 9000 });
   assert.deepEqual(parseHostPort("10.0.0.5:7022", 1), { hostname: "10.0.0.5", port: 7022 });
   assert.deepEqual(parseHostPort("box:0", 7022), { hostname: "box", port: 0 });
   assert.deepEqual(parseHostPort("box:65535", 7022), { hostname: "box", port: 65535 });
 });
 
-Deno.test("IPv6 addresses are bracketed with a port, or bare without one", () => {
+Deno.test("parseHostPort(): IPv6 addresses are bracketed with a port, or bare without one", () => {
   assert.deepEqual(parseHostPort("[::1]:9000", 7022), { hostname: "::1", port: 9000 });
   assert.deepEqual(parseHostPort("[::1]", 7022), { hostname: "::1", port: 7022 });
   assert.deepEqual(parseHostPort("::1", 7022), { hostname: "::1", port: 7022 });
@@ -42,7 +42,7 @@ Deno.test("IPv6 addresses are bracketed with a port, or bare without one", () =>
   assert.deepEqual(parseHostPort("[fe80::1]:1", 7022), { hostname: "fe80::1", port: 1 });
 });
 
-Deno.test("a port that is not a number from 0 to 65535 is rejected, naming it and the address", () => {
+Deno.test("parseHostPort(): a port that is not a number from 0 to 65535 is rejected, naming it and the address", () => {
   rejects("box:65536", 'invalid port "65536"', '"box:65536"', "0 to 65535");
   rejects("box:123456", 'invalid port "123456"');
   rejects("box:-1", 'invalid port "-1"');
@@ -55,14 +55,14 @@ Deno.test("a port that is not a number from 0 to 65535 is rejected, naming it an
   rejects("[::1]:99999", 'invalid port "99999"', '"[::1]:99999"');
 });
 
-Deno.test("an empty host is rejected, naming the address", () => {
+Deno.test("parseHostPort(): an empty host is rejected, naming the address", () => {
   rejects("", "missing host", '""');
   rejects(":7022", "missing host", '":7022"');
   rejects("[]", "missing host", '"[]"');
   rejects("[]:7022", "missing host", '"[]:7022"');
 });
 
-Deno.test("any host name and port formatted as HOST:PORT parse back to themselves", () => {
+Deno.test("parseHostPort(): any host name and port formatted as HOST:PORT parse back to themselves", () => {
   fc.assert(
     fc.property(fc.oneof(fc.domain(), fc.ipV4()), ports, (hostname, port) => {
       assert.deepEqual(parseHostPort(`${hostname}:${port}`, DEFAULT_PORT), { hostname, port });
@@ -70,7 +70,7 @@ Deno.test("any host name and port formatted as HOST:PORT parse back to themselve
   );
 });
 
-Deno.test("any host name without a port gets the default port", () => {
+Deno.test("parseHostPort(): any host name without a port gets the default port", () => {
   fc.assert(
     fc.property(fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6()), ports, (hostname, port) => {
       assert.deepEqual(parseHostPort(hostname, port), { hostname, port });
@@ -78,7 +78,7 @@ Deno.test("any host name without a port gets the default port", () => {
   );
 });
 
-Deno.test("any IPv6 address formatted as [ADDRESS]:PORT parses back to itself", () => {
+Deno.test("parseHostPort(): any IPv6 address formatted as [ADDRESS]:PORT parses back to itself", () => {
   fc.assert(
     fc.property(fc.ipV6(), ports, (hostname, port) => {
       assert.deepEqual(parseHostPort(`[${hostname}]:${port}`, DEFAULT_PORT), { hostname, port });
@@ -86,7 +86,7 @@ Deno.test("any IPv6 address formatted as [ADDRESS]:PORT parses back to itself", 
   );
 });
 
-Deno.test("any port above 65535 is rejected", () => {
+Deno.test("parseHostPort(): any port above 65535 is rejected", () => {
   fc.assert(
     fc.property(fc.domain(), fc.integer({ min: 65536, max: 99999 }), (hostname, port) => {
       rejects(`${hostname}:${port}`, `invalid port "${port}"`);
@@ -94,7 +94,7 @@ Deno.test("any port above 65535 is rejected", () => {
   );
 });
 
-Deno.test("stray brackets and colons that make no IPv6 address are rejected", () => {
+Deno.test("parseHostPort(): stray brackets and colons that make no IPv6 address are rejected", () => {
   rejects("box:22:33", "invalid host", '"box:22:33"');
   rejects("[::1", "invalid host");
   rejects("a]:80", "invalid host");

@@ -59,7 +59,7 @@ function parseShell(args: readonly string[]): ShellConfig {
   return config;
 }
 
-Deno.test("run takes options before and after HOST and the command after --", () => {
+Deno.test("parseCli(): run takes options before and after HOST and the command after --", () => {
   assert.deepEqual(
     parseRun([
       "-e",
@@ -94,7 +94,7 @@ Deno.test("run takes options before and after HOST and the command after --", ()
   );
 });
 
-Deno.test("run without options has the default port, connect timeout and an empty env", () => {
+Deno.test("parseCli(): run without options has the default port, connect timeout and an empty env", () => {
   assert.deepEqual(parseRun(["box", "true"]), {
     mode: "run",
     target: { hostname: "box", port: 7022 },
@@ -106,14 +106,14 @@ Deno.test("run without options has the default port, connect timeout and an empt
   });
 });
 
-Deno.test("everything after -- is the command, even words that look like options", () => {
+Deno.test("parseCli(): everything after -- is the command, even words that look like options", () => {
   const config = parseRun(["box", "--", "-n", "--timeout", "5", "-c", "x", "--", "--help"]);
   assert.deepEqual(config.command, { argv: ["-n", "--timeout", "5", "-c", "x", "--", "--help"] });
   assert.equal(config.noStdin, false);
   assert.equal(config.timeout, undefined);
 });
 
-Deno.test("any argv after -- comes through unchanged", () => {
+Deno.test("parseCli(): any argv after -- comes through unchanged", () => {
   fc.assert(
     fc.property(
       fc.string({ minLength: 1 }),
@@ -127,7 +127,7 @@ Deno.test("any argv after -- comes through unchanged", () => {
   );
 });
 
-Deno.test("the first word after HOST starts the command without --", () => {
+Deno.test("parseCli(): the first word after HOST starts the command without --", () => {
   assert.deepEqual(parseRun(["box", "ls", "-l"]).command, { argv: ["ls", "-l"] });
   const config = parseRun(["box", "ls", "--timeout", "5", "-n", "--", "x", "--help"]);
   assert.deepEqual(config.command, { argv: ["ls", "--timeout", "5", "-n", "--", "x", "--help"] });
@@ -136,7 +136,7 @@ Deno.test("the first word after HOST starts the command without --", () => {
   assert.deepEqual(parseRun(["box", "-", "x"]).command, { argv: ["-", "x"] });
 });
 
-Deno.test("any argv whose first word is not an option is the command without --", () => {
+Deno.test("parseCli(): any argv whose first word is not an option is the command without --", () => {
   fc.assert(
     fc.property(
       fc.string({ minLength: 1 }).filter((name) => !name.startsWith("-")),
@@ -148,7 +148,7 @@ Deno.test("any argv whose first word is not an option is the command without --"
   );
 });
 
-Deno.test("-c STRING runs a shell string, given before or after HOST in any form", () => {
+Deno.test("parseCli(): -c STRING runs a shell string, given before or after HOST in any form", () => {
   const shell = "echo $HOME | wc -c; ls -l --color";
   for (
     const args of [
@@ -164,13 +164,13 @@ Deno.test("-c STRING runs a shell string, given before or after HOST in any form
   assert.equal(parseRun(["-n", "box", "-c", "cat"]).noStdin, true);
 });
 
-Deno.test("-c together with a command is rejected", () => {
+Deno.test("parseCli(): -c together with a command is rejected", () => {
   usageError(["run", "box", "-c", "ls", "--", "ls"], "-c STRING", "not both");
   usageError(["run", "box", "-c", "ls", "pwd"], "-c STRING", "not both");
   usageError(["run", "-c", "ls", "box", "pwd"], "-c STRING", "not both");
 });
 
-Deno.test("run and shell without HOST are rejected", () => {
+Deno.test("parseCli(): run and shell without HOST are rejected", () => {
   usageError(["run"], "missing HOST");
   usageError(["run", "-n", "-e", "A=1"], "missing HOST");
   usageError(["run", "-c", "ls"], "missing HOST");
@@ -180,7 +180,7 @@ Deno.test("run and shell without HOST are rejected", () => {
   usageError(["shell", "--cwd", "/"], "missing HOST");
 });
 
-Deno.test("run without a command is rejected", () => {
+Deno.test("parseCli(): run without a command is rejected", () => {
   usageError(["run", "box"], "missing command");
   usageError(["run", "box", "--"], "missing command");
   usageError(["run", "-n", "box", "--timeout", "1"], "missing command");
@@ -188,7 +188,7 @@ Deno.test("run without a command is rejected", () => {
   usageError(["run", "box", ""], "command name is empty");
 });
 
-Deno.test("-e KEY=VALUE is repeatable in every spelling and the last one wins", () => {
+Deno.test("parseCli(): -e KEY=VALUE is repeatable in every spelling and the last one wins", () => {
   const config = parseRun([
     "-e",
     "A=1",
@@ -204,12 +204,12 @@ Deno.test("-e KEY=VALUE is repeatable in every spelling and the last one wins", 
   assert.deepEqual(config.env, { A: "again", B: "2", C: "3", D: "4" });
 });
 
-Deno.test("-e keeps an empty value and a value containing = whole", () => {
+Deno.test("parseCli(): -e keeps an empty value and a value containing = whole", () => {
   assert.deepEqual(parseRun(["-e", "EMPTY=", "box", "true"]).env, { EMPTY: "" });
   assert.deepEqual(parseRun(["-e", "URL=a=b&c==d", "box", "true"]).env, { URL: "a=b&c==d" });
 });
 
-Deno.test("-e splits any KEY=VALUE at the first =", () => {
+Deno.test("parseCli(): -e splits any KEY=VALUE at the first =", () => {
   fc.assert(
     fc.property(
       fc.string({ unit: "binary", minLength: 1 }).filter((key) => !/[=\0]/.test(key)),
@@ -223,7 +223,7 @@ Deno.test("-e splits any KEY=VALUE at the first =", () => {
   );
 });
 
-Deno.test("-e without = or without a name is rejected, naming the assignment", () => {
+Deno.test("parseCli(): -e without = or without a name is rejected, naming the assignment", () => {
   usageError(["run", "-e", "NOEQUALS", "box", "true"], "-e takes KEY=VALUE", '"NOEQUALS"');
   usageError(["run", "--env", "NOEQUALS", "box", "true"], "KEY=VALUE", '"NOEQUALS"');
   usageError(["run", "-e", "=value", "box", "true"], "-e takes KEY=VALUE", '"=value"');
@@ -231,7 +231,7 @@ Deno.test("-e without = or without a name is rejected, naming the assignment", (
   usageError(["shell", "-e", "NOEQUALS", "box"], "-e takes KEY=VALUE", '"NOEQUALS"');
 });
 
-Deno.test("--opt=value and -oVALUE mean the same as the value in the next word", () => {
+Deno.test("parseCli(): --opt=value and -oVALUE mean the same as the value in the next word", () => {
   const joined = parseRun([
     "--token-file=/t",
     "--connect-timeout=4",
@@ -263,12 +263,12 @@ Deno.test("--opt=value and -oVALUE mean the same as the value in the next word",
   );
 });
 
-Deno.test("an option's value is the next word even when it starts with -", () => {
+Deno.test("parseCli(): an option's value is the next word even when it starts with -", () => {
   assert.equal(parseRun(["--cwd", "-dir", "box", "true"]).cwd, "-dir");
   assert.deepEqual(parseRun(["box", "-c", "--"]).command, { shell: "--" });
 });
 
-Deno.test("an option that needs a value and has none is rejected by name", () => {
+Deno.test("parseCli(): an option that needs a value and has none is rejected by name", () => {
   usageError(["run", "box", "--cwd"], "--cwd needs a value");
   usageError(["run", "box", "-c"], "-c needs a value");
   usageError(["run", "-e"], "-e needs a value");
@@ -277,14 +277,14 @@ Deno.test("an option that needs a value and has none is rejected by name", () =>
   usageError(["serve", "--max-timeout"], "--max-timeout needs a value");
 });
 
-Deno.test("a flag given a value is rejected by name", () => {
+Deno.test("parseCli(): a flag given a value is rejected by name", () => {
   usageError(["run", "-n=1", "box", "true"], "-n takes no value");
   usageError(["run", "-nx", "box", "true"], "-n takes no value");
   usageError(["run", "--no-stdin=yes", "box", "true"], "--no-stdin takes no value");
   usageError(["serve", "--help=x"], "--help takes no value");
 });
 
-Deno.test("an unknown option is rejected by name in every mode", () => {
+Deno.test("parseCli(): an unknown option is rejected by name in every mode", () => {
   usageError(["run", "--bogus", "box", "true"], "unknown option --bogus for run");
   usageError(["run", "box", "--bogus=1", "true"], "unknown option --bogus for run");
   usageError(["run", "-x", "box", "true"], "unknown option -x for run");
@@ -295,14 +295,14 @@ Deno.test("an unknown option is rejected by name in every mode", () => {
   usageError(["serve", "-e", "A=1"], "unknown option -e for serve");
 });
 
-Deno.test("--timeout and --connect-timeout accept positive seconds up to the timer limit", () => {
+Deno.test("parseCli(): --timeout and --connect-timeout accept positive seconds up to the timer limit", () => {
   for (const [text, seconds] of [["1", 1], ["2.5", 2.5], ["0.001", 0.001], ["2147483", 2147483]]) {
     assert.equal(parseRun(["--timeout", text as string, "box", "true"]).timeout, seconds);
     assert.equal(parseShell(["--connect-timeout", text as string, "box"]).connectTimeout, seconds);
   }
 });
 
-Deno.test("--timeout and --connect-timeout reject zero, negatives and non-numbers by name", () => {
+Deno.test("parseCli(): --timeout and --connect-timeout reject zero, negatives and non-numbers by name", () => {
   for (const option of ["--timeout", "--connect-timeout"]) {
     for (const text of ["0", "0.0", "-1", "soon", "1e3", "", ".5", "1.", "2147484", "Infinity"]) {
       usageError(
@@ -314,7 +314,7 @@ Deno.test("--timeout and --connect-timeout reject zero, negatives and non-number
   }
 });
 
-Deno.test("serve --max-timeout and --kill-grace accept 0 and reject negatives by name", () => {
+Deno.test("parseCli(): serve --max-timeout and --kill-grace accept 0 and reject negatives by name", () => {
   const zero = parseServe(["--max-timeout", "0", "--kill-grace", "0"]);
   assert.deepEqual([zero.maxTimeout, zero.killGrace], [0, 0]);
   const fractional = parseServe(["--max-timeout", "90.5", "--kill-grace", "0.25"]);
@@ -326,7 +326,7 @@ Deno.test("serve --max-timeout and --kill-grace accept 0 and reject negatives by
   }
 });
 
-Deno.test("serve --max-frame-size takes whole bytes within the codec's range", () => {
+Deno.test("parseCli(): serve --max-frame-size takes whole bytes within the codec's range", () => {
   assert.equal(parseServe(["--max-frame-size", "4096"]).maxFrameSize, 4096);
   usageError(["serve", "--max-frame-size", "4095"], "--max-frame-size must be from 4096");
   usageError(
@@ -337,7 +337,7 @@ Deno.test("serve --max-frame-size takes whole bytes within the codec's range", (
   usageError(["serve", "--max-frame-size", "-5"], "--max-frame-size takes a whole number", '"-5"');
 });
 
-Deno.test("serve defaults to loopback port 7022 with the documented limits", () => {
+Deno.test("parseCli(): serve defaults to loopback port 7022 with the documented limits", () => {
   assert.deepEqual(parseCli(["serve"]), {
     mode: "serve",
     listen: { hostname: "127.0.0.1", port: 7022 },
@@ -348,7 +348,7 @@ Deno.test("serve defaults to loopback port 7022 with the documented limits", () 
   });
 });
 
-Deno.test("serve takes --listen as host:port, bracketed IPv6 or a host alone", () => {
+Deno.test("parseCli(): serve takes --listen as host:port, bracketed IPv6 or a host alone", () => {
   const listen = (address: string) => parseServe(["--listen", address]).listen;
   assert.deepEqual(listen("[::1]:7022"), { hostname: "::1", port: 7022 });
   assert.deepEqual(listen("[::]:9000"), { hostname: "::", port: 9000 });
@@ -370,14 +370,14 @@ Deno.test("serve takes --listen as host:port, bracketed IPv6 or a host alone", (
   usageError(["serve", "--listen", ":7022"], "missing host", '":7022"');
 });
 
-Deno.test("serve --listen takes a port alone as a port on the default address", () => {
+Deno.test("parseCli(): serve --listen takes a port alone as a port on the default address", () => {
   const listen = (address: string) => parseServe(["--listen", address]).listen;
   assert.deepEqual(listen("7556"), { hostname: "127.0.0.1", port: 7556 });
   assert.deepEqual(parseServe(["-l0"]).listen, { hostname: "127.0.0.1", port: 0 });
   usageError(["serve", "--listen", "70000"], 'invalid port "70000"', "0 to 65535");
 });
 
-Deno.test("ssh habits are rejected with what to do instead: -p, -l and user@host", () => {
+Deno.test("parseCli(): ssh habits are rejected with what to do instead: -p, -l and user@host", () => {
   for (const mode of ["run", "shell"]) {
     const command = mode === "run" ? ["true"] : [];
     usageError([mode, "-p", "2222", "box", ...command], "unknown option -p", "HOST:PORT");
@@ -400,7 +400,7 @@ Deno.test("ssh habits are rejected with what to do instead: -p, -l and user@host
   assert.equal(parseServe(["-l", "box:1"]).listen.hostname, "box");
 });
 
-Deno.test("serve takes TLS, limit and policy options", () => {
+Deno.test("parseCli(): serve takes TLS, limit and policy options", () => {
   const config = parseServe([
     "--tls",
     "--handshake-timeout",
@@ -455,7 +455,7 @@ Deno.test("serve takes TLS, limit and policy options", () => {
   usageError(["serve", "--keepalive", "soon"], "--keepalive takes a non-negative number");
 });
 
-Deno.test("serve --audit-fail takes closed or open, and only with --audit-log", () => {
+Deno.test("parseCli(): serve --audit-fail takes closed or open, and only with --audit-log", () => {
   assert.equal(parseServe(["--audit-log", "a.jsonl"]).auditFail, undefined);
   for (const mode of ["closed", "open"] as const) {
     assert.equal(parseServe(["--audit-log", "a.jsonl", "--audit-fail", mode]).auditFail, mode);
@@ -465,7 +465,7 @@ Deno.test("serve --audit-fail takes closed or open, and only with --audit-log", 
   usageError(["serve", "--audit-log", ""], "--audit-log needs a file name");
 });
 
-Deno.test("run and shell connect with TLS for --tls, --ca or a tls:// address", () => {
+Deno.test("parseCli(): run and shell connect with TLS for --tls, --ca or a tls:// address", () => {
   assert.deepEqual(parseRun(["tls://box:9000", "true"]).tls, {});
   assert.deepEqual(parseRun(["tls://box:9000", "true"]).target, { hostname: "box", port: 9000 });
   assert.deepEqual(parseRun(["--tls", "box", "true"]).tls, {});
@@ -474,7 +474,7 @@ Deno.test("run and shell connect with TLS for --tls, --ca or a tls:// address", 
   assert.equal(parseRun(["--keepalive", "0", "box", "true"]).keepalive, 0);
 });
 
-Deno.test("cert takes host names, --force, and nothing else", () => {
+Deno.test("parseCli(): cert takes host names, --force, and nothing else", () => {
   assert.deepEqual(parseCli(["cert"]), { mode: "cert", names: [], force: false });
   assert.deepEqual(parseCli(["cert", "--name", "box.lan", "--name", "10.0.0.5", "--force"]), {
     mode: "cert",
@@ -486,13 +486,13 @@ Deno.test("cert takes host names, --force, and nothing else", () => {
   usageError(["cert", "--name", "a b"], "--name takes a host name");
 });
 
-Deno.test("serve rejects positional arguments and --", () => {
+Deno.test("parseCli(): serve rejects positional arguments and --", () => {
   usageError(["serve", "extra"], "serve takes no arguments", '"extra"');
   usageError(["serve", "-l", "box", "0.0.0.0"], "serve takes no arguments", '"0.0.0.0"');
   usageError(["serve", "--", "x"], "serve takes no command", "--");
 });
 
-Deno.test("shell takes HOST and the client options before or after it, and no command", () => {
+Deno.test("parseCli(): shell takes HOST and the client options before or after it, and no command", () => {
   assert.deepEqual(parseShell(["--token-file", "/t", "box", "--cwd", "/", "-eA=1"]), {
     mode: "shell",
     target: { hostname: "box", port: 7022 },
@@ -506,7 +506,7 @@ Deno.test("shell takes HOST and the client options before or after it, and no co
   usageError(["shell", "box", "--", "ls"], "shell takes no command", "--");
 });
 
-Deno.test("help is recognised as a mode, an option and each mode's --help", () => {
+Deno.test("parseCli(): help is recognised as a mode, an option and each mode's --help", () => {
   assert.deepEqual(parseCli(["help"]), { mode: "help" });
   assert.deepEqual(parseCli(["--help"]), { mode: "help" });
   assert.deepEqual(parseCli(["-h"]), { mode: "help" });
@@ -522,19 +522,19 @@ Deno.test("help is recognised as a mode, an option and each mode's --help", () =
   usageError(["help", "launch"], 'no help for "launch"');
 });
 
-Deno.test("--version, -V and version ask for the version", () => {
+Deno.test("parseCli(): --version, -V and version ask for the version", () => {
   for (const spelling of ["--version", "-V", "version"]) {
     assert.deepEqual(parseCli([spelling]), { mode: "version" });
   }
 });
 
-Deno.test("a missing or unknown mode is rejected by name", () => {
+Deno.test("parseCli(): a missing or unknown mode is rejected by name", () => {
   usageError([], "missing mode");
   usageError(["launch"], 'unknown mode "launch"');
   usageError(["--bogus"], 'unknown mode "--bogus"');
 });
 
-Deno.test("HOST may be IPv6: bracketed with or without a port, or bare", () => {
+Deno.test("parseCli(): HOST may be IPv6: bracketed with or without a port, or bare", () => {
   assert.deepEqual(parseRun(["[::1]:9000", "true"]).target, { hostname: "::1", port: 9000 });
   assert.deepEqual(parseRun(["[::1]", "true"]).target, { hostname: "::1", port: 7022 });
   assert.deepEqual(parseRun(["::1", "true"]).target, { hostname: "::1", port: 7022 });
@@ -542,7 +542,7 @@ Deno.test("HOST may be IPv6: bracketed with or without a port, or bare", () => {
   assert.deepEqual(parseShell(["10.0.0.5:7100"]).target, { hostname: "10.0.0.5", port: 7100 });
 });
 
-Deno.test("run and shell reject port 0 and ports out of range, naming the address", () => {
+Deno.test("parseCli(): run and shell reject port 0 and ports out of range, naming the address", () => {
   usageError(["run", "box:0", "true"], "port 0", '"box:0"');
   usageError(["run", "[::1]:0", "true"], "port 0", '"[::1]:0"');
   usageError(["shell", "box:0"], "port 0", '"box:0"');
@@ -552,7 +552,7 @@ Deno.test("run and shell reject port 0 and ports out of range, naming the addres
   usageError(["run", ":7022", "true"], "missing host", '":7022"');
 });
 
-Deno.test("extra words after help or --version, and an empty -c, are usage errors", () => {
+Deno.test("parseCli(): extra words after help or --version, and an empty -c, are usage errors", () => {
   usageError(["help", "run", "extra"], '"extra"');
   usageError(["--version", "extra"], '"extra"');
   usageError(["--help", "run"], '"run"');

@@ -2,36 +2,14 @@ import assert from "node:assert/strict";
 import { type AuditEvent, AuditLogError, openAuditLog } from "../lib/server/audit.ts";
 import { AuditTrail } from "../lib/server/audit_trail.ts";
 import type { LogRecord } from "../lib/util/log.ts";
-import { connectTo, startServer, waitFor } from "./helpers.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_audit_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function isAuditLogError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof AuditLogError, `not an AuditLogError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
-}
+import {
+  connectTo,
+  errorMentioning,
+  exists,
+  startServer,
+  waitFor,
+  withTempDir,
+} from "./helpers.ts";
 
 /** A sink that keeps records, and throws ENOSPC-like errors while `full` is set. */
 function failingSink() {
@@ -53,20 +31,27 @@ function messages(logs: readonly LogRecord[], pattern: RegExp): LogRecord[] {
   return logs.filter((record) => pattern.test(record.message));
 }
 
-Deno.test("an audit log in a missing directory is an AuditLogError that says so, and creates nothing", async () => {
+Deno.test("openAuditLog(): an audit log in a missing directory is an AuditLogError that says so, and creates nothing", async () => {
   await withTempDir(async (dir) => {
     assert.throws(
       () => openAuditLog(`${dir}/missing/audit.jsonl`),
-      isAuditLogError(`${dir}/missing/audit.jsonl`, `the directory ${dir}/missing does not exist`),
+      errorMentioning(
+        AuditLogError,
+        `${dir}/missing/audit.jsonl`,
+        `the directory ${dir}/missing does not exist`,
+      ),
     );
     assert.equal(await exists(`${dir}/missing`), false);
-    assert.throws(() => openAuditLog(dir), isAuditLogError(dir, "is a directory"));
+    assert.throws(() => openAuditLog(dir), errorMentioning(AuditLogError, dir, "is a directory"));
     await Deno.writeTextFile(`${dir}/file`, "");
-    assert.throws(() => openAuditLog(`${dir}/file/audit.jsonl`), isAuditLogError("not one"));
+    assert.throws(
+      () => openAuditLog(`${dir}/file/audit.jsonl`),
+      errorMentioning(AuditLogError, "not one"),
+    );
   });
 });
 
-Deno.test("reopen() after a rename writes new records to a new file at the same path, mode 0600", async () => {
+Deno.test("AuditLog.reopen() after a rename writes new records to a new file at the same path, mode 0600", async () => {
   await withTempDir(async (top) => {
     const dir = `${top}/logs`;
     await Deno.mkdir(dir);
@@ -87,12 +72,12 @@ Deno.test("reopen() after a rename writes new records to a new file at the same 
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
 
     await Deno.remove(dir, { recursive: true });
-    assert.throws(() => audit.reopen(), isAuditLogError("does not exist"));
+    assert.throws(() => audit.reopen(), errorMentioning(AuditLogError, "does not exist"));
     assert.equal(await exists(dir), false);
   });
 });
 
-Deno.test("the trail says once per run of failures that it cannot write, and when it can again", () => {
+Deno.test("AuditTrail says once per run of failures that it cannot write, and when it can again", () => {
   const sink = failingSink();
   const logs: LogRecord[] = [];
   using trail = new AuditTrail({ sink: sink.write, logger: (record) => logs.push(record) });
@@ -112,7 +97,7 @@ Deno.test("the trail says once per run of failures that it cannot write, and whe
   assert.equal(messages(logs, /cannot write the audit log/).length, 2);
 });
 
-Deno.test("records of unauthenticated connections are limited per address, and a summary counts the rest", () => {
+Deno.test("AuditTrail: records of unauthenticated connections are limited per address, and a summary counts the rest", () => {
   let now = 1_000_000;
   const sink = failingSink();
   using trail = new AuditTrail({
@@ -151,7 +136,7 @@ Deno.test("records of unauthenticated connections are limited per address, and a
   assert.equal(sink.records.length, 101);
 });
 
-Deno.test("the trail tracks a bounded number of addresses and loses no count when it drops one", () => {
+Deno.test("AuditTrail tracks a bounded number of addresses and loses no count when it drops one", () => {
   const sink = failingSink();
   using trail = new AuditTrail({ sink: sink.write, preAuthBurst: 1, maxAddresses: 3 });
   for (let i = 0; i < 3; i++) {
@@ -168,7 +153,7 @@ Deno.test("the trail tracks a bounded number of addresses and loses no count whe
   ]);
 });
 
-Deno.test("while the audit log cannot be written, commands are refused (125) and the server recovers when it can", async () => {
+Deno.test("serve() with audit: while the audit log cannot be written, commands are refused (125) and the server recovers when it can", async () => {
   const sink = failingSink();
   await using server = await startServer({ audit: sink.write });
   sink.full = true;
@@ -191,7 +176,7 @@ Deno.test("while the audit log cannot be written, commands are refused (125) and
   assert.deepEqual(sink.records[0].argv, ["echo", "audited"]);
 });
 
-Deno.test("with auditFail open, commands run while the audit log cannot be written, and the log says so once", async () => {
+Deno.test("serve() with auditFail open: commands run while the audit log cannot be written, and the log says so once", async () => {
   const sink = failingSink();
   await using server = await startServer({ audit: sink.write, auditFail: "open" });
   sink.full = true;
@@ -205,7 +190,7 @@ Deno.test("with auditFail open, commands run while the audit log cannot be writt
   );
 });
 
-Deno.test("a request refused for its size has an exec record (its size, not its content) before its exit record", async () => {
+Deno.test("serve() with audit: a request refused for its size has an exec record (its size, not its content) before its exit record", async () => {
   const events: AuditEvent[] = [];
   await using server = await startServer({
     maxExecSize: 1024,
@@ -227,7 +212,7 @@ Deno.test("a request refused for its size has an exec record (its size, not its 
   assert.equal(commands[1].reason, "refused");
 });
 
-Deno.test("a flood of unauthenticated connections from one address is summarised, and an authenticated session loses no record", async () => {
+Deno.test("serve() with audit: a flood of unauthenticated connections from one address is summarised, and an authenticated session loses no record", async () => {
   const events: AuditEvent[] = [];
   const server = await startServer({ audit: (event) => events.push(event) });
   const flood = 60;

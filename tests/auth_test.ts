@@ -24,7 +24,7 @@ const proofOptions = fc.record({
   clientNonce: nonceArbitrary,
 });
 
-Deno.test("a proof is the HMAC-SHA-256 of the role and both nonces that PROTOCOL.md specifies", async () => {
+Deno.test("computeProof(): a proof is the HMAC-SHA-256 of the role and both nonces that PROTOCOL.md specifies", async () => {
   await fc.assert(
     fc.asyncProperty(proofOptions, async (options) => {
       const expected = createHmac("sha256", options.token)
@@ -36,7 +36,7 @@ Deno.test("a proof is the HMAC-SHA-256 of the role and both nonces that PROTOCOL
   );
 });
 
-Deno.test("a proof made with the right token verifies", async () => {
+Deno.test("verifyProof(): a proof made with the right token verifies", async () => {
   await fc.assert(
     fc.asyncProperty(proofOptions, async (options) => {
       assert.equal(await verifyProof({ ...options, mac: await computeProof(options) }), true);
@@ -45,7 +45,7 @@ Deno.test("a proof made with the right token verifies", async () => {
   );
 });
 
-Deno.test("a proof does not verify with another token, the other role or swapped nonces", async () => {
+Deno.test("verifyProof(): a proof does not verify with another token, the other role or swapped nonces", async () => {
   await fc.assert(
     fc.asyncProperty(
       proofOptions,
@@ -71,7 +71,7 @@ Deno.test("a proof does not verify with another token, the other role or swapped
   );
 });
 
-Deno.test("a tampered, truncated or extended proof does not verify", async () => {
+Deno.test("verifyProof(): a tampered, truncated or extended proof does not verify", async () => {
   await fc.assert(
     fc.asyncProperty(
       proofOptions,
@@ -92,7 +92,7 @@ Deno.test("a tampered, truncated or extended proof does not verify", async () =>
   );
 });
 
-Deno.test("createNonce gives distinct 32-byte base64url nonces that isValidNonce accepts", () => {
+Deno.test("createNonce() gives distinct 32-byte base64url nonces that isValidNonce() accepts", () => {
   const nonces = new Set(Array.from({ length: 1000 }, createNonce));
   assert.equal(nonces.size, 1000);
   for (const nonce of nonces) {
@@ -101,7 +101,7 @@ Deno.test("createNonce gives distinct 32-byte base64url nonces that isValidNonce
   }
 });
 
-Deno.test("isValidNonce accepts exactly 43 base64url characters", () => {
+Deno.test("isValidNonce() accepts exactly 43 base64url characters", () => {
   fc.assert(fc.property(nonceArbitrary, (nonce) => assert.ok(isValidNonce(nonce))));
   fc.assert(
     fc.property(

@@ -67,7 +67,7 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
-Deno.test("a right proof is admitted at once and leaves nothing behind", async () => {
+Deno.test("AuthThrottle.admit(): a right proof is admitted at once and leaves nothing behind", async () => {
   const { throttle } = withClock();
   for (let i = 0; i < 100; i++) {
     using check = await throttle.admit("192.0.2.1");
@@ -76,7 +76,7 @@ Deno.test("a right proof is admitted at once and leaves nothing behind", async (
   assert.equal(throttle.size, 0);
 });
 
-Deno.test("the answer to each wrong proof is held longer, doubling up to the cap, one after another", async () => {
+Deno.test("AuthThrottle.admit(): the answer to each wrong proof is held longer, doubling up to the cap, one after another", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 100, maxDelayMs: 1000 });
   const holds: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -87,14 +87,14 @@ Deno.test("the answer to each wrong proof is held longer, doubling up to the cap
   assert.deepEqual(holds, [100, 200, 400, 800, 1000, 1000]);
 });
 
-Deno.test("wrong proofs checked together are answered one after another, not all at once", async () => {
+Deno.test("AuthThrottle.admit(): wrong proofs checked together are answered one after another, not all at once", async () => {
   const { throttle } = withClock({ baseDelayMs: 100, maxDelayMs: 100, maxHeld: 4 });
   const holds = [];
   for (let i = 0; i < 4; i++) holds.push(await fail(throttle, "192.0.2.1"));
   assert.deepEqual(holds, [100, 200, 300, 400]);
 });
 
-Deno.test("a right proof is checked at once after others from its address failed, and failures stay", async () => {
+Deno.test("AuthThrottle.admit(): a right proof is checked at once after others from its address failed, and failures stay", async () => {
   const { throttle } = withClock({ baseDelayMs: 5000, maxHeld: 8 });
   for (let i = 0; i < 7; i++) await fail(throttle, "192.0.2.1");
   const right = throttle.admit("192.0.2.1");
@@ -105,7 +105,7 @@ Deno.test("a right proof is checked at once after others from its address failed
   assert.equal(throttle.held("192.0.2.1"), 7);
 });
 
-Deno.test("however many proofs arrive at once, only maxHeld are checked before an answer goes out", async () => {
+Deno.test("AuthThrottle.admit(): however many proofs arrive at once, only maxHeld are checked before an answer goes out", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 100, maxDelayMs: 100, maxHeld: 4 });
   const admitted: ProofCheck[] = [];
   let total = 0;
@@ -139,7 +139,7 @@ Deno.test("however many proofs arrive at once, only maxHeld are checked before a
   assert.equal(throttle.waiting("192.0.2.1"), 0);
 });
 
-Deno.test("when a place frees, the newest waiting proof is checked first", async () => {
+Deno.test("AuthThrottle.admit(): when a place frees, the newest waiting proof is checked first", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 1000, maxDelayMs: 1000, maxHeld: 1 });
   await fail(throttle, "192.0.2.1");
   const queued = Array.from({ length: 5 }, () => throttle.admit("192.0.2.1"));
@@ -151,7 +151,7 @@ Deno.test("when a place frees, the newest waiting proof is checked first", async
   for (const admission of queued.toReversed()) (await admission).passed();
 });
 
-Deno.test("a place stays held until its answer's time, even if the proof's connection left", async () => {
+Deno.test("AuthThrottle.admit(): a place stays held until its answer's time, even if the proof's connection left", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 1000, maxDelayMs: 1000, maxHeld: 1 });
   await fail(throttle, "192.0.2.1");
   const next = throttle.admit("192.0.2.1");
@@ -162,7 +162,7 @@ Deno.test("a place stays held until its answer's time, even if the proof's conne
   (await next).passed();
 });
 
-Deno.test("a waiting proof whose connection ends gives up its turn", async () => {
+Deno.test("AuthThrottle.admit(): a waiting proof whose connection ends gives up its turn", async () => {
   const { clock, throttle } = withClock({ baseDelayMs: 1000, maxDelayMs: 1000, maxHeld: 1 });
   await fail(throttle, "192.0.2.1");
   const gone = new AbortController();
@@ -177,7 +177,7 @@ Deno.test("a waiting proof whose connection ends gives up its turn", async () =>
   assert.equal(clock.pendingTimers, 0);
 });
 
-Deno.test("an undecided check gives its place back when disposed", async () => {
+Deno.test("AuthThrottle.admit(): an undecided check gives its place back when disposed", async () => {
   const { throttle } = withClock({ maxHeld: 1 });
   {
     using _check = await throttle.admit("192.0.2.1");
@@ -188,7 +188,7 @@ Deno.test("an undecided check gives its place back when disposed", async () => {
   assert.equal(throttle.size, 0);
 });
 
-Deno.test("other addresses are not slowed by one that fails", async () => {
+Deno.test("AuthThrottle.admit(): other addresses are not slowed by one that fails", async () => {
   const { throttle } = withClock({ maxHeld: 2 });
   for (let i = 0; i < 2; i++) await fail(throttle, "192.0.2.1");
   assert.ok(!(await settled(throttle.admit("192.0.2.1"))));
@@ -199,7 +199,7 @@ Deno.test("other addresses are not slowed by one that fails", async () => {
   }
 });
 
-Deno.test("time forgets an address's failures", async () => {
+Deno.test("AuthThrottle forgets an address's failures in time", async () => {
   const { clock, throttle } = withClock({ forgetAfterMs: 60_000, baseDelayMs: 100 });
   await fail(throttle, "192.0.2.1");
   await fail(throttle, "192.0.2.1");
@@ -212,7 +212,7 @@ Deno.test("time forgets an address's failures", async () => {
   assert.equal(throttle.size, 0);
 });
 
-Deno.test("memory is bounded: the stalest addresses are dropped first", async () => {
+Deno.test("AuthThrottle: memory is bounded: the stalest addresses are dropped first", async () => {
   const { clock, throttle } = withClock({ maxAddresses: 3 });
   for (const address of ["a", "b", "c", "d"]) {
     await fail(throttle, address);

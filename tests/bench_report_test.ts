@@ -3,7 +3,7 @@ import { volumeOf } from "../bench/micro.ts";
 import { type BenchResults, judgeTargets, markdownReport } from "../bench/report.ts";
 import { sampled } from "../bench/stats.ts";
 
-Deno.test("a microbenchmark's payload is read off its name", () => {
+Deno.test("volumeOf(): a microbenchmark's payload is read off its name", () => {
   assert.equal(volumeOf("decode 1000 frames of 64 KiB from a byte stream"), 1000 * 64 * 1024);
   assert.equal(volumeOf("encode 1 frame of 16 B"), 16);
   assert.equal(volumeOf("encode header"), undefined);
@@ -60,7 +60,7 @@ function results(overrides: { sshMbps?: number; sshBatchMs?: number } = {}) {
   } satisfies Omit<BenchResults, "targets">;
 }
 
-Deno.test("targets are judged on ratios within the run", () => {
+Deno.test("judgeTargets(): targets are judged on ratios within the run", () => {
   const targets = judgeTargets(results({ sshMbps: 500, sshBatchMs: 3000 }));
   const byGoal = new Map(targets.map((t) => [t.goal, t]));
   assert.deepEqual(byGoal.get("plaintext throughput ≥ 1.0× raw Deno TCP copy"), {
@@ -106,7 +106,7 @@ Deno.test("targets are judged on ratios within the run", () => {
   });
 });
 
-Deno.test("without sshd, the ssh targets say skipped and are neither met nor missed", () => {
+Deno.test("judgeTargets(): without sshd, the ssh targets say skipped and are neither met nor missed", () => {
   const targets = judgeTargets(results());
   const ssh = targets.filter((t) => t.goal.includes("ssh"));
   assert.equal(ssh.length, 4);
@@ -116,7 +116,7 @@ Deno.test("without sshd, the ssh targets say skipped and are neither met nor mis
   }
 });
 
-Deno.test("the markdown report shows skipped rows, missed targets and failed clients", () => {
+Deno.test("markdownReport() shows skipped rows, missed targets and failed clients", () => {
   const measured = results();
   const report = markdownReport({ ...measured, targets: judgeTargets(measured) });
   assert.match(report, /\| ssh -c aes128-gcm@openssh\.com \| skipped: no sshd \|/);

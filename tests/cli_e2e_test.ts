@@ -4,6 +4,7 @@ import {
   readUntil,
   runCli,
   spawnCli,
+  startCliServer,
   startServer,
   text,
   utf8,
@@ -160,7 +161,7 @@ Deno.test("rexec run exits 255 with one clear line when nothing listens", async 
   );
 });
 
-Deno.test("rexec exits 255 with one line pointing to --help on a usage error", async () => {
+Deno.test("rexec run exits 255 with one line pointing to --help on a usage error", async () => {
   const result = await runCli(["run", "somehost"]);
   assert.equal(result.code, 255);
   assert.equal(
@@ -304,10 +305,8 @@ Deno.test("rexec serve works with no configuration and shuts down cleanly on SIG
   const config = await Deno.makeTempDir();
   try {
     const env = { XDG_CONFIG_HOME: config };
-    const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"], { token: null, env });
-    const logReader = serve.stderr.getReader();
-    const log = await readUntil(logReader, /listening address=\S+\s/);
-    const address = log.match(/listening address=(\S+)\s/)![1];
+    const serve = await startCliServer([], { token: null, env });
+    const address = serve.address;
     const info = await Deno.stat(`${config}/rexec/token`);
     assert.equal(info.mode! & 0o777, 0o600);
 
@@ -320,17 +319,16 @@ Deno.test("rexec serve works with no configuration and shuts down cleanly on SIG
     });
     const runningOut = running.stdout.getReader();
     await readUntil(runningOut, "started");
-    serve.kill("SIGTERM");
+    const stopped = serve.stop();
     runningOut.releaseLock();
     const client = await running.output();
     assert.equal(client.code, 255);
     assert.match(text(client.stderr), /server is shutting down/);
-    logReader.releaseLock();
-    const server = await serve.output();
+    const server = await stopped;
     assert.equal(server.code, 0);
-    assert.match(text(server.stderr), /stopped/);
+    assert.match(server.log, /stopped/);
     const token = (await Deno.readTextFile(`${config}/rexec/token`)).trim();
-    assert.ok(!(log + text(server.stderr)).includes(token));
+    assert.ok(!server.log.includes(token));
   } finally {
     await Deno.remove(config, { recursive: true });
   }

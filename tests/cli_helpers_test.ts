@@ -18,7 +18,7 @@ function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   return bounds.slice(1).map((end, i) => bytes.slice(bounds[i], end));
 }
 
-Deno.test("exitCodeFor: 124 when --timeout ended the command, whatever its code", () => {
+Deno.test("exitCodeFor(): 124 when --timeout ended the command, whatever its code", () => {
   assert.equal(
     exitCodeFor({ success: false, code: 143, signal: "SIGTERM", reason: "timeout" }),
     124,
@@ -29,14 +29,14 @@ Deno.test("exitCodeFor: 124 when --timeout ended the command, whatever its code"
   );
 });
 
-Deno.test("exitCodeFor: 255 when the server shut down under the command", () => {
+Deno.test("exitCodeFor(): 255 when the server shut down under the command", () => {
   assert.equal(
     exitCodeFor({ success: false, code: 143, signal: "SIGTERM", reason: "shutdown" }),
     255,
   );
 });
 
-Deno.test("exitCodeFor: 128+N for death by signal N, the code for a normal exit", () => {
+Deno.test("exitCodeFor(): 128+N for death by signal N, the code for a normal exit", () => {
   assert.equal(exitCodeFor({ success: false, code: 137, signal: "SIGKILL" }), 137);
   assert.equal(exitCodeFor({ success: false, code: 143, signal: "SIGTERM" }), 143);
   assert.equal(exitCodeFor({ success: true, code: 0, signal: null }), 0);
@@ -44,7 +44,7 @@ Deno.test("exitCodeFor: 128+N for death by signal N, the code for a normal exit"
   assert.equal(exitCodeFor({ success: false, code: 42, signal: null }), 42);
 });
 
-Deno.test("exitCodeFor: 126/127 for a command that could not start, the code when cancelled", () => {
+Deno.test("exitCodeFor(): 126/127 for a command that could not start, the code when cancelled", () => {
   assert.equal(
     exitCodeFor({ success: false, code: 127, signal: null, reason: "spawn_failed", message: "x" }),
     127,
@@ -59,13 +59,13 @@ Deno.test("exitCodeFor: 126/127 for a command that could not start, the code whe
   );
 });
 
-Deno.test("describeStatus says nothing for success and the code for a plain failure", () => {
+Deno.test("describeStatus() says nothing for success and the code for a plain failure", () => {
   assert.equal(describeStatus({ success: true, code: 0, signal: null }), undefined);
   assert.equal(describeStatus({ success: false, code: 2, signal: null }), "exit 2");
   assert.equal(describeStatus({ success: false, code: 255, signal: null }), "exit 255");
 });
 
-Deno.test("describeStatus names the signal that killed the command", () => {
+Deno.test("describeStatus() names the signal that killed the command", () => {
   assert.equal(
     describeStatus({ success: false, code: 137, signal: "SIGKILL" }),
     "killed by SIGKILL",
@@ -76,7 +76,7 @@ Deno.test("describeStatus names the signal that killed the command", () => {
   );
 });
 
-Deno.test("describeStatus prefers the server's message over the signal and code", () => {
+Deno.test("describeStatus() prefers the server's message over the signal and code", () => {
   assert.equal(
     describeStatus({
       success: false,
@@ -99,30 +99,30 @@ Deno.test("describeStatus prefers the server's message over the signal and code"
   );
 });
 
-Deno.test("exitCodeForSignal is 128 plus the signal number, as a shell reports it", () => {
+Deno.test("exitCodeForSignal() is 128 plus the signal number, as a shell reports it", () => {
   assert.equal(exitCodeForSignal("SIGINT"), 130);
   assert.equal(exitCodeForSignal("SIGTERM"), 143);
   assert.equal(exitCodeForSignal("SIGHUP"), 129);
 });
 
-Deno.test("readLines strips LF and CRLF and yields a last line without a newline", async () => {
+Deno.test("readLines() strips LF and CRLF and yields a last line without a newline", async () => {
   assert.deepEqual(await linesOf([encoder.encode("a\r\nb\nc\r\nlast")]), ["a", "b", "c", "last"]);
   assert.deepEqual(await linesOf([encoder.encode("last\r")]), ["last"]);
   assert.deepEqual(await linesOf([encoder.encode("a\n  ")]), ["a", "  "]);
 });
 
-Deno.test("readLines keeps empty lines but adds none after a final newline", async () => {
+Deno.test("readLines() keeps empty lines but adds none after a final newline", async () => {
   assert.deepEqual(await linesOf([encoder.encode("\n\r\na\n\n")]), ["", "", "a", ""]);
   assert.deepEqual(await linesOf([encoder.encode("a\n")]), ["a"]);
   assert.deepEqual(await linesOf([]), []);
   assert.deepEqual(await linesOf([encoder.encode("")]), []);
 });
 
-Deno.test("readLines keeps a carriage return that does not end a line", async () => {
+Deno.test("readLines() keeps a carriage return that does not end a line", async () => {
   assert.deepEqual(await linesOf([encoder.encode("a\rb\r\n")]), ["a\rb"]);
 });
 
-Deno.test("readLines joins a line, its CRLF and a multi-byte character split across chunks", async () => {
+Deno.test("readLines() joins a line, its CRLF and a multi-byte character split across chunks", async () => {
   const bytes = encoder.encode("é€😀\r\nx");
   const chunks = Array.from(bytes, (byte) => Uint8Array.of(byte));
   assert.deepEqual(await linesOf(chunks), ["é€😀", "x"]);
@@ -130,14 +130,14 @@ Deno.test("readLines joins a line, its CRLF and a multi-byte character split acr
   assert.deepEqual(await linesOf([euro.slice(0, 2), euro.slice(2, 3), euro.slice(3)]), ["a€b"]);
 });
 
-Deno.test("readLines turns invalid UTF-8 into U+FFFD", async () => {
+Deno.test("readLines() turns invalid UTF-8 into U+FFFD", async () => {
   assert.deepEqual(await linesOf([Uint8Array.of(0x61, 0xff, 0x62, 0x0a, 0xe2, 0x82)]), [
     "a\uFFFDb",
     "\uFFFD",
   ]);
 });
 
-Deno.test("readLines gives back any lines, whatever the line ends and chunk boundaries", async () => {
+Deno.test("readLines() gives back any lines, whatever the line ends and chunk boundaries", async () => {
   const line = fc.string({ unit: "binary" }).filter((text) =>
     !text.includes("\n") && !text.endsWith("\r") && !text.startsWith("\uFEFF")
   );
@@ -160,7 +160,7 @@ Deno.test("readLines gives back any lines, whatever the line ends and chunk boun
   );
 });
 
-Deno.test("formatRecord writes time, level, message and key=value fields, skipping undefined", () => {
+Deno.test("formatRecord() writes time, level, message and key=value fields, skipping undefined", () => {
   assert.equal(
     formatRecord({
       level: "info",
@@ -184,7 +184,7 @@ Deno.test("formatRecord writes time, level, message and key=value fields, skippi
   );
 });
 
-Deno.test("formatRecord quotes strings with spaces, quotes, = or control characters", () => {
+Deno.test("formatRecord() quotes strings with spaces, quotes, = or control characters", () => {
   const field = (value: LogValue) =>
     formatRecord({ level: "warn", message: "m", fields: { v: value } }, new Date(0))
       .slice("1970-01-01T00:00:00.000Z WARN m v=".length);
@@ -200,7 +200,7 @@ Deno.test("formatRecord quotes strings with spaces, quotes, = or control charact
   assert.equal(field(["sh", "-c", "echo a\necho b"]), '["sh","-c","echo a\\necho b"]');
 });
 
-Deno.test("a log record is one line even when its values hold newlines", () => {
+Deno.test("formatRecord(): a log record is one line even when its values hold newlines", () => {
   const line = formatRecord({
     level: "warn",
     message: "client reported an error",
@@ -209,7 +209,7 @@ Deno.test("a log record is one line even when its values hold newlines", () => {
   assert.equal(/[\r\n]/.test(line), false);
 });
 
-Deno.test("any string field is one token with no line break that reads back as the value", () => {
+Deno.test("formatRecord(): any string field is one token with no line break that reads back as the value", () => {
   fc.assert(
     fc.property(fc.string({ unit: "binary" }), (value) => {
       const line = formatRecord({ level: "info", message: "m", fields: { v: value } }, new Date(0));
@@ -225,7 +225,7 @@ Deno.test("any string field is one token with no line break that reads back as t
   );
 });
 
-Deno.test("each mode's help names every option that mode accepts", () => {
+Deno.test("helpText(): each mode's help names every option that mode accepts", () => {
   const client = [
     "--token-file",
     "-e",
@@ -258,14 +258,14 @@ Deno.test("each mode's help names every option that mode accepts", () => {
   }
 });
 
-Deno.test("the overview names every mode, help and --version", () => {
+Deno.test("helpText(): the overview names every mode, help and --version", () => {
   const text = helpText();
   for (const word of ["rexec serve", "rexec run", "rexec shell", "rexec help", "--version"]) {
     assert.ok(text.includes(word), `overview lacks ${word}`);
   }
 });
 
-Deno.test("the defaults the help states are the ones parseCli applies", () => {
+Deno.test("helpText(): the defaults the help states are the ones parseCli() applies", () => {
   const serve = parseCli(["serve"]);
   assert.ok(serve.mode === "serve");
   const serveHelp = helpText("serve");
@@ -279,7 +279,7 @@ Deno.test("the defaults the help states are the ones parseCli applies", () => {
   assert.ok(helpText().includes(`port defaults to ${run.target.port}`));
 });
 
-Deno.test("characters that some readers take as line breaks are escaped in log values", () => {
+Deno.test("formatRecord() escapes characters that some readers take as line breaks in log values", () => {
   const line = formatRecord({
     level: "warn",
     message: "client reported an error",

@@ -51,7 +51,7 @@ async function withMisbehavingServer(
   await served;
 }
 
-Deno.test("a client sent a frame that breaks the protocol tells the server why before hanging up", async () => {
+Deno.test("Client, sent a frame that breaks the protocol, tells the server why before hanging up", async () => {
   await withMisbehavingServer(async ({ reader, writer }) => {
     await writer.write(FrameType.Stdout, new TextEncoder().encode("unasked"));
     const farewell = await reader.read();
@@ -67,7 +67,7 @@ Deno.test("a client sent a frame that breaks the protocol tells the server why b
   });
 });
 
-Deno.test("a server that falls silent right after the handshake is given up by the keepalive", async () => {
+Deno.test("Client: a server that falls silent right after the handshake is given up by the keepalive", async () => {
   let pings = 0;
   await withMisbehavingServer(async ({ reader }) => {
     // Reads what the client sends, answers nothing, until the client hangs up.

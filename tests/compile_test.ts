@@ -37,8 +37,8 @@ if (build.skipped) console.warn(`compiled binary test skipped: ${build.skipped}`
 
 Deno.test({
   name: build.skipped
-    ? `the compiled binary serves and runs commands (skipped: ${build.skipped})`
-    : "the compiled binary serves and runs commands",
+    ? `deno task compile: the compiled binary serves and runs commands (skipped: ${build.skipped})`
+    : "deno task compile: the compiled binary serves and runs commands",
   ignore: build.skipped !== undefined,
   async fn() {
     const version = await new Deno.Command(BINARY, { args: ["--version"] }).output();

@@ -194,7 +194,7 @@ Deno.test("JSDoc examples in lib/ that are ignored say why they cannot run", () 
   assert.deepEqual(failures, [], `\n${failures.join("\n")}\n`);
 });
 
-Deno.test("JSDoc example checker reports each kind of example that cannot fail", () => {
+Deno.test("JSDoc examples in lib/: the checker reports each kind of example that cannot fail", () => {
   const source = [
     "/**",
     " * Adds.",

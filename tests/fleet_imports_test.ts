@@ -44,7 +44,7 @@ async function staticGraph(root: string): Promise<Set<string>> {
   return seen;
 }
 
-Deno.test("the yaml package is loaded only for a YAML inventory, not when a fleet module is imported", async () => {
+Deno.test("lib/fleet/ loads the yaml package only for a YAML inventory, not when a fleet module is imported", async () => {
   for (const name of PURE.filter((name) => name !== "inventory_yaml.ts")) {
     const graph = await staticGraph(`lib/fleet/${name}`);
     assert.ok(graph.size > 0);

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { FrameTooLargeError, ProtocolError, TruncatedFrameError } from "../lib/errors.ts";
 import { encodeFrame, type Frame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { type ByteReader, FrameReader } from "../lib/transport/frame_reader.ts";
+import { concat, largeBody } from "./helpers.ts";
 
 const MAX_FRAME_SIZE = 128 * 1024;
 
@@ -71,16 +72,6 @@ function byteReader(pieces: readonly Uint8Array[], ending: Ending): ByteReader {
   };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 function cutAt(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
   const inside = points.filter((point) => point > 0 && point < bytes.length);
   const bounds = [...new Set([0, ...inside, bytes.length])].sort((a, b) => a - b);
@@ -93,23 +84,6 @@ async function readAll(reader: FrameReader): Promise<Frame[]> {
     frames.push(frame);
   }
   return frames;
-}
-
-/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
-function largeBody(minLength: number, maxLength: number) {
-  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
-    ([length, seed]) => {
-      const body = new Uint8Array(length);
-      let state = seed | 1;
-      for (let i = 0; i < length; i++) {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        body[i] = state;
-      }
-      return body;
-    },
-  );
 }
 
 const frameArbitrary = fc.record({
@@ -159,7 +133,7 @@ async function assertDecodes(
   assert.equal(await reader.read(), null);
 }
 
-Deno.test("FrameReader decodes the same frames however the stream is cut", async () => {
+Deno.test("FrameReader.read() decodes the same frames however the stream is cut", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 8 }),
@@ -175,7 +149,7 @@ Deno.test("FrameReader decodes the same frames however the stream is cut", async
   );
 });
 
-Deno.test("FrameReader decodes frames delivered one byte per chunk", async () => {
+Deno.test("FrameReader.read() decodes frames delivered one byte per chunk", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 3 }),
@@ -189,7 +163,7 @@ Deno.test("FrameReader decodes frames delivered one byte per chunk", async () =>
   );
 });
 
-Deno.test("FrameReader decodes many frames delivered in a single chunk", async () => {
+Deno.test("FrameReader.read() decodes many frames delivered in a single chunk", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { minLength: 1, maxLength: 12 }),
@@ -203,7 +177,7 @@ Deno.test("FrameReader decodes many frames delivered in a single chunk", async (
   );
 });
 
-Deno.test("bodies larger than the read-ahead buffer decode however the stream is cut", async () => {
+Deno.test("FrameReader.read() decodes bodies larger than the read-ahead buffer however the stream is cut", async () => {
   const bigFrame = fc.record({
     type: fc.constant(FrameType.Stdout),
     body: fc.oneof(largeBody(250_000, 600_000), fc.uint8Array({ maxLength: 20 })),
@@ -234,7 +208,7 @@ Deno.test("bodies larger than the read-ahead buffer decode however the stream is
   );
 });
 
-Deno.test("readBorrowed gives the same frames as read, each body valid until the next read", async () => {
+Deno.test("FrameReader.readBorrowed() gives the same frames as read(), each body valid until the next read", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(frameArbitrary, { maxLength: 8 }),
@@ -258,7 +232,7 @@ Deno.test("readBorrowed gives the same frames as read, each body valid until the
   );
 });
 
-Deno.test("a body handed out stays whole when the caller transfers its buffer", async () => {
+Deno.test("FrameReader.read(): a body handed out stays whole when the caller transfers its buffer", async () => {
   const first = new Uint8Array(1000).fill(1);
   const second = new Uint8Array(2000).fill(2);
   const stream = byteStream(
@@ -273,7 +247,7 @@ Deno.test("a body handed out stays whole when the caller transfers its buffer", 
   assert.deepEqual((await reader.read())?.body, second);
 });
 
-Deno.test("a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
+Deno.test("FrameReader.read(): a stream that ends between frames, or sends nothing, reads as null and stays null", async () => {
   for (const delivery of ["queued up front", "one per pull", "read into the buffer"] as const) {
     const empty = new FrameReader(byteStream([], delivery), { maxFrameSize: 1024 });
     assert.equal(await empty.read(), null);
@@ -287,7 +261,7 @@ Deno.test("a stream that ends between frames, or sends nothing, reads as null an
   }
 });
 
-Deno.test("a body of exactly maxFrameSize bytes is accepted", async () => {
+Deno.test("FrameReader.read() accepts a body of exactly maxFrameSize bytes", async () => {
   const body = new Uint8Array(1024).fill(7);
   const reader = new FrameReader(byteStream([encodeFrame(FrameType.Stdin, body)], "one per pull"), {
     maxFrameSize: 1024,
@@ -295,7 +269,7 @@ Deno.test("a body of exactly maxFrameSize bytes is accepted", async () => {
   assert.deepEqual(await reader.read(), { type: FrameType.Stdin, body });
 });
 
-Deno.test("an oversized length is refused from the header alone, while the body never comes", async () => {
+Deno.test("FrameReader.read() rejects a frame over the limit from its header alone, while the body never comes", async () => {
   const header = new Uint8Array([0xff, 0xff, 0xff, 0xff, FrameType.Stdout]);
   const afterHeader = new Uint8Array([1, 2, 3]);
   const neverEnds = byteStream([concat([header, afterHeader])], "queued up front", "stay open");
@@ -309,7 +283,7 @@ Deno.test("an oversized length is refused from the header alone, while the body 
   });
 });
 
-Deno.test("maxFrameSize can be raised between reads", async () => {
+Deno.test("FrameReader.maxFrameSize can be raised between reads", async () => {
   const big = encodeFrame(FrameType.Stdout, new Uint8Array(5000));
   const pieces = [encodeFrame(FrameType.Ping), big];
   const reader = new FrameReader(byteStream(pieces, "one per pull"), { maxFrameSize: 4096 });
@@ -318,7 +292,7 @@ Deno.test("maxFrameSize can be raised between reads", async () => {
   assert.equal((await reader.read())?.body.length, 5000);
 });
 
-Deno.test("a stream cut inside a header or a body is a TruncatedFrameError saying how much arrived", async () => {
+Deno.test("FrameReader.read(): a stream cut inside a header or a body is a TruncatedFrameError saying how much arrived", async () => {
   const ping = encodeFrame(FrameType.Ping);
   const frame = encodeFrame(FrameType.Stdout, new Uint8Array(100).fill(9));
   const cuts = [
@@ -349,7 +323,7 @@ Deno.test("a stream cut inside a header or a body is a TruncatedFrameError sayin
   }
 });
 
-Deno.test("an error from the stream reaches the reader unchanged, wherever it happens", async () => {
+Deno.test("FrameReader.read(): an error from the stream reaches the reader unchanged, wherever it happens", async () => {
   const frame = encodeFrame(FrameType.Stderr, new Uint8Array([1, 2, 3, 4]));
   for (const delivery of ["one per pull", "read into the buffer"] as const) {
     for (const sent of [0, 2, HEADER_SIZE, HEADER_SIZE + 2, frame.length]) {
@@ -369,7 +343,7 @@ Deno.test("an error from the stream reaches the reader unchanged, wherever it ha
   }
 });
 
-Deno.test("frameBuffered says whether the next frame is read ahead whole", async () => {
+Deno.test("FrameReader.frameBuffered says whether the next frame is read ahead whole", async () => {
   const small = encodeFrame(FrameType.Stdout, new Uint8Array(10));
   const other = encodeFrame(FrameType.Stderr, new Uint8Array(20));
   // The second read brings the rest of `other` and the first byte of a third frame.
@@ -394,14 +368,14 @@ Deno.test("frameBuffered says whether the next frame is read ahead whole", async
   assert.equal(whole.frameBuffered, false);
 });
 
-Deno.test("lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {
+Deno.test("FrameReader.lastHeader holds the raw first bytes of a frame that could not be decoded", async () => {
   const http = new TextEncoder().encode("GET / HTTP/1.1\r\n");
   const reader = new FrameReader(byteStream([http], "one per pull"), { maxFrameSize: 1024 });
   await assert.rejects(reader.read(), ProtocolError);
   assert.equal(new TextDecoder().decode(reader.lastHeader), "GET /");
 });
 
-Deno.test("after a failed read, later reads fail with the same error instead of misreading", async () => {
+Deno.test("FrameReader.read(): after a failed read, later reads fail with the same error instead of misreading", async () => {
   const failure = new Error("connection reset");
   let pulls = 0;
   const stream = new ReadableStream<Uint8Array>({

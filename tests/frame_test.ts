@@ -46,7 +46,7 @@ function header(length: number, type: number): Uint8Array {
   ]);
 }
 
-Deno.test("encodeHeader writes a big-endian length and the type that decodeHeader reads back", () => {
+Deno.test("encodeHeader() writes a big-endian length and the type that decodeHeader() reads back", () => {
   fc.assert(
     fc.property(knownType, anyLength, fc.nat({ max: 16 }), (type, length, offset) => {
       const buffer = new Uint8Array(offset + HEADER_SIZE + 3).fill(0xaa);
@@ -60,7 +60,7 @@ Deno.test("encodeHeader writes a big-endian length and the type that decodeHeade
   );
 });
 
-Deno.test("encodeFrame puts a header before an exact copy of the body", () => {
+Deno.test("encodeFrame() puts a header before an exact copy of the body", () => {
   fc.assert(
     fc.property(knownType, fc.uint8Array({ maxLength: 3000 }), (type, body) => {
       const frame = encodeFrame(type, body);
@@ -72,7 +72,7 @@ Deno.test("encodeFrame puts a header before an exact copy of the body", () => {
   assert.deepEqual(encodeFrame(FrameType.Ping), header(0, FrameType.Ping));
 });
 
-Deno.test("a length with the top bit set decodes as a large positive number, not a negative one", () => {
+Deno.test("decodeHeader() reads a length with the top bit set as a large positive number, not a negative one", () => {
   for (const length of [0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff]) {
     const decoded = decodeHeader(header(length, FrameType.Stdout), MAX_ENCODABLE_BODY);
     assert.equal(decoded.length, length);
@@ -84,7 +84,7 @@ Deno.test("a length with the top bit set decodes as a large positive number, not
   assert.deepEqual(encoded, new Uint8Array([0x80, 0, 0, 0, FrameType.Stdout]));
 });
 
-Deno.test("a header naming an unknown frame type is a ProtocolError that names the type", () => {
+Deno.test("decodeHeader(): a header naming an unknown frame type is a ProtocolError that names the type", () => {
   fc.assert(
     fc.property(unknownType, fc.nat({ max: 4096 }), (type, length) => {
       assert.throws(
@@ -97,7 +97,7 @@ Deno.test("a header naming an unknown frame type is a ProtocolError that names t
   );
 });
 
-Deno.test("a length above the limit is a FrameTooLargeError from the header alone", () => {
+Deno.test("decodeHeader(): a length above the limit is a FrameTooLargeError from the header alone", () => {
   fc.assert(
     fc.property(
       knownType,
@@ -117,7 +117,7 @@ Deno.test("a length above the limit is a FrameTooLargeError from the header alon
   );
 });
 
-Deno.test("encodeHeader refuses lengths the 32-bit field cannot hold", () => {
+Deno.test("encodeHeader() refuses lengths the 32-bit field cannot hold", () => {
   for (const length of [-1, 1.5, 2 ** 32, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.throws(
       () => encodeHeader(new Uint8Array(HEADER_SIZE), FrameType.Stdout, length),
@@ -127,11 +127,11 @@ Deno.test("encodeHeader refuses lengths the 32-bit field cannot hold", () => {
   }
 });
 
-Deno.test("decodeHeader needs all five header bytes", () => {
+Deno.test("decodeHeader() needs all five header bytes", () => {
   assert.throws(() => decodeHeader(new Uint8Array([0, 0, 0, 0]), 1024), RangeError);
 });
 
-Deno.test("every frame type has its wire name and unknown types are shown in hex", () => {
+Deno.test("frameTypeName(): every frame type has its wire name and unknown types are shown in hex", () => {
   assert.deepEqual(
     new Map(Object.values(FrameType).map((type) => [type, frameTypeName(type)])),
     WIRE_NAMES,

@@ -9,6 +9,7 @@ import {
 } from "../lib/protocol/frame.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { type ByteSink, FrameWriter, writeAll } from "../lib/transport/frame_writer.ts";
+import { concat, largeBody } from "./helpers.ts";
 
 /**
  * A sink that, like `Deno.Conn.write`, may take fewer bytes than offered: at
@@ -42,16 +43,6 @@ class ShortWriteSink implements ByteSink {
   }
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 async function decodeAll(bytes: Uint8Array): Promise<Frame[]> {
   const stream = new ReadableStream({
     type: "bytes",
@@ -72,23 +63,6 @@ interface Op {
   readonly type: FrameType;
   readonly body: Uint8Array;
   readonly preEncoded: boolean;
-}
-
-/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
-function largeBody(minLength: number, maxLength: number) {
-  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
-    ([length, seed]) => {
-      const body = new Uint8Array(length);
-      let state = seed | 1;
-      for (let i = 0; i < length; i++) {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        body[i] = state;
-      }
-      return body;
-    },
-  );
 }
 
 const emptyBody = fc.constant(new Uint8Array(0));
@@ -121,7 +95,7 @@ function framesOf(ops: readonly Op[]): Frame[] {
   return ops.map(({ type, body }) => ({ type, body }));
 }
 
-Deno.test("writeAll hands the sink every byte, in order, however few it takes per write", async () => {
+Deno.test("writeAll() hands the sink every byte, in order, however few it takes per write", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.uint8Array({ maxLength: 5000 }),
@@ -141,13 +115,13 @@ Deno.test("writeAll hands the sink every byte, in order, however few it takes pe
   );
 });
 
-Deno.test("writeAll of no bytes does not call the sink", async () => {
+Deno.test("writeAll() of no bytes does not call the sink", async () => {
   const sink = new ShortWriteSink([1]);
   await writeAll(sink, new Uint8Array(0));
   assert.equal(sink.offered.length, 0);
 });
 
-Deno.test("FrameWriter output decodes to the frames written, through short writes", async () => {
+Deno.test("FrameWriter.write(): the output decodes to the frames written, through short writes", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(opArbitrary(true), { maxLength: 8 }),
@@ -165,7 +139,7 @@ Deno.test("FrameWriter output decodes to the frames written, through short write
   );
 });
 
-Deno.test("concurrent writes from several tasks never interleave inside a frame", async () => {
+Deno.test("FrameWriter.write(): concurrent writes from several tasks never interleave inside a frame", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.scheduler(),
@@ -190,7 +164,7 @@ Deno.test("concurrent writes from several tasks never interleave inside a frame"
   );
 });
 
-Deno.test("writes issued together without waiting go out whole, in the order they were issued", async () => {
+Deno.test("FrameWriter.write(): writes issued together without waiting go out whole, in the order they were issued", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(opArbitrary(true), { maxLength: 10 }),
@@ -206,7 +180,7 @@ Deno.test("writes issued together without waiting go out whole, in the order the
   );
 });
 
-Deno.test("after the sink fails once, that write and every later one reject with the same error", async () => {
+Deno.test("FrameWriter.write(): after the sink fails once, that write and every later one reject with the same error", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(opArbitrary(false), { minLength: 1, maxLength: 8 }),
@@ -247,7 +221,7 @@ Deno.test("after the sink fails once, that write and every later one reject with
   );
 });
 
-Deno.test("writeEncoded sends the caller's buffer, header filled in place, without copying it", async () => {
+Deno.test("FrameWriter.writeEncoded() sends the caller's buffer, header filled in place, without copying it", async () => {
   const body = new TextEncoder().encode("bulk data read in place");
   const frame = new Uint8Array(HEADER_SIZE + body.length);
   frame.set(body, HEADER_SIZE);

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { formatReport, runFuzz, summaryLine } from "./fuzz.ts";
 
-Deno.test("300 hostile connections leave the server serving, with no process, descriptor or memory leaked", async () => {
+Deno.test("serve() under the fuzzer: 300 hostile connections leave the server serving, with no process, descriptor or memory leaked", async () => {
   const report = await runFuzz({
     iterations: 300,
     seed: 20250601,

@@ -19,7 +19,7 @@ function gatedSink() {
   };
 }
 
-Deno.test("a watched sink counts a stall only while a write waits, and any progress ends it", async () => {
+Deno.test("WatchedSink counts a stall only while a write waits, and any progress ends it", async () => {
   const gate = gatedSink();
   const sink = new WatchedSink(gate.sink);
   assert.equal(sink.stalledMs, 0);
@@ -31,7 +31,7 @@ Deno.test("a watched sink counts a stall only while a write waits, and any progr
   assert.equal(sink.stalledMs, 0);
 });
 
-Deno.test("the heartbeat gives up on a peer that takes nothing written to it", async () => {
+Deno.test("Heartbeat gives up on a peer that takes nothing written to it", async () => {
   const gate = gatedSink();
   const sink = new WatchedSink(gate.sink);
   let stalled: number | undefined;
@@ -54,7 +54,7 @@ Deno.test("the heartbeat gives up on a peer that takes nothing written to it", a
   gate.take(5);
 });
 
-Deno.test("the heartbeat keeps a peer that takes bytes, however few at a time", async () => {
+Deno.test("Heartbeat keeps a peer that takes bytes, however few at a time", async () => {
   const gate = gatedSink();
   const sink = new WatchedSink(gate.sink);
   let gaveUp = false;

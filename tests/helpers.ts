@@ -1,10 +1,15 @@
 /**
- * Shared fixtures for the end-to-end tests: an in-process server on an
- * ephemeral loopback port, and the `rexec` CLI run as a real subprocess.
+ * Shared fixtures and helpers for the tests: an in-process server on an
+ * ephemeral loopback port, the `rexec` CLI run as a real subprocess, raw
+ * protocol sessions, temporary directories and a few byte and error helpers.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import fc from "fast-check";
+import { RexecError } from "../lib/errors.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
 import { connect } from "../lib/client/client.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType } from "../lib/protocol/frame.ts";
@@ -234,22 +239,46 @@ export async function openRawSession(
     },
   };
   if (!options.authenticate) return session;
-  await writer.write(
-    FrameType.Hello,
-    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, agent: "raw" }),
-  );
-  const expect = async (type: FrameType) => {
-    const frame = await reader.read();
-    if (frame?.type !== type) throw new Error(`expected ${type}, got ${frame?.type}`);
-    return frame.body;
-  };
-  await expect(FrameType.Hello);
-  const { nonce: serverNonce } = decodeAuthChallenge(await expect(FrameType.AuthChallenge));
-  const clientNonce = createNonce();
-  const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-  await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-  await expect(FrameType.AuthOk);
+  await sendHello(writer);
+  await expectFrame(reader, FrameType.Hello);
+  await answerChallenge(reader, writer);
   return session;
+}
+
+/** Sends a client's HELLO, announcing `maxFrameSize`, on a raw connection. */
+export function sendHello(
+  writer: FrameWriter,
+  maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE,
+): Promise<void> {
+  return writer.write(
+    FrameType.Hello,
+    encodeHello({ version: PROTOCOL_VERSION, maxFrameSize, agent: "raw" }),
+  );
+}
+
+/** Reads the next frame and returns its body; throws unless it is of `type`. */
+async function expectFrame(reader: FrameReader, type: FrameType): Promise<Uint8Array> {
+  const frame = await reader.read();
+  if (frame?.type !== type) throw new Error(`expected ${type}, got ${frame?.type}`);
+  return frame.body;
+}
+
+/**
+ * The client's half of the handshake after the HELLOs: answers the server's
+ * AUTH_CHALLENGE with a proof made with `token` and waits for AUTH_OK.
+ */
+export async function answerChallenge(
+  reader: FrameReader,
+  writer: FrameWriter,
+  token: string = TOKEN,
+): Promise<void> {
+  const { nonce: serverNonce } = decodeAuthChallenge(
+    await expectFrame(reader, FrameType.AuthChallenge),
+  );
+  const clientNonce = createNonce();
+  const mac = await computeProof({ token, role: "client", serverNonce, clientNonce });
+  await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
+  await expectFrame(reader, FrameType.AuthOk);
 }
 
 /** Reads frames until the connection ends; returns them. */
@@ -267,4 +296,133 @@ export async function readAllFrames(reader: FrameReader): Promise<Frame[]> {
     }
   }
   return frames;
+}
+
+/** A `rexec serve` subprocess started by {@link startCliServer}. */
+export interface CliServer {
+  /** `HOST:PORT` it listens on, as the CLI takes it. */
+  readonly address: string;
+  /** Its log as read so far: up to its "listening" line, then what {@link waitForLog} read. */
+  readonly log: string;
+  /** Reads the log until `needle` appears in what is read from now on. */
+  waitForLog(needle: string | RegExp): Promise<void>;
+  /** Sends `signal` to the server. */
+  signal(signal: Deno.Signal): void;
+  /** Sends SIGTERM and waits for the server to exit; returns its exit code and whole log. */
+  stop(): Promise<{ code: number; log: string }>;
+}
+
+/**
+ * Starts `rexec serve ARGS` on a free loopback port and waits until it
+ * listens. A device such as /dev/full needs `permissions: ["--allow-all"]`.
+ */
+export async function startCliServer(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliServer> {
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0", ...args], options);
+  const logReader = serve.stderr.getReader();
+  let log = await readUntil(logReader, /listening address=\S+\s/);
+  const address = log.match(/listening address=(\S+)\s/)![1];
+  return {
+    address,
+    get log() {
+      return log;
+    },
+    async waitForLog(needle: string | RegExp) {
+      log += await readUntil(logReader, needle);
+    },
+    signal(signal: Deno.Signal) {
+      serve.kill(signal);
+    },
+    async stop() {
+      serve.kill("SIGTERM");
+      logReader.releaseLock();
+      const { code, stderr } = await serve.output();
+      return { code, log: log + text(stderr) };
+    },
+  };
+}
+
+/**
+ * Runs `fn` with a new temporary directory (its real path, as the server
+ * sees it) and removes the directory afterwards.
+ */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  await using dir = await tempDir();
+  return await fn(dir.path);
+}
+
+/** A new temporary directory (its real path), removed with everything in it when disposed. */
+export async function tempDir(): Promise<AsyncDisposable & { readonly path: string }> {
+  // realPath: on some systems the temporary directory itself is behind a link.
+  const path = await Deno.realPath(await Deno.makeTempDir({ prefix: "rexec_test_" }));
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Whether anything exists at `path`, a dangling link included. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * A check for `assert.throws` and `assert.rejects`: the error is a
+ * {@link RexecError} of class `type` whose message holds every one of `mentions`.
+ */
+export function errorMentioning(
+  type: abstract new (...args: never[]) => Error,
+  ...mentions: string[]
+): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof type, `not a ${type.name}: ${error}`);
+    assert.ok(error instanceof RexecError, `not a RexecError: ${error}`);
+    for (const mention of mentions) {
+      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
+    }
+    return true;
+  };
+}
+
+/** The bytes of `parts`, one after another, in a new array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Bodies of many kilobytes, filled by xorshift from a seed: cheap to generate and to shrink. */
+export function largeBody(minLength: number, maxLength: number): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(fc.integer({ min: minLength, max: maxLength }), fc.integer()).map(
+    ([length, seed]) => {
+      const body = new Uint8Array(length);
+      let state = seed | 1;
+      for (let i = 0; i < length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        body[i] = state;
+      }
+      return body;
+    },
+  );
+}
+
+/**
+ * Lets every pending callback run: a promise that could settle now has. It
+ * waits for a timer and then for an immediate, so that work queued with
+ * setImmediate before it (as pumpOutput queues its next look at the pipe)
+ * has run too: on a loaded machine a timer of 0 ms fires first.
+ */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
 }

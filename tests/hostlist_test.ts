@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { UsageError } from "../lib/errors.ts";
 import { expandHostNames, foldHostNames, MAX_EXPANDED_NAMES } from "../lib/fleet/hostlist.ts";
 
-Deno.test("consecutive numbers fold into ranges, gaps into elements", () => {
+Deno.test("foldHostNames(): consecutive numbers fold into ranges, gaps into elements", () => {
   assert.equal(foldHostNames(["web1", "web2", "web3", "web5"]), "web[1-3,5]");
   assert.equal(foldHostNames(["web5", "web3", "web1", "web2"]), "web[1-3,5]");
   assert.equal(foldHostNames(["n1", "n3", "n5"]), "n[1,3,5]");
@@ -13,7 +13,7 @@ Deno.test("consecutive numbers fold into ranges, gaps into elements", () => {
   assert.equal(foldHostNames(new Set(["a1", "a2"])), "a[1-2]");
 });
 
-Deno.test("zero padding is kept; numbers of other widths are elements of their own", () => {
+Deno.test("foldHostNames(): zero padding is kept; numbers of other widths are elements of their own", () => {
   assert.equal(foldHostNames(["web01", "web02", "web03"]), "web[01-03]");
   assert.equal(foldHostNames(["web08", "web09", "web10", "web11"]), "web[08-11]");
   assert.equal(foldHostNames(["web098", "web099", "web100"]), "web[098-100]");
@@ -22,7 +22,7 @@ Deno.test("zero padding is kept; numbers of other widths are elements of their o
   assert.equal(foldHostNames(["web9", "web010"]), "web[9,010]");
 });
 
-Deno.test("names with several numbers fold on the last one that varies", () => {
+Deno.test("foldHostNames(): names with several numbers fold on the last one that varies", () => {
   assert.equal(
     foldHostNames(["rack1-node01", "rack1-node02", "rack2-node01", "rack2-node02"]),
     "rack1-node[01-02],rack2-node[01-02]",
@@ -41,7 +41,7 @@ Deno.test("names with several numbers fold on the last one that varies", () => {
   );
 });
 
-Deno.test("names without numbers, and names with brackets or commas, are left as they are", () => {
+Deno.test("foldHostNames(): names without numbers, and names with brackets or commas, are left as they are", () => {
   assert.equal(foldHostNames(["alpha", "beta", "alpha"]), "alpha,beta");
   assert.equal(
     foldHostNames(["[::1]:7001", "[::1]:7002", "tls://web1", "tls://web2"]),
@@ -49,12 +49,12 @@ Deno.test("names without numbers, and names with brackets or commas, are left as
   );
 });
 
-Deno.test("expressions come in the order of their first name", () => {
+Deno.test("foldHostNames(): expressions come in the order of their first name", () => {
   assert.equal(foldHostNames(["web2", "db1", "web1", "cache", "db2"]), "web[1-2],db[1-2],cache");
   assert.equal(foldHostNames(["b", "a1", "z", "a2"]), "b,a[1-2],z");
 });
 
-Deno.test("expandHostNames reads ranges, padding, several ranges, and literal brackets", () => {
+Deno.test("expandHostNames() reads ranges, padding, several ranges, and literal brackets", () => {
   assert.deepEqual(expandHostNames("web[1-3,5]"), ["web1", "web2", "web3", "web5"]);
   assert.deepEqual(expandHostNames("web[01-03,10]"), ["web01", "web02", "web03", "web10"]);
   assert.deepEqual(expandHostNames("web[098-100]"), ["web098", "web099", "web100"]);
@@ -69,7 +69,7 @@ Deno.test("expandHostNames reads ranges, padding, several ranges, and literal br
   assert.deepEqual(expandHostNames("x[a-b]"), ["x[a-b]"]);
 });
 
-Deno.test("expandHostNames refuses backward spans, empty elements and huge lists", () => {
+Deno.test("expandHostNames() refuses backward spans, empty elements and huge lists", () => {
   const rejects = (text: string, mention: string) =>
     assert.throws(
       () => expandHostNames(text),
@@ -84,7 +84,7 @@ Deno.test("expandHostNames refuses backward spans, empty elements and huge lists
   rejects("a[1-999999999999999999999]", `more than ${MAX_EXPANDED_NAMES}`);
 });
 
-Deno.test("twenty thousand names, in thousands of ranges, fold and expand back", () => {
+Deno.test("foldHostNames(): twenty thousand names, in thousands of ranges, fold and expand back", () => {
   const names = Array.from({ length: 20_000 }, (_, index) => `node${index % 5000}-r${index}`);
   const folded = foldHostNames(names);
   assert.deepEqual(new Set(expandHostNames(folded)), new Set(names));
@@ -101,7 +101,7 @@ const hostName = fc.oneof(
   { weight: 1, arbitrary: fc.stringMatching(/^(tls:\/\/)?[a-z]{1,4}[0-9]{0,3}(:[0-9]{1,5})?$/) },
 );
 
-Deno.test("property: expanding the folded list gives back the names, each once", () => {
+Deno.test("foldHostNames() property: expanding the folded list gives back the names, each once", () => {
   fc.assert(
     fc.property(fc.array(hostName, { maxLength: 60 }), (names) => {
       const folded = foldHostNames(names);
@@ -117,7 +117,7 @@ Deno.test("property: expanding the folded list gives back the names, each once",
   );
 });
 
-Deno.test("property: folding gives no more expressions than names, and folding again changes nothing", () => {
+Deno.test("foldHostNames() property: folding gives no more expressions than names, and folding again changes nothing", () => {
   fc.assert(
     fc.property(fc.array(hostName, { minLength: 1, maxLength: 60 }), (names) => {
       const folded = foldHostNames(names);
@@ -129,7 +129,7 @@ Deno.test("property: folding gives no more expressions than names, and folding a
   );
 });
 
-Deno.test("property: names that differ only in a consecutive number fold into one range", () => {
+Deno.test("foldHostNames() property: names that differ only in a consecutive number fold into one range", () => {
   fc.assert(
     fc.property(
       fc.stringMatching(/^[a-z.-]{1,6}$/),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readUntil, TOKEN } from "./helpers.ts";
+import { readUntil, tempDir, TOKEN } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -33,12 +33,6 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
   env.PATH = `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
   return { ...env, ...extra };
-}
-
-/** A temporary directory outside the checkout, removed when disposed. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "rexec_install_test_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
 /**
@@ -92,7 +86,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: named("the installed command runs with the checkout's import map and locked versions"),
+  name: named(
+    "deno task install: the installed command runs with the checkout's import map and locked versions",
+  ),
   ignore: installed.skipped !== undefined,
   async fn() {
     const readJson = async (path: string | URL) => JSON.parse(await Deno.readTextFile(path));
@@ -117,7 +113,7 @@ Deno.test({
 
 Deno.test({
   name: named(
-    "the installed command makes certificates, serves TLS and runs commands from outside the checkout",
+    "deno task install: the installed command makes certificates, serves TLS and runs commands from outside the checkout",
   ),
   ignore: installed.skipped !== undefined,
   async fn() {
@@ -220,10 +216,10 @@ console.log(code, new TextDecoder().decode(stdout).trim());
 
 const MOD_URL = new URL("../lib/mod.ts", import.meta.url).href;
 
-Deno.test("a script outside the checkout imports lib/mod.ts by URL, serves TLS and connects", async () => {
+Deno.test("lib/mod.ts: a script outside the checkout imports lib/mod.ts by URL, serves TLS and connects", async () => {
   await runOutsideScript(MOD_URL);
 });
 
-Deno.test("a project maps a name to lib/mod.ts in its own deno.json, serves TLS and connects", async () => {
+Deno.test("lib/mod.ts: a project maps a name to lib/mod.ts in its own deno.json, serves TLS and connects", async () => {
   await runOutsideScript("@rexec/rexec", { imports: { "@rexec/rexec": MOD_URL } });
 });

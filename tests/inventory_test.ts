@@ -50,7 +50,7 @@ async function yaml(text: string): Promise<Inventory> {
 // ---------------------------------------------------------------------------
 // Telling the forms apart
 
-Deno.test("the form is told apart by content: YAML keys and documents, INI sections and host lines", async () => {
+Deno.test("detectInventoryFormat(): the form is told apart by content: YAML keys and documents, INI sections and host lines", async () => {
   const cases: [string, "ini" | "yaml"][] = [
     ["all:\n  hosts:\n", "yaml"],
     ["# comment\n\nall:\n", "yaml"],
@@ -76,7 +76,7 @@ Deno.test("the form is told apart by content: YAML keys and documents, INI secti
   }
 });
 
-Deno.test("an empty inventory has only all and ungrouped, and no hosts", async () => {
+Deno.test("parseInventory(): an empty inventory has only all and ungrouped, and no hosts", async () => {
   for (const text of ["", "# nothing\n", "---\n", "---\n...\n"]) {
     const inventory = await parseInventory(text);
     assert.deepEqual([...inventory.groups.keys()], ["all", "ungrouped"]);
@@ -113,7 +113,7 @@ rexec_tls = true
 rexec_port=7022
 `;
 
-Deno.test("INI: hosts, groups, children and the implicit all and ungrouped", async () => {
+Deno.test("parseInventory() INI: hosts, groups, children and the implicit all and ungrouped", async () => {
   const inventory = await ini(INI_EXAMPLE);
   assert.deepEqual([...inventory.hosts.keys()], [
     "bastion",
@@ -150,12 +150,12 @@ Deno.test("INI: hosts, groups, children and the implicit all and ungrouped", asy
   assert.deepEqual(inventory.warnings, []);
 });
 
-Deno.test("INI: a semicolon starts a comment only at the start of a line", async () => {
+Deno.test("parseInventory() INI: a semicolon starts a comment only at the start of a line", async () => {
   await rejects("web2 ; comment\n", 1, 'expected KEY=VALUE after the host "web2", got ";"');
   assert.deepEqual((await ini("; web1\n  ;web2\nweb3\n")).resolve("all"), ["web3"]);
 });
 
-Deno.test("INI: variables follow Ansible's precedence", async () => {
+Deno.test("parseInventory() INI: variables follow Ansible's precedence", async () => {
   const inventory = await ini(INI_EXAMPLE);
   assert.deepEqual(inventory.hostVars("web1"), {
     rexec_port: 7023,
@@ -175,7 +175,7 @@ Deno.test("INI: variables follow Ansible's precedence", async () => {
   });
 });
 
-Deno.test("INI: a deeper group wins over a shallower one, whatever the order of the file", async () => {
+Deno.test("parseInventory() INI: a deeper group wins over a shallower one, whatever the order of the file", async () => {
   const inventory = await ini(`
 [leaf]
 h
@@ -204,7 +204,7 @@ y=all
   assert.equal(inventory.variable("h", "z"), undefined);
 });
 
-Deno.test("INI: at equal depth the group whose name sorts later wins, unless a priority says otherwise", async () => {
+Deno.test("parseInventory() INI: at equal depth the group whose name sorts later wins, unless a priority says otherwise", async () => {
   const text = `
 [zeta]
 h
@@ -230,7 +230,7 @@ v=alpha
   );
 });
 
-Deno.test("INI: depth is the longest path from all, so a group under two parents is as deep as the deeper", async () => {
+Deno.test("parseInventory() INI: depth is the longest path from all, so a group under two parents is as deep as the deeper", async () => {
   const inventory = await ini(`
 [a:children]
 b
@@ -255,7 +255,7 @@ v=b
   assert.equal(inventory.hostVars("h").v, "c");
 });
 
-Deno.test("INI: a host's own variables win over every group's, the last assignment of a host winning", async () => {
+Deno.test("parseInventory() INI: a host's own variables win over every group's, the last assignment of a host winning", async () => {
   const inventory = await ini(`
 [g]
 h v=first
@@ -269,7 +269,7 @@ h v=second w=2
   assert.deepEqual(inventory.hosts.get("h")!.groups, ["g", "g2"]);
 });
 
-Deno.test("INI: values are typed roughly as Ansible types them", async () => {
+Deno.test("parseInventory() INI: values are typed roughly as Ansible types them", async () => {
   const inventory = await ini(`
 h a=5 b=-12 c=1.5 d=1e3 e=true f=False g=None i="5" j='"5"' k=007 l=0x1F m=[1,2] n=yes o=10.0.0.5 p="two words" q=1_000 r=a=b s= t="a'b" u=True
 [all:vars]
@@ -321,14 +321,14 @@ vk='kept # inside quotes'  # and a real comment
   assert.deepEqual(inventory.hostVars("h"), expected);
 });
 
-Deno.test("INI: an unquoted # on a host line starts a comment, as in a shell line", async () => {
+Deno.test("parseInventory() INI: an unquoted # on a host line starts a comment, as in a shell line", async () => {
   const inventory = await ini("h a=1 # b=2\nh2 c=x#y\nh3 d='#kept' e=\"#kept\" f=\\#kept\n");
   assert.deepEqual(inventory.hosts.get("h")!.vars, { a: 1 });
   assert.deepEqual(inventory.hosts.get("h2")!.vars, { c: "x" });
   assert.deepEqual(inventory.hosts.get("h3")!.vars, { d: "#kept", e: "#kept", f: "#kept" });
 });
 
-Deno.test("INI: host ranges expand in order, keeping zero padding, with steps and letters", async () => {
+Deno.test("parseInventory() INI: host ranges expand in order, keeping zero padding, with steps and letters", async () => {
   const inventory = await ini(`
 [num]
 web[1:3]
@@ -363,7 +363,7 @@ z[:2]
   assert.deepEqual((await ini("r[y:B]\n")).resolve("all"), ["ry", "rz", "rA", "rB"]);
 });
 
-Deno.test("INI: a malformed range is an error naming the line, the host and what is wrong", async () => {
+Deno.test("parseInventory() INI: a malformed range is an error naming the line, the host and what is wrong", async () => {
   await rejects(
     "[web]\nweb[1:]\n",
     2,
@@ -388,7 +388,7 @@ Deno.test("INI: a malformed range is an error naming the line, the host and what
   await rejects("a[1:1000]b[1:1000]\n", 1, `more than ${MAX_INVENTORY_HOSTS} hosts`);
 });
 
-Deno.test("INI: a port after the host name sets ansible_port, and IPv6 addresses are hosts", async () => {
+Deno.test("parseInventory() INI: a port after the host name sets ansible_port, and IPv6 addresses are hosts", async () => {
   const inventory = await ini(`
 web1:2222 rexec_port=7023
 web[1:2]:2200
@@ -419,7 +419,7 @@ fe80::1%eth0
   await rejects("a:b:c\n", 1, "not a host name nor an IPv6 address");
 });
 
-Deno.test("INI: a group may be named as a child or given vars before its section, but it must have one", async () => {
+Deno.test("parseInventory() INI: a group may be named as a child or given vars before its section, but it must have one", async () => {
   const inventory = await ini("[parent:children]\nchild\n[child:vars]\nv=1\n[child]\nh\n");
   assert.deepEqual(inventory.resolve("parent"), ["h"]);
   assert.equal(inventory.hostVars("h").v, 1);
@@ -440,7 +440,7 @@ Deno.test("INI: a group may be named as a child or given vars before its section
   assert.equal((await ini("h\n[ungrouped:vars]\nv=1\n")).hostVars("h").v, 1);
 });
 
-Deno.test("INI: a bad line or section is an error naming the line", async () => {
+Deno.test("parseInventory() INI: a bad line or section is an error naming the line", async () => {
   await rejects(
     "[web:hosts]\nh\n[web:kids]\nx\n",
     3,
@@ -466,14 +466,14 @@ Deno.test("INI: a bad line or section is an error naming the line", async () => 
   await rejects('""\n', 1, "empty host name");
 });
 
-Deno.test("INI: children that loop are an error naming the cycle and the line that closes it", async () => {
+Deno.test("parseInventory() INI: children that loop are an error naming the cycle and the line that closes it", async () => {
   await rejects("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", 6, "cycle: a > b > c > a");
   await rejects("[a:children]\na\n", 2, "the group a cannot be its own child");
   await rejects("[a:children]\nall\n", 2, "the group all contains every group", "child of a");
   await rejects("[a:children]\nb\n[b:children]\na\n", 4, "cycle: a > b > a");
 });
 
-Deno.test("INI: a long chain of children does not exhaust the stack", async () => {
+Deno.test("parseInventory() INI: a long chain of children does not exhaust the stack", async () => {
   const depth = 20_000;
   let text = "";
   for (let index = 0; index < depth; index++) text += `[g${index}:children]\ng${index + 1}\n`;
@@ -485,7 +485,7 @@ Deno.test("INI: a long chain of children does not exhaust the stack", async () =
   await rejects(`${text}[g${depth}:children]\ng0\n`, depth * 2 + 8, "cycle");
 });
 
-Deno.test("INI: a host listed before any section and in a group is not ungrouped, as in Ansible", async () => {
+Deno.test("parseInventory() INI: a host listed before any section and in a group is not ungrouped, as in Ansible", async () => {
   const inventory = await ini("h1\nh2\n[web]\nh1\n[all]\nh3\n");
   assert.deepEqual(inventory.groups.get("ungrouped")!.hosts, ["h2", "h3"]);
   assert.deepEqual(inventory.hosts.get("h1")!.groups, ["web"]);
@@ -494,13 +494,13 @@ Deno.test("INI: a host listed before any section and in a group is not ungrouped
   assert.deepEqual(inventory.resolve("all"), ["h1", "h2", "h3"]);
 });
 
-Deno.test("INI: CRLF line endings and a byte order mark are read", async () => {
+Deno.test("parseInventory() INI: CRLF line endings and a byte order mark are read", async () => {
   const inventory = await parseInventory("\uFEFF[web]\r\nweb1 a=1\r\n[web:vars]\r\nb=2\r\n");
   assert.equal(inventory.format, "ini");
   assert.deepEqual(inventory.hostVars("web1"), { b: 2, a: 1 });
 });
 
-Deno.test("a name that is both a host and a group resolves to both, with a warning", async () => {
+Deno.test("Inventory.resolve(): a name that is both a host and a group resolves to both, with a warning", async () => {
   const inventory = await ini("[web]\nweb1\nweb\n[db]\nweb\ndb1\n");
   assert.deepEqual(inventory.resolve("web"), ["web1", "web"]);
   assert.deepEqual(inventory.warnings, ["inv:3: web is the name of both a host and a group"]);
@@ -509,7 +509,7 @@ Deno.test("a name that is both a host and a group resolves to both, with a warni
 // ---------------------------------------------------------------------------
 // Resolving names
 
-Deno.test("resolve gives hosts in inventory order, each once, through children recursively", async () => {
+Deno.test("Inventory.resolve() gives hosts in inventory order, each once, through children recursively", async () => {
   const inventory = await ini(`
 [b]
 b2
@@ -540,13 +540,13 @@ empty
   assert.equal(inventory.resolve("B"), undefined);
 });
 
-Deno.test("hostVars and variable refuse a name that is not a host", async () => {
+Deno.test("Inventory.hostVars() and variable() refuse a name that is not a host", async () => {
   const inventory = await ini("[web]\nweb1\n");
   assert.throws(() => inventory.hostVars("web"), RangeError);
   assert.throws(() => inventory.variable("nosuch", "v"), RangeError);
 });
 
-Deno.test("the inventory is read-only", async () => {
+Deno.test("Inventory is read-only", async () => {
   const inventory = await ini("[web]\nweb1 a=1\n[web:vars]\nb=2\n");
   assert.throws(() => {
     (inventory.hosts.get("web1")!.vars as Record<string, InventoryValue>).a = 2;
@@ -559,7 +559,7 @@ Deno.test("the inventory is read-only", async () => {
   assert.equal(inventory.hostVars("web1").a, 1);
 });
 
-Deno.test("a variable named __proto__ is an ordinary variable", async () => {
+Deno.test("Inventory.hostVars(): a variable named __proto__ is an ordinary variable", async () => {
   const inventory = await ini("h __proto__=1\n[all:vars]\nconstructor=2\n");
   const vars = inventory.hostVars("h");
   assert.equal(Object.getPrototypeOf(vars), Object.prototype);
@@ -595,7 +595,7 @@ all:
               rexec_tls: false
 `;
 
-Deno.test("YAML: the tree of all, hosts, children and vars, as in the INI form", async () => {
+Deno.test("parseInventory() YAML: the tree of all, hosts, children and vars, as in the INI form", async () => {
   const fromYaml = await yaml(YAML_EXAMPLE);
   const fromIni = await ini(INI_EXAMPLE);
   assert.deepEqual([...fromYaml.hosts.keys()], [...fromIni.hosts.keys()]);
@@ -615,7 +615,7 @@ Deno.test("YAML: the tree of all, hosts, children and vars, as in the INI form",
   });
 });
 
-Deno.test("YAML: values keep their YAML 1.1 types, as Ansible reads them", async () => {
+Deno.test("parseInventory() YAML: values keep their YAML 1.1 types, as Ansible reads them", async () => {
   const inventory = await yaml(`
 all:
   hosts:
@@ -651,7 +651,7 @@ all:
   });
 });
 
-Deno.test("YAML: names are taken as written, so a host called yes or 1234 keeps its name", async () => {
+Deno.test("parseInventory() YAML: names are taken as written, so a host called yes or 1234 keeps its name", async () => {
   // YAML 1.1 reads both yes and on as true, yet they are two hosts.
   const inventory = await yaml(
     "all:\n  hosts:\n    yes:\n    1234:\n    0777:\n    '007':\n    on: {v: 1}\n",
@@ -659,7 +659,7 @@ Deno.test("YAML: names are taken as written, so a host called yes or 1234 keeps 
   assert.deepEqual([...inventory.hosts.keys()], ["yes", "1234", "0777", "007", "on"]);
 });
 
-Deno.test("YAML: top-level groups other than all, hosts given as a single name, null sections", async () => {
+Deno.test("parseInventory() YAML: top-level groups other than all, hosts given as a single name, null sections", async () => {
   const inventory = await yaml(`
 web:
   hosts: web1
@@ -682,7 +682,7 @@ alsoempty: {}
   assert.deepEqual(inventory.resolve("empty"), []);
 });
 
-Deno.test("YAML: a group named in several places is one group, its hosts and vars merged", async () => {
+Deno.test("parseInventory() YAML: a group named in several places is one group, its hosts and vars merged", async () => {
   const inventory = await yaml(`
 all:
   children:
@@ -704,7 +704,7 @@ all:
   assert.equal(inventory.hostVars("web1").v, "west");
 });
 
-Deno.test("YAML: anchors, aliases and merge keys", async () => {
+Deno.test("parseInventory() YAML: anchors, aliases and merge keys", async () => {
   const inventory = await yaml(`
 defaults: &defaults
   vars: &tls
@@ -728,7 +728,7 @@ all:
   assert.deepEqual(inventory.groups.get("defaults")!.vars, { rexec_tls: true, rexec_port: 7023 });
 });
 
-Deno.test("YAML: keys Ansible skips are warnings, naming the line", async () => {
+Deno.test("parseInventory() YAML: keys Ansible skips are warnings, naming the line", async () => {
   const inventory = await yaml("all:\n  hosts:\n    h:\n  host:\n    x:\n  varz: {a: 1}\n");
   assert.deepEqual(inventory.warnings, [
     "inv:4: skipping the key host of the group all: only hosts, children and vars are valid",
@@ -737,7 +737,7 @@ Deno.test("YAML: keys Ansible skips are warnings, naming the line", async () => 
   assert.deepEqual(inventory.resolve("all"), ["h"]);
 });
 
-Deno.test("YAML: a definition of the wrong shape is an error naming the line", async () => {
+Deno.test("parseInventory() YAML: a definition of the wrong shape is an error naming the line", async () => {
   await rejects(
     "all:\n  hosts:\n    - web1\n    - web2\n",
     2,
@@ -764,7 +764,7 @@ Deno.test("YAML: a definition of the wrong shape is an error naming the line", a
   await rejects("all:\n  hosts:\n    web1:\n  vars:\n    <<: 5\n", 5, "a << merge takes a mapping");
 });
 
-Deno.test("YAML: invalid YAML is an error naming the line", async () => {
+Deno.test("parseInventory() YAML: invalid YAML is an error naming the line", async () => {
   await rejects("all:\n  hosts:\n    web1:\n    web1:\n", 4, "duplicate key web1", "line 3");
   await rejects("all:\n  vars:\n    a: 1\n    b: 2\n    a: 3\n", 5, "duplicate key a", "line 3");
   await rejects("all:\n  hosts: [\n", 3, "invalid YAML");
@@ -773,7 +773,7 @@ Deno.test("YAML: invalid YAML is an error naming the line", async () => {
   await rejects("all:\n  hosts:\n    web1: *nope\n", 3, "unknown alias *nope");
 });
 
-Deno.test("YAML: the configuration of an inventory plugin is refused with what to do", async () => {
+Deno.test("parseInventory() YAML: the configuration of an inventory plugin is refused with what to do", async () => {
   await rejects(
     "plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n",
     1,
@@ -782,7 +782,7 @@ Deno.test("YAML: the configuration of an inventory plugin is refused with what t
   );
 });
 
-Deno.test("YAML: children that loop are an error naming the cycle", async () => {
+Deno.test("parseInventory() YAML: children that loop are an error naming the cycle", async () => {
   await rejects(
     "all:\n  children:\n    a:\n      children:\n        a:\n",
     5,
@@ -796,7 +796,7 @@ Deno.test("YAML: children that loop are an error naming the cycle", async () => 
   await rejects("a:\n  children:\n    all:\n", 3, "the group all contains every group");
 });
 
-Deno.test("YAML: alias bombs and deep nesting are refused, not expanded", async () => {
+Deno.test("parseInventory() YAML: alias bombs and deep nesting are refused, not expanded", async () => {
   let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (let level = 1; level < 12; level++) {
     const previous = `*a${level - 1}`;
@@ -922,7 +922,7 @@ function toYaml(model: Model): string {
   return text;
 }
 
-Deno.test("property: the INI and YAML forms of one inventory read the same", async () => {
+Deno.test("parseInventory() property: the INI and YAML forms of one inventory read the same", async () => {
   await fc.assert(
     fc.asyncProperty(modelArbitrary, async (model) => {
       const fromIni = await parseInventory(toIni(model));
@@ -947,7 +947,7 @@ Deno.test("property: the INI and YAML forms of one inventory read the same", asy
   );
 });
 
-Deno.test("property: resolve gives a group's hosts and its descendants', each once, in inventory order", async () => {
+Deno.test("Inventory.resolve() property: gives a group's hosts and its descendants', each once, in inventory order", async () => {
   await fc.assert(
     fc.asyncProperty(modelArbitrary, async (model) => {
       const inventory = await parseInventory(toIni(model));
@@ -974,7 +974,7 @@ Deno.test("property: resolve gives a group's hosts and its descendants', each on
   );
 });
 
-Deno.test("property: a host's variable comes from the host, else the deepest group, ties by priority then name", async () => {
+Deno.test("Inventory.hostVars() property: a host's variable comes from the host, else the deepest group, ties by priority then name", async () => {
   await fc.assert(
     fc.asyncProperty(modelArbitrary, async (model) => {
       const inventory = await parseInventory(toIni(model));
@@ -1005,7 +1005,7 @@ Deno.test("property: a host's variable comes from the host, else the deepest gro
   );
 });
 
-Deno.test("property: host ranges expand to what counting gives", () => {
+Deno.test("expandHostPattern() property: host ranges expand to what counting gives", () => {
   fc.assert(
     fc.property(
       word,
@@ -1029,7 +1029,7 @@ Deno.test("property: host ranges expand to what counting gives", () => {
   );
 });
 
-Deno.test("property: any text either parses or fails with an InventoryError", async () => {
+Deno.test("parseInventory() property: any text either parses or fails with an InventoryError", async () => {
   const fragments = fc.constantFrom(
     "[web]",
     "[web:vars]",
@@ -1080,7 +1080,7 @@ Deno.test("property: any text either parses or fails with an InventoryError", as
 // ---------------------------------------------------------------------------
 // Reading files
 
-Deno.test("readInventory reads a file, naming it in errors; a missing, huge or non-UTF-8 file is an InventoryError", async () => {
+Deno.test("readInventory() reads a file, naming it in errors; a missing, huge or non-UTF-8 file is an InventoryError", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/inventory`;
@@ -1115,7 +1115,7 @@ Deno.test("readInventory reads a file, naming it in errors; a missing, huge or n
   }
 });
 
-Deno.test("YAML needs LOG_TOKENS and LOG_STREAM ignored (or allowed) under a restricted --allow-env; INI needs nothing", async () => {
+Deno.test("parseInventory(): YAML needs LOG_TOKENS and LOG_STREAM ignored (or allowed) under a restricted --allow-env; INI needs nothing", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const script = `${dir}/parse.ts`;

@@ -22,7 +22,7 @@ import {
   waitFor,
 } from "./helpers.ts";
 
-Deno.test("exit codes 0, 1 and 42 come back as the remote command's code", async () => {
+Deno.test("Client.spawn(): exit codes 0, 1 and 42 come back as the remote command's code", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   for (const code of [0, 1, 42]) {
@@ -33,7 +33,7 @@ Deno.test("exit codes 0, 1 and 42 come back as the remote command's code", async
   }
 });
 
-Deno.test("a program that does not exist gives 127 and says so", async () => {
+Deno.test("Client.spawn(): a program that does not exist gives 127 and says so", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["rexec-no-such-program"]).status;
@@ -42,7 +42,7 @@ Deno.test("a program that does not exist gives 127 and says so", async () => {
   assert.match(status.message!, /rexec-no-such-program: command not found/);
 });
 
-Deno.test("a file that cannot be executed gives 126", async () => {
+Deno.test("Client.spawn(): a file that cannot be executed gives 126", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const file = await Deno.makeTempFile();
@@ -55,7 +55,7 @@ Deno.test("a file that cannot be executed gives 126", async () => {
   }
 });
 
-Deno.test("a missing working directory gives 126 and names the directory", async () => {
+Deno.test("Client.spawn(): a missing working directory gives 126 and names the directory", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["pwd"], { cwd: "/rexec/no/such/dir" }).status;
@@ -63,7 +63,7 @@ Deno.test("a missing working directory gives 126 and names the directory", async
   assert.match(status.message!, /\/rexec\/no\/such\/dir: no such directory/);
 });
 
-Deno.test("death by signal reports the signal name and 128+N", async () => {
+Deno.test("Client.spawn(): death by signal reports the signal name and 128+N", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const term = await client.spawnShell("kill -TERM $$").status;
@@ -72,7 +72,7 @@ Deno.test("death by signal reports the signal name and 128+N", async () => {
   assert.deepEqual([kill.code, kill.signal], [137, "SIGKILL"]);
 });
 
-Deno.test("stdout and stderr stay separate when the command interleaves them", async () => {
+Deno.test("Client.spawn(): stdout and stderr stay separate when the command interleaves them", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done";
@@ -83,7 +83,7 @@ Deno.test("stdout and stderr stay separate when the command interleaves them", a
   assert.equal(text(stderr), numbers.map((i) => `err${i}\n`).join(""));
 });
 
-Deno.test("several MiB of stderr before any stdout do not deadlock", async () => {
+Deno.test("Client.spawn(): several MiB of stderr before any stdout do not deadlock", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const size = 6 * 1024 * 1024;
@@ -96,7 +96,7 @@ Deno.test("several MiB of stderr before any stdout do not deadlock", async () =>
   assert.equal(text(stdout), "done\n");
 });
 
-Deno.test("all 256 byte values pass through stdin, stdout and stderr unchanged", async () => {
+Deno.test("Client.spawn(): all 256 byte values pass through stdin, stdout and stderr unchanged", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const bytes = new Uint8Array(256 * 64).map((_, i) => i % 256);
@@ -110,7 +110,7 @@ Deno.test("all 256 byte values pass through stdin, stdout and stderr unchanged",
   assert.deepEqual(stderr, bytes);
 });
 
-Deno.test("stdin end of file reaches the command", async () => {
+Deno.test("Client.spawn(): stdin end of file reaches the command", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawn(["wc", "-c"], { stdin: "piped" });
@@ -122,7 +122,7 @@ Deno.test("stdin end of file reaches the command", async () => {
   assert.equal(text(stdout).trim(), "6");
 });
 
-Deno.test("stdin larger than the flow-control window arrives whole", async () => {
+Deno.test("Client.spawn(): stdin larger than the flow-control window arrives whole", async () => {
   await using server = await startServer({ stdinWindow: 64 * 1024 });
   await using client = await connectTo(server);
   const input = crypto.getRandomValues(new Uint8Array(65536)).map((_, i) => i * 7);
@@ -141,7 +141,7 @@ Deno.test("stdin larger than the flow-control window arrives whole", async () =>
   assert.deepEqual(stdout, big);
 });
 
-Deno.test("without piped stdin the command reads end of file at once", async () => {
+Deno.test("Client.spawn(): without piped stdin the command reads end of file at once", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawn(["cat"]).output();
@@ -149,7 +149,7 @@ Deno.test("without piped stdin the command reads end of file at once", async () 
   assert.equal(stdout.length, 0);
 });
 
-Deno.test("env and cwd are applied on the server", async () => {
+Deno.test("Client.spawn(): env and cwd are applied on the server", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const dir = await Deno.realPath(await Deno.makeTempDir());
@@ -164,7 +164,7 @@ Deno.test("env and cwd are applied on the server", async () => {
   }
 });
 
-Deno.test("argv runs exactly as given, without a shell", async () => {
+Deno.test("Client.spawn(): argv runs exactly as given, without a shell", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const args = ["$HOME", "a b", "*", "; rm -rf /", "'\"", ""];
@@ -172,7 +172,7 @@ Deno.test("argv runs exactly as given, without a shell", async () => {
   assert.equal(text(stdout), args.map((arg) => `[${arg}]`).join(""));
 });
 
-Deno.test("a timeout ends the command and is reported as such", async () => {
+Deno.test("Client.spawn(): a timeout ends the command and is reported as such", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const status = await client.spawn(["sleep", "30"], { timeout: 0.3 }).status;
@@ -181,14 +181,14 @@ Deno.test("a timeout ends the command and is reported as such", async () => {
   assert.match(status.message!, /timed out after 0.3 s/);
 });
 
-Deno.test("the server's maximum timeout caps what the client asks for", async () => {
+Deno.test("serve(): the server's maximum timeout caps what the client asks for", async () => {
   await using server = await startServer({ maxTimeout: 0.3 });
   await using client = await connectTo(server);
   const status = await client.spawn(["sleep", "30"], { timeout: 1000 }).status;
   assert.equal(status.reason, "timeout");
 });
 
-Deno.test("a disconnecting client takes the whole process tree with it", async () => {
+Deno.test("serve(): a disconnecting client takes the whole process tree with it", async () => {
   await using server = await startServer();
   const client = await connectTo(server);
   const child = client.spawnShell("sleep 300 & echo $$ $!; wait");
@@ -201,7 +201,7 @@ Deno.test("a disconnecting client takes the whole process tree with it", async (
   assert.ok(await waitFor(async () => !(await processExists(background))));
 });
 
-Deno.test("processes that ignore SIGTERM are killed after the grace period", async () => {
+Deno.test("serve(): processes that ignore SIGTERM are killed after the grace period", async () => {
   await using server = await startServer({ killGrace: 0.2 });
   const client = await connectTo(server);
   const child = client.spawnShell("trap '' TERM; sleep 300 & echo $$ $!; wait");
@@ -213,7 +213,7 @@ Deno.test("processes that ignore SIGTERM are killed after the grace period", asy
   }
 });
 
-Deno.test("background processes holding the output are ended once the command exits", async () => {
+Deno.test("serve(): background processes holding the output are ended once the command exits", async () => {
   await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawnShell("sleep 300 & echo $!").output();
@@ -222,7 +222,7 @@ Deno.test("background processes holding the output are ended once the command ex
   assert.ok(await waitFor(async () => !(await processExists(background))));
 });
 
-Deno.test("a process that left the group but holds the output is cut off after two grace periods", async () => {
+Deno.test("serve(): a process that left the group but holds the output is cut off after two grace periods", async () => {
   await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const { stdout, code } = await client.spawnShell("setsid sleep 30 & echo $!").output();
@@ -250,7 +250,7 @@ function leaveGroupArgv(readyFile: string, then: string): string[] {
   return ["sh", "-c", script, "sh", perl, readyFile];
 }
 
-Deno.test("a process that left the process group but not the session is ended on disconnect", async () => {
+Deno.test("serve(): a process that left the process group but not the session is ended on disconnect", async () => {
   await using server = await startServer();
   const client = await connectTo(server);
   const dir = await Deno.makeTempDir();
@@ -270,7 +270,7 @@ Deno.test("a process that left the process group but not the session is ended on
   }
 });
 
-Deno.test("a cancelled command takes a process that left its group with it", async () => {
+Deno.test("RemoteProcess.cancel() takes a process that left its group with it", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const dir = await Deno.makeTempDir();
@@ -292,7 +292,7 @@ Deno.test("a cancelled command takes a process that left its group with it", asy
   }
 });
 
-Deno.test("a process that left the group and holds the output is ended once the command exits", async () => {
+Deno.test("serve(): a process that left the group and holds the output is ended once the command exits", async () => {
   await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const dir = await Deno.makeTempDir();
@@ -315,7 +315,7 @@ Deno.test("a process that left the group and holds the output is ended once the 
   }
 });
 
-Deno.test("a timeout is not reported for a command that exited before it", async () => {
+Deno.test("serve(): a timeout is not reported for a command that exited before it", async () => {
   // The command exits at once, but its background child keeps stdout open
   // past the deadline, until the grace period ends it. The deadline leaves a
   // spawn and exit two seconds, where they take milliseconds (a few hundred
@@ -327,7 +327,7 @@ Deno.test("a timeout is not reported for a command that exited before it", async
   assert.equal(status.reason, undefined);
 });
 
-Deno.test("stdin consumed after a command exited is not credited to the next command", async () => {
+Deno.test("serve(): stdin consumed after a command exited is not credited to the next command", async () => {
   await using server = await startServer({ killGrace: 0.2 });
   await using client = await connectTo(server);
   const window = 256 * 1024;
@@ -348,7 +348,7 @@ Deno.test("stdin consumed after a command exited is not credited to the next com
   assert.equal(text(stdout).trim(), String(2 * window));
 });
 
-Deno.test("every PING gets a PONG, in order, even when the client reads only at the end", async () => {
+Deno.test("serve(): every PING gets a PONG, in order, even when the client reads only at the end", async () => {
   await using server = await startServer();
   using raw = await openRawSession(server, { authenticate: true });
   const count = 20_000;
@@ -370,7 +370,7 @@ Deno.test("every PING gets a PONG, in order, even when the client reads only at 
   assert.deepEqual(frames, [FrameType.Stdout, FrameType.Exit]);
 });
 
-Deno.test("cancel terminates the command and reports it", async () => {
+Deno.test("RemoteProcess.cancel() terminates the command and reports it", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawn(["sleep", "30"]);
@@ -380,7 +380,7 @@ Deno.test("cancel terminates the command and reports it", async () => {
   assert.equal(status.signal, "SIGTERM");
 });
 
-Deno.test("an aborted signal cancels the command", async () => {
+Deno.test("Client.spawn(): an aborted signal cancels the command", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const controller = new AbortController();
@@ -389,7 +389,7 @@ Deno.test("an aborted signal cancels the command", async () => {
   assert.equal((await child.status).reason, "cancelled");
 });
 
-Deno.test("kill delivers a signal to the remote process group", async () => {
+Deno.test("RemoteProcess.kill() delivers a signal to the remote process group", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell(
@@ -403,7 +403,7 @@ Deno.test("kill delivers a signal to the remote process group", async () => {
   assert.equal((await child.status).code, 7);
 });
 
-Deno.test("output streams as it is produced, before the command ends", async () => {
+Deno.test("RemoteProcess.stdout streams output as it is produced, before the command ends", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell("echo first; exec sleep 30");
@@ -417,7 +417,7 @@ Deno.test("output streams as it is produced, before the command ends", async () 
   await child.status;
 });
 
-Deno.test("a client that stops reading stalls the command instead of filling memory", async () => {
+Deno.test("RemoteProcess.stdout: a client that stops reading stalls the command instead of filling memory", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const progress = await Deno.makeTempFile();
@@ -448,7 +448,7 @@ Deno.test("a client that stops reading stalls the command instead of filling mem
   }
 });
 
-Deno.test("many commands run one after another on one connection", async () => {
+Deno.test("Client.spawn(): many commands run one after another on one connection", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   for (let i = 0; i < 100; i++) {
@@ -458,7 +458,7 @@ Deno.test("many commands run one after another on one connection", async () => {
   assert.equal(server.logs.filter((record) => record.message === "connection opened").length, 1);
 });
 
-Deno.test("a second command while one runs is refused locally", async () => {
+Deno.test("Client.spawn(): a second command while one runs is refused locally", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const first = client.spawn(["sleep", "30"]);
@@ -468,7 +468,7 @@ Deno.test("a second command while one runs is refused locally", async () => {
   assert.equal((await client.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("many clients in parallel each get their own output", async () => {
+Deno.test("serve(): many clients in parallel each get their own output", async () => {
   await using server = await startServer();
   const results = await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
@@ -483,7 +483,7 @@ Deno.test("many clients in parallel each get their own output", async () => {
   });
 });
 
-Deno.test("a wrong token is refused and the server keeps serving others", async () => {
+Deno.test("connect(): a wrong token is refused and the server keeps serving others", async () => {
   await using server = await startServer();
   await assert.rejects(
     connectTo(server, "a-wrong-token-of-sufficient-size"),
@@ -495,7 +495,7 @@ Deno.test("a wrong token is refused and the server keeps serving others", async 
   assert.ok(server.logs.some((record) => record.message === "authentication failed"));
 });
 
-Deno.test("the token never appears in the server's log", async () => {
+Deno.test("serve(): the token never appears in the server's log", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   await client.spawn(["true"]).status;
@@ -505,7 +505,7 @@ Deno.test("the token never appears in the server's log", async () => {
   assert.ok(!logged.includes("another-wrong-token"));
 });
 
-Deno.test("garbage and an HTTP request on the port do not disturb a working client", async () => {
+Deno.test("serve(): garbage and an HTTP request on the port do not disturb a working client", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   const child = client.spawnShell("for i in $(seq 1 20); do echo line $i; sleep 0.01; done");
@@ -528,7 +528,7 @@ Deno.test("garbage and an HTTP request on the port do not disturb a working clie
   assert.equal(text(stdout).split("\n").length, 21);
 });
 
-Deno.test("before authentication, an oversized first frame gets ERROR frame_too_large; TLS and junk are told apart", async () => {
+Deno.test("serve(): before authentication, an oversized first frame gets ERROR frame_too_large; TLS and junk are told apart", async () => {
   await using server = await startServer();
   /** Sends `bytes` as a connection's opening; returns what the server sent back. */
   const reply = async (bytes: Uint8Array) => {
@@ -557,7 +557,7 @@ Deno.test("before authentication, an oversized first frame gets ERROR frame_too_
   );
 });
 
-Deno.test("an oversized frame from an authenticated client ends only that session", async () => {
+Deno.test("serve(): an oversized frame from an authenticated client ends only that session", async () => {
   await using server = await startServer({ maxFrameSize: 4096 });
   await using good = await connectTo(server);
   using bad = await openRawSession(server, { authenticate: true });
@@ -570,7 +570,7 @@ Deno.test("an oversized frame from an authenticated client ends only that sessio
   assert.equal((await good.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("protocol violations get an ERROR naming the problem, then the connection closes", async () => {
+Deno.test("serve(): protocol violations get an ERROR naming the problem, then the connection closes", async () => {
   await using server = await startServer();
   const cases: [string, (writer: FrameWriter) => Promise<void>, RegExp][] = [
     ["STDOUT from a client", (w) => w.write(FrameType.Stdout, utf8("x")), /unexpected STDOUT/],
@@ -607,7 +607,7 @@ Deno.test("protocol violations get an ERROR naming the problem, then the connect
   assert.equal((await client.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("EXEC before authentication is refused and runs nothing", async () => {
+Deno.test("serve(): EXEC before authentication is refused and runs nothing", async () => {
   await using server = await startServer();
   using raw = await openRawSession(server, { authenticate: false });
   const marker = await Deno.makeTempFile();
@@ -621,7 +621,7 @@ Deno.test("EXEC before authentication is refused and runs nothing", async () => 
   await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
 });
 
-Deno.test("shutdown ends running commands, tells their clients and returns", async () => {
+Deno.test("Server.shutdown() ends running commands, tells their clients and returns", async () => {
   const server = await startServer();
   const client = await connectTo(server);
   const child = client.spawnShell("echo $$; exec sleep 300");
@@ -636,7 +636,7 @@ Deno.test("shutdown ends running commands, tells their clients and returns", asy
   assert.equal(await processExists(pid), false);
 });
 
-Deno.test("a request the server would refuse is refused locally and the connection stays usable", async () => {
+Deno.test("Client.spawn(): a request the server would refuse is refused locally and the connection stays usable", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
   assert.throws(() => client.spawn(["env"], { env: { "A=B": "x" } }), TypeError);
@@ -646,7 +646,7 @@ Deno.test("a request the server would refuse is refused locally and the connecti
   assert.equal((await client.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("the server listens and the client connects over IPv6 loopback", async () => {
+Deno.test("serve() and connect(): the server listens and the client connects over IPv6 loopback", async () => {
   await using server = await startServer({ hostname: "::1" });
   assert.equal(server.server.addr.hostname, "::1");
   await using client = await connect({ hostname: "::1", port: server.port, token: TOKEN });

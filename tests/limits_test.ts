@@ -6,18 +6,12 @@ import { FrameType } from "../lib/protocol/frame.ts";
 import { serve } from "../lib/server/server.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import {
-  decodeAuthChallenge,
-  decodeErrorReport,
-  encodeHello,
-  encodeJson,
-  PROTOCOL_VERSION,
-} from "../lib/protocol/messages.ts";
-import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { decodeErrorReport, encodeJson } from "../lib/protocol/messages.ts";
 import { closeQuietly } from "../lib/util/close_quietly.ts";
 import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
 import { readLines } from "../lib/cli/lines.ts";
 import {
+  answerChallenge,
   CLI_PERMISSIONS,
   connectTo,
   MAIN,
@@ -26,7 +20,9 @@ import {
   readAllFrames,
   readUntil,
   runCli,
+  sendHello,
   startServer,
+  tempDir,
   type TestServer,
   text,
   TOKEN,
@@ -41,7 +37,7 @@ async function farewellCode(reader: Parameters<typeof readAllFrames>[0]): Promis
   return decodeErrorReport(error.body).code;
 }
 
-Deno.test("a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
+Deno.test("serve(): a connection that does not authenticate in time is closed, and others are served meanwhile", async () => {
   await using server = await startServer({ handshakeTimeout: 0.3 });
   const silent = await Promise.all(
     Array.from({ length: 20 }, () => openRawSession(server, { authenticate: false })),
@@ -55,7 +51,7 @@ Deno.test("a connection that does not authenticate in time is closed, and others
   }
 });
 
-Deno.test("a session without a command for the idle timeout is closed; a long command is not", async () => {
+Deno.test("serve(): a session without a command for the idle timeout is closed; a long command is not", async () => {
   await using server = await startServer({ idleTimeout: 0.3 });
   await using busy = await connectTo(server);
   assert.equal((await busy.spawn(["sleep", "0.6"]).status).code, 0);
@@ -66,7 +62,7 @@ Deno.test("a session without a command for the idle timeout is closed; a long co
   });
 });
 
-Deno.test("a client that falls silent is dropped and its command ended; a live one is kept", async () => {
+Deno.test("serve(): a client that falls silent is dropped and its command ended; a live one is kept", async () => {
   await using server = await startServer({ keepalive: 0.2, killGrace: 0.2 });
   using raw = await openRawSession(server, { authenticate: true });
   await raw.writer.write(
@@ -89,7 +85,7 @@ Deno.test("a client that falls silent is dropped and its command ended; a live o
   assert.equal((await live.spawn(["sleep", "1.5"]).status).code, 0);
 });
 
-Deno.test("a client that sends PINGs but reads nothing is dropped and its command ended", async () => {
+Deno.test("serve(): a client that sends PINGs but reads nothing is dropped and its command ended", async () => {
   await using server = await startServer({ keepalive: 0.5, killGrace: 0.2 });
   const pidFile = await Deno.makeTempFile();
   try {
@@ -132,7 +128,7 @@ Deno.test("a client that sends PINGs but reads nothing is dropped and its comman
   }
 });
 
-Deno.test("a client that reads its output slowly keeps its command", async () => {
+Deno.test("serve(): a client that reads its output slowly keeps its command", async () => {
   await using server = await startServer({ keepalive: 2 });
   // The client pings on the server's schedule: an answer to the server's
   // own PINGs would wait behind the output still in flight.
@@ -160,7 +156,7 @@ Deno.test("a client that reads its output slowly keeps its command", async () =>
   assert.ok(!server.logs.some((record) => record.fields?.code === "keepalive_timeout"));
 });
 
-Deno.test("over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
+Deno.test("serve(): over the session limit, a client is told the server is busy, and is served once a slot frees", async () => {
   await using server = await startServer({ maxSessions: 2 });
   const first = await connectTo(server);
   await using _second = await connectTo(server);
@@ -182,7 +178,7 @@ Deno.test("over the session limit, a client is told the server is busy, and is s
   );
 });
 
-Deno.test("over the running-command limit, a command is refused as busy and the session goes on", async () => {
+Deno.test("serve(): over the running-command limit, a command is refused as busy and the session goes on", async () => {
   await using server = await startServer({ maxCommands: 1 });
   await using a = await connectTo(server);
   await using b = await connectTo(server);
@@ -199,7 +195,7 @@ Deno.test("over the running-command limit, a command is refused as busy and the 
   assert.equal((await b.spawn(["true"]).status).code, 0);
 });
 
-Deno.test("an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
+Deno.test("serve(): an EXEC request over the size limit is refused with 125 and the session goes on", async () => {
   await using server = await startServer({ maxExecSize: 1000 });
   await using client = await connectTo(server);
   const refused = await client.spawn(["echo", "x".repeat(2000)]).status;
@@ -239,7 +235,7 @@ function checkedWrong(server: TestServer) {
   return server.logs.filter((record) => record.message === "authentication failed");
 }
 
-Deno.test("a client with the right token is served at once while wrong tokens from its address wait", async () => {
+Deno.test("serve(): a client with the right token is served at once while wrong tokens from its address wait", async () => {
   await using server = await startServer({
     hostname: "::",
     insecurePlaintext: true,
@@ -274,7 +270,7 @@ Deno.test("a client with the right token is served at once while wrong tokens fr
   }
 });
 
-Deno.test("after a burst of wrong tokens from its address, the right one waits for one answer, not behind the burst", async () => {
+Deno.test("serve(): after a burst of wrong tokens from its address, the right one waits for one answer, not behind the burst", async () => {
   await using server = await startServer({ authFailureDelay: 1, handshakeTimeout: 300 });
   const burst = Array.from({ length: 30 }, () => wrongToken(server));
   const answers = countAnswers(burst);
@@ -294,7 +290,7 @@ Deno.test("after a burst of wrong tokens from its address, the right one waits f
   await Promise.allSettled(burst);
 });
 
-Deno.test("many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
+Deno.test("serve(): many wrong tokens at once from one address are not all checked, nor answered, at once", async () => {
   await using server = await startServer({ authFailureDelay: 5, handshakeTimeout: 300 });
   const attempts = Array.from({ length: 20 }, () => wrongToken(server));
   const answers = countAnswers(attempts);
@@ -312,7 +308,7 @@ Deno.test("many wrong tokens at once from one address are not all checked, nor a
   await Promise.allSettled(attempts);
 });
 
-Deno.test("sockets left idle before authenticating do not keep a client with the token out", async () => {
+Deno.test("serve(): sockets left idle before authenticating do not keep a client with the token out", async () => {
   await using server = await startServer({
     maxSessions: 4,
     maxStartups: 20,
@@ -344,7 +340,7 @@ Deno.test("sockets left idle before authenticating do not keep a client with the
   }
 });
 
-Deno.test("two hundred library sessions opened at once from one process are all served", async () => {
+Deno.test("serve(): two hundred library sessions opened at once from one process are all served", async () => {
   // What is tested is the startup caps, not how fast a loaded machine
   // finishes 200 handshakes: the handshake timeout is set out of the way.
   await using server = await startServer({ handshakeTimeout: 120 });
@@ -360,7 +356,7 @@ Deno.test("two hundred library sessions opened at once from one process are all 
   assert.deepEqual(outputs, Array.from({ length: 200 }, (_, i) => `${i}\n`));
 });
 
-Deno.test("fifty clients starting at once from one address are all served, beside idle sockets", async () => {
+Deno.test("serve(): fifty clients starting at once from one address are all served, beside idle sockets", async () => {
   await using server = await startServer({ maxSessions: 60, handshakeTimeout: 120 });
   const idle = await Promise.all(
     Array.from({ length: 30 }, () => openRawSession(server, { authenticate: false })),
@@ -388,7 +384,12 @@ Deno.test("fifty clients starting at once from one address are all served, besid
   }
 });
 
-Deno.test("out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+/**
+ * Starts `rexec serve --listen 127.0.0.1:0 ARGS` allowed 64 file descriptors
+ * and waits until it listens; its log lines gather in `log` as it writes them.
+ * Disposing it stops the server.
+ */
+async function startServerWithFewDescriptors(args: readonly string[]) {
   const serve = new Deno.Command("sh", {
     args: [
       "-c",
@@ -401,6 +402,7 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
       "serve",
       "--listen",
       "127.0.0.1:0",
+      ...args,
     ],
     env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
     stdout: "null",
@@ -410,15 +412,26 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
   const logDone = (async () => {
     for await (const line of readLines(serve.stderr)) log.push(line);
   })();
+  const stop = async () => {
+    serve.kill("SIGTERM");
+    await serve.status;
+    await logDone;
+  };
+  if (!await waitFor(() => log.some((line) => / listening /.test(line)), 60_000)) {
+    await stop();
+    assert.fail(log.join("\n"));
+  }
+  const port = Number(
+    /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
+  );
+  return { log, port, [Symbol.asyncDispose]: stop };
+}
+
+Deno.test("rexec serve: out of file descriptors, new clients are told the server is busy at once, and the log says so once a second", async () => {
+  await using server = await startServerWithFewDescriptors([]);
+  const { log, port } = server;
   const sessions: Deno.Conn[] = [];
   try {
-    assert.ok(
-      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
-      log.join("\n"),
-    );
-    const port = Number(
-      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
-    );
     const since = performance.now();
     // Authenticated sessions, each holding a descriptor, until the server has none left.
     let refusal: string | undefined;
@@ -428,22 +441,14 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
       const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
       const writer = new FrameWriter(conn);
       sessions.push(conn);
-      await writer.write(
-        FrameType.Hello,
-        encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-      );
+      await sendHello(writer, 65536);
       const first = await answeredWithin(reader.read(), 30_000);
       if (first?.type === FrameType.Error) {
         refusal = decodeErrorReport(first.body).code;
         break;
       }
       assert.equal(first?.type, FrameType.Hello);
-      const challenge = await reader.read();
-      const { nonce: serverNonce } = decodeAuthChallenge(challenge!.body);
-      const clientNonce = createNonce();
-      const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-      await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-      assert.equal((await reader.read())?.type, FrameType.AuthOk);
+      await answerChallenge(reader, writer);
     }
     assert.equal(refusal, "server_busy");
     const result = await runCli([
@@ -465,10 +470,7 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
       // A refused client may find the connection closed before its HELLO goes out.
-      await new FrameWriter(conn).write(
-        FrameType.Hello,
-        encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-      ).catch((error) =>
+      await sendHello(new FrameWriter(conn), 65536).catch((error) =>
         assert.ok(
           error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset,
           String(error),
@@ -494,52 +496,25 @@ Deno.test("out of file descriptors, new clients are told the server is busy at o
     );
   } finally {
     for (const conn of sessions) closeQuietly(conn);
-    serve.kill("SIGTERM");
-    await serve.status;
-    await logDone;
   }
 });
 
-Deno.test("with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
-  const dir = await Deno.makeTempDir();
+Deno.test("rexec serve: with TLS, out of file descriptors, new clients are refused at once and served again once some are free", async () => {
+  await using work = await tempDir();
+  const dir = work.path;
   const pair = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   const certFile = `${dir}/cert.pem`;
   await Deno.writeTextFile(certFile, pair.certPem);
   await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem);
-  const serve = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n 64 && exec "$@"',
-      "sh",
-      Deno.execPath(),
-      "run",
-      ...CLI_PERMISSIONS,
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--tls-cert",
-      certFile,
-      "--tls-key",
-      `${dir}/key.pem`,
-    ],
-    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  const logDone = (async () => {
-    for await (const line of readLines(serve.stderr)) log.push(line);
-  })();
+  await using server = await startServerWithFewDescriptors([
+    "--tls-cert",
+    certFile,
+    "--tls-key",
+    `${dir}/key.pem`,
+  ]);
+  const { log, port } = server;
   const sessions: Deno.Conn[] = [];
   try {
-    assert.ok(
-      await waitFor(() => log.some((line) => / listening /.test(line)), 60_000),
-      log.join("\n"),
-    );
-    const port = Number(
-      /address=127\.0\.0\.1:(\d+)/.exec(log.find((line) => / listening /.test(line))!)![1],
-    );
     const since = performance.now();
     // Authenticated sessions, each holding a descriptor, until the server has none left.
     for (;;) {
@@ -553,16 +528,9 @@ Deno.test("with TLS, out of file descriptors, new clients are refused at once an
         sessions.push(conn);
         const reader = new FrameReader(conn.readable, { maxFrameSize: 65536 });
         const writer = new FrameWriter(conn);
-        await writer.write(
-          FrameType.Hello,
-          encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "raw" }),
-        );
+        await sendHello(writer, 65536);
         assert.equal((await reader.read())?.type, FrameType.Hello);
-        const { nonce: serverNonce } = decodeAuthChallenge((await reader.read())!.body);
-        const clientNonce = createNonce();
-        const mac = await computeProof({ token: TOKEN, role: "client", serverNonce, clientNonce });
-        await writer.write(FrameType.AuthResponse, encodeJson({ nonce: clientNonce, mac }));
-        assert.equal((await reader.read())?.type, FrameType.AuthOk);
+        await answerChallenge(reader, writer);
       })();
       const refused = await answeredWithin(attempt, 30_000).then(
         () => false,
@@ -600,14 +568,10 @@ Deno.test("with TLS, out of file descriptors, new clients are refused at once an
     assert.ok(complaints.length <= Math.ceil(seconds) + 1, `${complaints.length} in ${seconds} s`);
   } finally {
     for (const conn of sessions) closeQuietly(conn);
-    serve.kill("SIGTERM");
-    await serve.status;
-    await logDone;
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("listening beyond loopback without TLS is refused unless asked for explicitly", async () => {
+Deno.test("serve() refuses to listen beyond loopback without TLS unless asked for explicitly", async () => {
   await assert.rejects(
     serve({ token: TOKEN, hostname: "0.0.0.0", port: 0 }),
     (error: unknown) => error instanceof RexecError && /--tls/.test(error.message),
@@ -621,7 +585,7 @@ Deno.test("listening beyond loopback without TLS is refused unless asked for exp
   await server.shutdown();
 });
 
-Deno.test("the audit trail records connections, authentication and commands, never secrets or data", async () => {
+Deno.test("serve() with audit: the audit trail records connections, authentication and commands, never secrets or data", async () => {
   const events: AuditEvent[] = [];
   await using server = await startServer({ audit: (event) => events.push(event) });
   await assert.rejects(connectTo(server, `${TOKEN}-wrong`));

@@ -5,19 +5,10 @@ import {
   LineSplitter,
   PrefixedLineStream,
 } from "../lib/fleet/line_splitter.ts";
+import { concat } from "./helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const output = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    output.set(part, offset);
-    offset += part.length;
-  }
-  return output;
-}
 
 /** Everything a splitter writes for `chunks`, end included. */
 function split(
@@ -66,7 +57,7 @@ function model(prefix: Uint8Array, input: Uint8Array, max: number): Uint8Array {
   return concat(parts);
 }
 
-Deno.test("complete lines come out prefixed; a partial one waits", () => {
+Deno.test("LineSplitter: complete lines come out prefixed; a partial one waits", () => {
   const splitter = new LineSplitter("web1: ");
   assert.equal(decode(splitter.push(encode("a\nb\nc"))), "web1: a\nweb1: b\n");
   assert.equal(splitter.pendingBytes, 1);
@@ -76,7 +67,7 @@ Deno.test("complete lines come out prefixed; a partial one waits", () => {
   assert.equal(decode(splitter.end()), "");
 });
 
-Deno.test("the end writes the last partial line with a newline added", () => {
+Deno.test("LineSplitter.end() writes the last partial line with a newline added", () => {
   const splitter = new LineSplitter("h: ");
   splitter.push(encode("no newline"));
   assert.equal(decode(splitter.end()), "h: no newline\n");
@@ -85,14 +76,14 @@ Deno.test("the end writes the last partial line with a newline added", () => {
   assert.equal(decode(splitter.push(encode("x\n"))), "h: x\n");
 });
 
-Deno.test("empty lines are lines; empty input writes nothing", () => {
+Deno.test("LineSplitter: empty lines are lines; empty input writes nothing", () => {
   assert.equal(decode(split("h: ", [encode("\n\n")])), "h: \nh: \n");
   assert.equal(decode(split("h: ", [])), "");
   assert.equal(decode(split("h: ", [new Uint8Array(0), new Uint8Array(0)])), "");
   assert.equal(decode(split("", [encode("a\nb")])), "a\nb\n");
 });
 
-Deno.test("bytes pass as they are: invalid UTF-8, CR, NUL; the prefix may be bytes or UTF-8 text", () => {
+Deno.test("LineSplitter: bytes pass as they are: invalid UTF-8, CR, NUL; the prefix may be bytes or UTF-8 text", () => {
   const input = Uint8Array.of(0xff, 0xfe, 0x0d, 0x0a, 0x00, 0xc3);
   const output = split(Uint8Array.of(0x80, 0x3a), [input]);
   assert.deepEqual(
@@ -102,7 +93,7 @@ Deno.test("bytes pass as they are: invalid UTF-8, CR, NUL; the prefix may be byt
   assert.deepEqual(split("é: ", [encode("x")]), encode("é: x\n"));
 });
 
-Deno.test("a line longer than the limit is written in pieces, each prefixed and ended", () => {
+Deno.test("LineSplitter: a line longer than the limit is written in pieces, each prefixed and ended", () => {
   assert.equal(decode(split("h: ", [encode("abcdefghij\n")], 4)), "h: abcd\nh: efgh\nh: ij\n");
   // Exactly the limit, with or without its newline: one line.
   assert.equal(decode(split("h: ", [encode("abcd\n")], 4)), "h: abcd\n");
@@ -121,7 +112,7 @@ Deno.test("a line longer than the limit is written in pieces, each prefixed and 
   assert.equal(decode(split("", [encode("abc\n")], 1)), "a\nb\nc\n");
 });
 
-Deno.test("a stream without newlines holds at most the limit", () => {
+Deno.test("LineSplitter: a stream without newlines holds at most the limit", () => {
   const splitter = new LineSplitter("h: ", { maxLineBytes: 1000 });
   let written = 0;
   for (let index = 0; index < 500; index++) {
@@ -134,7 +125,7 @@ Deno.test("a stream without newlines holds at most the limit", () => {
   assert.equal(new LineSplitter("x").maxLineBytes, DEFAULT_MAX_LINE_BYTES);
 });
 
-Deno.test("a chunk is not kept: the caller may reuse its buffer", () => {
+Deno.test("LineSplitter.push(): a chunk is not kept: the caller may reuse its buffer", () => {
   const splitter = new LineSplitter("h: ");
   const buffer = encode("abc");
   assert.equal(decode(splitter.push(buffer)), "");
@@ -146,7 +137,7 @@ Deno.test("a chunk is not kept: the caller may reuse its buffer", () => {
   assert.equal(decode(other.push(encode("x\n"))), "p: x\n");
 });
 
-Deno.test("an invalid limit is refused", () => {
+Deno.test("LineSplitter refuses an invalid limit", () => {
   for (const maxLineBytes of [0, -1, 1.5, NaN, Infinity]) {
     assert.throws(() => new LineSplitter("h", { maxLineBytes }), RangeError, String(maxLineBytes));
   }
@@ -161,7 +152,7 @@ const inputs = fc.oneof(
 const cuts = fc.array(fc.nat(400), { maxLength: 30 });
 const prefixes = fc.oneof(fc.constant(""), fc.string({ maxLength: 8 }).map((text) => `${text}: `));
 
-Deno.test("property: lines without their prefixes give back the input, plus a final newline when missing", () => {
+Deno.test("LineSplitter property: lines without their prefixes give back the input, plus a final newline when missing", () => {
   fc.assert(
     fc.property(inputs, cuts, prefixes, (input, cutPoints, prefix) => {
       const output = split(prefix, chunked(input, cutPoints));
@@ -187,7 +178,7 @@ Deno.test("property: lines without their prefixes give back the input, plus a fi
   );
 });
 
-Deno.test("property: with any limit and any chunking, the output is each line cut into pieces of at most the limit", () => {
+Deno.test("LineSplitter property: with any limit and any chunking, the output is each line cut into pieces of at most the limit", () => {
   fc.assert(
     fc.property(
       inputs,
@@ -214,7 +205,7 @@ Deno.test("property: with any limit and any chunking, the output is each line cu
   );
 });
 
-Deno.test("property: the stream form writes the same as the splitter, in chunks of whole lines", async () => {
+Deno.test("PrefixedLineStream property: the stream form writes the same as the splitter, in chunks of whole lines", async () => {
   await fc.assert(
     fc.asyncProperty(
       inputs,

@@ -22,8 +22,8 @@ import {
   PROTOCOL_VERSION,
   requireEmptyBody,
 } from "../lib/protocol/messages.ts";
+import { utf8 } from "./helpers.ts";
 
-const utf8 = (text: string) => new TextEncoder().encode(text);
 const json = (value: unknown) => utf8(JSON.stringify(value));
 const exec = (fields: Record<string, unknown>) =>
   json({ stdin: false, stdout: true, stderr: true, ...fields });
@@ -41,7 +41,7 @@ function throwsProtocolError(decode: () => unknown, code: string, message: RegEx
   });
 }
 
-Deno.test("HELLO round-trips, behind the RXEC magic and a big-endian u16 version", () => {
+Deno.test("encodeHello(): HELLO round-trips through decodeHello(), behind the RXEC magic and a big-endian u16 version", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: MIN_MAX_FRAME_SIZE, max: Number.MAX_SAFE_INTEGER }),
@@ -65,7 +65,7 @@ Deno.test("HELLO round-trips, behind the RXEC magic and a big-endian u16 version
   );
 });
 
-Deno.test("a HELLO without the RXEC magic is a HandshakeError not_rexec", () => {
+Deno.test("decodeHello(): a HELLO without the RXEC magic is a HandshakeError not_rexec", () => {
   const hello = encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 65536, agent: "x" });
   const cases = [
     new Uint8Array(0),
@@ -87,7 +87,7 @@ Deno.test("a HELLO without the RXEC magic is a HandshakeError not_rexec", () => 
   }
 });
 
-Deno.test("a HELLO of another protocol version is a HandshakeError unsupported_version", () => {
+Deno.test("decodeHello(): a HELLO of another protocol version is a HandshakeError unsupported_version", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 0xffff }).filter((version) => version !== PROTOCOL_VERSION),
@@ -103,7 +103,7 @@ Deno.test("a HELLO of another protocol version is a HandshakeError unsupported_v
   );
 });
 
-Deno.test("a HELLO announcing a frame limit below the minimum is refused", () => {
+Deno.test("decodeHello() refuses a HELLO announcing a frame limit below the minimum", () => {
   for (const maxFrameSize of [0, 1, MIN_MAX_FRAME_SIZE - 1]) {
     assert.throws(
       () => decodeHello(helloBody(PROTOCOL_VERSION, { maxFrameSize, agent: "x" })),
@@ -118,7 +118,7 @@ Deno.test("a HELLO announcing a frame limit below the minimum is refused", () =>
   );
 });
 
-Deno.test("a HELLO with malformed fields is a ProtocolError", () => {
+Deno.test("decodeHello(): a HELLO with malformed fields is a ProtocolError", () => {
   const cases: unknown[] = [
     { agent: "x" },
     { maxFrameSize: "65536", agent: "x" },
@@ -144,7 +144,7 @@ Deno.test("a HELLO with malformed fields is a ProtocolError", () => {
   );
 });
 
-Deno.test("valid EXEC requests decode to exactly what was sent", () => {
+Deno.test("decodeExecRequest(): valid EXEC requests decode to exactly what was sent", () => {
   const requests: ExecRequest[] = [
     { argv: ["ls"], stdin: false, stdout: true, stderr: true },
     { shell: "echo $HOME | wc -c", stdin: true, stdout: true, stderr: false },
@@ -166,7 +166,7 @@ Deno.test("valid EXEC requests decode to exactly what was sent", () => {
   }
 });
 
-Deno.test("each invalid EXEC request is a bad_request that names what is wrong", () => {
+Deno.test("decodeExecRequest(): each invalid EXEC request is a bad_request that names what is wrong", () => {
   const cases: [Uint8Array, RegExp][] = [
     [exec({ argv: ["ls"], shell: "ls" }), /exactly one of argv and shell/],
     [exec({}), /exactly one of argv and shell/],
@@ -221,7 +221,7 @@ Deno.test("each invalid EXEC request is a bad_request that names what is wrong",
   }
 });
 
-Deno.test("an EXEC body that is not a UTF-8 JSON object is a ProtocolError", () => {
+Deno.test("decodeExecRequest(): an EXEC body that is not a UTF-8 JSON object is a ProtocolError", () => {
   const bodies = [
     new Uint8Array(0),
     utf8("argv=ls"),
@@ -242,7 +242,7 @@ Deno.test("an EXEC body that is not a UTF-8 JSON object is a ProtocolError", () 
   }
 });
 
-Deno.test("SIGNAL accepts the forwardable signal names and refuses every other one", () => {
+Deno.test("decodeSignalRequest() accepts the forwardable signal names and refuses every other one", () => {
   const forwardable = [
     "SIGHUP",
     "SIGINT",
@@ -275,7 +275,7 @@ Deno.test("SIGNAL accepts the forwardable signal names and refuses every other o
   }
 });
 
-Deno.test("EXIT reports round-trip with and without a reason", () => {
+Deno.test("decodeExitReport(): EXIT reports round-trip with and without a reason", () => {
   const reports: ExitReport[] = [
     { code: 0, signal: null },
     { code: 255, signal: null },
@@ -288,7 +288,7 @@ Deno.test("EXIT reports round-trip with and without a reason", () => {
   for (const report of reports) assert.deepEqual(decodeExitReport(encodeJson(report)), report);
 });
 
-Deno.test("malformed EXIT reports are protocol errors", () => {
+Deno.test("decodeExitReport(): malformed EXIT reports are protocol errors", () => {
   const cases: unknown[] = [
     { signal: null },
     { code: 256, signal: null },
@@ -306,7 +306,7 @@ Deno.test("malformed EXIT reports are protocol errors", () => {
   }
 });
 
-Deno.test("ERROR and AUTH bodies round-trip and need every field as a string", () => {
+Deno.test("messages: ERROR and AUTH bodies round-trip and need every field as a string", () => {
   assert.deepEqual(decodeErrorReport(encodeJson({ code: "busy", message: "one at a time" })), {
     code: "busy",
     message: "one at a time",
@@ -324,7 +324,7 @@ Deno.test("ERROR and AUTH bodies round-trip and need every field as a string", (
   assert.throws(() => decodeAuthOk(json({ mac: null })), ProtocolError);
 });
 
-Deno.test("STDIN_WINDOW is a big-endian u32 and nothing else", () => {
+Deno.test("decodeWindow(): STDIN_WINDOW is a big-endian u32 written by encodeWindow(), and nothing else", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 0xffff_ffff }),
@@ -356,7 +356,7 @@ Deno.test("STDIN_WINDOW is a big-endian u32 and nothing else", () => {
   }
 });
 
-Deno.test("frames that carry no body must have none", () => {
+Deno.test("requireEmptyBody(): frames that carry no body must have none", () => {
   requireEmptyBody(FrameType.Cancel, new Uint8Array(0));
   throwsProtocolError(
     () => requireEmptyBody(FrameType.StdinEof, new Uint8Array(2)),
@@ -366,7 +366,7 @@ Deno.test("frames that carry no body must have none", () => {
   );
 });
 
-Deno.test("foreign peers are recognised from their first bytes: HTTP, TLS and SSH", () => {
+Deno.test("describeForeignPeer() recognises foreign peers from their first bytes: HTTP, TLS and SSH", () => {
   const cases: [Uint8Array, string][] = [
     ...["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"].map((
       method,
@@ -393,7 +393,7 @@ Deno.test("foreign peers are recognised from their first bytes: HTTP, TLS and SS
   }
 });
 
-Deno.test("every decoder either decodes arbitrary bytes or throws a ProtocolError, never anything else", () => {
+Deno.test("messages: every decoder either decodes arbitrary bytes or throws a ProtocolError, never anything else", () => {
   const decoders: [string, (body: Uint8Array) => unknown][] = [
     ["decodeHello", decodeHello],
     ["decodeAuthChallenge", decodeAuthChallenge],
@@ -454,7 +454,7 @@ Deno.test("every decoder either decodes arbitrary bytes or throws a ProtocolErro
   );
 });
 
-Deno.test("a malformed EXEC body is a bad_request, like a malformed field", () => {
+Deno.test("decodeExecRequest(): a malformed EXEC body is a bad_request, like a malformed field", () => {
   for (const body of [new Uint8Array(0), new Uint8Array([0xc3, 0x28]), json(["ls"])]) {
     assert.throws(
       () => decodeExecRequest(body),
@@ -463,13 +463,13 @@ Deno.test("a malformed EXEC body is a bad_request, like a malformed field", () =
   }
 });
 
-Deno.test("a STDIN_WINDOW increment outside 32 bits is refused, not wrapped", () => {
+Deno.test("encodeWindow() refuses a STDIN_WINDOW increment outside 32 bits, not wrapping it", () => {
   for (const increment of [-1, 2 ** 32, 1.5]) {
     assert.throws(() => encodeWindow(increment), RangeError);
   }
 });
 
-Deno.test("an EXIT signal must look like a signal name", () => {
+Deno.test("decodeExitReport(): an EXIT signal must look like a signal name", () => {
   for (const signal of ["", "TERM", "sigterm", "SIG TERM"]) {
     assert.throws(() => decodeExitReport(json({ code: 143, signal })), ProtocolError);
   }

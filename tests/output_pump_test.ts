@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decodeHeader, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { pumpOutput } from "../lib/server/output_pump.ts";
+import { turn } from "./helpers.ts";
 
 /** A byte stream fed by hand, like a pipe: reads wait until something is pushed. */
 function manualPipe() {
@@ -35,9 +36,7 @@ function bodyOf(frame: Uint8Array): Uint8Array {
   return frame.slice(HEADER_SIZE);
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-
-Deno.test("output goes out at once while the connection keeps up, one frame per read", async () => {
+Deno.test("pumpOutput(): output goes out at once while the connection keeps up, one frame per read", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const sent: number[] = [];
@@ -51,17 +50,17 @@ Deno.test("output goes out at once while the connection keeps up, one frame per 
     onSent: (bytes) => sent.push(bytes),
   });
   pipe.push(new Uint8Array([1, 2, 3]));
-  await tick();
+  await turn();
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3])], "not held back for more");
   pipe.push(new Uint8Array([4]));
-  await tick();
+  await turn();
   pipe.end();
   await done;
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3]), new Uint8Array([4])]);
   assert.deepEqual(sent, [3, 1]);
 });
 
-Deno.test("while a write is pending, what the pipe yields gathers into the next frame, up to maxBody", async () => {
+Deno.test("pumpOutput(): while a write is pending, what the pipe yields gathers into the next frame, up to maxBody", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const pending: (() => void)[] = [];
@@ -74,17 +73,17 @@ Deno.test("while a write is pending, what the pipe yields gathers into the next 
     },
   });
   pipe.push(new Uint8Array([1]));
-  await tick();
+  await turn();
   for (const byte of [2, 3, 4, 5, 6, 7]) {
     pipe.push(new Uint8Array([byte]));
-    await tick();
+    await turn();
   }
   assert.deepEqual(frames, [new Uint8Array([1])], "one write at a time");
   pending.shift()!();
-  await tick();
+  await turn();
   assert.deepEqual(frames[1], new Uint8Array([2, 3, 4, 5]), "gathered up to maxBody");
   pending.shift()!();
-  await tick();
+  await turn();
   assert.deepEqual(frames[2], new Uint8Array([6, 7]), "the rest goes out once the write is done");
   pipe.end();
   pending.shift()!();
@@ -92,7 +91,7 @@ Deno.test("while a write is pending, what the pipe yields gathers into the next 
   assert.equal(frames.length, 3);
 });
 
-Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows larger frames", async () => {
+Deno.test("pumpOutput(): a frame gathers beyond one pipe read (64 KiB) when the client allows larger frames", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const pending: (() => void)[] = [];
@@ -107,10 +106,10 @@ Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows 
   const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(60_000).fill(n));
   for (const chunk of chunks) {
     pipe.push(chunk);
-    await tick();
+    await turn();
   }
   pending.shift()!();
-  await tick();
+  await turn();
   pipe.end();
   pending.shift()!();
   await done;
@@ -118,7 +117,7 @@ Deno.test("a frame gathers beyond one pipe read (64 KiB) when the client allows 
   assert.deepEqual(frames[1], new Uint8Array([...chunks[1], ...chunks[2], ...chunks[3]]));
 });
 
-Deno.test("what the pipe already holds goes out as one frame, beyond one read, without a write pending", async () => {
+Deno.test("pumpOutput(): what the pipe already holds goes out as one frame, beyond one read, without a write pending", async () => {
   const pipe = manualPipe();
   const frames: Uint8Array[] = [];
   const done = pumpOutput(pipe.reader, {
@@ -132,14 +131,14 @@ Deno.test("what the pipe already holds goes out as one frame, beyond one read, w
   // Three reads' worth, there before the pump's first read completes.
   const chunks = [1, 2, 3].map((n) => new Uint8Array(65_536).fill(n));
   for (const chunk of chunks) pipe.push(chunk);
-  await tick();
+  await turn();
   pipe.end();
   await done;
   assert.deepEqual(frames.map((frame) => frame.length), [3 * 65_536]);
   assert.deepEqual(frames[0], new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]));
 });
 
-Deno.test("everything read is sent, in order, whatever the timing of reads and writes", async () => {
+Deno.test("pumpOutput(): everything read is sent, in order, whatever the timing of reads and writes", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 6000 }), { maxLength: 30 }),
@@ -156,12 +155,12 @@ Deno.test("everything read is sent, in order, whatever the timing of reads and w
             const body = bodyOf(frame);
             assert.ok(body.length >= 1 && body.length <= maxBody);
             received.push(...body);
-            for (let i = delays[writes++ % delays.length]; i > 0; i--) await tick();
+            for (let i = delays[writes++ % delays.length]; i > 0; i--) await turn();
           },
         });
         for (const [i, chunk] of chunks.entries()) {
           pipe.push(chunk);
-          if (delays[i % delays.length] > 1) await tick();
+          if (delays[i % delays.length] > 1) await turn();
         }
         pipe.end();
         await done;
@@ -172,7 +171,7 @@ Deno.test("everything read is sent, in order, whatever the timing of reads and w
   );
 });
 
-Deno.test("a failed write ends the pump with its error and cancels the pipe", async () => {
+Deno.test("pumpOutput(): a failed write ends the pump with its error and cancels the pipe", async () => {
   const pipe = manualPipe();
   const failure = new Error("connection reset");
   const done = pumpOutput(pipe.reader, {
@@ -185,7 +184,7 @@ Deno.test("a failed write ends the pump with its error and cancels the pipe", as
   assert.deepEqual(pipe.cancelled, [failure]);
 });
 
-Deno.test("when the pipe fails, what was read is still sent before the error comes out", async () => {
+Deno.test("pumpOutput(): when the pipe fails, what was read is still sent before the error comes out", async () => {
   const pipe = manualPipe();
   const failure = new Error("pipe broke");
   const frames: Uint8Array[] = [];
@@ -199,11 +198,11 @@ Deno.test("when the pipe fails, what was read is still sent before the error com
     },
   });
   pipe.push(new Uint8Array([1]));
-  await tick();
+  await turn();
   pipe.push(new Uint8Array([2]));
-  await tick();
+  await turn();
   pipe.fail(failure);
-  await tick();
+  await turn();
   release();
   await assert.rejects(done, (error) => error === failure);
   assert.deepEqual(frames, [new Uint8Array([1]), new Uint8Array([2])]);

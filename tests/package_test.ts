@@ -50,7 +50,7 @@ Deno.test("deno.json exports the library and the command, and publishes what the
   }
 });
 
-Deno.test("the library imports only files, node: built-ins and full npm: specifiers the lock knows", async () => {
+Deno.test("lib/ imports only files, node: built-ins and full npm: specifiers the lock knows", async () => {
   const files = ["main.ts"];
   for await (const path of sources("lib")) files.push(path);
   const mapped = new Set(Object.values(config.imports ?? {}));

@@ -4,7 +4,7 @@ import { installBinDir, pathHint } from "../tools/path_hint.ts";
 const HOME = "/home/ann";
 const BIN = "/home/ann/.deno/bin";
 
-Deno.test("the bin directory is DENO_INSTALL_ROOT/bin, else ~/.deno/bin", () => {
+Deno.test("installBinDir(): the bin directory is DENO_INSTALL_ROOT/bin, else ~/.deno/bin", () => {
   assert.equal(installBinDir({ home: HOME, windows: false }), BIN);
   assert.equal(
     installBinDir({ installRoot: "/opt/deno", home: HOME, windows: false }),
@@ -16,7 +16,7 @@ Deno.test("the bin directory is DENO_INSTALL_ROOT/bin, else ~/.deno/bin", () => 
   );
 });
 
-Deno.test("off PATH: the export line, written with $HOME, and the startup file of the user's shell", () => {
+Deno.test("pathHint() off PATH: the export line, written with $HOME, and the startup file of the user's shell", () => {
   const hint = (shell: string | undefined) =>
     pathHint({ env: { home: HOME, path: "/usr/bin:/bin", shell, windows: false }, binDir: BIN });
   assert.deepEqual(hint("/bin/bash"), [
@@ -38,7 +38,7 @@ Deno.test("off PATH: the export line, written with $HOME, and the startup file o
   ]);
 });
 
-Deno.test("off PATH outside the home directory: the path as it is", () => {
+Deno.test("pathHint() off PATH outside the home directory: the path as it is", () => {
   const lines = pathHint({
     env: { installRoot: "/opt/deno", home: HOME, path: "/usr/bin", windows: false },
     binDir: "/opt/deno/bin",
@@ -46,7 +46,7 @@ Deno.test("off PATH outside the home directory: the path as it is", () => {
   assert.equal(lines[1], `  export PATH="/opt/deno/bin:$PATH"`);
 });
 
-Deno.test("on PATH: nothing to add, unless another rexec comes first", () => {
+Deno.test("pathHint() on PATH: nothing to add, unless another rexec comes first", () => {
   const env = { home: HOME, path: `/usr/bin:${BIN}/:/bin`, windows: false };
   assert.deepEqual(pathHint({ env, binDir: BIN, resolved: `${BIN}/rexec` }), [
     `installed ${BIN}/rexec; try \`rexec --help\`.`,
@@ -57,7 +57,7 @@ Deno.test("on PATH: nothing to add, unless another rexec comes first", () => {
   ]);
 });
 
-Deno.test("Windows: PATH is split on semicolons and compared without case", () => {
+Deno.test("pathHint() on Windows: PATH is split on semicolons and compared without case", () => {
   const binDir = "C:\\Users\\ann\\.deno\\bin";
   const lines = pathHint({
     env: { home: "C:\\Users\\ann", path: "C:\\Windows;c:\\users\\ann\\.deno\\bin", windows: true },

@@ -5,7 +5,7 @@ import { joinPath, parentDir } from "../lib/util/paths.ts";
 
 const posixOnly = { ignore: Deno.build.os === "windows" };
 
-Deno.test("parentDir agrees with node:path dirname on POSIX paths", posixOnly, () => {
+Deno.test("parentDir() agrees with node:path dirname on POSIX paths", posixOnly, () => {
   const segment = fc.stringMatching(/^[a-z.]{1,4}$/);
   const path = fc.tuple(
     fc.boolean(),
@@ -18,14 +18,20 @@ Deno.test("parentDir agrees with node:path dirname on POSIX paths", posixOnly, (
   }
 });
 
-Deno.test("parentDir drops every separator between a directory and its file", posixOnly, () => {
+Deno.test("parentDir() drops every separator between a directory and its file", posixOnly, () => {
   assert.equal(parentDir("a//b"), "a");
   assert.equal(parentDir("/a//b"), "/a");
   assert.equal(parentDir("//a"), "/");
 });
 
-Deno.test("joinPath agrees with node:path join for a directory and a file name", posixOnly, () => {
-  for (const [dir, name] of [["/home/ada", "token"], ["/", "etc"], ["rel/dir/", "x"], ["", "y"]]) {
-    assert.equal(joinPath(dir, name), join(dir, name), `${dir} + ${name}`);
-  }
-});
+Deno.test(
+  "joinPath() agrees with node:path join for a directory and a file name",
+  posixOnly,
+  () => {
+    for (
+      const [dir, name] of [["/home/ada", "token"], ["/", "etc"], ["rel/dir/", "x"], ["", "y"]]
+    ) {
+      assert.equal(joinPath(dir, name), join(dir, name), `${dir} + ${name}`);
+    }
+  },
+);

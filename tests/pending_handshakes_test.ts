@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PendingHandshakes } from "../lib/server/pending_handshakes.ts";
 
-Deno.test("an address at its cap makes room with its own oldest handshake, not another's", () => {
+Deno.test("PendingHandshakes.add(): an address at its cap makes room with its own oldest handshake, not another's", () => {
   const pending = new PendingHandshakes<string>({ max: 100, maxPerSource: 3 });
   assert.equal(pending.add("other", "198.51.100.7"), undefined);
   for (const name of ["a1", "a2", "a3"]) assert.equal(pending.add(name, "192.0.2.1"), undefined);
@@ -11,7 +11,7 @@ Deno.test("an address at its cap makes room with its own oldest handshake, not a
   assert.ok(pending.has("other"));
 });
 
-Deno.test("at the total cap the oldest handshake of all makes room", () => {
+Deno.test("PendingHandshakes.add(): at the total cap the oldest handshake of all makes room", () => {
   const pending = new PendingHandshakes<string>({ max: 3, maxPerSource: 3 });
   pending.add("a", "192.0.2.1");
   pending.add("b", "192.0.2.2");
@@ -21,7 +21,7 @@ Deno.test("at the total cap the oldest handshake of all makes room", () => {
   assert.equal(pending.from("192.0.2.1"), 0);
 });
 
-Deno.test("a handshake that finished frees its place and is never evicted", () => {
+Deno.test("PendingHandshakes: a handshake that finished frees its place and is never evicted", () => {
   const pending = new PendingHandshakes<string>({ max: 2, maxPerSource: 2 });
   pending.add("a", "192.0.2.1");
   pending.add("b", "192.0.2.1");
@@ -31,7 +31,7 @@ Deno.test("a handshake that finished frees its place and is never evicted", () =
   assert.deepEqual(pending.add("d", "192.0.2.1"), { evicted: "b", cap: "source" });
 });
 
-Deno.test("caps must be whole numbers of at least 1", () => {
+Deno.test("PendingHandshakes: caps must be whole numbers of at least 1", () => {
   assert.throws(() => new PendingHandshakes({ max: 0, maxPerSource: 1 }), RangeError);
   assert.throws(() => new PendingHandshakes({ max: 1, maxPerSource: 1.5 }), RangeError);
 });

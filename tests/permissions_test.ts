@@ -28,7 +28,7 @@ async function runWith(permissions: string[], source: string): Promise<string> {
   }
 }
 
-Deno.test("a server without --allow-run: commands end 126 with the reason, and the server logs it", async () => {
+Deno.test("serve() without --allow-run: commands end 126 with the reason, and the server logs it", async () => {
   const output = await runWith(
     ["--allow-net=127.0.0.1"],
     `import { connect, serve } from ${JSON.stringify(MOD)};

@@ -1,34 +1,6 @@
 import assert from "node:assert/strict";
 import { currentUser, lookupUser } from "../lib/server/user.ts";
-import { type CliOptions, readUntil, runCli, spawnCli, TOKEN } from "./helpers.ts";
-
-/**
- * Starts `rexec serve ARGS` on a free loopback port; returns its address,
- * a way to wait for its log and a stop function. A device such as /dev/full
- * needs `permissions: ["--allow-all"]`.
- */
-async function startCliServer(args: readonly string[], options: CliOptions = {}) {
-  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0", ...args], options);
-  const logReader = serve.stderr.getReader();
-  let log = await readUntil(logReader, /listening address=\S+\s/);
-  const address = log.match(/listening address=(\S+)\s/)![1];
-  return {
-    address,
-    /** Reads the log until `needle` appears in what is read from now on. */
-    async waitForLog(needle: string | RegExp) {
-      log += await readUntil(logReader, needle);
-    },
-    signal(signal: Deno.Signal) {
-      serve.kill(signal);
-    },
-    async stop() {
-      serve.kill("SIGTERM");
-      logReader.releaseLock();
-      const { code, stderr } = await serve.output();
-      return { code, log: log + new TextDecoder().decode(stderr) };
-    },
-  };
-}
+import { type CliOptions, runCli, startCliServer, TOKEN } from "./helpers.ts";
 
 Deno.test("rexec serve --allow runs only the listed programs; refusals exit 125 with a reason", async () => {
   const server = await startCliServer(["--allow", "echo", "--allow", "/bin/sh"]);
@@ -84,7 +56,7 @@ Deno.test("rexec serve refuses PATH and LD_PRELOAD from clients unless --env-all
   }
 });
 
-Deno.test("with --allow, client variables are refused unless --env-allow names them: an allowed program cannot be made to run another", async () => {
+Deno.test("rexec serve with --allow refuses client variables unless --env-allow names them: an allowed program cannot be made to run another", async () => {
   // The shape of issue 10's py3versions repro without needing Python: an
   // allowed program that runs whatever a variable names.
   const dir = await Deno.makeTempDir({ prefix: "rexec_env_allow_" });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnProcess } from "../lib/server/process.ts";
 import { processExists, readUntil, waitFor } from "./helpers.ts";
 
-Deno.test("without pgrep, terminate ends the group, warns once, and says what escapes", async () => {
+Deno.test("GroupProcess.terminate() without pgrep ends the group, warns once, and says what escapes", async () => {
   const child = await spawnProcess({
     argv: ["sh", "-c", "sleep 300 & echo $!; wait"],
     stdin: "null",

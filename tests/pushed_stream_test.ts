@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { PushedByteStream } from "../lib/client/pushed_stream.ts";
+import { turn } from "./helpers.ts";
 
-/** Lets every pending callback run: a promise that could settle now has. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-Deno.test("a full queue holds the producer back, and reaches the consumer without a flush", async () => {
+Deno.test("PushedByteStream: a full queue holds the producer back, and reaches the consumer without a flush", async () => {
   const stream = new PushedByteStream({ highWaterMark: 4 });
   await stream.pushCopy(new Uint8Array([1, 2]));
   let resolved = false;
@@ -19,7 +15,7 @@ Deno.test("a full queue holds the producer back, and reaches the consumer withou
   assert.equal(await stream.take(), null);
 });
 
-Deno.test("pushed bytes wait for the end of the burst, then come in one take", async () => {
+Deno.test("PushedByteStream: pushed bytes wait for the end of the burst, then come in one take", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1024 });
   let taken: Uint8Array | null | undefined;
   const waiting = stream.take().then((bytes) => taken = bytes);
@@ -32,7 +28,7 @@ Deno.test("pushed bytes wait for the end of the burst, then come in one take", a
   assert.deepEqual(taken, new Uint8Array([1, 2, 3]));
 });
 
-Deno.test("pushCopy copies: the producer may reuse its bytes at once", async () => {
+Deno.test("PushedByteStream.pushCopy() copies: the producer may reuse its bytes at once", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1024 });
   const mine = new Uint8Array([7, 8, 9]);
   await stream.pushCopy(mine);
@@ -42,7 +38,7 @@ Deno.test("pushCopy copies: the producer may reuse its bytes at once", async () 
   assert.equal(mine.buffer.detached, false);
 });
 
-Deno.test("a taken view stays whole until the next take, however much is pushed meanwhile", async () => {
+Deno.test("PushedByteStream.take(): a taken view stays whole until the next take, however much is pushed meanwhile", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1 << 20 });
   await stream.pushCopy(new Uint8Array(1000).fill(1));
   stream.flush();
@@ -61,7 +57,7 @@ Deno.test("a taken view stays whole until the next take, however much is pushed 
   assert.equal(second![0], 2, "the second view is still whole until the next take");
 });
 
-Deno.test("the readable stream copies straight into a BYOB read, and ends after the queue", async () => {
+Deno.test("PushedByteStream.readable copies straight into a BYOB read, and ends after the queue", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1024 });
   const reader = stream.readable.getReader({ mode: "byob" });
   const waiting = reader.read(new Uint8Array(4));
@@ -73,7 +69,7 @@ Deno.test("the readable stream copies straight into a BYOB read, and ends after 
   assert.equal((await reader.read(new Uint8Array(8))).done, true);
 });
 
-Deno.test("a default reader of the stream gets every byte", async () => {
+Deno.test("PushedByteStream.readable: a default reader of the stream gets every byte", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1 << 20 });
   const sent = new Uint8Array(300_000).map((_, i) => i % 251);
   const read = new Response(stream.readable).bytes();
@@ -82,7 +78,7 @@ Deno.test("a default reader of the stream gets every byte", async () => {
   assert.deepEqual(await read, sent);
 });
 
-Deno.test("take and the stream are exclusive ways to read", async () => {
+Deno.test("PushedByteStream: take and the stream are exclusive ways to read", async () => {
   const taking = new PushedByteStream({ highWaterMark: 16 });
   taking.close();
   assert.equal(await taking.take(), null);
@@ -92,7 +88,7 @@ Deno.test("take and the stream are exclusive ways to read", async () => {
   await assert.rejects(streaming.take(), TypeError);
 });
 
-Deno.test("readAll collects everything, through take or through a stream made earlier", async () => {
+Deno.test("PushedByteStream.readAll() collects everything, through take or through a stream made earlier", async () => {
   for (const made of [false, true]) {
     const stream = new PushedByteStream({ highWaterMark: 8 });
     if (made) stream.readable;
@@ -106,7 +102,7 @@ Deno.test("readAll collects everything, through take or through a stream made ea
   }
 });
 
-Deno.test("after the consumer cancels, pushes are dropped instead of waiting forever", async () => {
+Deno.test("PushedByteStream: after the consumer cancels, pushes are dropped instead of waiting forever", async () => {
   for (const cancel of ["take", "stream"]) {
     const stream = new PushedByteStream({ highWaterMark: 1 });
     if (cancel === "stream") await stream.readable.cancel();
@@ -117,7 +113,7 @@ Deno.test("after the consumer cancels, pushes are dropped instead of waiting for
   }
 });
 
-Deno.test("an error comes after the bytes queued before it, through take and through the stream", async () => {
+Deno.test("PushedByteStream: an error comes after the bytes queued before it, through take and through the stream", async () => {
   for (const consumer of ["take", "stream"]) {
     const stream = new PushedByteStream({ highWaterMark: 1024 });
     await stream.pushCopy(new Uint8Array([1, 2]));
@@ -136,7 +132,7 @@ Deno.test("an error comes after the bytes queued before it, through take and thr
   }
 });
 
-Deno.test("an error with nothing queued reaches a waiting take or reader at once", async () => {
+Deno.test("PushedByteStream: an error with nothing queued reaches a waiting take or reader at once", async () => {
   const taking = new PushedByteStream({ highWaterMark: 1024 });
   const take = taking.take();
   const failure = new Error("connection lost");
@@ -150,7 +146,7 @@ Deno.test("an error with nothing queued reaches a waiting take or reader at once
   await assert.rejects(waiting, (error) => error === failure);
 });
 
-Deno.test("returned waits while the consumer holds what it took, and not for one that never started", async () => {
+Deno.test("PushedByteStream.returned() waits while the consumer holds what it took, and not for one that never started", async () => {
   const stream = new PushedByteStream({ highWaterMark: 1024 });
   await stream.returned();
   await stream.pushCopy(new Uint8Array([1]));

@@ -13,7 +13,7 @@ function channel(): CommandChannel {
   return new CommandChannel(host, { argv: ["x"] }, {});
 }
 
-Deno.test("output that reached the client before the connection failed is read before the error", async () => {
+Deno.test("CommandChannel: output that reached the client before the connection failed is read before the error", async () => {
   const command = channel();
   for (let i = 1; i <= 3; i++) {
     await command.deliver(FrameType.Stdout, new Uint8Array(200_000).fill(i));
@@ -33,7 +33,7 @@ Deno.test("output that reached the client before the connection failed is read b
   await assert.rejects(command.process.status);
 });
 
-Deno.test("a delivered body is copied: the caller may reuse its buffer at once", async () => {
+Deno.test("CommandChannel.deliver() copies a body: the caller may reuse its buffer at once", async () => {
   const command = channel();
   const body = new Uint8Array([1, 2, 3]);
   await command.deliver(FrameType.Stderr, body);

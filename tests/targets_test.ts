@@ -13,19 +13,10 @@ import {
   type Target,
   type TargetSpec,
 } from "../lib/fleet/targets.ts";
+import { errorMentioning } from "./helpers.ts";
 
 function specs(...texts: string[]): TargetSpec[] {
   return texts.map((text) => ({ text }));
-}
-
-function usageError(...mentions: string[]): (error: unknown) => boolean {
-  return (error: unknown) => {
-    assert.ok(error instanceof UsageError, `not a UsageError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
 }
 
 function inventoryError(line: number, ...mentions: string[]): (error: unknown) => boolean {
@@ -42,7 +33,7 @@ function inventoryError(line: number, ...mentions: string[]): (error: unknown) =
 // ---------------------------------------------------------------------------
 // One host as written
 
-Deno.test("parseHostTarget reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://", () => {
+Deno.test("parseHostTarget() reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://", () => {
   assert.deepEqual(parseHostTarget("web1"), { hostname: "web1", port: 7022, tls: false });
   assert.deepEqual(parseHostTarget("web1", 9), { hostname: "web1", port: 9, tls: false });
   assert.deepEqual(parseHostTarget("web1.example.com:7023"), {
@@ -82,9 +73,9 @@ Deno.test("parseHostTarget reads HOST[:PORT], [IPV6]:PORT, bare IPv6 and tls://"
   });
 });
 
-Deno.test("parseHostTarget refuses what is not a host, saying why", () => {
+Deno.test("parseHostTarget() refuses what is not a host, saying why", () => {
   const rejects = (text: string, ...mentions: string[]) =>
-    assert.throws(() => parseHostTarget(text), usageError(...mentions), text);
+    assert.throws(() => parseHostTarget(text), errorMentioning(UsageError, ...mentions), text);
   rejects("root@web1", "names a user", 'write "web1"');
   rejects("tls://root@web1:7023", 'write "tls://web1:7023"');
   rejects("ssh://web1", "unknown scheme ssh://", "tls://HOST");
@@ -109,7 +100,7 @@ const hostTexts = fc.oneof(
   fc.string({ maxLength: 12 }),
 );
 
-Deno.test("property: parseHostTarget accepts no host the single-host command line refuses, and agrees on the rest", () => {
+Deno.test("parseHostTarget() property: it accepts no host the single-host command line refuses, and agrees on the rest", () => {
   fc.assert(
     fc.property(hostTexts, (text) => {
       let single: RunConfig | undefined;
@@ -145,15 +136,18 @@ Deno.test("property: parseHostTarget accepts no host the single-host command lin
 // ---------------------------------------------------------------------------
 // Lists and hosts files
 
-Deno.test("splitTargetList splits on commas, trims, and refuses empty elements", () => {
+Deno.test("splitTargetList() splits on commas, trims, and refuses empty elements", () => {
   assert.deepEqual(splitTargetList("a"), [{ text: "a" }]);
   assert.deepEqual(splitTargetList("web, db ,[::1]:7022"), specs("web", "db", "[::1]:7022"));
-  assert.throws(() => splitTargetList("a,,b"), usageError("empty target", '"a,,b"'));
-  assert.throws(() => splitTargetList("a,"), usageError("empty target"));
-  assert.throws(() => splitTargetList(""), usageError("empty target"));
+  assert.throws(
+    () => splitTargetList("a,,b"),
+    errorMentioning(UsageError, "empty target", '"a,,b"'),
+  );
+  assert.throws(() => splitTargetList("a,"), errorMentioning(UsageError, "empty target"));
+  assert.throws(() => splitTargetList(""), errorMentioning(UsageError, "empty target"));
 });
 
-Deno.test("parseHostsFile: one target a line, comments and blank lines ignored", () => {
+Deno.test("parseHostsFile(): one target a line, comments and blank lines ignored", () => {
   const text =
     "\uFEFF# the fleet\r\nweb1\r\n\r\n   db1:7023  # primary\n\t# indented comment\nweb#2\n;x\n";
   assert.deepEqual(parseHostsFile(text, { source: "h" }), [
@@ -165,15 +159,15 @@ Deno.test("parseHostsFile: one target a line, comments and blank lines ignored",
   assert.deepEqual(parseHostsFile("", { source: "h" }), []);
   assert.throws(
     () => parseHostsFile("web1\nweb2 web3\n", { source: "hosts.txt" }),
-    usageError("hosts.txt:2: one target a line", '"web2 web3"'),
+    errorMentioning(UsageError, "hosts.txt:2: one target a line", '"web2 web3"'),
   );
   assert.throws(
     () => parseHostsFile("web1,web2\n", { source: "hosts.txt" }),
-    usageError("hosts.txt:1: one target a line"),
+    errorMentioning(UsageError, "hosts.txt:1: one target a line"),
   );
 });
 
-Deno.test("readHostsFile reads a file; a missing, huge or non-UTF-8 one is a UsageError naming it", async () => {
+Deno.test("readHostsFile() reads a file; a missing, huge or non-UTF-8 one is a UsageError naming it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/hosts`;
@@ -185,15 +179,15 @@ Deno.test("readHostsFile reads a file; a missing, huge or non-UTF-8 one is a Usa
     await assert.rejects(
       readHostsFile(`${dir}/missing`),
       (error: unknown) =>
-        usageError(`cannot read the hosts file ${dir}/missing`)(error) &&
+        errorMentioning(UsageError, `cannot read the hosts file ${dir}/missing`)(error) &&
         (error as Error).cause instanceof Deno.errors.NotFound,
     );
     await Deno.writeFile(path, new Uint8Array([0xc3, 0x28, 0x0a]));
-    await assert.rejects(readHostsFile(path), usageError("not UTF-8"));
+    await assert.rejects(readHostsFile(path), errorMentioning(UsageError, "not UTF-8"));
     const file = await Deno.open(path, { write: true, truncate: true });
     await file.truncate(MAX_HOSTS_FILE_BYTES + 1);
     file.close();
-    await assert.rejects(readHostsFile(path), usageError("larger than"));
+    await assert.rejects(readHostsFile(path), errorMentioning(UsageError, "larger than"));
     await assert.rejects(
       readHostsFile(path, { signal: AbortSignal.abort(new Error("stop")) }),
       /stop/,
@@ -206,7 +200,7 @@ Deno.test("readHostsFile reads a file; a missing, huge or non-UTF-8 one is a Usa
 // ---------------------------------------------------------------------------
 // Resolving without an inventory
 
-Deno.test("without an inventory every target is a host, named as written, each name once", () => {
+Deno.test("resolveTargets(): without an inventory every target is a host, named as written, each name once", () => {
   assert.deepEqual(
     resolveTargets(specs("web1", "tls://web2:7023", "web1", "[::1]:9", "web1:7022")),
     [
@@ -218,7 +212,7 @@ Deno.test("without an inventory every target is a host, named as written, each n
   );
 });
 
-Deno.test("the command line's --tls, --ca and --token-file apply to hosts that set none", () => {
+Deno.test("resolveTargets(): the command line's --tls, --ca and --token-file apply to hosts that set none", () => {
   const defaults = { tls: { caFile: "ca.pem" }, tokenFile: "tok" };
   assert.deepEqual(resolveTargets(specs("a", "tls://b"), { defaults }), [
     { name: "a", hostname: "a", port: 7022, tls: { caFile: "ca.pem" }, tokenFile: "tok" },
@@ -229,15 +223,15 @@ Deno.test("the command line's --tls, --ca and --token-file apply to hosts that s
   ]);
 });
 
-Deno.test("no targets, or a bad one, is a UsageError; one from a hosts file names the file and line", () => {
-  assert.throws(() => resolveTargets([]), usageError("no targets"));
+Deno.test("resolveTargets(): no targets, or a bad one, is a UsageError; one from a hosts file names the file and line", () => {
+  assert.throws(() => resolveTargets([]), errorMentioning(UsageError, "no targets"));
   assert.throws(
     () => resolveTargets(specs("good", "web*")),
-    usageError('invalid host name "web*"'),
+    errorMentioning(UsageError, 'invalid host name "web*"'),
   );
   assert.throws(
     () => resolveTargets([{ text: "web1" }, { text: "root@web2", source: "hosts.txt", line: 7 }]),
-    usageError("hosts.txt:7: ", "names a user"),
+    errorMentioning(UsageError, "hosts.txt:7: ", "names a user"),
   );
 });
 
@@ -262,7 +256,7 @@ rexec_token_file=~/.config/rexec/prod.token
 [empty]
 `;
 
-Deno.test("inventory names come first: aliases, groups in inventory order, all; each host once", async () => {
+Deno.test("resolveTargets(): inventory names come first: aliases, groups in inventory order, all; each host once", async () => {
   const inventory = await parseInventory(INVENTORY, { source: "/etc/rexec/inventory" });
   const names = (...texts: string[]) =>
     resolveTargets(specs(...texts), { inventory }).map((target) => target.name);
@@ -276,11 +270,14 @@ Deno.test("inventory names come first: aliases, groups in inventory order, all; 
   ]);
   assert.throws(
     () => resolveTargets(specs("web1", "empty"), { inventory }),
-    usageError('the group "empty" of the inventory /etc/rexec/inventory has no hosts'),
+    errorMentioning(
+      UsageError,
+      'the group "empty" of the inventory /etc/rexec/inventory has no hosts',
+    ),
   );
 });
 
-Deno.test("an inventory host's address, port, TLS, CA and token come from its variables", async () => {
+Deno.test("resolveTargets(): an inventory host's address, port, TLS, CA and token come from its variables", async () => {
   const inventory = await parseInventory(INVENTORY, { source: "/etc/rexec/inventory" });
   const targets = new Map(
     resolveTargets(specs("all"), {
@@ -330,7 +327,7 @@ Deno.test("an inventory host's address, port, TLS, CA and token come from its va
   });
 });
 
-Deno.test("paths in the inventory are used as written without inventoryDir and homeDir", async () => {
+Deno.test("resolveTargets(): paths in the inventory are used as written without inventoryDir and homeDir", async () => {
   const inventory = await parseInventory(INVENTORY);
   const [web1] = resolveTargets(specs("web1"), { inventory });
   assert.deepEqual(web1.tls, { caFile: "certs/ca.pem" });
@@ -355,7 +352,7 @@ Deno.test("paths in the inventory are used as written without inventoryDir and h
   );
 });
 
-Deno.test("rexec_tls takes Ansible's spellings of true and false", async () => {
+Deno.test("resolveTargets(): rexec_tls takes Ansible's spellings of true and false", async () => {
   const cases: [string, boolean][] = [
     ["true", true],
     ["True", true],
@@ -381,7 +378,7 @@ Deno.test("rexec_tls takes Ansible's spellings of true and false", async () => {
   ]);
 });
 
-Deno.test("the command line's settings are defaults that the inventory's variables override", async () => {
+Deno.test("resolveTargets(): the command line's settings are defaults that the inventory's variables override", async () => {
   const inventory = await parseInventory(
     "plain\nwithca rexec_ca=/inv/ca.pem\nnotls rexec_tls=false\ntok rexec_token_file=/inv/tok\n",
   );
@@ -412,7 +409,7 @@ Deno.test("the command line's settings are defaults that the inventory's variabl
   ]);
 });
 
-Deno.test("an alias written with a port or tls:// is that inventory host, the port or TLS overriding", async () => {
+Deno.test("resolveTargets(): an alias written with a port or tls:// is that inventory host, the port or TLS overriding", async () => {
   const inventory = await parseInventory(INVENTORY);
   assert.deepEqual(resolveTargets(specs("web2:9000", "tls://db1", "web2"), { inventory }), [
     {
@@ -439,15 +436,15 @@ Deno.test("an alias written with a port or tls:// is that inventory host, the po
   ]);
   assert.throws(
     () => resolveTargets(specs("web:7023"), { inventory }),
-    usageError('"web:7023": web is a group of the inventory', "rexec_port"),
+    errorMentioning(UsageError, '"web:7023": web is a group of the inventory', "rexec_port"),
   );
   assert.throws(
     () => resolveTargets(specs("tls://prod"), { inventory }),
-    usageError("prod is a group"),
+    errorMentioning(UsageError, "prod is a group"),
   );
 });
 
-Deno.test("an inventory variable that makes no sense is an InventoryError at the line that set it", async () => {
+Deno.test("resolveTargets(): an inventory variable that makes no sense is an InventoryError at the line that set it", async () => {
   const check = async (text: string, line: number, ...mentions: string[]) => {
     const inventory = await parseInventory(text, { source: "inv" });
     assert.throws(
@@ -481,7 +478,7 @@ Deno.test("an inventory variable that makes no sense is an InventoryError at the
   assert.equal(resolveTargets(specs("h"), { inventory })[0].port, 7022);
 });
 
-Deno.test("property: targets come out each name once, in the order first named, with valid ports", async () => {
+Deno.test("resolveTargets() property: targets come out each name once, in the order first named, with valid ports", async () => {
   const inventory = await parseInventory(
     "[a]\nh[1:4]\n[b]\nh[3:6]\n[c:children]\na\nb\n[b:vars]\nrexec_port=7100\n",
   );

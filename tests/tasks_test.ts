@@ -11,7 +11,7 @@ function permissionFlags(task: string): string[] {
   return command.split(/\s+/).filter((word) => /^(-A|--allow-|-[A-Z]=?)/.test(word)).sort();
 }
 
-Deno.test("serve, rexec, compile and install tasks grant the same narrow permissions, never -A", () => {
+Deno.test("deno task serve, rexec, compile and install grant the same narrow permissions, never -A", () => {
   const expected = [...CLI_PERMISSIONS].sort();
   for (const name of ["serve", "rexec", "compile", "install"]) {
     const flags = permissionFlags(config.tasks[name]);
@@ -20,7 +20,7 @@ Deno.test("serve, rexec, compile and install tasks grant the same narrow permiss
   }
 });
 
-Deno.test("the check task runs fmt, lint, type check and doc lint", () => {
+Deno.test("deno task check runs fmt, lint, type check and doc lint", () => {
   for (
     const step of ["deno fmt --check", "deno lint", "deno check", "deno doc --lint lib/mod.ts"]
   ) {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
-import { RexecError } from "../lib/errors.ts";
 import {
   CertificateError,
   certificateFingerprint,
@@ -12,19 +11,11 @@ import {
   defaultCertificatePaths,
   ensureCertificate,
 } from "../lib/tls/certificate.ts";
+import { errorMentioning, withTempDir } from "./helpers.ts";
 
 const NAMES = ["localhost", "127.0.0.1", "::1"];
 const DAY_MS = 24 * 60 * 60 * 1000;
 const isWindows = Deno.build.os === "windows";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_tls_cert_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /**
  * Serves one connection with `pair` on 127.0.0.1, opens a client with
@@ -74,17 +65,6 @@ function isUntrusted(error: unknown): boolean {
   return true;
 }
 
-function isCertificateError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof CertificateError, `not a CertificateError: ${error}`);
-    assert.ok(error instanceof RexecError);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
-}
-
 function hasOpenssl(): boolean {
   try {
     return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
@@ -95,7 +75,7 @@ function hasOpenssl(): boolean {
   }
 }
 
-Deno.test("a new pair serves TLS that connectTls trusts on 127.0.0.1 with the certificate as CA", async () => {
+Deno.test("createSelfSignedCertificate(): a new pair serves TLS that connectTls trusts on 127.0.0.1 with the certificate as CA", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   await exchangeByte(
     pair,
@@ -103,7 +83,7 @@ Deno.test("a new pair serves TLS that connectTls trusts on 127.0.0.1 with the ce
   );
 });
 
-Deno.test("the certificate is valid for localhost and ::1 too, and for no other name", async () => {
+Deno.test("createSelfSignedCertificate(): the certificate is valid for localhost and ::1 too, and for no other name", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   await exchangeByte(pair, connectAs("localhost", [pair.certPem]));
   await exchangeByte(pair, connectAs("::1", [pair.certPem]));
@@ -113,7 +93,7 @@ Deno.test("the certificate is valid for localhost and ::1 too, and for no other 
   );
 });
 
-Deno.test("a client that trusts a different self-signed certificate refuses the server", async () => {
+Deno.test("createSelfSignedCertificate(): a client that trusts a different self-signed certificate refuses the server", async () => {
   const pair = await createSelfSignedCertificate({ names: NAMES });
   const sameNames = await createSelfSignedCertificate({ names: NAMES });
   const otherNames = await createSelfSignedCertificate({ names: ["elsewhere.example"] });
@@ -128,7 +108,7 @@ Deno.test("a client that trusts a different self-signed certificate refuses the 
   }
 });
 
-Deno.test("the certificate is a P-256 server certificate for every name, not a CA", async () => {
+Deno.test("createSelfSignedCertificate(): the certificate is a P-256 server certificate for every name, not a CA", async () => {
   const before = Date.now();
   const pair = await createSelfSignedCertificate({
     names: ["build-box", "10.0.0.7", "[fe80::1]", "::ffff:192.0.2.1"],
@@ -164,7 +144,7 @@ Deno.test("the certificate is a P-256 server certificate for every name, not a C
   );
 });
 
-Deno.test("validDays sets the lifetime and two certificates never share key or serial", async () => {
+Deno.test("createSelfSignedCertificate(): validDays sets the lifetime and two certificates never share key or serial", async () => {
   const a = await createSelfSignedCertificate({ names: ["localhost"], validDays: 7 });
   const b = await createSelfSignedCertificate({ names: ["localhost"], validDays: 7 });
   const [certA, certB] = [new x509.X509Certificate(a.certPem), new x509.X509Certificate(b.certPem)];
@@ -175,24 +155,28 @@ Deno.test("validDays sets the lifetime and two certificates never share key or s
   assert.notEqual(a.fingerprint, b.fingerprint);
 });
 
-Deno.test("createSelfSignedCertificate refuses no names, malformed names and a non-positive lifetime", async () => {
+Deno.test("createSelfSignedCertificate() refuses no names, malformed names and a non-positive lifetime", async () => {
   await assert.rejects(
     createSelfSignedCertificate({ names: [] }),
-    isCertificateError("at least one"),
+    errorMentioning(CertificateError, "at least one"),
   );
   for (const name of ["", "two words", "bad_label", "héllo.example", "10.0.0.256", ":::1"]) {
-    await assert.rejects(createSelfSignedCertificate({ names: [name] }), isCertificateError());
+    await assert.rejects(
+      createSelfSignedCertificate({ names: [name] }),
+      errorMentioning(CertificateError),
+    );
   }
   for (const validDays of [0, -1, NaN, Infinity]) {
     await assert.rejects(
       createSelfSignedCertificate({ names: ["localhost"], validDays }),
-      isCertificateError("positive number of days"),
+      errorMentioning(CertificateError, "positive number of days"),
     );
   }
 });
 
 Deno.test({
-  name: "the fingerprint is what openssl x509 -fingerprint -sha256 prints (needs openssl on PATH)",
+  name:
+    "certificateFingerprint(): the fingerprint is what openssl x509 -fingerprint -sha256 prints (needs openssl on PATH)",
   ignore: !hasOpenssl(),
   async fn() {
     await withTempDir(async (dir) => {
@@ -210,7 +194,7 @@ Deno.test({
   },
 });
 
-Deno.test("certificateFingerprint reads the first certificate of a bundle and refuses text without one", async () => {
+Deno.test("certificateFingerprint() reads the first certificate of a bundle and refuses text without one", async () => {
   const first = await createSelfSignedCertificate({ names: ["localhost"] });
   const second = await createSelfSignedCertificate({ names: ["localhost"] });
   assert.match(first.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -224,40 +208,43 @@ Deno.test("certificateFingerprint reads the first certificate of a bundle and re
   );
   await assert.rejects(
     certificateFingerprint(first.keyPem),
-    isCertificateError("no PEM certificate"),
+    errorMentioning(CertificateError, "no PEM certificate"),
   );
   await assert.rejects(
     certificateFingerprint("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"),
-    isCertificateError("not valid base64"),
+    errorMentioning(CertificateError, "not valid base64"),
   );
   await assert.rejects(
     certificateFingerprint("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-    isCertificateError("not a DER-encoded certificate"),
+    errorMentioning(CertificateError, "not a DER-encoded certificate"),
   );
 });
 
-Deno.test("certificateValidity reads the first certificate's dates and refuses text without one", async () => {
+Deno.test("certificateValidity() reads the first certificate's dates and refuses text without one", async () => {
   const first = await createSelfSignedCertificate({ names: ["localhost"], validDays: 10 });
   const second = await createSelfSignedCertificate({ names: ["localhost"], validDays: 20 });
   const { notBefore, notAfter } = await certificateValidity(`${first.certPem}${second.certPem}`);
   assert.ok(notBefore.getTime() <= Date.now());
   const days = (notAfter.getTime() - Date.now()) / DAY_MS;
   assert.ok(days > 9 && days <= 10, `${days} days`);
-  await assert.rejects(certificateValidity(first.keyPem), isCertificateError("no PEM certificate"));
+  await assert.rejects(
+    certificateValidity(first.keyPem),
+    errorMentioning(CertificateError, "no PEM certificate"),
+  );
   await assert.rejects(
     certificateValidity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-    isCertificateError("cannot be read"),
+    errorMentioning(CertificateError, "cannot be read"),
   );
 });
 
-Deno.test("defaultCertificateNames are the loopback names and this host's name, once each", () => {
+Deno.test("defaultCertificateNames() are the loopback names and this host's name, once each", () => {
   const names = defaultCertificateNames();
   assert.deepEqual(names.slice(0, 3), NAMES);
   assert.equal(new Set(names).size, names.length);
   assert.ok(names.length <= 4);
 });
 
-Deno.test("defaultCertificatePaths are tls-cert.pem and tls-key.pem in the config directory", () => {
+Deno.test("defaultCertificatePaths() are tls-cert.pem and tls-key.pem in the config directory", () => {
   assert.deepEqual(defaultCertificatePaths("/home/ada/.config/rexec"), {
     certFile: "/home/ada/.config/rexec/tls-cert.pem",
     keyFile: "/home/ada/.config/rexec/tls-key.pem",
@@ -266,7 +253,7 @@ Deno.test("defaultCertificatePaths are tls-cert.pem and tls-key.pem in the confi
 
 Deno.test({
   name:
-    "ensureCertificate creates a 0700 directory, a 0600 key and a 0644 certificate that serve TLS",
+    "ensureCertificate() creates a 0700 directory, a 0600 key and a 0644 certificate that serve TLS",
   ignore: isWindows,
   async fn() {
     await withTempDir(async (dir) => {
@@ -297,7 +284,7 @@ Deno.test({
   },
 });
 
-Deno.test("ensureCertificate uses an existing pair as it is: same fingerprint, nothing rewritten", async () => {
+Deno.test("ensureCertificate() uses an existing pair as it is: same fingerprint, nothing rewritten", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const first = await ensureCertificate(paths);
@@ -311,7 +298,7 @@ Deno.test("ensureCertificate uses an existing pair as it is: same fingerprint, n
   });
 });
 
-Deno.test("ensureCertificate refuses a certificate without its key and a key without its certificate", async () => {
+Deno.test("ensureCertificate() refuses a certificate without its key and a key without its certificate", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const pair = await createSelfSignedCertificate({ names: NAMES });
@@ -319,7 +306,11 @@ Deno.test("ensureCertificate refuses a certificate without its key and a key wit
     await Deno.writeTextFile(paths.certFile, pair.certPem);
     await assert.rejects(
       ensureCertificate(paths),
-      isCertificateError(`key file ${paths.keyFile} is missing`, `delete ${paths.certFile}`),
+      errorMentioning(
+        CertificateError,
+        `key file ${paths.keyFile} is missing`,
+        `delete ${paths.certFile}`,
+      ),
     );
     assert.equal(await Deno.readTextFile(paths.certFile), pair.certPem, "left as it was");
 
@@ -327,7 +318,8 @@ Deno.test("ensureCertificate refuses a certificate without its key and a key wit
     await Deno.writeTextFile(paths.keyFile, pair.keyPem);
     await assert.rejects(
       ensureCertificate(paths),
-      isCertificateError(
+      errorMentioning(
+        CertificateError,
         `certificate file ${paths.certFile} is missing`,
         `delete ${paths.keyFile}`,
       ),
@@ -336,20 +328,23 @@ Deno.test("ensureCertificate refuses a certificate without its key and a key wit
   });
 });
 
-Deno.test("ensureCertificate refuses files that hold no certificate or no key, naming the file", async () => {
+Deno.test("ensureCertificate() refuses files that hold no certificate or no key, naming the file", async () => {
   await withTempDir(async (dir) => {
     const paths = defaultCertificatePaths(dir);
     const pair = await createSelfSignedCertificate({ names: NAMES });
 
     await Deno.writeTextFile(paths.certFile, "not a certificate\n");
     await Deno.writeTextFile(paths.keyFile, pair.keyPem);
-    await assert.rejects(ensureCertificate(paths), isCertificateError(paths.certFile));
+    await assert.rejects(
+      ensureCertificate(paths),
+      errorMentioning(CertificateError, paths.certFile),
+    );
 
     await Deno.writeTextFile(paths.certFile, pair.certPem);
     await Deno.writeTextFile(paths.keyFile, pair.certPem);
     await assert.rejects(
       ensureCertificate(paths),
-      isCertificateError(paths.keyFile, "no PEM private key"),
+      errorMentioning(CertificateError, paths.keyFile, "no PEM private key"),
     );
   });
 });

@@ -3,7 +3,7 @@ import * as x509 from "@peculiar/x509";
 import { connect } from "../lib/client/client.ts";
 import { HandshakeError, TlsError } from "../lib/errors.ts";
 import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
-import { readUntil, runCli, spawnCli, startServer, text, TOKEN } from "./helpers.ts";
+import { runCli, startCliServer, startServer, text, TOKEN } from "./helpers.ts";
 
 const pair = await createSelfSignedCertificate({ names: ["localhost", "127.0.0.1", "::1"] });
 const tls = { cert: pair.certPem, key: pair.keyPem };
@@ -11,7 +11,7 @@ const tls = { cert: pair.certPem, key: pair.keyPem };
 const openssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
   .output().then((result) => result.success, () => false);
 
-Deno.test("a client that trusts the server's certificate runs commands over TLS", async () => {
+Deno.test("connect() with TLS: a client that trusts the server's certificate runs commands over TLS", async () => {
   await using server = await startServer({ tls });
   await using client = await connect({
     hostname: "127.0.0.1",
@@ -24,7 +24,7 @@ Deno.test("a client that trusts the server's certificate runs commands over TLS"
   assert.equal(stdout.length, 3_000_000);
 });
 
-Deno.test("a certificate the client does not trust is refused with a message that says so", async () => {
+Deno.test("connect() with TLS: a certificate the client does not trust is refused with a message that says so", async () => {
   await using server = await startServer({ tls });
   const stranger = await createSelfSignedCertificate({ names: ["127.0.0.1"] });
   for (const caCerts of [[stranger.certPem], undefined]) {
@@ -36,7 +36,7 @@ Deno.test("a certificate the client does not trust is refused with a message tha
   assert.ok(!server.logs.some((record) => record.message === "authenticated"));
 });
 
-Deno.test("mixing TLS and plaintext fails on both sides with a hint", async () => {
+Deno.test("connect(): mixing TLS and plaintext fails on both sides with a hint", async () => {
   {
     await using server = await startServer({ tls });
     await assert.rejects(
@@ -60,7 +60,7 @@ Deno.test("mixing TLS and plaintext fails on both sides with a hint", async () =
   }
 });
 
-Deno.test("a connection that never starts the TLS handshake is closed at the handshake timeout", async () => {
+Deno.test("serve() with TLS: a connection that never starts the TLS handshake is closed at the handshake timeout", async () => {
   await using server = await startServer({ tls, handshakeTimeout: 0.3 });
   const idle = await Promise.all(
     Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
@@ -83,7 +83,7 @@ Deno.test("a connection that never starts the TLS handshake is closed at the han
 });
 
 Deno.test({
-  name: `openssl s_client negotiates TLS 1.3 and is refused TLS 1.0, 1.1 and 1.2${
+  name: `serve() with TLS: openssl s_client negotiates TLS 1.3 and is refused TLS 1.0, 1.1 and 1.2${
     openssl ? "" : " (skipped: openssl is not installed)"
   }`,
   ignore: !openssl,
@@ -113,10 +113,8 @@ Deno.test("rexec serve --tls makes a certificate on first start that rexec run -
   const config = await Deno.makeTempDir();
   try {
     const env = { XDG_CONFIG_HOME: config };
-    const serve = spawnCli(["serve", "--tls", "--listen", "127.0.0.1:0"], { env });
-    const logReader = serve.stderr.getReader();
-    const log = await readUntil(logReader, /listening address=\S+\s/);
-    const address = log.match(/listening address=(\S+)\s/)![1];
+    const serve = await startCliServer(["--tls"], { env });
+    const { address, log } = serve;
     assert.match(log, /created a TLS certificate .*sha256=([0-9A-F]{2}:){31}[0-9A-F]{2}/);
     const certFile = `${config}/rexec/tls-cert.pem`;
     assert.equal((await Deno.stat(`${config}/rexec/tls-key.pem`)).mode! & 0o777, 0o600);
@@ -135,9 +133,7 @@ Deno.test("rexec serve --tls makes a certificate on first start that rexec run -
     assert.ok(shown.stdoutText.includes(fingerprint), shown.stdoutText);
     assert.match(shown.stdoutText, /rexec run --ca tls-cert\.pem tls:\/\//);
 
-    serve.kill("SIGTERM");
-    logReader.releaseLock();
-    assert.equal((await serve.output()).code, 0);
+    assert.equal((await serve.stop()).code, 0);
   } finally {
     await Deno.remove(config, { recursive: true });
   }
@@ -177,20 +173,14 @@ Deno.test("rexec serve warns when its certificate has expired or is not valid ye
       const pair = await certificateValidBetween(notBefore, notAfter);
       await Deno.writeTextFile(`${dir}/cert.pem`, pair.certPem);
       await Deno.writeTextFile(`${dir}/key.pem`, pair.keyPem, { mode: 0o600 });
-      const serve = spawnCli([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
+      const serve = await startCliServer([
         "--tls-cert",
         `${dir}/cert.pem`,
         "--tls-key",
         `${dir}/key.pem`,
       ]);
-      const logReader = serve.stderr.getReader();
-      const log = await readUntil(logReader, /listening address=\S+\s/);
-      serve.kill("SIGTERM");
-      logReader.releaseLock();
-      assert.equal((await serve.output()).code, 0);
+      const log = serve.log;
+      assert.equal((await serve.stop()).code, 0);
       if (warning === undefined) {
         assert.doesNotMatch(log, /WARN .*certificate/, log);
         continue;

@@ -1,42 +1,14 @@
 import assert from "node:assert/strict";
 import { TokenError } from "../lib/errors.ts";
 import { defaultTokenPath, resolveToken } from "../lib/config/token.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_token_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { errorMentioning, exists, withTempDir } from "./helpers.ts";
 
 async function writeToken(path: string, text: string, mode = 0o600): Promise<void> {
   await Deno.writeTextFile(path, text);
   await Deno.chmod(path, mode);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function isTokenError(...mentions: string[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof TokenError, `not a TokenError: ${error}`);
-    for (const mention of mentions) {
-      assert.ok(error.message.includes(mention), `${error.message} lacks ${mention}`);
-    }
-    return true;
-  };
-}
-
-Deno.test("REXEC_TOKEN wins over --token-file and the default file, trimmed", async () => {
+Deno.test("resolveToken(): REXEC_TOKEN wins over --token-file and the default file, trimmed", async () => {
   await withTempDir(async (dir) => {
     await writeToken(`${dir}/explicit`, "from-the-file-0123456789\n");
     await Deno.mkdir(`${dir}/rexec`);
@@ -55,7 +27,7 @@ Deno.test("REXEC_TOKEN wins over --token-file and the default file, trimmed", as
   });
 });
 
-Deno.test("REXEC_TOKEN is used even when the token file named does not exist", async () => {
+Deno.test("resolveToken(): REXEC_TOKEN is used even when the token file named does not exist", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", "from-the-env-0123"]]);
     const resolved = await resolveToken({ env, tokenFile: `${dir}/missing` });
@@ -63,7 +35,7 @@ Deno.test("REXEC_TOKEN is used even when the token file named does not exist", a
   });
 });
 
-Deno.test("the server does not create the default file when REXEC_TOKEN is set", async () => {
+Deno.test("resolveToken(): the server does not create the default file when REXEC_TOKEN is set", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir], ["REXEC_TOKEN", "from-the-env-0123"]]);
     await resolveToken({ env, createIfMissing: true });
@@ -71,7 +43,7 @@ Deno.test("the server does not create the default file when REXEC_TOKEN is set",
   });
 });
 
-Deno.test("--token-file is read and trimmed, and wins over the default file", async () => {
+Deno.test("resolveToken(): --token-file is read and trimmed, and wins over the default file", async () => {
   await withTempDir(async (dir) => {
     await writeToken(`${dir}/explicit`, "  \n from-the-file-0123456789 \r\n\n");
     await Deno.mkdir(`${dir}/rexec`);
@@ -86,7 +58,7 @@ Deno.test("--token-file is read and trimmed, and wins over the default file", as
   });
 });
 
-Deno.test("without REXEC_TOKEN or --token-file the default file is read", async () => {
+Deno.test("resolveToken(): without REXEC_TOKEN or --token-file the default file is read", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/rexec`);
     await writeToken(`${dir}/rexec/token`, "from-the-default-file-0123\n");
@@ -100,18 +72,21 @@ Deno.test("without REXEC_TOKEN or --token-file the default file is read", async 
   });
 });
 
-Deno.test("an empty or blank token file is a TokenError naming the file", async () => {
+Deno.test("resolveToken(): an empty or blank token file is a TokenError naming the file", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     for (const [name, text] of [["empty", ""], ["blank", " \n\t\r\n"]]) {
       const path = `${dir}/${name}`;
       await writeToken(path, text);
-      await assert.rejects(resolveToken({ env, tokenFile: path }), isTokenError(path, "empty"));
+      await assert.rejects(
+        resolveToken({ env, tokenFile: path }),
+        errorMentioning(TokenError, path, "empty"),
+      );
     }
   });
 });
 
-Deno.test("a token shorter than 16 is a TokenError with advice for where it came from", async () => {
+Deno.test("resolveToken(): a token shorter than 16 is a TokenError with advice for where it came from", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/rexec`);
     await writeToken(`${dir}/rexec/token`, "short-default\n");
@@ -130,12 +105,17 @@ Deno.test("a token shorter than 16 is a TokenError with advice for where it came
     });
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/explicit` }),
-      isTokenError(`token file ${dir}/explicit holds 10 characters`, "put a longer secret in it"),
+      errorMentioning(
+        TokenError,
+        `token file ${dir}/explicit holds 10 characters`,
+        "put a longer secret in it",
+      ),
     );
     for (const createIfMissing of [false, true]) {
       await assert.rejects(
         resolveToken({ env, createIfMissing }),
-        isTokenError(
+        errorMentioning(
+          TokenError,
           `token file ${dir}/rexec/token holds 13 characters`,
           "delete it, and rexec serve makes a random one on its next start",
         ),
@@ -148,39 +128,39 @@ Deno.test("a token shorter than 16 is a TokenError with advice for where it came
   });
 });
 
-Deno.test("a missing --token-file is a TokenError naming the file", async () => {
+Deno.test("resolveToken(): a missing --token-file is a TokenError naming the file", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/nope` }),
-      isTokenError(`${dir}/nope`),
+      errorMentioning(TokenError, `${dir}/nope`),
     );
   });
 });
 
-Deno.test("a missing --token-file is not replaced by a created default file", async () => {
+Deno.test("resolveToken(): a missing --token-file is not replaced by a created default file", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env, tokenFile: `${dir}/nope`, createIfMissing: true }),
-      isTokenError(`${dir}/nope`),
+      errorMentioning(TokenError, `${dir}/nope`),
     );
     assert.equal(await exists(`${dir}/rexec`), false);
   });
 });
 
-Deno.test("a missing default file is a TokenError that names REXEC_TOKEN and the path", async () => {
+Deno.test("resolveToken(): a missing default file is a TokenError that names REXEC_TOKEN and the path", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await assert.rejects(
       resolveToken({ env }),
-      isTokenError("REXEC_TOKEN", "--token-file", `${dir}/rexec/token`),
+      errorMentioning(TokenError, "REXEC_TOKEN", "--token-file", `${dir}/rexec/token`),
     );
     assert.equal(await exists(`${dir}/rexec`), false);
   });
 });
 
-Deno.test("createIfMissing creates a 43-char base64url token, mode 0600, in a 0700 directory", async () => {
+Deno.test("resolveToken() with createIfMissing creates a 43-char base64url token, mode 0600, in a 0700 directory", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", `${dir}/config`]]);
     const path = `${dir}/config/rexec/token`;
@@ -193,7 +173,7 @@ Deno.test("createIfMissing creates a 43-char base64url token, mode 0600, in a 07
   });
 });
 
-Deno.test("createIfMissing returns the existing token unchanged on later calls", async () => {
+Deno.test("resolveToken() with createIfMissing returns the existing token unchanged on later calls", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     const first = await resolveToken({ env, createIfMissing: true });
@@ -210,7 +190,7 @@ Deno.test("createIfMissing returns the existing token unchanged on later calls",
   });
 });
 
-Deno.test("each created token is new", async () => {
+Deno.test("resolveToken(): each created token is new", async () => {
   await withTempDir(async (dir) => {
     const tokens = new Set<string>();
     for (const name of ["a", "b", "c"]) {
@@ -221,7 +201,7 @@ Deno.test("each created token is new", async () => {
   });
 });
 
-Deno.test("a token file others can read gives a warning naming chmod 600 and the path", async () => {
+Deno.test("resolveToken(): a token file others can read gives a warning naming chmod 600 and the path", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     for (const mode of [0o644, 0o640, 0o604]) {
@@ -236,7 +216,7 @@ Deno.test("a token file others can read gives a warning naming chmod 600 and the
   });
 });
 
-Deno.test("a token file others can change gives a warning too, saying what they can do", async () => {
+Deno.test("resolveToken(): a token file others can change gives a warning too, saying what they can do", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     for (
@@ -257,7 +237,7 @@ Deno.test("a token file others can change gives a warning too, saying what they 
   });
 });
 
-Deno.test("a config directory others can write gives a warning naming chmod 700, when the default token is used", async () => {
+Deno.test("resolveToken(): a config directory others can write gives a warning naming chmod 700, when the default token is used", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     await Deno.mkdir(`${dir}/rexec`);
@@ -291,7 +271,7 @@ Deno.test("a config directory others can write gives a warning naming chmod 700,
   });
 });
 
-Deno.test("a token file only its owner can read gives no warning", async () => {
+Deno.test("resolveToken(): a token file only its owner can read gives no warning", async () => {
   await withTempDir(async (dir) => {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);
     for (const mode of [0o600, 0o400]) {
@@ -302,7 +282,7 @@ Deno.test("a token file only its owner can read gives no warning", async () => {
   });
 });
 
-Deno.test("the default path is $XDG_CONFIG_HOME/rexec/token, else $HOME/.config/rexec/token", () => {
+Deno.test("defaultTokenPath(): the default path is $XDG_CONFIG_HOME/rexec/token, else $HOME/.config/rexec/token", () => {
   assert.equal(
     defaultTokenPath(new Map([["XDG_CONFIG_HOME", "/x"], ["HOME", "/h"]])),
     "/x/rexec/token",
@@ -314,12 +294,18 @@ Deno.test("the default path is $XDG_CONFIG_HOME/rexec/token, else $HOME/.config/
   );
 });
 
-Deno.test("with neither XDG_CONFIG_HOME nor HOME there is no default path", async () => {
-  assert.throws(() => defaultTokenPath(new Map()), isTokenError("HOME", "REXEC_TOKEN"));
-  await assert.rejects(resolveToken({ env: new Map() }), isTokenError("REXEC_TOKEN"));
+Deno.test("defaultTokenPath(): with neither XDG_CONFIG_HOME nor HOME there is no default path", async () => {
+  assert.throws(
+    () => defaultTokenPath(new Map()),
+    errorMentioning(TokenError, "HOME", "REXEC_TOKEN"),
+  );
+  await assert.rejects(
+    resolveToken({ env: new Map() }),
+    errorMentioning(TokenError, "REXEC_TOKEN"),
+  );
 });
 
-Deno.test("servers creating the token file at the same moment agree on one complete token", async () => {
+Deno.test("resolveToken(): servers creating the token file at the same moment agree on one complete token", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const env = new Map([["XDG_CONFIG_HOME", dir]]);

@@ -24,7 +24,7 @@ const PASSWD = [
   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\r",
 ].join("\n");
 
-Deno.test("root is found by name in the system's /etc/passwd", async () => {
+Deno.test("lookupUser(): root is found by name in the system's /etc/passwd", async () => {
   const root = await lookupUser("root");
   assert.equal(root.name, "root");
   assert.equal(root.uid, 0);
@@ -33,7 +33,7 @@ Deno.test("root is found by name in the system's /etc/passwd", async () => {
   assert.equal(typeof root.shell, "string");
 });
 
-Deno.test("a numeric name is a uid", async () => {
+Deno.test("lookupUser(): a numeric name is a uid", async () => {
   assert.equal((await lookupUser("0")).name, "root");
   await withPasswd(PASSWD, async (passwdFile) => {
     assert.deepEqual(await lookupUser("65534", { passwdFile }), {
@@ -46,7 +46,7 @@ Deno.test("a numeric name is a uid", async () => {
   });
 });
 
-Deno.test("the first matching line wins and malformed lines are skipped", async () => {
+Deno.test("lookupUser(): the first matching line wins and malformed lines are skipped", async () => {
   await withPasswd(PASSWD, async (passwdFile) => {
     assert.deepEqual(await lookupUser("alice", { passwdFile }), {
       name: "alice",
@@ -61,7 +61,7 @@ Deno.test("the first matching line wins and malformed lines are skipped", async 
   });
 });
 
-Deno.test("an unknown name or uid is an UnknownUserError that says so", async () => {
+Deno.test("lookupUser(): an unknown name or uid is an UnknownUserError that says so", async () => {
   await assert.rejects(lookupUser("no-such-user-rexec"), (error) => {
     assert.ok(error instanceof UnknownUserError);
     assert.ok(error instanceof RexecError);
@@ -76,7 +76,7 @@ Deno.test("an unknown name or uid is an UnknownUserError that says so", async ()
   });
 });
 
-Deno.test("an unreadable passwd file is a UserLookupError, not an unknown user", async () => {
+Deno.test("lookupUser(): an unreadable passwd file is a UserLookupError, not an unknown user", async () => {
   await assert.rejects(lookupUser("root", { passwdFile: "/nonexistent/passwd" }), (error) => {
     assert.ok(error instanceof UserLookupError);
     assert.ok(!(error instanceof UnknownUserError));

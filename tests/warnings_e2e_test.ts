@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import { readUntil, runCli, spawnCli, startServer, TOKEN } from "./helpers.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rexec_warnings_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { runCli, startCliServer, startServer, TOKEN, withTempDir } from "./helpers.ts";
 
 Deno.test("rexec run warns once on stderr when others can read or change its token file, and runs the command", async () => {
   await using server = await startServer();
@@ -50,22 +41,16 @@ Deno.test("rexec run and rexec serve warn when others can write the config direc
     const client = await runCli(["run", "-n", server.address, "--", "true"], { token: null, env });
     assert.deepEqual([client.code, client.stderrText], [0, `rexec: warning: ${warning}\n`]);
 
-    const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"], { token: null, env });
-    const logReader = serve.stderr.getReader();
-    const log = await readUntil(logReader, /listening address=\S+\s/);
-    serve.kill("SIGTERM");
-    logReader.releaseLock();
-    assert.equal((await serve.output()).code, 0);
+    const serve = await startCliServer([], { token: null, env });
+    const log = serve.log;
+    assert.equal((await serve.stop()).code, 0);
     assert.equal(log.split("\n").filter((line) => line.includes(warning)).length, 1, log);
     assert.match(log, new RegExp(` WARN config directory ${configDir} `));
 
     // With the token from REXEC_TOKEN, the directory still matters to --tls: its certificate.
-    const tls = spawnCli(["serve", "--tls", "--listen", "127.0.0.1:0"], { env });
-    const tlsReader = tls.stderr.getReader();
-    const tlsLog = await readUntil(tlsReader, /listening address=\S+\s/);
-    tls.kill("SIGTERM");
-    tlsReader.releaseLock();
-    assert.equal((await tls.output()).code, 0);
+    const tls = await startCliServer(["--tls"], { env });
+    const tlsLog = tls.log;
+    assert.equal((await tls.stop()).code, 0);
     assert.equal(tlsLog.split("\n").filter((line) => line.includes(warning)).length, 1, tlsLog);
 
     await Deno.chmod(configDir, 0o700);
