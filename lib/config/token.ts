@@ -6,6 +6,7 @@
  * @module
  */
 
+import { randomBase64url } from "../util/base64url.ts";
 import { joinPath, parentDir } from "../util/paths.ts";
 import { TokenError } from "../errors.ts";
 
@@ -132,6 +133,9 @@ export function defaultConfigDir(env: Environment = Deno.env): string {
   return joinPath(configHome, "rexec");
 }
 
+/** Random bytes in a token rexec makes. */
+const TOKEN_BYTES = 32;
+
 /**
  * A new random token: 32 bytes from the system CSPRNG as base64url text, so
  * it can be pasted into `REXEC_TOKEN` anywhere.
@@ -144,10 +148,7 @@ export function defaultConfigDir(env: Environment = Deno.env): string {
  * ```
  */
 export function generateToken(): string {
-  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
+  return randomBase64url(TOKEN_BYTES);
 }
 
 /**
