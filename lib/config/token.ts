@@ -7,6 +7,7 @@
  */
 
 import { randomBase64url } from "../util/base64url.ts";
+import { writeFileExclusive } from "../util/files.ts";
 import { joinPath, parentDir } from "../util/paths.ts";
 import { TokenError } from "../errors.ts";
 
@@ -295,23 +296,16 @@ async function createTokenFile(
   path: string,
 ): Promise<ResolvedToken | undefined> {
   const token = generateToken();
-  const draft = `${path}.${crypto.randomUUID()}.tmp`;
   try {
     await Deno.mkdir(parentDir(path), { recursive: true, mode: 0o700 });
-    await Deno.writeTextFile(draft, `${token}\n`, { createNew: true, mode: 0o600 });
-    // The complete file appears under its name at once, or not at all when
-    // another server got there first: no reader ever sees it half written.
-    await Deno.link(draft, path);
+    // Another server starting at the same moment may get there first; no
+    // reader ever sees the file half written.
+    if (!await writeFileExclusive(path, `${token}\n`, { mode: 0o600 })) return undefined;
   } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return undefined;
     throw new TokenError(
       `cannot create token file ${path}: ${(error as Error).message}`,
       { cause: error },
     );
-  } finally {
-    await Deno.remove(draft).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
   }
   return { token, source: path, created: true, warnings: [] };
 }
