@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
+
 /**
  * Base class of every error rexec raises on purpose.
  *
@@ -43,10 +45,10 @@ export class RexecError extends Error {
  */
 export class ProtocolError extends RexecError {
   /** Machine-readable code sent to the peer in an ERROR frame. */
-  readonly code: string;
+  readonly code: ErrorCode;
 
   /** Creates a protocol error with an ERROR-frame code (default `protocol_error`). */
-  constructor(message: string, code = "protocol_error", options?: ErrorOptions) {
+  constructor(message: string, code: ErrorCode = ErrorCode.ProtocolError, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
@@ -74,7 +76,7 @@ export class FrameTooLargeError extends ProtocolError {
   constructor(length: number, limit: number) {
     super(
       `frame of ${length} bytes exceeds the limit of ${limit} bytes`,
-      "frame_too_large",
+      ErrorCode.FrameTooLarge,
     );
     this.length = length;
     this.limit = limit;
@@ -97,7 +99,7 @@ export class TruncatedFrameError extends ProtocolError {
   constructor(received: number, expected: number) {
     super(
       `connection closed in the middle of a frame (${received} of ${expected} bytes received)`,
-      "truncated_frame",
+      ErrorCode.TruncatedFrame,
     );
   }
 }
@@ -168,11 +170,11 @@ export class TlsError extends ConnectionError {}
  * ```
  */
 export class RemoteError extends RexecError {
-  /** The machine-readable code the server sent. */
-  readonly code: string;
+  /** The machine-readable code the server sent, known to this release or not. */
+  readonly code: ReceivedErrorCode;
 
   /** Creates the error from the code and message of an ERROR frame. */
-  constructor(code: string, message: string) {
+  constructor(code: ReceivedErrorCode, message: string) {
     super(message);
     this.code = code;
   }

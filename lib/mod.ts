@@ -64,6 +64,7 @@ export {
   silentLogger,
 } from "./util/log.ts";
 export type { ExecRequest, ExitReason } from "./protocol/messages.ts";
+export { ErrorCode, isErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
 export {
   type RemoteOutput,
   RemoteProcess,

@@ -12,10 +12,11 @@ const LIB = new URL("../lib/", import.meta.url);
 /**
  * What each layer may import, besides itself. A layer is a folder of lib/;
  * `errors` and `version` are the two files at lib/'s top that every layer
- * may use.
+ * may use. `errors` takes its codes from the protocol's leaf modules only
+ * (see ERRORS_MAY_IMPORT).
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  errors: [],
+  errors: ["protocol"],
   version: [],
   util: ["errors"],
   protocol: ["errors", "util"],
@@ -62,7 +63,15 @@ const PARSER_MAY_IMPORT = new Set([
 ]);
 
 /** Leaf modules of constants, which import nothing at all. */
-const LEAVES = ["client/defaults.ts", "server/defaults.ts", "errors.ts", "version.ts"];
+const LEAVES = [
+  "client/defaults.ts",
+  "server/defaults.ts",
+  "protocol/error_code.ts",
+  "version.ts",
+];
+
+/** The modules errors.ts may import: the codes its errors carry, leaves that import nothing. */
+const ERRORS_MAY_IMPORT = ["protocol/error_code.ts"];
 
 interface Import {
   /** The importing module, relative to lib/. */
@@ -163,9 +172,18 @@ Deno.test("architecture: the command-line parser loads no client or server code"
   assert.deepEqual(found, []);
 });
 
-Deno.test("architecture: the defaults modules, errors and version import nothing", () => {
+Deno.test("architecture: the defaults modules, the code lists and version import nothing", () => {
   const found = violations((use) =>
     LEAVES.includes(use.from) ? "a leaf module imports nothing" : undefined
+  );
+  assert.deepEqual(found, []);
+});
+
+Deno.test("architecture: errors.ts imports only the protocol's lists of codes", () => {
+  const found = violations((use) =>
+    use.from === "errors.ts" && !ERRORS_MAY_IMPORT.includes(use.to)
+      ? "errors.ts, which every layer imports, may import only leaf modules of codes"
+      : undefined
   );
   assert.deepEqual(found, []);
 });

@@ -18,6 +18,7 @@ import {
   SessionBusyError,
   TlsError,
 } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
 import { FrameReader } from "../transport/frame_reader.ts";
 import { sendFarewell } from "../transport/farewell.ts";
@@ -189,7 +190,7 @@ function describeConnectFailure(error: unknown, where: string): unknown {
   if (error instanceof ProtocolError) {
     return new HandshakeError(
       `${where} is not a rexec server: ${error.message}`,
-      "not_rexec",
+      ErrorCode.NotRexec,
       { cause: error },
     );
   }

@@ -9,6 +9,7 @@
 
 import { settlesWithin } from "../util/deadline.ts";
 import { ProtocolError, SpawnError } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { FrameType } from "../protocol/frame.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import {
@@ -256,7 +257,7 @@ export class ServerCommand {
     if (bytes.length > this.#stdinCredit) {
       throw new ProtocolError(
         `client sent ${bytes.length} stdin bytes with only ${this.#stdinCredit} left in its window`,
-        "window_exceeded",
+        ErrorCode.WindowExceeded,
       );
     }
     this.#stdinCredit -= bytes.length;
