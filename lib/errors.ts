@@ -6,6 +6,7 @@
  */
 
 import { ErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
+import type { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "./protocol/exit_status.ts";
 
 /**
  * Base class of every error rexec raises on purpose.
@@ -228,8 +229,9 @@ export class UsageError extends RexecError {}
 
 /**
  * A command could not be started. `exitCode` follows the shell convention:
- * 127 when the program does not exist, 126 when it exists but cannot be run
- * (or its working directory is unusable).
+ * {@link EXIT_NOT_FOUND} (127) when the program does not exist,
+ * {@link EXIT_CANNOT_EXECUTE} (126) when it exists but cannot be run (or its
+ * working directory is unusable).
  *
  * @example
  * ```ts
@@ -240,11 +242,15 @@ export class UsageError extends RexecError {}
  * ```
  */
 export class SpawnError extends RexecError {
-  /** 126 or 127. */
-  readonly exitCode: 126 | 127;
+  /** {@link EXIT_NOT_FOUND} or {@link EXIT_CANNOT_EXECUTE}. */
+  readonly exitCode: typeof EXIT_NOT_FOUND | typeof EXIT_CANNOT_EXECUTE;
 
   /** Creates the error with its exit code and a message for the user. */
-  constructor(exitCode: 126 | 127, message: string, options?: ErrorOptions) {
+  constructor(
+    exitCode: typeof EXIT_NOT_FOUND | typeof EXIT_CANNOT_EXECUTE,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.exitCode = exitCode;
   }

@@ -66,18 +66,18 @@ export {
 export type { ExecRequest, ExitReason } from "./protocol/messages.ts";
 export { ErrorCode, isErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
 export {
+  EXIT_BUSY,
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_REFUSED,
+} from "./protocol/exit_status.ts";
+export {
   type RemoteOutput,
   RemoteProcess,
   type RemoteStatus,
   type SpawnOptions,
 } from "./client/remote_process.ts";
-export {
-  type CommandSlots,
-  type ExecPolicy,
-  EXIT_BUSY,
-  EXIT_REFUSED,
-  type RunAs,
-} from "./server/command.ts";
+export { type CommandSlots, type ExecPolicy, type RunAs } from "./server/command.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,

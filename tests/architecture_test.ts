@@ -67,11 +67,12 @@ const LEAVES = [
   "client/defaults.ts",
   "server/defaults.ts",
   "protocol/error_code.ts",
+  "protocol/exit_status.ts",
   "version.ts",
 ];
 
 /** The modules errors.ts may import: the codes its errors carry, leaves that import nothing. */
-const ERRORS_MAY_IMPORT = ["protocol/error_code.ts"];
+const ERRORS_MAY_IMPORT = ["protocol/error_code.ts", "protocol/exit_status.ts"];
 
 interface Import {
   /** The importing module, relative to lib/. */

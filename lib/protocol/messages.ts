@@ -12,6 +12,7 @@
 
 import { HandshakeError, ProtocolError } from "../errors.ts";
 import { ErrorCode, type ReceivedErrorCode } from "./error_code.ts";
+import { EXIT_STATUS_MAX } from "./exit_status.ts";
 import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 
 /** The protocol version this build speaks. */
@@ -462,7 +463,9 @@ export function decodeSignalRequest(body: Uint8Array): SignalRequest {
 export function decodeExitReport(body: Uint8Array): ExitReport {
   const fields = parseObject(body, "EXIT");
   const code = requireInteger(fields, "code", "EXIT");
-  if (code > 255) throw new ProtocolError(`EXIT code ${code} is above 255`);
+  if (code > EXIT_STATUS_MAX) {
+    throw new ProtocolError(`EXIT code ${code} is above ${EXIT_STATUS_MAX}`);
+  }
   const { signal, reason, message } = fields;
   if (signal !== null && !(typeof signal === "string" && /^SIG[A-Z0-9]+$/.test(signal))) {
     throw new ProtocolError("EXIT signal must be a signal name or null");

@@ -10,6 +10,7 @@
 import { settlesWithin } from "../util/deadline.ts";
 import { ProtocolError, SpawnError } from "../errors.ts";
 import { ErrorCode } from "../protocol/error_code.ts";
+import { EXIT_BUSY, EXIT_REFUSED } from "../protocol/exit_status.ts";
 import { FrameType } from "../protocol/frame.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import {
@@ -26,32 +27,6 @@ import { directoryProblem, type GroupProcess, shellArgv, spawnProcess } from "./
 export type EndReason =
   | Exclude<ExitReason, "spawn_failed" | "refused" | "busy">
   | "disconnected";
-
-/**
- * Exit status reported for a command the server refused to run: its policy
- * does not allow it, or the request is over a limit.
- *
- * @example
- * ```ts
- * import { EXIT_REFUSED } from "./command.ts";
- *
- * console.assert(EXIT_REFUSED === 125);
- * ```
- */
-export const EXIT_REFUSED = 125;
-
-/**
- * Exit status reported for a command not run because the server already
- * runs as many commands as it allows.
- *
- * @example
- * ```ts
- * import { EXIT_BUSY } from "./command.ts";
- *
- * console.assert(EXIT_BUSY === 255);
- * ```
- */
-export const EXIT_BUSY = 255;
 
 /**
  * Decides whether a request may run, and with which program file.

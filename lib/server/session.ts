@@ -22,6 +22,7 @@ import { closeQuietly } from "../util/close_quietly.ts";
 import { settlesWithin } from "../util/deadline.ts";
 import { AuthenticationError, ProtocolError } from "../errors.ts";
 import { ErrorCode } from "../protocol/error_code.ts";
+import { EXIT_REFUSED } from "../protocol/exit_status.ts";
 import {
   type Frame,
   FrameType,
@@ -46,7 +47,6 @@ import {
   type CommandOutcome,
   type CommandSlots,
   type ExecPolicy,
-  EXIT_REFUSED,
   type RunAs,
   ServerCommand,
 } from "./command.ts";
