@@ -1,15 +1,17 @@
 /**
  * The codes rexec gives, each written once: the ERROR codes against
- * docs/PROTOCOL.md, and a code from a newer peer carried through rather
- * than refused.
+ * docs/PROTOCOL.md, the exit statuses against `--help` and README, and a
+ * code from a newer peer carried through rather than refused.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { EXIT_STATUS_TABLE, helpText } from "../lib/cli/help.ts";
 import { connect } from "../lib/client/client.ts";
 import { RemoteError } from "../lib/errors.ts";
 import { ErrorCode, isErrorCode } from "../lib/protocol/error_code.ts";
+import * as exitStatus from "../lib/protocol/exit_status.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "../lib/protocol/frame.ts";
 import {
   decodeErrorReport,
@@ -34,6 +36,31 @@ async function tableAfter(file: string, heading: RegExp): Promise<string[][]> {
     rows.push(lines[index].split("|").slice(1, -1).map((cell) => cell.trim()));
   }
   return rows;
+}
+
+/**
+ * The statuses rexec reports beside the command's own, from the constants:
+ * signals as `128+N`; the largest status there is is a bound, not one.
+ */
+function statusesFromConstants(): Set<string> {
+  const statuses = new Set<string>();
+  for (const [name, value] of Object.entries(exitStatus)) {
+    if (typeof value !== "number" || name === "EXIT_STATUS_MAX") continue;
+    statuses.add(name === "EXIT_SIGNAL_BASE" ? `${value}+N` : `${value}`);
+  }
+  return statuses;
+}
+
+/** The statuses in the exit-status table of a help text. */
+function statusesInHelp(text: string): string[] {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => /^Exit status/.test(line));
+  assert.notEqual(start, -1, "the help has no exit-status table");
+  const statuses: string[] = [];
+  for (let index = start + 1; /^ {2}\S/.test(lines[index] ?? ""); index++) {
+    statuses.push(lines[index].trim().split(/\s+/)[0]);
+  }
+  return statuses;
 }
 
 Deno.test("ErrorCode: docs/PROTOCOL.md's table lists exactly the codes rexec sends", async () => {
@@ -89,4 +116,21 @@ Deno.test("connect() rejects with a RemoteError carrying a code this release doe
     return true;
   });
   await served;
+});
+
+Deno.test("helpText(): the exit-status table lists exactly the statuses of exit_status.ts", () => {
+  const expected = statusesFromConstants();
+  assert.deepEqual(new Set(EXIT_STATUS_TABLE.map(([status]) => status)), expected);
+  for (const topic of [undefined, "run"] as const) {
+    const shown = statusesInHelp(helpText(topic));
+    assert.equal(new Set(shown).size, shown.length, `${topic ?? "overview"}: a status twice`);
+    assert.deepEqual(new Set(shown), expected, `${topic ?? "overview"} help`);
+  }
+});
+
+Deno.test("README: the exit-status table lists the statuses --help shows", async () => {
+  const rows = await tableAfter("README.md", /^#+ Exit status/);
+  const statuses = rows.map(([status]) => status).filter((status) => !status.startsWith("0"));
+  assert.equal(new Set(statuses).size, statuses.length, "a status is listed twice");
+  assert.deepEqual(new Set(statuses), statusesFromConstants());
 });
