@@ -32,13 +32,8 @@ export {
   openAuditLog,
 } from "./server/audit.ts";
 export type { AuditFailMode } from "./server/audit_trail.ts";
-export {
-  Client,
-  connect,
-  type ConnectOptions,
-  DEFAULT_CONNECT_TIMEOUT,
-  DEFAULT_KEEPALIVE,
-} from "./client/client.ts";
+export { Client, connect, type ConnectOptions } from "./client/client.ts";
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./client/defaults.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -78,17 +73,14 @@ export {
   type SpawnOptions,
 } from "./client/remote_process.ts";
 export { type CommandSlots, type ExecPolicy, type RunAs } from "./server/command.ts";
+export { requireSafeTransport, serve, type ServeOptions, type Server } from "./server/server.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
-  requireSafeTransport,
-  serve,
-  type ServeOptions,
-  type Server,
-} from "./server/server.ts";
+} from "./server/defaults.ts";
 export {
   defaultConfigDir,
   defaultTokenPath,

@@ -40,8 +40,6 @@ import {
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
 import { authenticate } from "./handshake.ts";
 
-export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
-
 /** What #nextFrame's race yields when the heartbeat starts first. */
 const HEARTBEAT_STARTED = Symbol("heartbeat started");
 

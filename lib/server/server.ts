@@ -38,14 +38,6 @@ import {
   DEFAULT_STDIN_WINDOW,
 } from "./defaults.ts";
 
-export {
-  DEFAULT_HOSTNAME,
-  DEFAULT_KILL_GRACE,
-  DEFAULT_LIMITS,
-  DEFAULT_MAX_TIMEOUT,
-  DEFAULT_STDIN_WINDOW,
-} from "./defaults.ts";
-
 /** Pause after a failed accept before the next. */
 const ACCEPT_RETRY_MS = 100;
 
