@@ -55,9 +55,8 @@ export const EXIT_STATUS_TABLE: readonly (readonly [status: string, meaning: str
   ],
 ];
 
-const EXIT_STATUSES = EXIT_STATUS_TABLE.map(([status, meaning]) =>
-  `  ${status.padEnd(7)}${meaning}`
-)
+const EXIT_STATUSES = EXIT_STATUS_TABLE
+  .map(([status, meaning]) => `  ${status.padEnd(7)}${meaning}`)
   .join("\n");
 
 const OVERVIEW = `rexec ${VERSION}: run commands on another machine, from scripts and by hand
