@@ -6,8 +6,9 @@
  */
 
 import { parseCli } from "./lib/cli/args.ts";
-import { EXIT_REXEC_FAILED, printError } from "./lib/cli/terminal.ts";
+import { printError } from "./lib/cli/terminal.ts";
 import { RexecError, UsageError } from "./lib/errors.ts";
+import { EXIT_REXEC_FAILED } from "./lib/protocol/exit_status.ts";
 import { VERSION } from "./lib/version.ts";
 
 /**

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { ErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
+import type { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "./protocol/exit_status.ts";
+
 /**
  * Base class of every error rexec raises on purpose.
  *
@@ -54,10 +57,10 @@ export class RexecError extends Error {
  */
 export class ProtocolError extends RexecError {
   /** Machine-readable code sent to the peer in an ERROR frame. */
-  readonly code: string;
+  readonly code: ErrorCode;
 
   /** Creates a protocol error with an ERROR-frame code (default `protocol_error`). */
-  constructor(message: string, code = "protocol_error", options?: ErrorOptions) {
+  constructor(message: string, code: ErrorCode = ErrorCode.ProtocolError, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
@@ -92,7 +95,7 @@ export class FrameTooLargeError extends ProtocolError {
   constructor(length: number, limit: number) {
     super(
       `frame of ${length} bytes exceeds the limit of ${limit} bytes`,
-      "frame_too_large",
+      ErrorCode.FrameTooLarge,
     );
     this.length = length;
     this.limit = limit;
@@ -127,7 +130,7 @@ export class TruncatedFrameError extends ProtocolError {
   constructor(received: number, expected: number) {
     super(
       `connection closed in the middle of a frame (${received} of ${expected} bytes received)`,
-      "truncated_frame",
+      ErrorCode.TruncatedFrame,
     );
   }
 }
@@ -255,11 +258,11 @@ export class TlsError extends ConnectionError {}
  * ```
  */
 export class RemoteError extends RexecError {
-  /** The machine-readable code the server sent. */
-  readonly code: string;
+  /** The machine-readable code the server sent, known to this release or not. */
+  readonly code: ReceivedErrorCode;
 
   /** Creates the error from the code and message of an ERROR frame. */
-  constructor(code: string, message: string) {
+  constructor(code: ReceivedErrorCode, message: string) {
     super(message);
     this.code = code;
   }
@@ -339,8 +342,9 @@ export class UsageError extends RexecError {}
 
 /**
  * A command could not be started. `exitCode` follows the shell convention:
- * 127 when the program does not exist, 126 when it exists but cannot be run
- * (or its working directory is unusable).
+ * {@link EXIT_NOT_FOUND} (127) when the program does not exist,
+ * {@link EXIT_CANNOT_EXECUTE} (126) when it exists but cannot be run (or its
+ * working directory is unusable).
  *
  * @example
  * ```ts
@@ -362,11 +366,15 @@ export class UsageError extends RexecError {}
  * ```
  */
 export class SpawnError extends RexecError {
-  /** 126 or 127. */
-  readonly exitCode: 126 | 127;
+  /** {@link EXIT_NOT_FOUND} or {@link EXIT_CANNOT_EXECUTE}. */
+  readonly exitCode: typeof EXIT_NOT_FOUND | typeof EXIT_CANNOT_EXECUTE;
 
   /** Creates the error with its exit code and a message for the user. */
-  constructor(exitCode: 126 | 127, message: string, options?: ErrorOptions) {
+  constructor(
+    exitCode: typeof EXIT_NOT_FOUND | typeof EXIT_CANNOT_EXECUTE,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.exitCode = exitCode;
   }

@@ -34,13 +34,8 @@ export {
   openAuditLog,
 } from "./server/audit.ts";
 export type { AuditFailMode } from "./server/audit_trail.ts";
-export {
-  Client,
-  connect,
-  type ConnectOptions,
-  DEFAULT_CONNECT_TIMEOUT,
-  DEFAULT_KEEPALIVE,
-} from "./client/client.ts";
+export { Client, connect, type ConnectOptions } from "./client/client.ts";
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./client/defaults.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -66,30 +61,28 @@ export {
   silentLogger,
 } from "./util/log.ts";
 export type { ExecRequest, ExitReason } from "./protocol/messages.ts";
+export { ErrorCode, isErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
+export {
+  EXIT_BUSY,
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_REFUSED,
+} from "./protocol/exit_status.ts";
 export {
   type RemoteOutput,
   RemoteProcess,
   type RemoteStatus,
   type SpawnOptions,
 } from "./client/remote_process.ts";
-export {
-  type CommandSlots,
-  type ExecPolicy,
-  EXIT_BUSY,
-  EXIT_REFUSED,
-  type RunAs,
-} from "./server/command.ts";
+export { type CommandSlots, type ExecPolicy, type RunAs } from "./server/command.ts";
+export { requireSafeTransport, serve, type ServeOptions, type Server } from "./server/server.ts";
 export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
   DEFAULT_MAX_TIMEOUT,
   DEFAULT_STDIN_WINDOW,
-  requireSafeTransport,
-  serve,
-  type ServeOptions,
-  type Server,
-} from "./server/server.ts";
+} from "./server/defaults.ts";
 export {
   defaultConfigDir,
   defaultTokenPath,

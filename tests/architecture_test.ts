@@ -12,13 +12,14 @@ const LIB = new URL("../lib/", import.meta.url);
 /**
  * What each layer may import, besides itself. A layer is a folder of lib/;
  * `errors` and `version` are the two files at lib/'s top that every layer
- * may use.
+ * may use. `errors` takes its codes from the protocol's leaf modules only
+ * (see ERRORS_MAY_IMPORT).
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  errors: [],
+  errors: ["protocol"],
   version: [],
   util: ["errors"],
-  protocol: ["errors"],
+  protocol: ["errors", "util"],
   config: ["errors", "util"],
   transport: ["errors", "util", "protocol"],
   tls: ["errors", "util", "transport"],
@@ -62,7 +63,16 @@ const PARSER_MAY_IMPORT = new Set([
 ]);
 
 /** Leaf modules of constants, which import nothing at all. */
-const LEAVES = ["client/defaults.ts", "server/defaults.ts", "errors.ts", "version.ts"];
+const LEAVES = [
+  "client/defaults.ts",
+  "server/defaults.ts",
+  "protocol/error_code.ts",
+  "protocol/exit_status.ts",
+  "version.ts",
+];
+
+/** The modules errors.ts may import: the codes its errors carry, leaves that import nothing. */
+const ERRORS_MAY_IMPORT = ["protocol/error_code.ts", "protocol/exit_status.ts"];
 
 interface Import {
   /** The importing module, relative to lib/. */
@@ -163,16 +173,33 @@ Deno.test("architecture: the command-line parser loads no client or server code"
   assert.deepEqual(found, []);
 });
 
-Deno.test("architecture: the defaults modules, errors and version import nothing", () => {
+Deno.test("architecture: the defaults modules, the code lists and version import nothing", () => {
   const found = violations((use) =>
     LEAVES.includes(use.from) ? "a leaf module imports nothing" : undefined
   );
   assert.deepEqual(found, []);
 });
 
-Deno.test("architecture: protocol/ imports nothing but errors and npm-free code", () => {
+Deno.test("architecture: errors.ts imports only the protocol's lists of codes", () => {
   const found = violations((use) =>
-    layerOf(use.from) === "protocol" && !use.to.endsWith(".ts") ? "the codec is pure" : undefined
+    use.from === "errors.ts" && !ERRORS_MAY_IMPORT.includes(use.to)
+      ? "errors.ts, which every layer imports, may import only leaf modules of codes"
+      : undefined
   );
+  assert.deepEqual(found, []);
+});
+
+/** The helpers of util/ that the codec may use: pure functions, no I/O. */
+const PROTOCOL_MAY_IMPORT_FROM_UTIL = ["util/base64url.ts"];
+
+Deno.test("architecture: protocol/ imports no npm code, and of util/ only its pure helpers", () => {
+  const found = violations((use) => {
+    if (layerOf(use.from) !== "protocol") return undefined;
+    if (!use.to.endsWith(".ts")) return "the codec is pure";
+    if (layerOf(use.to) === "util" && !PROTOCOL_MAY_IMPORT_FROM_UTIL.includes(use.to)) {
+      return "the codec uses only util's pure helpers";
+    }
+    return undefined;
+  });
   assert.deepEqual(found, []);
 });

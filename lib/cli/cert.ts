@@ -12,6 +12,7 @@ import {
   ensureCertificate,
 } from "../tls/certificate.ts";
 import { defaultConfigDir } from "../config/token.ts";
+import { removeIfExists } from "../util/files.ts";
 import type { CertConfig } from "./args.ts";
 
 /**
@@ -32,11 +33,7 @@ import type { CertConfig } from "./args.ts";
 export async function runCert(config: CertConfig): Promise<number> {
   const paths = defaultCertificatePaths(defaultConfigDir());
   if (config.force) {
-    for (const file of [paths.certFile, paths.keyFile]) {
-      await Deno.remove(file).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
-    }
+    for (const file of [paths.certFile, paths.keyFile]) await removeIfExists(file);
   }
   const names = [...defaultCertificateNames(), ...config.names];
   const pair = await ensureCertificate({ ...paths, names });

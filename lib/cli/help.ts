@@ -4,10 +4,60 @@
  * @module
  */
 
+import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  EXIT_CANNOT_EXECUTE,
+  EXIT_INTERRUPTED,
+  EXIT_NOT_FOUND,
+  EXIT_REFUSED,
+  EXIT_REXEC_FAILED,
+  EXIT_SIGNAL_BASE,
+  EXIT_STDOUT_CLOSED,
+  EXIT_TIMED_OUT,
+} from "../protocol/exit_status.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../protocol/frame.ts";
+import { DEFAULT_PRE_AUTH_RATE } from "../server/audit_trail.ts";
+import { DEFAULT_MAX_DELAY_FACTOR, DEFAULT_MAX_HELD } from "../server/auth_throttle.ts";
+import {
+  DEFAULT_HOSTNAME,
+  DEFAULT_KILL_GRACE,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_TIMEOUT,
+} from "../server/defaults.ts";
 import { DEFAULT_PORT } from "../transport/address.ts";
-import { DEFAULT_LIMITS } from "../server/defaults.ts";
+import { DEFAULT_MISSES_ALLOWED } from "../transport/heartbeat.ts";
 import { VERSION } from "../version.ts";
 import type { Mode } from "./args.ts";
+
+/**
+ * The statuses `rexec run` exits with besides the remote command's own, and
+ * what each means: the table `--help` shows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT_STATUS_TABLE } from "./help.ts";
+ *
+ * assert.ok(EXIT_STATUS_TABLE.some(([status]) => status === "127"));
+ * ```
+ */
+export const EXIT_STATUS_TABLE: readonly (readonly [status: string, meaning: string])[] = [
+  [`${EXIT_SIGNAL_BASE}+N`, "it died of signal N"],
+  [`${EXIT_TIMED_OUT}`, "--timeout (or the server's maximum run time) ended it"],
+  [`${EXIT_REFUSED}`, "the server's policy or limits refused it"],
+  [`${EXIT_CANNOT_EXECUTE}`, "it could not be executed (or --cwd is unusable)"],
+  [`${EXIT_NOT_FOUND}`, "it was not found"],
+  [`${EXIT_INTERRUPTED}`, "Ctrl-C (the remote command is terminated first)"],
+  [`${EXIT_STDOUT_CLOSED}`, "local stdout or stderr was closed"],
+  [
+    `${EXIT_REXEC_FAILED}`,
+    "rexec failed: connection, authentication, protocol, usage, server busy",
+  ],
+];
+
+const EXIT_STATUSES = EXIT_STATUS_TABLE
+  .map(([status, meaning]) => `  ${status.padEnd(7)}${meaning}`)
+  .join("\n");
 
 const OVERVIEW = `rexec ${VERSION}: run commands on another machine, from scripts and by hand
 
@@ -23,10 +73,8 @@ The port defaults to ${DEFAULT_PORT}. Both ends share a token: REXEC_TOKEN, or
 --token-file FILE, or ~/.config/rexec/token (created by rexec serve).
 HOST as tls://HOST[:PORT] (or --tls) connects with TLS.
 
-Exit status of run: the remote command's; 128+N when it died of signal N;
-124 when --timeout ended it; 125 when the server's policy refused it;
-126/127 when it could not be started; 130 after Ctrl-C; 141 when local
-stdout was closed; 255 when rexec itself failed.
+Exit status of run: the remote command's, or
+${EXIT_STATUSES}
 `;
 
 const SERVE = `Usage: rexec serve [OPTIONS]
@@ -36,8 +84,8 @@ rexec runs as. Logs to stderr. SIGINT or SIGTERM: stop, end running
 commands, exit 0. SIGHUP with --audit-log FILE: reopen FILE (log rotation).
 
 Options:
-  -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:${DEFAULT_PORT});
-                             IPv6 as [::1]:${DEFAULT_PORT}; a port alone: 127.0.0.1:PORT;
+  -l, --listen HOST:PORT     address to listen on (default ${DEFAULT_HOSTNAME}:${DEFAULT_PORT});
+                             IPv6 as [::1]:${DEFAULT_PORT}; a port alone: ${DEFAULT_HOSTNAME}:PORT;
                              beyond loopback, TLS is needed
       --token-file FILE      token file (default: REXEC_TOKEN, else
                              ~/.config/rexec/token, created on first start)
@@ -50,16 +98,16 @@ Encryption:
       --insecure-plaintext   plaintext beyond loopback (warns at each start)
 
 Limits:
-      --max-timeout SECONDS  longest a command may run (default 86400; 0: none)
-      --kill-grace SECONDS   wait between SIGTERM and SIGKILL (default 2)
-      --max-frame-size BYTES largest frame from a client (default 1048576)
+      --max-timeout SECONDS  longest a command may run (default ${DEFAULT_MAX_TIMEOUT}; 0: none)
+      --kill-grace SECONDS   wait between SIGTERM and SIGKILL (default ${DEFAULT_KILL_GRACE})
+      --max-frame-size BYTES largest frame from a client (default ${DEFAULT_MAX_FRAME_SIZE})
       --max-exec-size BYTES  largest request: argv or shell string, env, cwd
                              (default ${DEFAULT_LIMITS.maxExecSize})
       --handshake-timeout SECONDS  time to authenticate (default ${DEFAULT_LIMITS.handshakeTimeout}; 0: none)
       --idle-timeout SECONDS close sessions this long without a command
                              (default ${DEFAULT_LIMITS.idleTimeout}; 0: none)
-      --keepalive SECONDS    ping interval; a client silent for 3, or reading
-                             nothing for 3, is dropped and its command ended
+      --keepalive SECONDS    ping interval; a client silent for ${DEFAULT_MISSES_ALLOWED}, or reading
+                             nothing for ${DEFAULT_MISSES_ALLOWED}, is dropped and its command ended
                              (default ${DEFAULT_LIMITS.keepalive}; 0: off)
       --max-sessions N       authenticated sessions open at once
                              (default ${DEFAULT_LIMITS.maxSessions})
@@ -70,9 +118,9 @@ Limits:
                              (default ${DEFAULT_LIMITS.maxStartupsPerSource})
       --auth-failure-delay SECONDS  hold the answer to a wrong token back this
                              long, doubling per recent failure of the address
-                             up to 16x (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off); the right
+                             up to ${DEFAULT_MAX_DELAY_FACTOR}x (default ${DEFAULT_LIMITS.authFailureDelay}; 0: off); the right
                              token is answered at once, unless its address has
-                             8 wrong answers held: then it waits for the next
+                             ${DEFAULT_MAX_HELD} wrong answers held: then it waits for the next
 
 Command policy:
       --allow PROGRAM        only these programs may run (repeatable); shell
@@ -91,7 +139,7 @@ Command policy:
       --audit-log FILE       one JSON line per connection, login, command start
                              and end; - for stderr. Its directory must exist.
                              Connections that never log in add at most about
-                             10 records a second per address, and a summary
+                             ${DEFAULT_PRE_AUTH_RATE} records a second per address, and a summary
                              of the records left out
       --audit-fail MODE      while the audit log cannot be written: closed
                              refuses new commands until it can (the default),
@@ -122,12 +170,12 @@ const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REX
       --ca FILE                trust this certificate (the server's
                                tls-cert.pem), not the system roots;
                                implies --tls
-      --keepalive SECONDS      ping interval; a server silent for 3 is given up
-                               (default 30; 0: off)
+      --keepalive SECONDS      ping interval; a server silent for ${DEFAULT_MISSES_ALLOWED} is given up
+                               (default ${DEFAULT_KEEPALIVE}; 0: off)
       --cwd DIR                remote working directory (default: the home
                                directory; a relative DIR is taken from there)
-      --timeout SECONDS        terminate the command after this long (exit 124)
-      --connect-timeout SECONDS  give up connecting after this long (default 15)
+      --timeout SECONDS        terminate the command after this long (exit ${EXIT_TIMED_OUT})
+      --connect-timeout SECONDS  give up connecting after this long (default ${DEFAULT_CONNECT_TIMEOUT})
   -h, --help                   show this help`;
 
 const RUN = `Usage: rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
@@ -144,11 +192,8 @@ Options:
   -n, --no-stdin               do not read local stdin; the command reads EOF
 ${CLIENT_OPTIONS}
 
-Exit status: the remote command's; 128+N when it died of signal N; 124 on
---timeout; 125 refused by the server's policy or limits; 126 cannot execute;
-127 not found; 130 Ctrl-C (the remote command is terminated first); 141
-local stdout closed; 255 rexec failed (connection, authentication, protocol,
-usage, server busy).
+Exit status: the remote command's, or
+${EXIT_STATUSES}
 `;
 
 const SHELL = `Usage: rexec shell [OPTIONS] HOST[:PORT]

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { exitStatusForSignal } from "../protocol/exit_status.ts";
+
 /** Signals a client treats as "stop": Ctrl-C, a terminal hang-up, a kill. */
 const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT"]
@@ -30,7 +32,7 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
  * ```
  */
 export function exitCodeForSignal(signal: Deno.Signal): number {
-  return 128 + (SIGNAL_NUMBERS[signal] ?? 0);
+  return exitStatusForSignal(SIGNAL_NUMBERS[signal] ?? 0);
 }
 
 /**

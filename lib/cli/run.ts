@@ -9,13 +9,8 @@ import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
 import type { RunConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
-import {
-  EXIT_STDOUT_CLOSED,
-  exitCodeFor,
-  forwardOutput,
-  forwardStdin,
-  printError,
-} from "./terminal.ts";
+import { EXIT_NOT_FOUND, EXIT_STDOUT_CLOSED } from "../protocol/exit_status.ts";
+import { exitCodeFor, forwardOutput, forwardStdin, printError } from "./terminal.ts";
 
 /**
  * Runs the configured command and returns the exit status for rexec.
@@ -79,7 +74,7 @@ const SHELL_SYNTAX = /[\s$`'"\\|&;<>()*?[\]{}~]/;
  */
 function shellLineHint(command: RunConfig["command"], status: RemoteStatus): string {
   if (!("argv" in command) || command.argv.length !== 1) return "";
-  if (status.code !== 127 || status.reason !== "spawn_failed") return "";
+  if (status.code !== EXIT_NOT_FOUND || status.reason !== "spawn_failed") return "";
   const [line] = command.argv;
   if (!SHELL_SYNTAX.test(line)) return "";
   return `; to run a shell command line, give it with -c: -c '${line.replaceAll("'", "'\\''")}'`;

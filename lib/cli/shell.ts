@@ -11,13 +11,8 @@ import type { ShellConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { readLines } from "./lines.ts";
-import {
-  describeStatus,
-  EXIT_STDOUT_CLOSED,
-  exitCodeFor,
-  forwardOutput,
-  printError,
-} from "./terminal.ts";
+import { EXIT_STDOUT_CLOSED } from "../protocol/exit_status.ts";
+import { describeStatus, exitCodeFor, forwardOutput, printError } from "./terminal.ts";
 
 const encoder = new TextEncoder();
 

@@ -12,16 +12,8 @@ import {
   type RemoteStatus,
   stdinSink,
 } from "../client/remote_process.ts";
+import { EXIT_REXEC_FAILED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
 import { writeStderr } from "../util/stderr.ts";
-
-/** Exit status when local stdout was closed under us, as for a process killed by SIGPIPE. */
-export const EXIT_STDOUT_CLOSED = 141;
-
-/** Exit status for rexec's own failures. */
-export const EXIT_REXEC_FAILED = 255;
-
-/** Exit status when `--timeout` ended the command, as coreutils `timeout`. */
-export const EXIT_TIMED_OUT = 124;
 
 const encoder = new TextEncoder();
 

@@ -18,6 +18,7 @@ import {
   SessionBusyError,
   TlsError,
 } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
 import { FrameReader } from "../transport/frame_reader.ts";
 import { sendFarewell } from "../transport/farewell.ts";
@@ -38,8 +39,6 @@ import {
 } from "./remote_process.ts";
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
 import { authenticate } from "./handshake.ts";
-
-export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
 
 /** What #nextFrame's race yields when the heartbeat starts first. */
 const HEARTBEAT_STARTED = Symbol("heartbeat started");
@@ -200,7 +199,7 @@ function describeConnectFailure(error: unknown, where: string): unknown {
   if (error instanceof ProtocolError) {
     return new HandshakeError(
       `${where} is not a rexec server: ${error.message}`,
-      "not_rexec",
+      ErrorCode.NotRexec,
       { cause: error },
     );
   }

@@ -14,6 +14,7 @@ import {
   RemoteError,
 } from "../errors.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "../protocol/auth.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
 import {
   decodeAuthChallenge,
@@ -109,7 +110,7 @@ export async function authenticate(
         kind === "TLS" && !options.tls
           ? `${where} speaks TLS: connect with --tls (or a tls:// address)`
           : `${where} is not a rexec server (it speaks ${kind})`,
-        "not_rexec",
+        ErrorCode.NotRexec,
         { cause: error },
       );
     }
@@ -120,7 +121,7 @@ export async function authenticate(
     }
     if (frame.type === FrameType.Error) {
       const report = decodeErrorReport(frame.body);
-      if (report.code === "auth_failed") {
+      if (report.code === ErrorCode.AuthFailed) {
         throw new AuthenticationError(
           `authentication failed: ${where} rejected the token`,
         );

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { randomBase64url } from "../util/base64url.ts";
+import { writeFileExclusive } from "../util/files.ts";
 import { joinPath, parentDir } from "../util/paths.ts";
 import { TokenError } from "../errors.ts";
 
@@ -177,6 +179,9 @@ export function defaultConfigDir(env: Environment = Deno.env): string {
   return joinPath(configHome, "rexec");
 }
 
+/** Random bytes in a token rexec makes. */
+const TOKEN_BYTES = 32;
+
 /**
  * A new random token: 32 bytes from the system CSPRNG as base64url text, so
  * it can be pasted into `REXEC_TOKEN` anywhere.
@@ -192,10 +197,7 @@ export function defaultConfigDir(env: Environment = Deno.env): string {
  * ```
  */
 export function generateToken(): string {
-  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
+  return randomBase64url(TOKEN_BYTES);
 }
 
 /**
@@ -352,23 +354,16 @@ async function createTokenFile(
   path: string,
 ): Promise<ResolvedToken | undefined> {
   const token = generateToken();
-  const draft = `${path}.${crypto.randomUUID()}.tmp`;
   try {
     await Deno.mkdir(parentDir(path), { recursive: true, mode: 0o700 });
-    await Deno.writeTextFile(draft, `${token}\n`, { createNew: true, mode: 0o600 });
-    // The complete file appears under its name at once, or not at all when
-    // another server got there first: no reader ever sees it half written.
-    await Deno.link(draft, path);
+    // Another server starting at the same moment may get there first; no
+    // reader ever sees the file half written.
+    if (!await writeFileExclusive(path, `${token}\n`, { mode: 0o600 })) return undefined;
   } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return undefined;
     throw new TokenError(
       `cannot create token file ${path}: ${(error as Error).message}`,
       { cause: error },
     );
-  } finally {
-    await Deno.remove(draft).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
   }
   return { token, source: path, created: true, warnings: [] };
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { encodeBase64url, randomBase64url } from "../util/base64url.ts";
+
 /** Random bytes in each nonce. */
 export const NONCE_BYTES = 32;
 
@@ -37,10 +39,7 @@ export type AuthRole = "client" | "server";
  * ```
  */
 export function createNonce(): string {
-  return crypto.getRandomValues(new Uint8Array(NONCE_BYTES)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
+  return randomBase64url(NONCE_BYTES);
 }
 
 /**
@@ -100,7 +99,7 @@ export async function computeProof(options: ProofOptions): Promise<string> {
   const mac = new Uint8Array(
     await crypto.subtle.sign("HMAC", await importToken(options.token), proofMessage(options)),
   );
-  return mac.toBase64({ alphabet: "base64url", omitPadding: true });
+  return encodeBase64url(mac);
 }
 
 /**
@@ -135,7 +134,7 @@ export async function verifyProof(
   }
   // Only the one spelling computeProof gives (no padding, no stray bits) is a
   // proof; the check involves no secret, so it may take any time it likes.
-  if (mac.toBase64({ alphabet: "base64url", omitPadding: true }) !== options.mac) return false;
+  if (encodeBase64url(mac) !== options.mac) return false;
   // WebCrypto's HMAC verification compares in constant time (Deno does it
   // with ring), and unlike node:crypto's timingSafeEqual it costs the client
   // no Node compatibility layer at start-up.

@@ -11,6 +11,8 @@
  */
 
 import { HandshakeError, ProtocolError } from "../errors.ts";
+import { ErrorCode, type ReceivedErrorCode } from "./error_code.ts";
+import { EXIT_STATUS_MAX } from "./exit_status.ts";
 import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 
 /** The protocol version this build speaks. */
@@ -93,7 +95,7 @@ export function decodeHello(body: Uint8Array): Hello {
   ) {
     throw new HandshakeError(
       "the peer is not a rexec peer (its HELLO lacks the RXEC magic)",
-      "not_rexec",
+      ErrorCode.NotRexec,
     );
   }
   const version = new DataView(body.buffer, body.byteOffset).getUint16(
@@ -103,7 +105,7 @@ export function decodeHello(body: Uint8Array): Hello {
   if (version !== PROTOCOL_VERSION) {
     throw new HandshakeError(
       `the peer speaks rexec protocol ${version}, this side speaks ${PROTOCOL_VERSION}; run the same rexec release on both ends`,
-      "unsupported_version",
+      ErrorCode.UnsupportedVersion,
     );
   }
   const fields = parseObject(body.subarray(HELLO_PREFIX), "HELLO");
@@ -250,7 +252,15 @@ export interface ExitReport {
 /** ERROR: a fatal error; the sender closes the connection after it. */
 export interface ErrorReport {
   /** Machine-readable code, for example `auth_failed`. */
-  readonly code: string;
+  readonly code: ErrorCode;
+  /** A sentence for the user. */
+  readonly message: string;
+}
+
+/** An ERROR as received: from a newer peer, its code may be one this release does not know. */
+export interface ReceivedErrorReport {
+  /** Machine-readable code, kept as it came. */
+  readonly code: ReceivedErrorCode;
   /** A sentence for the user. */
   readonly message: string;
 }
@@ -389,9 +399,9 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
  * ```
  */
 export function decodeExecRequest(body: Uint8Array): ExecRequest {
-  const fields = parseObject(body, "EXEC", "bad_request");
+  const fields = parseObject(body, "EXEC", ErrorCode.BadRequest);
   const bad = (message: string) =>
-    new ProtocolError(`invalid EXEC request: ${message}`, "bad_request");
+    new ProtocolError(`invalid EXEC request: ${message}`, ErrorCode.BadRequest);
   const { argv, shell, env, cwd, timeout } = fields;
   if ((argv === undefined) === (shell === undefined)) {
     throw bad("exactly one of argv and shell must be given");
@@ -458,7 +468,7 @@ export function decodeSignalRequest(body: Uint8Array): SignalRequest {
   if (!FORWARDABLE_SIGNALS.has(signal as Deno.Signal)) {
     throw new ProtocolError(
       `SIGNAL ${JSON.stringify(signal)} is not a signal rexec forwards`,
-      "bad_request",
+      ErrorCode.BadRequest,
     );
   }
   return { signal: signal as Deno.Signal };
@@ -480,7 +490,9 @@ export function decodeSignalRequest(body: Uint8Array): SignalRequest {
 export function decodeExitReport(body: Uint8Array): ExitReport {
   const fields = parseObject(body, "EXIT");
   const code = requireInteger(fields, "code", "EXIT");
-  if (code > 255) throw new ProtocolError(`EXIT code ${code} is above 255`);
+  if (code > EXIT_STATUS_MAX) {
+    throw new ProtocolError(`EXIT code ${code} is above ${EXIT_STATUS_MAX}`);
+  }
   const { signal, reason, message } = fields;
   if (signal !== null && !(typeof signal === "string" && /^SIG[A-Z0-9]+$/.test(signal))) {
     throw new ProtocolError("EXIT signal must be a signal name or null");
@@ -500,18 +512,19 @@ export function decodeExitReport(body: Uint8Array): ExitReport {
 }
 
 /**
- * Decodes an ERROR body.
+ * Decodes an ERROR body. A code this release does not know, from a newer
+ * peer, is kept as it came, for the user to see: only its type is checked.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { decodeErrorReport, encodeJson } from "./messages.ts";
  *
- * const report = { code: "server_shutdown", message: "the server is shutting down" };
+ * const report = { code: "server_shutdown", message: "the server is shutting down" } as const;
  * assert.deepEqual(decodeErrorReport(encodeJson(report)), report);
  * ```
  */
-export function decodeErrorReport(body: Uint8Array): ErrorReport {
+export function decodeErrorReport(body: Uint8Array): ReceivedErrorReport {
   const fields = parseObject(body, "ERROR");
   return {
     code: requireString(fields, "code", "ERROR"),
@@ -589,7 +602,7 @@ export function requireEmptyBody(type: number, body: Uint8Array): void {
 function parseObject(
   body: Uint8Array,
   what: string,
-  code = "protocol_error",
+  code: ErrorCode = ErrorCode.ProtocolError,
 ): Record<string, unknown> {
   let value: unknown;
   try {

@@ -46,6 +46,20 @@ import { type Logger, silentLogger } from "../util/log.ts";
  */
 export type AuditFailMode = "closed" | "open";
 
+/**
+ * Records per second an address that has not authenticated may add, unless
+ * {@link AuditTrailOptions.preAuthRate} says otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_PRE_AUTH_RATE } from "./audit_trail.ts";
+ *
+ * assert.ok(DEFAULT_PRE_AUTH_RATE >= 1, "a client that fails once is always recorded");
+ * ```
+ */
+export const DEFAULT_PRE_AUTH_RATE = 10;
+
 /** Options for {@link AuditTrail}. */
 export interface AuditTrailOptions {
   /** Where records go; it throws when it cannot keep one. */
@@ -54,7 +68,7 @@ export interface AuditTrailOptions {
   readonly failMode?: AuditFailMode;
   /** The server log, told when writing fails and when it works again. */
   readonly logger?: Logger;
-  /** Records per second an address that has not authenticated may add; default 10. */
+  /** Records per second an address that has not authenticated may add; default {@link DEFAULT_PRE_AUTH_RATE}. */
   readonly preAuthRate?: number;
   /** Records such an address may add at once before the rate applies; default 30. */
   readonly preAuthBurst?: number;
@@ -126,7 +140,7 @@ export class AuditTrail implements Disposable {
     this.#sink = options.sink;
     this.#failMode = options.failMode ?? "closed";
     this.#logger = options.logger ?? silentLogger;
-    this.#rate = options.preAuthRate ?? 10;
+    this.#rate = options.preAuthRate ?? DEFAULT_PRE_AUTH_RATE;
     this.#burst = options.preAuthBurst ?? 30;
     this.#summaryIntervalMs = options.summaryIntervalMs ?? 10_000;
     this.#maxAddresses = options.maxAddresses ?? 10_000;

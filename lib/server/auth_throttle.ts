@@ -25,6 +25,34 @@
  * @module
  */
 
+/**
+ * How many times the first hold the longest hold is, unless
+ * {@link AuthThrottleOptions.maxDelayMs} says otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_DELAY_FACTOR } from "./auth_throttle.ts";
+ *
+ * assert.equal(Math.log2(DEFAULT_MAX_DELAY_FACTOR), 4, "the fifth failure in a row reaches the cap");
+ * ```
+ */
+export const DEFAULT_MAX_DELAY_FACTOR = 16;
+
+/**
+ * Wrong answers one address may have held before its next proof waits,
+ * unless {@link AuthThrottleOptions.maxHeld} says otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_HELD } from "./auth_throttle.ts";
+ *
+ * assert.ok(DEFAULT_MAX_HELD > 1, "a few typos in a row never wait");
+ * ```
+ */
+export const DEFAULT_MAX_HELD = 8;
+
 /** The time source and timers the throttle uses; replaceable in tests. */
 export interface ThrottleClock {
   /** Milliseconds on a clock that never goes back. */
@@ -37,9 +65,9 @@ export interface ThrottleClock {
 export interface AuthThrottleOptions {
   /** How long the answer to an address's first wrong proof is held, in milliseconds; doubles with each further recent failure. Default 250. */
   readonly baseDelayMs?: number;
-  /** Longest hold, in milliseconds. Default 16 times `baseDelayMs`. */
+  /** Longest hold, in milliseconds. Default {@link DEFAULT_MAX_DELAY_FACTOR} times `baseDelayMs`. */
   readonly maxDelayMs?: number;
-  /** Wrong answers one address may have held before its next proof waits to be checked. Default 8. */
+  /** Wrong answers one address may have held before its next proof waits to be checked. Default {@link DEFAULT_MAX_HELD}. */
   readonly maxHeld?: number;
   /** An address's failures are forgotten after this long without one. Default 15 minutes. */
   readonly forgetAfterMs?: number;
@@ -133,8 +161,8 @@ export class AuthThrottle {
   /** Creates an empty throttle. */
   constructor(options: AuthThrottleOptions = {}) {
     this.#baseDelayMs = options.baseDelayMs ?? 250;
-    this.#maxDelayMs = options.maxDelayMs ?? 16 * this.#baseDelayMs;
-    this.#maxHeld = options.maxHeld ?? 8;
+    this.#maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_FACTOR * this.#baseDelayMs;
+    this.#maxHeld = options.maxHeld ?? DEFAULT_MAX_HELD;
     this.#forgetAfterMs = options.forgetAfterMs ?? 15 * 60_000;
     this.#maxAddresses = options.maxAddresses ?? 10_000;
     this.#clock = options.clock ?? realClock;

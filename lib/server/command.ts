@@ -9,6 +9,8 @@
 
 import { settlesWithin } from "../util/deadline.ts";
 import { ProtocolError, SpawnError } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
+import { EXIT_BUSY, EXIT_REFUSED } from "../protocol/exit_status.ts";
 import { FrameType } from "../protocol/frame.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import {
@@ -25,56 +27,6 @@ import { directoryProblem, type GroupProcess, shellArgv, spawnProcess } from "./
 export type EndReason =
   | Exclude<ExitReason, "spawn_failed" | "refused" | "busy">
   | "disconnected";
-
-/**
- * Exit status reported for a command the server refused to run: its policy
- * does not allow it, or the request is over a limit.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { connect } from "../client/client.ts";
- * import { EXIT_REFUSED } from "./command.ts";
- * import { serve } from "./server.ts";
- *
- * const token = "a-shared-secret-of-some-length";
- * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
- * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
- * // The server's default policy refuses what could change the program run.
- * const status = await client.spawn(["true"], { env: { LD_PRELOAD: "/tmp/evil.so" } }).status;
- * assert.equal(status.code, EXIT_REFUSED);
- * assert.equal(status.reason, "refused");
- * ```
- */
-export const EXIT_REFUSED = 125;
-
-/**
- * Exit status reported for a command not run because the server already
- * runs as many commands as it allows.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { connect } from "../client/client.ts";
- * import { EXIT_BUSY } from "./command.ts";
- * import { serve } from "./server.ts";
- *
- * const token = "a-shared-secret-of-some-length";
- * await using server = await serve({ token, hostname: "127.0.0.1", port: 0, maxCommands: 1 });
- * const options = { hostname: "127.0.0.1", port: server.addr.port, token };
- * await using first = await connect(options);
- * await using second = await connect(options);
- *
- * const holder = first.spawnShell("echo started; exec sleep 60");
- * await holder.stdout.getReader().read(); // "started": it holds the server's one slot
- * const status = await second.spawn(["true"]).status;
- * assert.equal(status.code, EXIT_BUSY);
- * assert.equal(status.reason, "busy");
- * holder.cancel();
- * await holder.status;
- * ```
- */
-export const EXIT_BUSY = 255;
 
 /**
  * Decides whether a request may run, and with which program file.
@@ -302,7 +254,7 @@ export class ServerCommand {
     if (bytes.length > this.#stdinCredit) {
       throw new ProtocolError(
         `client sent ${bytes.length} stdin bytes with only ${this.#stdinCredit} left in its window`,
-        "window_exceeded",
+        ErrorCode.WindowExceeded,
       );
     }
     this.#stdinCredit -= bytes.length;

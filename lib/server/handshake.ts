@@ -15,6 +15,7 @@ import {
   ProtocolError,
 } from "../errors.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "../protocol/auth.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
 import {
   decodeAuthResponse,
@@ -231,7 +232,7 @@ async function readHello(options: AcceptClientOptions): Promise<Hello | undefine
   if (frame.type !== FrameType.Hello) {
     return await refuseForeignPeer(
       options,
-      new HandshakeError(`expected HELLO, got ${frameTypeName(frame.type)}`, "not_rexec"),
+      new HandshakeError(`expected HELLO, got ${frameTypeName(frame.type)}`, ErrorCode.NotRexec),
     );
   }
   return decodeHello(frame.body);
@@ -245,7 +246,10 @@ async function refuseForeignPeer(
   if (kind === "unknown") {
     // Only now: an HTTP, TLS or SSH opening reads as a huge length too.
     if (error instanceof FrameTooLargeError) throw error;
-    throw new HandshakeError(`the peer is not a rexec client: ${error.message}`, "not_rexec");
+    throw new HandshakeError(
+      `the peer is not a rexec client: ${error.message}`,
+      ErrorCode.NotRexec,
+    );
   }
   options.log("warn", `refused a peer that speaks ${kind}, not rexec`);
   if (kind === "HTTP") {

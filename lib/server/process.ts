@@ -8,6 +8,7 @@
  */
 
 import { RexecError, SpawnError } from "../errors.ts";
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "../protocol/exit_status.ts";
 import { sleep } from "../util/deadline.ts";
 
 /** Where a standard stream of the child goes. */
@@ -68,8 +69,9 @@ export function shellArgv(script: string): string[] {
 /**
  * Starts a command in a new session and process group.
  *
- * @throws {SpawnError} 127 when the program is not found, 126 when it cannot
- * be executed or the working directory is unusable.
+ * @throws {SpawnError} {@link EXIT_NOT_FOUND} when the program is not found,
+ * {@link EXIT_CANNOT_EXECUTE} when it cannot be executed or the working
+ * directory is unusable.
  *
  * @example
  * ```ts
@@ -96,7 +98,10 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       : undefined;
     const problem = await directoryProblem(spec.cwd, user);
     if (problem !== undefined) {
-      throw new SpawnError(126, `cannot change to directory ${spec.cwd}: ${problem}`);
+      throw new SpawnError(
+        EXIT_CANNOT_EXECUTE,
+        `cannot change to directory ${spec.cwd}: ${problem}`,
+      );
     }
   }
   let child: Deno.ChildProcess;
@@ -114,17 +119,17 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new SpawnError(127, `${program}: command not found`, {
+      throw new SpawnError(EXIT_NOT_FOUND, `${program}: command not found`, {
         cause: error,
       });
     }
     if (error instanceof Deno.errors.NotCapable) {
-      throw new SpawnError(126, missingRunPermission(program), { cause: error });
+      throw new SpawnError(EXIT_CANNOT_EXECUTE, missingRunPermission(program), { cause: error });
     }
     const reason = error instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : (error as Error).message;
-    throw new SpawnError(126, `${program}: cannot execute: ${reason}`, {
+    throw new SpawnError(EXIT_CANNOT_EXECUTE, `${program}: cannot execute: ${reason}`, {
       cause: error,
     });
   }

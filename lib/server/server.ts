@@ -13,6 +13,7 @@ import { AuthThrottle } from "./auth_throttle.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { settlesWithin, sleep } from "../util/deadline.ts";
 import { ConnectionError, RexecError, TokenError } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
 import { FrameType } from "../protocol/frame.ts";
 import { FrameWriter } from "../transport/frame_writer.ts";
 import type { ConnListener, SessionConn } from "../transport/conn.ts";
@@ -30,14 +31,6 @@ import { ServerSession, type SessionSettings } from "./session.ts";
 import { MIN_TOKEN_LENGTH } from "../config/token.ts";
 import { VERSION } from "../version.ts";
 import {
-  DEFAULT_HOSTNAME,
-  DEFAULT_KILL_GRACE,
-  DEFAULT_LIMITS,
-  DEFAULT_MAX_TIMEOUT,
-  DEFAULT_STDIN_WINDOW,
-} from "./defaults.ts";
-
-export {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
   DEFAULT_LIMITS,
@@ -519,7 +512,7 @@ class TcpServer implements Server {
         },
       });
       await this.#refuse(conn, {
-        code: "server_busy",
+        code: ErrorCode.ServerBusy,
         message: "the server is busy: it has run out of file descriptors; try again later",
       });
       return true;
@@ -582,7 +575,7 @@ class TcpServer implements Server {
   /** Gives a session that just authenticated its slot, or says why there is none. */
   #claimSlot(session: ServerSession): ErrorReport | undefined {
     if (!this.#handshakes.delete(session)) {
-      return { code: "server_busy", message: "the server is busy; try again" };
+      return { code: ErrorCode.ServerBusy, message: "the server is busy; try again" };
     }
     if (this.#authenticated.size >= this.#maxSessions) return this.#busyReport();
     this.#authenticated.add(session);
@@ -591,7 +584,7 @@ class TcpServer implements Server {
 
   #busyReport(): ErrorReport {
     return {
-      code: "server_busy",
+      code: ErrorCode.ServerBusy,
       message:
         `the server is busy: it already has ${this.#maxSessions} sessions open, its limit; try again later`,
     };

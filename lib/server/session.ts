@@ -21,6 +21,8 @@ import {
 import { closeQuietly } from "../util/close_quietly.ts";
 import { settlesWithin } from "../util/deadline.ts";
 import { AuthenticationError, ProtocolError } from "../errors.ts";
+import { ErrorCode } from "../protocol/error_code.ts";
+import { EXIT_REFUSED } from "../protocol/exit_status.ts";
 import {
   type Frame,
   FrameType,
@@ -45,7 +47,6 @@ import {
   type CommandOutcome,
   type CommandSlots,
   type ExecPolicy,
-  EXIT_REFUSED,
   type RunAs,
   ServerCommand,
 } from "./command.ts";
@@ -248,7 +249,7 @@ export class ServerSession {
    * newer one; the client is told the server is busy.
    */
   evict(message: string): void {
-    this.#end({ code: "server_busy", message });
+    this.#end({ code: ErrorCode.ServerBusy, message });
   }
 
   /**
@@ -260,18 +261,18 @@ export class ServerSession {
     if (this.#ending || this.#closed) return;
     switch (this.#handshakeStage) {
       case "answer held":
-        this.#end({ code: "auth_failed", message: WRONG_TOKEN });
+        this.#end({ code: ErrorCode.AuthFailed, message: WRONG_TOKEN });
         return;
       case "throttled":
         this.#audit("auth", { result: "throttled" });
         this.#end({
-          code: "auth_throttled",
+          code: ErrorCode.AuthThrottled,
           message: "too many failed authentication attempts from your address; try again later",
         });
         return;
       default:
         this.#end({
-          code: "handshake_timeout",
+          code: ErrorCode.HandshakeTimeout,
           message: `not authenticated within ${this.#settings.handshakeTimeoutMs / 1000} s`,
         });
     }
@@ -293,7 +294,7 @@ export class ServerSession {
       await settlesWithin(command.finished, options.deadlineMs);
     }
     await this.#sendFarewell({
-      code: "server_shutdown",
+      code: ErrorCode.ServerShutdown,
       message: "the server is shutting down",
     });
     this.#close();
@@ -335,13 +336,13 @@ export class ServerSession {
         sendPing: () => this.#writer.write(FrameType.Ping).catch(() => this.#close()),
         onSilence: (silentMs) =>
           this.#end({
-            code: "keepalive_timeout",
+            code: ErrorCode.KeepaliveTimeout,
             message: `no word from the client for ${Math.round(silentMs / 1000)} s`,
           }),
         outbound: this.#sink,
         onStalled: (stalledMs) =>
           this.#end({
-            code: "keepalive_timeout",
+            code: ErrorCode.KeepaliveTimeout,
             message: `the client read nothing for ${Math.round(stalledMs / 1000)} s`,
           }),
       })
@@ -367,7 +368,7 @@ export class ServerSession {
         if (command) {
           throw new ProtocolError(
             "EXEC while a command is still running on this connection",
-            "busy",
+            ErrorCode.Busy,
           );
         }
         this.#startCommand(body);
@@ -492,7 +493,7 @@ export class ServerSession {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
       this.#end({
-        code: "idle_timeout",
+        code: ErrorCode.IdleTimeout,
         message: `closing the session after ${idleTimeoutMs / 1000} s without a command`,
       });
     }, idleTimeoutMs);
@@ -519,7 +520,7 @@ export class ServerSession {
   #describeFailure(error: unknown): ErrorReport | undefined {
     if (this.#ending) return undefined;
     if (error instanceof AuthenticationError) {
-      return { code: "auth_failed", message: error.message };
+      return { code: ErrorCode.AuthFailed, message: error.message };
     }
     if (error instanceof SessionRefusedError) {
       this.#log("warn", "refused an authenticated client: too many sessions");

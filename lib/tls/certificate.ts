@@ -7,6 +7,7 @@
  * @module
  */
 
+import { FileDraft } from "../util/files.ts";
 import { joinPath, parentDir } from "../util/paths.ts";
 import { RexecError } from "../errors.ts";
 
@@ -391,50 +392,23 @@ async function writePair(
   { certFile, keyFile }: EnsureCertificateOptions,
   pair: CertificatePair,
 ): Promise<boolean> {
-  const drafts: string[] = [];
   try {
     await Deno.mkdir(parentDir(keyFile), { recursive: true, mode: 0o700 });
     await Deno.mkdir(parentDir(certFile), { recursive: true, mode: 0o700 });
-    const keyDraft = await writeDraft(keyFile, pair.keyPem, 0o600, drafts);
-    const certDraft = await writeDraft(certFile, pair.certPem, 0o644, drafts);
-    // Each file appears under its name complete or not at all, and a link
-    // never replaces a file that another server created meanwhile. The key
-    // goes first: whoever links it owns the pair.
-    try {
-      await Deno.link(keyDraft, keyFile);
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) return false;
-      throw error;
-    }
-    await Deno.link(certDraft, certFile);
+    await using key = await FileDraft.write(keyFile, pair.keyPem, { mode: 0o600 });
+    await using cert = await FileDraft.write(certFile, pair.certPem, { mode: 0o644 });
+    // Each file appears under its name complete or not at all, and never
+    // replaces a file that another server created meanwhile. The key goes
+    // first: whoever publishes it owns the pair.
+    if (!await key.publish()) return false;
+    if (!await cert.publish()) throw new Deno.errors.AlreadyExists(`${certFile} exists`);
   } catch (error) {
     throw new CertificateError(
       `cannot create TLS certificate ${certFile} and key ${keyFile}: ${(error as Error).message}`,
       { cause: error },
     );
-  } finally {
-    for (const draft of drafts) {
-      await Deno.remove(draft).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
-    }
   }
   return true;
-}
-
-/** Writes `text` to a new temporary file next to `path`, with `mode` from the start. */
-async function writeDraft(
-  path: string,
-  text: string,
-  mode: number,
-  drafts: string[],
-): Promise<string> {
-  const draft = `${path}.${crypto.randomUUID()}.tmp`;
-  drafts.push(draft);
-  await Deno.writeTextFile(draft, text, { createNew: true, mode });
-  // The umask may have narrowed the mode; a certificate is meant to be readable.
-  if (Deno.build.os !== "windows") await Deno.chmod(draft, mode);
-  return draft;
 }
 
 async function readText(path: string, what: string): Promise<string> {

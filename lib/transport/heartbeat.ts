@@ -9,11 +9,26 @@
 
 import type { ByteSink } from "./frame_writer.ts";
 
+/**
+ * Intervals without a frame from the peer, or without it taking a byte,
+ * after which it counts as gone, unless {@link HeartbeatOptions} say
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MISSES_ALLOWED } from "./heartbeat.ts";
+ *
+ * assert.ok(DEFAULT_MISSES_ALLOWED > 1, "one late PONG is not a dead peer");
+ * ```
+ */
+export const DEFAULT_MISSES_ALLOWED = 3;
+
 /** Options for {@link Heartbeat}. */
 export interface HeartbeatOptions {
   /** Milliseconds between PINGs. */
   readonly intervalMs: number;
-  /** Intervals of silence, while listening, after which the peer counts as gone; default 3. */
+  /** Intervals of silence, while listening, after which the peer counts as gone; default {@link DEFAULT_MISSES_ALLOWED}. */
   readonly missesAllowed?: number;
   /** Sends one PING frame. */
   readonly sendPing: () => void;
@@ -147,7 +162,8 @@ export class Heartbeat implements Disposable {
   }
 
   #tick(): void {
-    const { intervalMs, missesAllowed = 3, outbound, onStalled } = this.#options;
+    const { intervalMs, missesAllowed = DEFAULT_MISSES_ALLOWED, outbound, onStalled } =
+      this.#options;
     if (this.#gone) return;
     const limitMs = intervalMs * missesAllowed;
     const stalledMs = outbound?.stalledMs ?? 0;
