@@ -35,7 +35,7 @@ export const FAREWELL_TIMEOUT_MS = 1000;
  *     return Promise.resolve(bytes.length);
  *   },
  * });
- * const report = { code: "server_shutdown", message: "the server is shutting down" };
+ * const report = { code: "server_shutdown", message: "the server is shutting down" } as const;
  * assert.equal(await sendFarewell(writer, report), true);
  * assert.equal(written[0][4], FrameType.Error);
  * assert.deepEqual(decodeErrorReport(written[0].subarray(HEADER_SIZE)), report);
