@@ -203,3 +203,16 @@ Deno.test("architecture: protocol/ imports no npm code, and of util/ only its pu
   });
   assert.deepEqual(found, []);
 });
+
+Deno.test("architecture: a module lib/mod.ts does not re-export says it is @internal", async () => {
+  const mod = await Deno.readTextFile(new URL("mod.ts", LIB));
+  const publicModules = new Set([...mod.matchAll(/from "\.\/([^"]+)"/g)].map((match) => match[1]));
+  const unmarked: string[] = [];
+  for await (const module of modules(LIB)) {
+    if (module === "mod.ts" || publicModules.has(module)) continue;
+    const source = await Deno.readTextFile(new URL(module, LIB));
+    const moduleDoc = source.slice(0, source.indexOf("@module"));
+    if (!moduleDoc.includes("@internal")) unmarked.push(`lib/${module}`);
+  }
+  assert.deepEqual(unmarked, [], "internal modules must say so in their module doc");
+});

@@ -2,6 +2,8 @@
  * Turns `rexec`'s command line into a typed configuration. Pure: it reads
  * nothing but its argument, so every rule is tested without a process.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -2,6 +2,8 @@
  * `rexec cert`: makes (or shows) this host's TLS certificate and key, and
  * tells the user how clients come to trust it.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

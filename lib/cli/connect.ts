@@ -1,6 +1,8 @@
 /**
  * Opening the connection `run` and `shell` share, from their configuration.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

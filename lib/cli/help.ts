@@ -1,6 +1,8 @@
 /**
  * The text `rexec --help` and `rexec MODE --help` print.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

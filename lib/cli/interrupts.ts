@@ -1,6 +1,8 @@
 /**
  * Watching for the signals that ask an interactive program to stop.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -1,6 +1,8 @@
 /**
  * Splitting a byte stream into text lines, for `rexec shell`'s input.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

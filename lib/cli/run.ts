@@ -2,6 +2,8 @@
  * `rexec run`: one command on a remote host, wired to local stdin, stdout
  * and stderr, exiting with the remote command's status.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -3,6 +3,8 @@
  * until SIGINT or SIGTERM. SIGHUP reopens the audit log file, for log
  * rotation.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

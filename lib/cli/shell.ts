@@ -2,6 +2,8 @@
  * `rexec shell`: a prompt that runs line after line through the remote
  * shell on one connection. Reads a script from a pipe just as well.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

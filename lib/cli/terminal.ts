@@ -2,6 +2,8 @@
  * What `run` and `shell` share: carrying a remote command's output to the
  * local terminal or pipe, and saying how a command ended.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

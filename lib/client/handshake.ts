@@ -3,6 +3,8 @@
  * challenge-response that proves to the server that the client holds the
  * token, and to the client that the server holds it too.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -13,6 +13,8 @@
  * stream machinery, or the {@link PushedByteStream.readable} stream, made on
  * first use.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

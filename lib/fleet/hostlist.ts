@@ -17,6 +17,8 @@
  * whenever no name holds a `,` or a `[...]` of digits, `-` and `,` (which
  * would read as a range); an IPv6 target such as `[::1]:7022` is fine.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -50,6 +50,8 @@
  * `--allow-env`) to read YAML inventories, or gets an {@link InventoryError}
  * saying so.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -4,6 +4,8 @@
  * error, and Ansible's host patterns (`web[01:50].example.com:2222`).
  * `inventory.ts` turns a finished draft into an `Inventory`.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

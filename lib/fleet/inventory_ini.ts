@@ -2,6 +2,8 @@
  * The INI form of an Ansible inventory, read as Ansible's `ini` plugin reads
  * it. See `inventory.ts` for the rules.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

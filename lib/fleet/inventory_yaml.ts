@@ -2,6 +2,8 @@
  * The YAML form of an Ansible inventory, read as Ansible's `yaml` plugin
  * reads it. See `inventory.ts` for the rules.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

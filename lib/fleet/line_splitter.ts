@@ -10,6 +10,8 @@
  * and a newline, so that a host that writes no newline cannot make rexec
  * hold its whole output.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

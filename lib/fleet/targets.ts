@@ -24,6 +24,8 @@
  * The list that comes out is in the order the targets were named, groups
  * expanded in inventory order, each name once.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -2,6 +2,8 @@
  * Reading a small text file that a user names (an inventory, a hosts file)
  * without trusting its size or its encoding.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

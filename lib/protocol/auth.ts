@@ -10,6 +10,8 @@
  * server -> client   AUTH_OK        { mac: HMAC(token, "rexec-auth-v1\0server\0" Ns "\0" Nc) }
  * ```
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

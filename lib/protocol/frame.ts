@@ -11,6 +11,8 @@
  * This module is pure: it turns headers into bytes and back, and knows
  * nothing of sockets, streams or processes.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -22,6 +22,8 @@
  * delay after the wrong attempts stop. A success does not wipe the
  * address's failures: only time does.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

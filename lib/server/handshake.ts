@@ -5,6 +5,8 @@
  * it, holds back the answer to a wrong proof, and proves that it holds the
  * token too.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -10,6 +10,8 @@
  * a frame is being written, the next read goes on, so the pipe keeps
  * draining.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -6,6 +6,8 @@
  * handshake makes room, not the newcomer, so that sockets left idle (or an
  * attacker's) cannot keep a client with the token out.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -4,6 +4,8 @@
  * terminated, as one. Knows nothing of frames or connections: it hands out
  * the child's streams.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

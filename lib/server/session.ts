@@ -5,6 +5,8 @@
  * violation, a wrong token, a dead peer), the session ends alone and takes
  * its command's whole process group with it.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

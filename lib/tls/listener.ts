@@ -16,6 +16,8 @@
  * a while, it connects to the listener itself: a listener that does not
  * take that connection has stopped accepting, and is started again.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

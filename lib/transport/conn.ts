@@ -2,6 +2,8 @@
  * The connection types the server is written against, so that a plain TCP
  * connection (`Deno.Conn`) and the TLS listener's connections serve alike.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -3,6 +3,8 @@
  * saying why, so that the other side can tell its user. A peer that does not
  * read must not hold the connection open, so the farewell gets a deadline.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -14,6 +14,8 @@
  * straight into its own. Correct however the source is cut: a frame may
  * arrive one byte at a time, or many frames in one chunk.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -4,6 +4,8 @@
  * once the sink has taken every byte, which is what carries backpressure
  * from a slow peer back to whoever produces the data.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

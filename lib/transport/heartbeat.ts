@@ -4,6 +4,8 @@
  * a command runs without output, or that has stopped reading what it is
  * sent.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -2,6 +2,8 @@
  * base64url text without padding, the form rexec gives its tokens, nonces
  * and proofs: safe in an environment variable, a file and JSON alike.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -1,6 +1,8 @@
 /**
  * Closing a connection that may already be closed.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -2,6 +2,8 @@
  * Bounded waits for best-effort steps: a farewell frame, the drain of a
  * command's output, a session's last command.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

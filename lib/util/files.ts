@@ -2,6 +2,8 @@
  * Writing files that must never be seen half written nor replace another
  * process's, and removing files that may be gone already.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

@@ -4,6 +4,8 @@
  * Why not `node:path`: importing any `node:` module starts Deno's Node
  * compatibility layer, which costs every `rexec run` about 10 ms at start-up.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 

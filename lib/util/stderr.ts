@@ -1,6 +1,8 @@
 /**
  * rexec's own messages to local stderr: log records, errors, the prompt.
  *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
  * @module
  */
 
