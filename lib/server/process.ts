@@ -4,11 +4,20 @@
  * terminated, as one. Knows nothing of frames or connections: it hands out
  * the child's streams.
  *
+ * Where setsid(1) is at hand (util-linux, on Linux), the command starts
+ * through it: Deno spawns `setsid -- PROGRAM ARGS...` the cheap way (the
+ * server is not copied), and setsid makes the session, then `execvp`s the
+ * program with argv[0] exactly as the client gave it, so that `ps` and
+ * `pgrep -f` show what the user ran. Without it, Deno's `detached: true`
+ * makes the session, which forks the whole server per command and puts the
+ * resolved path in argv[0].
+ *
  * @module
  */
 
 import { RexecError, SpawnError } from "../errors.ts";
 import { sleep } from "../util/deadline.ts";
+import { canonicalProgramPath, programCandidates } from "./program_search.ts";
 
 /** Where a standard stream of the child goes. */
 export type StdioMode = "piped" | "null";
@@ -31,6 +40,21 @@ export interface ProcessSpec {
   readonly uid?: number;
   /** Group id to run as; needs a server running as root. */
   readonly gid?: number;
+  /**
+   * The setsid(1) to start the command through ({@link findSetsid}); Deno's
+   * `detached: true` when absent.
+   */
+  readonly setsid?: string;
+  /**
+   * The canonical path of the file an allowlist checked for `argv[0]`: the
+   * command runs that file and no other. Through setsid, argv[0] is still
+   * passed as given when the same search finds that file and nothing the
+   * search could fall back to; otherwise, and without setsid, argv[0] is
+   * this path.
+   */
+  readonly checkedProgram?: string;
+  /** Whether the caller has just checked that `cwd` can be entered; it is not checked again. */
+  readonly cwdChecked?: boolean;
 }
 
 /** What became of a signal sent to a process group; see {@link GroupProcess.signalGroup}. */
@@ -76,8 +100,8 @@ export function shellArgv(script: string): string[] {
  * ```
  */
 export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
-  const [program, ...args] = spec.argv;
-  if (spec.cwd !== undefined) {
+  const [name, ...args] = spec.argv;
+  if (spec.cwd !== undefined && !spec.cwdChecked) {
     const user = spec.uid !== undefined && spec.gid !== undefined
       ? { uid: spec.uid, gid: spec.gid }
       : undefined;
@@ -86,10 +110,14 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       throw new SpawnError(126, `cannot change to directory ${spec.cwd}: ${problem}`);
     }
   }
+  const { setsid } = spec;
+  const [program, programArgs] = setsid === undefined
+    ? [spec.checkedProgram ?? name, args]
+    : [setsid, ["--", programForExecvp(name, spec), ...args]];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
-      args,
+      args: programArgs,
       env: spec.env ? { ...spec.env } : undefined,
       cwd: spec.cwd,
       stdin: spec.stdin,
@@ -97,7 +125,7 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       stderr: spec.stderr,
       ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
       ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
-      detached: true,
+      detached: setsid === undefined,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -115,7 +143,115 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       cause: error,
     });
   }
-  return new GroupProcess(child);
+  return new GroupProcess(child, { leaderLater: setsid !== undefined });
+}
+
+/** The setsid(1) commands start through, or why they start with a fork of the server instead. */
+export type SetsidLookup = { readonly path: string } | { readonly reason: string };
+
+/**
+ * Finds setsid(1) on the server's PATH and checks that it runs a program in
+ * place (in the process Deno started, whose status the server waits for),
+ * with one trial run. Commands start through it only when the server may
+ * run any program: through setsid, a narrower `--allow-run` would judge
+ * setsid alone.
+ *
+ * @example
+ * ```ts ignore
+ * import { findSetsid, spawnProcess } from "./process.ts";
+ *
+ * const found = await findSetsid();
+ * const child = await spawnProcess({
+ *   argv: ["sleep", "1"],
+ *   stdin: "null",
+ *   stdout: "null",
+ *   stderr: "null",
+ *   ...("path" in found ? { setsid: found.path } : {}),
+ * });
+ * ```
+ */
+export async function findSetsid(): Promise<SetsidLookup> {
+  if ((await Deno.permissions.query({ name: "run" })).state !== "granted") {
+    return {
+      reason: "the server may run only the programs its --allow-run names, and setsid would " +
+        "run any",
+    };
+  }
+  if ((await Deno.permissions.query({ name: "env", variable: "PATH" })).state !== "granted") {
+    return { reason: "the server may not read PATH (--allow-env=PATH), which setsid searches" };
+  }
+  const path = Deno.env.get("PATH");
+  let found: string | undefined;
+  for (const candidate of programCandidates("setsid", { path, cwd: Deno.cwd() })) {
+    if (candidate.runnable) {
+      found = candidate.file;
+      break;
+    }
+  }
+  if (found === undefined) return { reason: "setsid(1) is not on the server's PATH" };
+  try {
+    const child = new Deno.Command(found, {
+      args: ["--", "/bin/sh", "-c", "echo $$"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const { success, stdout, stderr } = await child.output();
+    const said = new TextDecoder().decode(stdout).trim();
+    if (success && said === String(child.pid)) return { path: found };
+    const detail = new TextDecoder().decode(stderr).trim();
+    return {
+      reason: success
+        ? `${found} runs the program in a process of its own (pid ${said}, not ${child.pid})`
+        : `${found} failed a trial run${detail ? `: ${detail}` : ""}`,
+    };
+  } catch (error) {
+    return { reason: `${found} cannot be run: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * What setsid is to `execvp`: the name as given, once the same search has
+ * shown that it finds a file that can be run, so that "not found" and
+ * "cannot execute" are the server's to report (127 and 126, with a
+ * message), not lines on the command's stderr.
+ *
+ * With a checked program, the name stays only while `execvp` cannot end up
+ * anywhere else: the search finds that very file first, and no other file
+ * of the name further on, where `execvp` would go on to if running the first
+ * failed (an account without its execute bit, a `noexec` mount, the file
+ * removed meanwhile). Otherwise the checked path itself is run.
+ *
+ * @throws {SpawnError} 127 when the search finds nothing, 126 when it finds
+ * only files that cannot be run.
+ */
+function programForExecvp(name: string, spec: ProcessSpec): string {
+  const cwd = spec.cwd === undefined
+    ? Deno.cwd()
+    : spec.cwd.startsWith("/")
+    ? spec.cwd
+    : `${Deno.cwd()}/${spec.cwd}`;
+  // The child's PATH: the request's, else the one it inherits from the server.
+  const path = spec.env !== undefined && Object.hasOwn(spec.env, "PATH")
+    ? spec.env.PATH
+    : Deno.env.get("PATH");
+  const search = programCandidates(name, { path, cwd });
+  let denied = false;
+  for (const candidate of search) {
+    if (!candidate.runnable) {
+      denied = true;
+      continue;
+    }
+    const checked = spec.checkedProgram;
+    if (checked === undefined) return name;
+    if (canonicalProgramPath(candidate.file) !== checked) return checked;
+    for (const later of search) {
+      if (later.runnable && canonicalProgramPath(later.file) !== checked) return checked;
+    }
+    return name;
+  }
+  if (denied) throw new SpawnError(126, `${name}: cannot execute: permission denied`);
+  throw new SpawnError(127, `${name}: command not found`);
 }
 
 /**
@@ -241,11 +377,23 @@ export class GroupProcess {
   readonly #child: Deno.ChildProcess;
   /** Resolves when the group leader, the command itself, has exited. */
   readonly status: Promise<Deno.CommandStatus>;
+  /**
+   * Whether the child may not lead its group yet: setsid(1) makes it the
+   * leader only after it has started, so for a moment there is no group
+   * by its pid, while the child is there, and alone.
+   */
+  #leaderLater: boolean;
+  #exited = false;
 
-  /** Wraps a child spawned with `detached: true`. */
-  constructor(child: Deno.ChildProcess) {
+  /**
+   * Wraps a child spawned with `detached: true` (the leader of its group
+   * from the start), or through setsid(1), with `leaderLater`.
+   */
+  constructor(child: Deno.ChildProcess, options: { leaderLater?: boolean } = {}) {
     this.#child = child;
+    this.#leaderLater = options.leaderLater ?? false;
     this.status = child.status;
+    this.status.then(() => this.#exited = true, () => this.#exited = true);
   }
 
   /** Process id of the command, which is also its process group id and session id. */
@@ -277,7 +425,16 @@ export class GroupProcess {
    * server may not signal.
    */
   signalGroup(signal: Deno.Signal): GroupSignalResult {
-    return signalProcess(-this.#child.pid, signal);
+    const result = signalProcess(-this.#child.pid, signal);
+    if (result !== "gone" || !this.#leaderLater) {
+      if (result === "sent") this.#leaderLater = false;
+      return result;
+    }
+    // No group yet: the child has not called setsid(), so it has not run the
+    // command either, and started nothing. Never once it has exited: its pid
+    // may belong to another process by then.
+    if (this.#exited) return "gone";
+    return signalProcess(this.#child.pid, signal);
   }
 
   /**

@@ -25,6 +25,7 @@ import {
 import { type Logger, type LogRecord, silentLogger } from "../util/log.ts";
 import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
 import { PendingHandshakes } from "./pending_handshakes.ts";
+import { findSetsid } from "./process.ts";
 import type { CommandSlots, ExecPolicy, RunAs } from "./command.ts";
 import { ServerSession, type SessionSettings } from "./session.ts";
 import { MIN_TOKEN_LENGTH } from "../config/token.ts";
@@ -217,6 +218,15 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const where = formatAddr({ transport: "tcp", hostname, port });
   requireSafeTransport({ ...options, hostname, port });
   const authFailureDelayMs = seconds("authFailureDelay", DEFAULT_LIMITS.authFailureDelay);
+  const logger = options.logger ?? silentLogger;
+  const setsid = await findSetsid();
+  if ("reason" in setsid) {
+    logger({
+      level: "warn",
+      message: "commands start with a fork of the whole server, which is slower, and show " +
+        "their program's full path as argv[0]: " + setsid.reason,
+    });
+  }
   const settings: SessionSettings = {
     token: options.token,
     maxFrameSize,
@@ -224,7 +234,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     maxTimeout: maxTimeout > 0 ? maxTimeout : undefined,
     killGraceMs: seconds("killGrace", DEFAULT_KILL_GRACE),
     agent: `rexec/${VERSION}`,
-    logger: options.logger ?? silentLogger,
+    logger,
     handshakeTimeoutMs: seconds("handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     idleTimeoutMs: seconds("idleTimeout", DEFAULT_LIMITS.idleTimeout),
     keepaliveMs: seconds("keepalive", DEFAULT_LIMITS.keepalive),
@@ -236,6 +246,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     policy: options.policy ?? await CommandPolicy.create(),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
+    ...("path" in setsid ? { setsid: setsid.path } : {}),
     ...(options.audit
       ? {
         audit: new AuditTrail({

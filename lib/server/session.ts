@@ -97,6 +97,8 @@ export interface SessionSettings {
   readonly slots?: CommandSlots;
   /** Where audit records go; none when absent. */
   readonly audit?: AuditTrail;
+  /** The setsid(1) commands start through; a fork of the server per command when absent. */
+  readonly setsid?: string;
 }
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
@@ -428,6 +430,7 @@ export class ServerSession {
       policy: this.#settings.policy,
       runAs: this.#settings.runAs,
       slots: this.#settings.slots,
+      ...(this.#settings.setsid !== undefined ? { setsid: this.#settings.setsid } : {}),
     });
     this.#command = command;
     this.#log("info", "exec", {
