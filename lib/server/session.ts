@@ -27,7 +27,7 @@ import {
   frameTypeName,
   HANDSHAKE_MAX_FRAME_SIZE,
 } from "../protocol/frame.ts";
-import { FrameReader } from "../transport/frame_reader.ts";
+import { type ByteReader, FrameReader } from "../transport/frame_reader.ts";
 import { FAREWELL_TIMEOUT_MS, sendFarewell } from "../transport/farewell.ts";
 import { FrameWriter } from "../transport/frame_writer.ts";
 import type { SessionConn } from "../transport/conn.ts";
@@ -159,7 +159,8 @@ export class ServerSession {
     this.peer = formatAddr(conn.remoteAddr);
     this.address = peerAddress(conn.remoteAddr);
     this.#settings = settings;
-    this.#reader = new FrameReader(conn.readable, {
+    // A plain TCP connection is read directly; the TLS listener's through its stream.
+    this.#reader = new FrameReader(conn.read ? conn as ByteReader : conn.readable, {
       maxFrameSize: HANDSHAKE_MAX_FRAME_SIZE,
     });
     this.#sink = new WatchedSink(conn);
