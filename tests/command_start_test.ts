@@ -275,3 +275,38 @@ Deno.test("a command that has exited is not signalled by its pid, which another 
   assert.equal(child.signalGroup("SIGTERM"), "gone");
   assert.ok(!(await processExists(child.pid)));
 });
+
+Deno.test({
+  name: `a program found before is looked for again once its file is gone${needsSetsid}`,
+  ignore: noSetsid !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const run = async () => {
+      const child = await spawnProcess({
+        argv: ["rexec-test-prog", "-c", "exit 7"],
+        env: { PATH: `${dir}/first:${dir}/second` },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+        setsid: (setsid as { path: string }).path,
+      });
+      return (await child.status).code;
+    };
+    try {
+      await Deno.mkdir(`${dir}/first`);
+      await Deno.mkdir(`${dir}/second`);
+      await Deno.symlink("/bin/sh", `${dir}/first/rexec-test-prog`);
+      assert.equal(await run(), 7);
+      await Deno.remove(`${dir}/first/rexec-test-prog`);
+      await Deno.symlink("/bin/sh", `${dir}/second/rexec-test-prog`);
+      assert.equal(await run(), 7);
+      await Deno.remove(`${dir}/second/rexec-test-prog`);
+      await Deno.writeTextFile(`${dir}/second/rexec-test-prog`, "not a program\n");
+      await assert.rejects(run(), /rexec-test-prog: cannot execute: permission denied/);
+      await Deno.remove(`${dir}/second/rexec-test-prog`);
+      await assert.rejects(run(), /rexec-test-prog: command not found/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

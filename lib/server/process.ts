@@ -17,7 +17,12 @@
 
 import { RexecError, SpawnError } from "../errors.ts";
 import { sleep } from "../util/deadline.ts";
-import { canonicalProgramPath, programCandidates } from "./program_search.ts";
+import {
+  canonicalProgramPath,
+  DEFAULT_EXEC_PATH,
+  isRunnableFile,
+  programCandidates,
+} from "./program_search.ts";
 
 /** Where a standard stream of the child goes. */
 export type StdioMode = "piped" | "null";
@@ -210,6 +215,15 @@ export async function findSetsid(): Promise<SetsidLookup> {
   }
 }
 
+/** Most programs whose files {@link programForExecvp} remembers. */
+const FOUND_PROGRAMS_KEPT = 64;
+
+/**
+ * The file each program was last found at, by working directory, PATH and
+ * name, the least recently used first.
+ */
+const foundPrograms = new Map<string, string>();
+
 /**
  * What setsid is to `execvp`: the name as given, once the same search has
  * shown that it finds a file that can be run, so that "not found" and
@@ -235,6 +249,21 @@ function programForExecvp(name: string, spec: ProcessSpec): string {
   const path = spec.env !== undefined && Object.hasOwn(spec.env, "PATH")
     ? spec.env.PATH
     : Deno.env.get("PATH");
+  const checked = spec.checkedProgram;
+  // Without a checked program, what was found only decides whether the
+  // server or execvp reports a failure: a file found before that is still
+  // there will do, even if the search would now find another first.
+  const key = `${cwd}\0${path ?? DEFAULT_EXEC_PATH}\0${name}`;
+  if (checked === undefined) {
+    const known = foundPrograms.get(key);
+    if (known !== undefined) {
+      foundPrograms.delete(key);
+      if (isRunnableFile(known)) {
+        foundPrograms.set(key, known);
+        return name;
+      }
+    }
+  }
   const search = programCandidates(name, { path, cwd });
   let denied = false;
   for (const candidate of search) {
@@ -242,8 +271,13 @@ function programForExecvp(name: string, spec: ProcessSpec): string {
       denied = true;
       continue;
     }
-    const checked = spec.checkedProgram;
-    if (checked === undefined) return name;
+    if (checked === undefined) {
+      if (foundPrograms.size >= FOUND_PROGRAMS_KEPT) {
+        foundPrograms.delete(foundPrograms.keys().next().value!);
+      }
+      foundPrograms.set(key, candidate.file);
+      return name;
+    }
     if (canonicalProgramPath(candidate.file) !== checked) return checked;
     for (const later of search) {
       if (later.runnable && canonicalProgramPath(later.file) !== checked) return checked;

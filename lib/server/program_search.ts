@@ -62,18 +62,46 @@ export function* programCandidates(
       resolvePath(resolvePath(options.cwd, entry === "" ? "." : entry), name)
     );
   for (const file of files) {
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(file);
-    } catch (error) {
-      // Missing, or in a directory this server cannot search: execvp moves on too.
-      if (
-        error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
-        error instanceof Deno.errors.PermissionDenied
-      ) continue;
-      throw error;
-    }
-    yield { file, runnable: info.isFile && (info.mode === null || (info.mode & 0o111) !== 0) };
+    const info = statIfThere(file);
+    if (info !== undefined) yield { file, runnable: isRunnable(info) };
+  }
+}
+
+/**
+ * Whether `file` is still a regular file with an execute bit: lets a caller
+ * that found a program before check it with one stat instead of a search,
+ * which costs a failed stat (and the error Deno makes of it) per PATH entry
+ * in front of the program's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isRunnableFile } from "./program_search.ts";
+ *
+ * assert.ok(isRunnableFile("/bin/sh"));
+ * assert.ok(!isRunnableFile("/rexec/no/such/file"));
+ * ```
+ */
+export function isRunnableFile(file: string): boolean {
+  const info = statIfThere(file);
+  return info !== undefined && isRunnable(info);
+}
+
+function isRunnable(info: Deno.FileInfo): boolean {
+  return info.isFile && (info.mode === null || (info.mode & 0o111) !== 0);
+}
+
+/** The file's information; undefined when there is none to be had, and execvp would move on. */
+function statIfThere(file: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(file);
+  } catch (error) {
+    // Missing, or in a directory this server cannot search.
+    if (
+      error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
+      error instanceof Deno.errors.PermissionDenied
+    ) return undefined;
+    throw error;
   }
 }
 
