@@ -119,15 +119,16 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeTextFile(`${dir}/plain`, "not a program\n");
-      const denied = spawnProcess({
-        argv: ["plain"],
-        env: { PATH: `${dir}:/rexec/no/such/dir` },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-        setsid: (setsid as { path: string }).path,
-      });
-      await assert.rejects(denied, (error: Error & { exitCode?: number }) => {
+      const denied = () =>
+        spawnProcess({
+          argv: ["plain"],
+          env: { PATH: `${dir}:/rexec/no/such/dir` },
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+          setsid: (setsid as { path: string }).path,
+        });
+      assert.throws(denied, (error: Error & { exitCode?: number }) => {
         assert.equal(error.exitCode, 126);
         assert.equal(error.message, "plain: cannot execute: permission denied");
         return true;
@@ -145,7 +146,7 @@ Deno.test({
   fn: async () => {
     for (let round = 0; round < 20; round++) {
       const argv = uniqueSleep();
-      const child = await spawnProcess({
+      const child = spawnProcess({
         argv,
         stdin: "null",
         stdout: "null",
@@ -169,7 +170,7 @@ Deno.test({
   name: `a signal sent right after the start reaches the command${needsSetsid}`,
   ignore: noSetsid !== undefined,
   fn: async () => {
-    const child = await spawnProcess({
+    const child = spawnProcess({
       argv: uniqueSleep(),
       stdin: "null",
       stdout: "null",
@@ -205,7 +206,7 @@ async function argv0Of(
   checkedProgram: string | undefined,
   path: string,
 ): Promise<string> {
-  const child = await spawnProcess({
+  const child = spawnProcess({
     argv: ["prog", "-c", 'echo "$0"'],
     env: { PATH: path },
     stdin: "null",
@@ -264,7 +265,7 @@ Deno.test("without setsid on PATH, the server says so once and commands still ru
 });
 
 Deno.test("a command that has exited is not signalled by its pid, which another may have by then", async () => {
-  const child = await spawnProcess({
+  const child = spawnProcess({
     argv: ["true"],
     stdin: "null",
     stdout: "null",
@@ -281,8 +282,8 @@ Deno.test({
   ignore: noSetsid !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir();
-    const run = async () => {
-      const child = await spawnProcess({
+    const run = () => {
+      const child = spawnProcess({
         argv: ["rexec-test-prog", "-c", "exit 7"],
         env: { PATH: `${dir}/first:${dir}/second` },
         stdin: "null",
@@ -290,7 +291,7 @@ Deno.test({
         stderr: "null",
         setsid: (setsid as { path: string }).path,
       });
-      return (await child.status).code;
+      return child.status.then((status) => status.code);
     };
     try {
       await Deno.mkdir(`${dir}/first`);
@@ -302,9 +303,9 @@ Deno.test({
       assert.equal(await run(), 7);
       await Deno.remove(`${dir}/second/rexec-test-prog`);
       await Deno.writeTextFile(`${dir}/second/rexec-test-prog`, "not a program\n");
-      await assert.rejects(run(), /rexec-test-prog: cannot execute: permission denied/);
+      assert.throws(run, /rexec-test-prog: cannot execute: permission denied/);
       await Deno.remove(`${dir}/second/rexec-test-prog`);
-      await assert.rejects(run(), /rexec-test-prog: command not found/);
+      assert.throws(run, /rexec-test-prog: command not found/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -235,7 +235,9 @@ export class ServerCommand {
     this.#argv = request.shell !== undefined ? shellArgv(request.shell) : request.argv!;
     this.#timeout = effectiveTimeout(request.timeout, options.maxTimeout);
     this.#stdinCredit = options.stdinWindow;
-    this.finished = this.#run();
+    // Begun once the constructor has returned: no callback (onWarning) may
+    // run before the caller holds the command.
+    this.finished = Promise.resolve().then(() => this.#run());
   }
 
   /** The argv being run. */
@@ -341,7 +343,7 @@ export class ServerCommand {
 
   async #runWithSlot(started: number): Promise<CommandOutcome> {
     const { request, policy, runAs, setsid } = this.#options;
-    const { cwd, checked: cwdChecked } = await this.#workingDirectory();
+    const { cwd, checked: cwdChecked } = this.#workingDirectory();
     let checkedProgram: string | undefined;
     if (policy) {
       // A relative program path is looked up from where the command will start.
@@ -358,7 +360,7 @@ export class ServerCommand {
     }
     let child: GroupProcess;
     try {
-      child = await spawnProcess({
+      child = spawnProcess({
         argv: this.#argv,
         ...(checkedProgram !== undefined ? { checkedProgram } : {}),
         ...(setsid !== undefined ? { setsid } : {}),
@@ -422,7 +424,7 @@ export class ServerCommand {
    * working directory, a relative `cwd` taken from it. `checked` when the
    * directory is one just found usable, which the spawn need not check again.
    */
-  async #workingDirectory(): Promise<{ cwd: string | undefined; checked: boolean }> {
+  #workingDirectory(): { cwd: string | undefined; checked: boolean } {
     const { request, runAs } = this.#options;
     if (runAs === undefined || request.cwd?.startsWith("/")) {
       return { cwd: request.cwd, checked: false };
@@ -430,7 +432,7 @@ export class ServerCommand {
     const user = runAs.uid !== undefined && runAs.gid !== undefined
       ? { uid: runAs.uid, gid: runAs.gid }
       : undefined;
-    const problem = await directoryProblem(runAs.home, user);
+    const problem = directoryProblem(runAs.home, user);
     if (problem !== undefined) {
       this.#options.onWarning?.(
         `cannot start in the home directory ${JSON.stringify(runAs.home)}: ${problem}; ` +
