@@ -311,3 +311,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a server that may run only some programs runs just those, setsid or not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/script.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { connect, serve } from ${
+        JSON.stringify(new URL("../lib/mod.ts", import.meta.url).href)
+      };
+const token = "test-token-with-enough-length-0123";
+const logs: unknown[] = [];
+await using server = await serve({ token, hostname: "127.0.0.1", port: 0, logger: (r) => logs.push(r) });
+await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+const echo = await client.spawn(["echo", "hi"]).output();
+const other = await client.spawn(["true"]).status;
+console.log(JSON.stringify({ echo: new TextDecoder().decode(echo.stdout), other, logs }));
+`,
+    );
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        "--allow-run=echo",
+        "--allow-env=PATH",
+        "--allow-read",
+        script,
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, text(stderr));
+    const { echo, other, logs } = JSON.parse(text(stdout));
+    assert.equal(echo, "hi\n");
+    assert.equal(other.code, 126);
+    assert.match(other.message, /^true: cannot execute: the server process may not run it/);
+    // Nothing about setsid: with a narrower run permission it is not looked for.
+    assert.ok(!JSON.stringify(logs).includes("setsid"), JSON.stringify(logs));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

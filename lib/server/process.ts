@@ -157,9 +157,8 @@ export type SetsidLookup = { readonly path: string } | { readonly reason: string
 /**
  * Finds setsid(1) on the server's PATH and checks that it runs a program in
  * place (in the process Deno started, whose status the server waits for),
- * with one trial run. Commands start through it only when the server may
- * run any program: through setsid, a narrower `--allow-run` would judge
- * setsid alone.
+ * with one trial run. Only for a server that may run any program: through
+ * setsid, a narrower `--allow-run` would judge setsid alone.
  *
  * @example
  * ```ts ignore
@@ -176,12 +175,6 @@ export type SetsidLookup = { readonly path: string } | { readonly reason: string
  * ```
  */
 export async function findSetsid(): Promise<SetsidLookup> {
-  if ((await Deno.permissions.query({ name: "run" })).state !== "granted") {
-    return {
-      reason: "the server may run only the programs its --allow-run names, and setsid would " +
-        "run any",
-    };
-  }
   if ((await Deno.permissions.query({ name: "env", variable: "PATH" })).state !== "granted") {
     return { reason: "the server may not read PATH (--allow-env=PATH), which setsid searches" };
   }

@@ -219,8 +219,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
   requireSafeTransport({ ...options, hostname, port });
   const authFailureDelayMs = seconds("authFailureDelay", DEFAULT_LIMITS.authFailureDelay);
   const logger = options.logger ?? silentLogger;
-  const setsid = await findSetsid();
-  if ("reason" in setsid) {
+  // Through setsid, a narrower run permission (--allow-run=LIST) would judge
+  // setsid alone: such a server, or one that may run nothing, lets Deno make
+  // each command's session, and Deno checks each program.
+  const setsid = Deno.permissions.querySync({ name: "run" }).state === "granted"
+    ? await findSetsid()
+    : undefined;
+  if (setsid !== undefined && "reason" in setsid) {
     logger({
       level: "warn",
       message: "commands start with a fork of the whole server, which is slower, and show " +
@@ -246,7 +251,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     policy: options.policy ?? await CommandPolicy.create(),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
-    ...("path" in setsid ? { setsid: setsid.path } : {}),
+    ...(setsid !== undefined && "path" in setsid ? { setsid: setsid.path } : {}),
     ...(options.audit
       ? {
         audit: new AuditTrail({
