@@ -165,7 +165,7 @@ export type SetsidLookup = { readonly path: string } | { readonly reason: string
  * import { findSetsid, spawnProcess } from "./process.ts";
  *
  * const found = await findSetsid();
- * const child = await spawnProcess({
+ * const child = spawnProcess({
  *   argv: ["sleep", "1"],
  *   stdin: "null",
  *   stdout: "null",
