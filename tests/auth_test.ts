@@ -137,3 +137,25 @@ Deno.test("isValidNonce() accepts exactly 43 base64url characters", () => {
     assert.equal(isValidNonce(bad), false, JSON.stringify(bad));
   }
 });
+
+Deno.test("proofs stay right while more tokens are used in turn than keys are kept", async () => {
+  const tokens = Array.from({ length: 20 }, (_, index) => `token-${index}-${"x".repeat(index)}`);
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [index, token] of tokens.entries()) {
+      const options = {
+        token,
+        role: "client" as const,
+        serverNonce: createNonce(),
+        clientNonce: createNonce(),
+      };
+      const mac = await computeProof(options);
+      const expected = createHmac("sha256", token)
+        .update(`rexec-auth-v1\0client\0${options.serverNonce}\0${options.clientNonce}`)
+        .digest("base64url");
+      assert.equal(mac, expected);
+      assert.ok(await verifyProof({ ...options, mac }));
+      const other = tokens[(index + 1) % tokens.length];
+      assert.ok(!(await verifyProof({ ...options, token: other, mac })));
+    }
+  }
+});

@@ -148,14 +148,36 @@ export async function verifyProof(
   );
 }
 
+/**
+ * Most tokens whose imported keys are kept. A server proves and checks with
+ * one token, a client with one per server it talks to: importing the key
+ * once per token, not once per proof, takes an import off every handshake.
+ */
+const KEY_CACHE_SIZE = 8;
+
+/** Imported HMAC keys by token, the least recently used first. */
+const keys = new Map<string, Promise<CryptoKey>>();
+
 function importToken(token: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey(
-    "raw",
-    encoder.encode(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign", "verify"],
-  );
+  let key = keys.get(token);
+  if (key !== undefined) {
+    keys.delete(token);
+  } else {
+    key = crypto.subtle.importKey(
+      "raw",
+      encoder.encode(token),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    // A failed import is not kept: the next proof tries again.
+    key.catch(() => {
+      if (keys.get(token) === key) keys.delete(token);
+    });
+    if (keys.size >= KEY_CACHE_SIZE) keys.delete(keys.keys().next().value!);
+  }
+  keys.set(token, key);
+  return key;
 }
 
 function proofMessage(options: ProofOptions): Uint8Array<ArrayBuffer> {

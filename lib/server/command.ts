@@ -56,7 +56,7 @@ export type EndReason =
  * ```
  */
 export interface ExecPolicy {
-  /** Checks `request`; `program`, when given, is the resolved file to execute as argv[0]. */
+  /** Checks `request`; `program`, when given, is the resolved file that must run for argv[0]. */
   check(request: ExecRequest): Promise<PolicyDecision>;
 }
 
@@ -144,6 +144,8 @@ export interface ServerCommandOptions {
   readonly runAs?: RunAs;
   /** Server-wide running-command limit; none when absent. */
   readonly slots?: CommandSlots;
+  /** The setsid(1) commands start through (see `findSetsid`); a fork of the server when absent. */
+  readonly setsid?: string;
 }
 
 /** How a command went: the EXIT report plus what the server logs about it. */
@@ -231,7 +233,9 @@ export class ServerCommand {
     this.#argv = request.shell !== undefined ? shellArgv(request.shell) : request.argv!;
     this.#timeout = effectiveTimeout(request.timeout, options.maxTimeout);
     this.#stdinCredit = options.stdinWindow;
-    this.finished = this.#run();
+    // Begun once the constructor has returned: no callback (onWarning) may
+    // run before the caller holds the command.
+    this.finished = Promise.resolve().then(() => this.#run());
   }
 
   /** The argv being run. */
@@ -336,9 +340,9 @@ export class ServerCommand {
   }
 
   async #runWithSlot(started: number): Promise<CommandOutcome> {
-    const { request, policy, runAs } = this.#options;
-    let argv = this.#argv;
-    const cwd = await this.#workingDirectory();
+    const { request, policy, runAs, setsid } = this.#options;
+    const { cwd, checked: cwdChecked } = this.#workingDirectory();
+    let checkedProgram: string | undefined;
     if (policy) {
       // A relative program path is looked up from where the command will start.
       const decision = await policy.check(cwd === undefined ? request : { ...request, cwd });
@@ -350,12 +354,15 @@ export class ServerCommand {
           message: decision.message,
         });
       }
-      if (decision.program !== undefined) argv = [decision.program, ...argv.slice(1)];
+      checkedProgram = decision.program;
     }
     let child: GroupProcess;
     try {
-      child = await spawnProcess({
-        argv,
+      child = spawnProcess({
+        argv: this.#argv,
+        ...(checkedProgram !== undefined ? { checkedProgram } : {}),
+        ...(setsid !== undefined ? { setsid } : {}),
+        cwdChecked,
         env: runAs ? { ...runAs.env, ...request.env } : request.env,
         cwd,
         stdin: request.stdin ? "piped" : "null",
@@ -412,15 +419,18 @@ export class ServerCommand {
    * client asked for, a relative one taken from the account's home; the home
    * itself when the client named none. A home the account cannot use gives
    * way to `/`, with a warning. Undefined without an account: the server's own
-   * working directory, a relative `cwd` taken from it.
+   * working directory, a relative `cwd` taken from it. `checked` when the
+   * directory is one just found usable, which the spawn need not check again.
    */
-  async #workingDirectory(): Promise<string | undefined> {
+  #workingDirectory(): { cwd: string | undefined; checked: boolean } {
     const { request, runAs } = this.#options;
-    if (runAs === undefined || request.cwd?.startsWith("/")) return request.cwd;
+    if (runAs === undefined || request.cwd?.startsWith("/")) {
+      return { cwd: request.cwd, checked: false };
+    }
     const user = runAs.uid !== undefined && runAs.gid !== undefined
       ? { uid: runAs.uid, gid: runAs.gid }
       : undefined;
-    const problem = await directoryProblem(runAs.home, user);
+    const problem = directoryProblem(runAs.home, user);
     if (problem !== undefined) {
       this.#options.onWarning?.(
         `cannot start in the home directory ${JSON.stringify(runAs.home)}: ${problem}; ` +
@@ -428,8 +438,13 @@ export class ServerCommand {
       );
     }
     const start = problem === undefined ? runAs.home : "/";
-    if (request.cwd === undefined || request.cwd === "" || request.cwd === ".") return start;
-    return start.endsWith("/") ? `${start}${request.cwd}` : `${start}/${request.cwd}`;
+    if (request.cwd === undefined || request.cwd === "" || request.cwd === ".") {
+      return { cwd: start, checked: problem === undefined };
+    }
+    return {
+      cwd: start.endsWith("/") ? `${start}${request.cwd}` : `${start}/${request.cwd}`,
+      checked: false,
+    };
   }
 
   /**

@@ -18,7 +18,7 @@ import {
 } from "../errors.ts";
 import { computeProof, createNonce, isValidNonce, verifyProof } from "../protocol/auth.ts";
 import { ErrorCode } from "../protocol/error_code.ts";
-import { type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
+import { encodeFrame, type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
 import {
   decodeAuthResponse,
   decodeHello,
@@ -150,7 +150,7 @@ export async function acceptClient(options: AcceptClientOptions): Promise<Hello 
   const hello = await readHello(options);
   if (hello === undefined) return undefined;
   const serverNonce = createNonce();
-  await writer.write(
+  const helloFrame = encodeFrame(
     FrameType.Hello,
     encodeHello({
       version: PROTOCOL_VERSION,
@@ -159,7 +159,12 @@ export async function acceptClient(options: AcceptClientOptions): Promise<Hello 
       stdinWindow: options.stdinWindow,
     }),
   );
-  await writer.write(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce }));
+  const challengeFrame = encodeFrame(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce }));
+  // One write, so one segment: the client needs both before it can answer.
+  const frames = new Uint8Array(helloFrame.length + challengeFrame.length);
+  frames.set(helloFrame);
+  frames.set(challengeFrame, helloFrame.length);
+  await writer.writeEncoded(frames);
   const frame = await reader.read();
   if (frame === null) return undefined;
   if (frame.type !== FrameType.AuthResponse) {

@@ -4,6 +4,14 @@
  * terminated, as one. Knows nothing of frames or connections: it hands out
  * the child's streams.
  *
+ * Where setsid(1) is at hand (util-linux, on Linux), the command starts
+ * through it: Deno spawns `setsid -- PROGRAM ARGS...` the cheap way (the
+ * server is not copied), and setsid makes the session, then `execvp`s the
+ * program with argv[0] exactly as the client gave it, so that `ps` and
+ * `pgrep -f` show what the user ran. Without it, Deno's `detached: true`
+ * makes the session, which forks the whole server per command and puts the
+ * resolved path in argv[0].
+ *
  * @internal Not part of the public API, which is what lib/mod.ts exports.
  *
  * @module
@@ -12,6 +20,12 @@
 import { RexecError, SpawnError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "../protocol/exit_status.ts";
 import { sleep } from "../util/deadline.ts";
+import {
+  canonicalProgramPath,
+  DEFAULT_EXEC_PATH,
+  isRunnableFile,
+  programCandidates,
+} from "./program_search.ts";
 
 /** Where a standard stream of the child goes. */
 export type StdioMode = "piped" | "null";
@@ -34,6 +48,21 @@ export interface ProcessSpec {
   readonly uid?: number;
   /** Group id to run as; needs a server running as root. */
   readonly gid?: number;
+  /**
+   * The setsid(1) to start the command through ({@link findSetsid}); Deno's
+   * `detached: true` when absent.
+   */
+  readonly setsid?: string;
+  /**
+   * The canonical path of the file an allowlist checked for `argv[0]`: the
+   * command runs that file and no other. Through setsid, argv[0] is still
+   * passed as given when the same search finds that file and nothing the
+   * search could fall back to; otherwise, and without setsid, argv[0] is
+   * this path.
+   */
+  readonly checkedProgram?: string;
+  /** Whether the caller has just checked that `cwd` can be entered; it is not checked again. */
+  readonly cwdChecked?: boolean;
 }
 
 /** What became of a signal sent to a process group; see {@link GroupProcess.signalGroup}. */
@@ -92,13 +121,13 @@ export function shellArgv(script: string): string[] {
  * assert.equal((await child.status).code, 0);
  * ```
  */
-export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
-  const [program, ...args] = spec.argv;
-  if (spec.cwd !== undefined) {
+export function spawnProcess(spec: ProcessSpec): GroupProcess {
+  const [name, ...args] = spec.argv;
+  if (spec.cwd !== undefined && !spec.cwdChecked) {
     const user = spec.uid !== undefined && spec.gid !== undefined
       ? { uid: spec.uid, gid: spec.gid }
       : undefined;
-    const problem = await directoryProblem(spec.cwd, user);
+    const problem = directoryProblem(spec.cwd, user);
     if (problem !== undefined) {
       throw new SpawnError(
         EXIT_CANNOT_EXECUTE,
@@ -106,10 +135,14 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       );
     }
   }
+  const { setsid } = spec;
+  const [program, programArgs] = setsid === undefined
+    ? [spec.checkedProgram ?? name, args]
+    : [setsid, ["--", programForExecvp(name, spec), ...args]];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
-      args,
+      args: programArgs,
       env: spec.env ? { ...spec.env } : undefined,
       cwd: spec.cwd,
       stdin: spec.stdin,
@@ -117,7 +150,7 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       stderr: spec.stderr,
       ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
       ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
-      detached: true,
+      detached: setsid === undefined,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -135,7 +168,137 @@ export async function spawnProcess(spec: ProcessSpec): Promise<GroupProcess> {
       cause: error,
     });
   }
-  return new GroupProcess(child);
+  return new GroupProcess(child, { leaderLater: setsid !== undefined });
+}
+
+/** The setsid(1) commands start through, or why they start with a fork of the server instead. */
+export type SetsidLookup = { readonly path: string } | { readonly reason: string };
+
+/**
+ * Finds setsid(1) on the server's PATH and checks that it runs a program in
+ * place (in the process Deno started, whose status the server waits for),
+ * with one trial run. Only for a server that may run any program: through
+ * setsid, a narrower `--allow-run` would judge setsid alone.
+ *
+ * @example
+ * ```ts ignore
+ * import { findSetsid, spawnProcess } from "./process.ts";
+ *
+ * const found = await findSetsid();
+ * const child = spawnProcess({
+ *   argv: ["sleep", "1"],
+ *   stdin: "null",
+ *   stdout: "null",
+ *   stderr: "null",
+ *   ...("path" in found ? { setsid: found.path } : {}),
+ * });
+ * ```
+ */
+export async function findSetsid(): Promise<SetsidLookup> {
+  if ((await Deno.permissions.query({ name: "env", variable: "PATH" })).state !== "granted") {
+    return { reason: "the server may not read PATH (--allow-env=PATH), which setsid searches" };
+  }
+  const path = Deno.env.get("PATH");
+  let found: string | undefined;
+  for (const candidate of programCandidates("setsid", { path, cwd: Deno.cwd() })) {
+    if (candidate.runnable) {
+      found = candidate.file;
+      break;
+    }
+  }
+  if (found === undefined) return { reason: "setsid(1) is not on the server's PATH" };
+  try {
+    const child = new Deno.Command(found, {
+      args: ["--", "/bin/sh", "-c", "echo $$"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const { success, stdout, stderr } = await child.output();
+    const said = new TextDecoder().decode(stdout).trim();
+    if (success && said === String(child.pid)) return { path: found };
+    const detail = new TextDecoder().decode(stderr).trim();
+    return {
+      reason: success
+        ? `${found} runs the program in a process of its own (pid ${said}, not ${child.pid})`
+        : `${found} failed a trial run${detail ? `: ${detail}` : ""}`,
+    };
+  } catch (error) {
+    return { reason: `${found} cannot be run: ${(error as Error).message}` };
+  }
+}
+
+/** Most programs whose files {@link programForExecvp} remembers. */
+const FOUND_PROGRAMS_KEPT = 64;
+
+/**
+ * The file each program was last found at, by working directory, PATH and
+ * name, the least recently used first.
+ */
+const foundPrograms = new Map<string, string>();
+
+/**
+ * What setsid is to `execvp`: the name as given, once the same search has
+ * shown that it finds a file that can be run, so that "not found" and
+ * "cannot execute" are the server's to report (127 and 126, with a
+ * message), not lines on the command's stderr.
+ *
+ * With a checked program, the name stays only while `execvp` cannot end up
+ * anywhere else: the search finds that very file first, and no other file
+ * of the name further on, where `execvp` would go on to if running the first
+ * failed (an account without its execute bit, a `noexec` mount, the file
+ * removed meanwhile). Otherwise the checked path itself is run.
+ *
+ * @throws {SpawnError} 127 when the search finds nothing, 126 when it finds
+ * only files that cannot be run.
+ */
+function programForExecvp(name: string, spec: ProcessSpec): string {
+  const cwd = spec.cwd === undefined
+    ? Deno.cwd()
+    : spec.cwd.startsWith("/")
+    ? spec.cwd
+    : `${Deno.cwd()}/${spec.cwd}`;
+  // The child's PATH: the request's, else the one it inherits from the server.
+  const path = spec.env !== undefined && Object.hasOwn(spec.env, "PATH")
+    ? spec.env.PATH
+    : Deno.env.get("PATH");
+  const checked = spec.checkedProgram;
+  // Without a checked program, what was found only decides whether the
+  // server or execvp reports a failure: a file found before that is still
+  // there will do, even if the search would now find another first.
+  const key = `${cwd}\0${path ?? DEFAULT_EXEC_PATH}\0${name}`;
+  if (checked === undefined) {
+    const known = foundPrograms.get(key);
+    if (known !== undefined) {
+      foundPrograms.delete(key);
+      if (isRunnableFile(known)) {
+        foundPrograms.set(key, known);
+        return name;
+      }
+    }
+  }
+  const search = programCandidates(name, { path, cwd });
+  let denied = false;
+  for (const candidate of search) {
+    if (!candidate.runnable) {
+      denied = true;
+      continue;
+    }
+    if (checked === undefined) {
+      if (foundPrograms.size >= FOUND_PROGRAMS_KEPT) {
+        foundPrograms.delete(foundPrograms.keys().next().value!);
+      }
+      foundPrograms.set(key, candidate.file);
+      return name;
+    }
+    if (canonicalProgramPath(candidate.file) !== checked) return checked;
+    for (const later of search) {
+      if (later.runnable && canonicalProgramPath(later.file) !== checked) return checked;
+    }
+    return name;
+  }
+  if (denied) throw new SpawnError(126, `${name}: cannot execute: permission denied`);
+  throw new SpawnError(127, `${name}: command not found`);
 }
 
 /**
@@ -165,6 +328,11 @@ export interface DirectoryUser {
  * that a command run as another user is not started somewhere it cannot
  * enter, which the child would report as a failure to execute.
  *
+ * It stats synchronously: a spawn blocks the server on the same directory
+ * anyway (the child changes to it before the spawn returns), and a stat
+ * through the thread pool costs two thread switches, which on a busy
+ * machine add more to every command than the stat itself.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -174,14 +342,14 @@ export interface DirectoryUser {
  * assert.equal(await directoryProblem("/rexec/no/such/dir"), "no such directory");
  * ```
  */
-export async function directoryProblem(
+export function directoryProblem(
   path: string,
   user?: DirectoryUser,
-): Promise<string | undefined> {
+): string | undefined {
   if (path === "") return "no directory named";
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(path);
+    info = Deno.statSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "no such directory";
     if (error instanceof Deno.errors.NotADirectory) return "a component is not a directory";
@@ -190,11 +358,11 @@ export async function directoryProblem(
   if (!info.isDirectory) return "not a directory";
   // Root searches any directory.
   if (user === undefined || user.uid === 0) return undefined;
-  const walked = new Set(ancestors(await Deno.realPath(path)));
+  const walked = new Set(ancestors(Deno.realPathSync(path)));
   // The kernel walks the path as written too, symbolic links and `..` included.
   if (path.startsWith("/")) { for (const directory of ancestors(path)) walked.add(directory); }
   for (const directory of walked) {
-    if (!searchableBy(await Deno.stat(directory), user)) {
+    if (!searchableBy(Deno.statSync(directory), user)) {
       return `permission denied (uid ${user.uid} cannot enter ${directory})`;
     }
   }
@@ -259,11 +427,23 @@ export class GroupProcess {
   readonly #child: Deno.ChildProcess;
   /** Resolves when the group leader, the command itself, has exited. */
   readonly status: Promise<Deno.CommandStatus>;
+  /**
+   * Whether the child may not lead its group yet: setsid(1) makes it the
+   * leader only after it has started, so for a moment there is no group
+   * by its pid, while the child is there, and alone.
+   */
+  #leaderLater: boolean;
+  #exited = false;
 
-  /** Wraps a child spawned with `detached: true`. */
-  constructor(child: Deno.ChildProcess) {
+  /**
+   * Wraps a child spawned with `detached: true` (the leader of its group
+   * from the start), or through setsid(1), with `leaderLater`.
+   */
+  constructor(child: Deno.ChildProcess, options: { leaderLater?: boolean } = {}) {
     this.#child = child;
+    this.#leaderLater = options.leaderLater ?? false;
     this.status = child.status;
+    this.status.then(() => this.#exited = true, () => this.#exited = true);
   }
 
   /** Process id of the command, which is also its process group id and session id. */
@@ -295,7 +475,16 @@ export class GroupProcess {
    * server may not signal.
    */
   signalGroup(signal: Deno.Signal): GroupSignalResult {
-    return signalProcess(-this.#child.pid, signal);
+    const result = signalProcess(-this.#child.pid, signal);
+    if (result !== "gone" || !this.#leaderLater) {
+      if (result === "sent") this.#leaderLater = false;
+      return result;
+    }
+    // No group yet: the child has not called setsid(), so it has not run the
+    // command either, and started nothing. Never once it has exited: its pid
+    // may belong to another process by then.
+    if (this.#exited) return "gone";
+    return signalProcess(this.#child.pid, signal);
   }
 
   /**

@@ -26,6 +26,7 @@ import {
 import { type Logger, type LogRecord, silentLogger } from "../util/log.ts";
 import { encodeJson, type ErrorReport, MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
 import { PendingHandshakes } from "./pending_handshakes.ts";
+import { findSetsid } from "./process.ts";
 import type { CommandSlots, ExecPolicy, RunAs } from "./command.ts";
 import { ServerSession, type SessionSettings } from "./session.ts";
 import { MIN_TOKEN_LENGTH } from "../config/token.ts";
@@ -264,6 +265,20 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const where = formatAddr({ transport: "tcp", hostname, port });
   requireSafeTransport({ ...options, hostname, port });
   const authFailureDelayMs = seconds("authFailureDelay", DEFAULT_LIMITS.authFailureDelay);
+  const logger = options.logger ?? silentLogger;
+  // Through setsid, a narrower run permission (--allow-run=LIST) would judge
+  // setsid alone: such a server, or one that may run nothing, lets Deno make
+  // each command's session, and Deno checks each program.
+  const setsid = Deno.permissions.querySync({ name: "run" }).state === "granted"
+    ? await findSetsid()
+    : undefined;
+  if (setsid !== undefined && "reason" in setsid) {
+    logger({
+      level: "warn",
+      message: "commands start with a fork of the whole server, which is slower, and show " +
+        "their program's full path as argv[0]: " + setsid.reason,
+    });
+  }
   const settings: SessionSettings = {
     token: options.token,
     maxFrameSize,
@@ -271,7 +286,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     maxTimeout: maxTimeout > 0 ? maxTimeout : undefined,
     killGraceMs: seconds("killGrace", DEFAULT_KILL_GRACE),
     agent: `rexec/${VERSION}`,
-    logger: options.logger ?? silentLogger,
+    logger,
     handshakeTimeoutMs: seconds("handshakeTimeout", DEFAULT_LIMITS.handshakeTimeout),
     idleTimeoutMs: seconds("idleTimeout", DEFAULT_LIMITS.idleTimeout),
     keepaliveMs: seconds("keepalive", DEFAULT_LIMITS.keepalive),
@@ -283,6 +298,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     policy: options.policy ?? await CommandPolicy.create(),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
+    ...(setsid !== undefined && "path" in setsid ? { setsid: setsid.path } : {}),
     ...(options.audit
       ? {
         audit: new AuditTrail({

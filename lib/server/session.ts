@@ -31,7 +31,7 @@ import {
   frameTypeName,
   HANDSHAKE_MAX_FRAME_SIZE,
 } from "../protocol/frame.ts";
-import { FrameReader } from "../transport/frame_reader.ts";
+import { type ByteReader, FrameReader } from "../transport/frame_reader.ts";
 import { FAREWELL_TIMEOUT_MS, sendFarewell } from "../transport/farewell.ts";
 import { FrameWriter } from "../transport/frame_writer.ts";
 import type { SessionConn } from "../transport/conn.ts";
@@ -100,6 +100,8 @@ export interface SessionSettings {
   readonly slots?: CommandSlots;
   /** Where audit records go; none when absent. */
   readonly audit?: AuditTrail;
+  /** The setsid(1) commands start through; a fork of the server per command when absent. */
+  readonly setsid?: string;
 }
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
@@ -186,7 +188,8 @@ export class ServerSession {
     this.peer = formatAddr(conn.remoteAddr);
     this.address = peerAddress(conn.remoteAddr);
     this.#settings = settings;
-    this.#reader = new FrameReader(conn.readable, {
+    // A plain TCP connection is read directly; the TLS listener's through its stream.
+    this.#reader = new FrameReader(conn.read ? conn as ByteReader : conn.readable, {
       maxFrameSize: HANDSHAKE_MAX_FRAME_SIZE,
     });
     this.#sink = new WatchedSink(conn);
@@ -457,6 +460,7 @@ export class ServerSession {
       policy: this.#settings.policy,
       runAs: this.#settings.runAs,
       slots: this.#settings.slots,
+      ...(this.#settings.setsid !== undefined ? { setsid: this.#settings.setsid } : {}),
     });
     this.#command = command;
     this.#log("info", "exec", {

@@ -11,6 +11,13 @@
 export interface SessionConn {
   /** Bytes from the peer, as a byte stream for BYOB reads. */
   readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * Reads bytes from the peer straight into `buffer`, as `Deno.Conn` does;
+   * resolves with the count, or `null` at the end. Where a connection has
+   * it, the server reads with it rather than through `readable`, which
+   * costs the streams machinery on every read.
+   */
+  read?(buffer: Uint8Array): Promise<number | null>;
   /** Writes some prefix of `bytes`; resolves with its length once it was taken. */
   write(bytes: Uint8Array): Promise<number>;
   /** Closes the connection; closing twice is harmless. */
