@@ -353,15 +353,15 @@ export class UsageError extends RexecError {}
  * import { spawnProcess } from "./server/process.ts";
  *
  * const stdio = { stdin: "null", stdout: "null", stderr: "null" } as const;
- * await assert.rejects(
- *   spawnProcess({ argv: ["rexec-no-such-program"], ...stdio }),
- *   (error) =>
+ * assert.throws(
+ *   () => spawnProcess({ argv: ["rexec-no-such-program"], ...stdio }),
+ *   (error: unknown) =>
  *     error instanceof SpawnError && error.exitCode === 127 &&
  *     error.message === "rexec-no-such-program: command not found",
  * );
- * await assert.rejects(
- *   spawnProcess({ argv: ["true"], cwd: "/rexec/no/such/dir", ...stdio }),
- *   (error) => error instanceof SpawnError && error.exitCode === 126,
+ * assert.throws(
+ *   () => spawnProcess({ argv: ["true"], cwd: "/rexec/no/such/dir", ...stdio }),
+ *   (error: unknown) => error instanceof SpawnError && error.exitCode === 126,
  * );
  * ```
  */

@@ -83,7 +83,7 @@ const KILL_SWEEPS = 5;
  * import { shellArgv, spawnProcess } from "./process.ts";
  *
  * assert.deepEqual(shellArgv("echo $((6 * 7))"), ["/bin/sh", "-c", "echo $((6 * 7))"]);
- * const child = await spawnProcess({
+ * const child = spawnProcess({
  *   argv: shellArgv("echo $((6 * 7))"),
  *   stdin: "null",
  *   stdout: "piped",
@@ -109,7 +109,7 @@ export function shellArgv(script: string): string[] {
  * import assert from "node:assert/strict";
  * import { spawnProcess } from "./process.ts";
  *
- * const child = await spawnProcess({
+ * const child = spawnProcess({
  *   argv: ["sh", "-c", "echo $$; ps -o pgid= -p $$"],
  *   stdin: "null",
  *   stdout: "piped",
@@ -338,8 +338,8 @@ export interface DirectoryUser {
  * import assert from "node:assert/strict";
  * import { directoryProblem } from "./process.ts";
  *
- * assert.equal(await directoryProblem("/"), undefined);
- * assert.equal(await directoryProblem("/rexec/no/such/dir"), "no such directory");
+ * assert.equal(directoryProblem("/"), undefined);
+ * assert.equal(directoryProblem("/rexec/no/such/dir"), "no such directory");
  * ```
  */
 export function directoryProblem(
@@ -408,7 +408,7 @@ export interface TerminateOptions {
  * import assert from "node:assert/strict";
  * import { spawnProcess } from "./process.ts";
  *
- * const child = await spawnProcess({
+ * const child = spawnProcess({
  *   argv: ["sh", "-c", "sleep 60 & echo started; sleep 60"],
  *   stdin: "null",
  *   stdout: "piped",
