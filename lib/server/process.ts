@@ -181,17 +181,19 @@ export type SetsidLookup = { readonly path: string } | { readonly reason: string
  * setsid, a narrower `--allow-run` would judge setsid alone.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { findSetsid, spawnProcess } from "./process.ts";
  *
  * const found = await findSetsid();
  * const child = spawnProcess({
- *   argv: ["sleep", "1"],
+ *   argv: ["true"],
  *   stdin: "null",
  *   stdout: "null",
  *   stderr: "null",
  *   ...("path" in found ? { setsid: found.path } : {}),
  * });
+ * assert.equal((await child.status).code, 0);
  * ```
  */
 export async function findSetsid(): Promise<SetsidLookup> {
