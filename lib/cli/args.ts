@@ -92,6 +92,8 @@ export interface ServeConfig {
   readonly auditLog?: string;
   /** While the audit log cannot be written: refuse new commands (`closed`) or run them (`open`). */
   readonly auditFail?: "closed" | "open";
+  /** `--no-tty`: refuse commands that ask for a terminal. */
+  readonly noTty?: boolean;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -180,6 +182,7 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "user", value: true },
     { name: "audit-log", value: true },
     { name: "audit-fail", value: true },
+    { name: "no-tty", value: false },
     { name: "help", short: "h", value: false },
   ],
   cert: [
@@ -369,6 +372,7 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(user !== undefined ? { user } : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...(auditFail !== undefined ? { auditFail } : {}),
+    ...(parsed.values.has("no-tty") ? { noTty: true } : {}),
   };
 }
 

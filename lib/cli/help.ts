@@ -146,6 +146,8 @@ Command policy:
       --audit-fail MODE      while the audit log cannot be written: closed
                              refuses new commands until it can (the default),
                              open runs them unaudited
+      --no-tty               refuse commands that ask for a terminal (run -t,
+                             an interactive shell), with status ${EXIT_REFUSED}
   -h, --help                 show this help
 `;
 
