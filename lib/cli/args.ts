@@ -123,11 +123,17 @@ export interface RunConfig extends ClientConfig {
   readonly command: { readonly argv: readonly string[] } | { readonly shell: string };
   /** `-n`: the command's stdin is empty, local stdin is not read. */
   readonly noStdin: boolean;
+  /** `-t`: run the command on a remote terminal. */
+  readonly tty?: boolean;
+  /** `--no-escape`: `~.` and `~~` are plain keys in a session on a terminal. */
+  readonly noEscape?: boolean;
 }
 
 /** `rexec shell`. */
 export interface ShellConfig extends ClientConfig {
   readonly mode: "shell";
+  /** `--no-escape`: `~.` and `~~` are plain keys in an interactive shell. */
+  readonly noEscape?: boolean;
 }
 
 /** Everything `rexec` can be asked to do. */
@@ -194,8 +200,10 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     ...CLIENT_OPTIONS,
     { name: "command", short: "c", value: true },
     { name: "no-stdin", short: "n", value: false },
+    { name: "tty", short: "t", value: false },
+    { name: "no-escape", value: false },
   ],
-  shell: CLIENT_OPTIONS,
+  shell: [...CLIENT_OPTIONS, { name: "no-escape", value: false }],
 };
 
 /** Who a command runs as, for those who expect to choose it as with ssh. */
@@ -413,13 +421,19 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
     ...client,
     command: shell !== undefined ? { shell } : { argv: argv! },
     noStdin: parsed.values.has("no-stdin"),
+    ...(parsed.values.has("tty") ? { tty: true } : {}),
+    ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
   };
 }
 
 function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
   const parsed = tokenize("shell", args, false);
   if (parsed.values.has("help")) return { mode: "help", topic: "shell" };
-  return { mode: "shell", ...clientConfig(parsed, "shell") };
+  return {
+    mode: "shell",
+    ...clientConfig(parsed, "shell"),
+    ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
+  };
 }
 
 function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
@@ -515,7 +529,9 @@ function tokenize(
     const label = long ? `--${spec.name}` : `-${spec.short}`;
     let value: string;
     if (!spec.value) {
-      if (equals !== -1 || (!long && arg.length > 2)) {
+      // `-tt`, as ssh users type it: the flag twice is the flag.
+      const repeated = !long && arg.length > 2 && [...arg.slice(1)].every((c) => c === key);
+      if (equals !== -1 || (!long && arg.length > 2 && !repeated)) {
         throw new UsageError(`${label} takes no value`);
       }
       value = "";
