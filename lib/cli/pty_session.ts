@@ -95,7 +95,9 @@ async function runSession(options: TerminalSessionOptions): Promise<Ending> {
     ...(interactive ? localWindowSize() : DEFAULT_WINDOW_SIZE),
     term: localTerm(),
   });
-  using _raw = interactive ? rawMode() : undefined;
+  using _raw = interactive
+    ? rawMode((problem) => printError(`rexec: warning: ${problem}; lines may show doubled ends`))
+    : undefined;
   using _window = interactive ? followWindowSize(child) : undefined;
 
   const forced = Promise.withResolvers<Ending>();

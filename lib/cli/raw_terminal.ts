@@ -14,9 +14,17 @@ export const DEFAULT_WINDOW_SIZE: WindowSize = { rows: 24, cols: 80 };
 
 /**
  * Puts local stdin, a terminal, in raw mode until disposed: no echo, no line
- * editing, and Ctrl-C, Ctrl-Z and Ctrl-\ are bytes rather than signals to
- * rexec. Disposing restores the modes it had, whichever way the session
- * ends; so does Deno when the process exits with the terminal still raw.
+ * editing, and Ctrl-C, Ctrl-Z and Ctrl-\\ are bytes rather than signals to
+ * rexec. Output processing goes off too (`stty -opost`), which Deno's raw
+ * mode leaves on: the remote terminal has already turned each newline into
+ * CR LF where the program wanted it, and a full-screen program that moves
+ * the cursor down with a bare LF must not have it turned into CR LF again
+ * here. Disposing restores the modes the terminal had, whichever way the
+ * session ends; so does Deno when the process exits with the terminal
+ * still raw.
+ *
+ * @param warn told when output processing could not be turned off (no
+ * stty); the session goes on with it.
  *
  * @example
  * ```ts ignore
@@ -24,16 +32,28 @@ export const DEFAULT_WINDOW_SIZE: WindowSize = { rows: 24, cols: 80 };
  * import { rawMode } from "./raw_terminal.ts";
  *
  * {
- *   using _raw = rawMode();
+ *   using _raw = rawMode((message) => console.error(message));
  *   // ... every key reaches Deno.stdin.read() as typed
  * } // the terminal is as it was
  * ```
  */
-export function rawMode(): Disposable {
+export function rawMode(warn: (message: string) => void): Disposable {
   // cbreak: false: Ctrl-C must reach the remote terminal as a byte.
   Deno.stdin.setRaw(true, { cbreak: false });
+  try {
+    const { success, stderr } = new Deno.Command("stty", {
+      args: ["-opost"],
+      stdin: "inherit",
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    if (!success) warn(`stty -opost failed: ${new TextDecoder().decode(stderr).trim()}`);
+  } catch (error) {
+    warn(`cannot run stty -opost: ${(error as Error).message}`);
+  }
   return {
     [Symbol.dispose]() {
+      // Back to the modes saved at setRaw(true), output processing included.
       Deno.stdin.setRaw(false);
     },
   };
