@@ -6,7 +6,7 @@
  * @module
  */
 
-import { spawn } from "@lydell/node-pty";
+import { spawn } from "npm:@lydell/node-pty@^1.1.0";
 import { CLI_PERMISSIONS, MAIN, TOKEN } from "./helpers.ts";
 
 /** The shell words that run the rexec CLI with the permissions `deno task rexec` grants. */

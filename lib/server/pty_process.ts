@@ -72,7 +72,7 @@ let loaded: Promise<NodePty> | undefined;
 
 /** Loads node-pty once. @throws {SpawnError} 126 when it cannot be loaded. */
 async function loadNodePty(): Promise<NodePty> {
-  loaded ??= import("@lydell/node-pty") as Promise<unknown> as Promise<NodePty>;
+  loaded ??= import("npm:@lydell/node-pty@^1.1.0") as Promise<unknown> as Promise<NodePty>;
   try {
     return await loaded;
   } catch (error) {
