@@ -231,3 +231,25 @@ Deno.test("pty: a client refuses a terminal when the server does not offer one",
   }
   await serving;
 });
+
+Deno.test({
+  name: `pty: a command on a terminal run as another account has its ids and none of root's groups${
+    Deno.uid() === 0 ? "" : " (skipped: needs a server running as root)"
+  }`,
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const runAs = {
+      uid: 65534,
+      gid: 65534,
+      home: "/",
+      env: { HOME: "/", USER: "nobody", LOGNAME: "nobody", SHELL: "/bin/sh" },
+    };
+    await using server = await startServer({ runAs });
+    await using client = await connectTo(server);
+    const { code, stdout } = await client.spawnShell('echo "$(id -u) $(id -g) [$(id -G)]"', {
+      tty: TTY,
+    }).output();
+    assert.equal(code, 0);
+    assert.equal(text(stdout), "65534 65534 [65534]\r\n");
+  },
+});

@@ -123,11 +123,23 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
     throw new SpawnError(EXIT_CANNOT_EXECUTE, `cannot change to directory ${spec.cwd}: ${problem}`);
   }
   const [name, ...args] = spec.argv;
-  const file = spec.checkedProgram ?? findProgram(name, spec);
+  const program = spec.checkedProgram ?? findProgram(name, spec);
+  // node-pty switches the account without dropping the server's supplementary
+  // groups (root's among them); setpriv(1) switches it the whole way.
+  const [file, fileArgs] = spec.uid === undefined
+    ? [program, args]
+    : [findSetpriv(), [
+      `--reuid=${spec.uid}`,
+      `--regid=${spec.gid}`,
+      "--clear-groups",
+      "--",
+      program,
+      ...args,
+    ]];
   const nodePty = await loadNodePty();
   let terminal: Terminal;
   try {
-    terminal = nodePty.spawn(file, args, {
+    terminal = nodePty.spawn(file, fileArgs, {
       name: spec.env.TERM,
       rows: spec.size.rows,
       cols: spec.size.cols,
@@ -135,7 +147,6 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
       env: { ...spec.env },
       // Bytes, not text: a character split across two reads stays whole.
       encoding: null,
-      ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
     });
   } catch (error) {
     throw new SpawnError(
@@ -161,6 +172,25 @@ function findProgram(name: string, spec: PtySpec): string {
     throw new SpawnError(EXIT_CANNOT_EXECUTE, `${name}: cannot execute: permission denied`);
   }
   throw new SpawnError(EXIT_NOT_FOUND, `${name}: command not found`);
+}
+
+/**
+ * The setpriv(1) that switches a command on a terminal to another account.
+ *
+ * @throws {SpawnError} 126 when the server has none.
+ */
+function findSetpriv(): string {
+  const path = Deno.permissions.querySync({ name: "env", variable: "PATH" }).state === "granted"
+    ? Deno.env.get("PATH")
+    : undefined;
+  for (const candidate of programCandidates("setpriv", { path, cwd: "/" })) {
+    if (candidate.runnable) return candidate.file;
+  }
+  throw new SpawnError(
+    EXIT_CANNOT_EXECUTE,
+    "the server cannot give a terminal to a command run as another user: setpriv(1) " +
+      "(util-linux) is not on its PATH",
+  );
 }
 
 /**
