@@ -126,16 +126,14 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
   const program = spec.checkedProgram ?? findProgram(name, spec);
   // node-pty switches the account without dropping the server's supplementary
   // groups (root's among them); setpriv(1) switches it the whole way.
-  const [file, fileArgs] = spec.uid === undefined
-    ? [program, args]
-    : [findSetpriv(), [
-      `--reuid=${spec.uid}`,
-      `--regid=${spec.gid}`,
-      "--clear-groups",
-      "--",
-      program,
-      ...args,
-    ]];
+  const [file, fileArgs] = spec.uid === undefined ? [program, args] : [findSetpriv(), [
+    `--reuid=${spec.uid}`,
+    `--regid=${spec.gid}`,
+    "--clear-groups",
+    "--",
+    program,
+    ...args,
+  ]];
   const nodePty = await loadNodePty();
   let terminal: Terminal;
   try {
