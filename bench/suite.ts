@@ -35,6 +35,13 @@ import {
 } from "./servers.ts";
 import { GiB, MiB } from "./stats.ts";
 import { measureThroughput } from "./throughput.ts";
+import { measureTerminal, type TerminalPlan, terminalReport } from "./terminal.ts";
+
+/** How much the terminal section does, full and quick. */
+const TERMINAL: Readonly<Record<"full" | "quick", TerminalPlan>> = {
+  full: { keystrokes: 300, outputBytes: 128 * MiB, outputRounds: 3, startups: 40 },
+  quick: { keystrokes: 60, outputBytes: 16 * MiB, outputRounds: 1, startups: 10 },
+};
 
 /** How much each section does. */
 interface Plan {
@@ -159,6 +166,11 @@ async function main(args: string[]): Promise<number> {
       sessions: plan.sessions,
       rounds: plan.parallelRounds,
     });
+    const terminal = await measureTerminal(
+      context,
+      { plain, ...(sshd ? { sshd } : {}) },
+      TERMINAL[quick ? "quick" : "full"],
+    );
 
     const measured = {
       date,
@@ -171,8 +183,8 @@ async function main(args: string[]): Promise<number> {
       concurrency,
     };
     const results: BenchResults = { ...measured, targets: judgeTargets(measured) };
-    const file = await saveResults(results);
-    console.log(markdownReport(results));
+    const file = await saveResults({ ...results, terminal } as BenchResults);
+    console.log(markdownReport(results) + "\n" + terminalReport(terminal));
     context.progress(`done; raw numbers in ${file}`);
     const failed = concurrency.oneShots.failed + concurrency.sessions.failed;
     return failed === 0 ? 0 : 1;

@@ -379,3 +379,33 @@ export class SpawnError extends RexecError {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * The server does not offer what a command asked for: its HELLO does not
+ * announce the feature (an older release), so the request is not sent,
+ * rather than run the wrong way.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RexecError, UnsupportedFeatureError } from "./errors.ts";
+ *
+ * const error = new UnsupportedFeatureError("build-box:7022", "tty", "a terminal (-t)");
+ * assert.ok(error instanceof RexecError);
+ * assert.equal(error.feature, "tty");
+ * assert.match(error.message, /^build-box:7022 cannot give a command a terminal \(-t\)/);
+ * ```
+ */
+export class UnsupportedFeatureError extends RexecError {
+  /** The HELLO feature the server lacks, such as `tty`. */
+  readonly feature: string;
+
+  /** Creates the error for the server at `where`, which lacks `feature`, described as `what`. */
+  constructor(where: string, feature: string, what: string) {
+    super(
+      `${where} cannot give a command ${what}: its rexec release does not offer it ` +
+        `(no "${feature}" in its HELLO); upgrade the server`,
+    );
+    this.feature = feature;
+  }
+}

@@ -49,6 +49,7 @@ export {
   TlsError,
   TokenError,
   TruncatedFrameError,
+  UnsupportedFeatureError,
   UsageError,
 } from "./errors.ts";
 export {
@@ -61,6 +62,7 @@ export {
   silentLogger,
 } from "./util/log.ts";
 export type { ExecRequest, ExitReason } from "./protocol/messages.ts";
+export type { TtyRequest, WindowSize } from "./protocol/messages.ts";
 export { ErrorCode, isErrorCode, type ReceivedErrorCode } from "./protocol/error_code.ts";
 export {
   EXIT_BUSY,

@@ -558,3 +558,21 @@ Deno.test("parseCli(): extra words after help or --version, and an empty -c, are
   usageError(["--help", "run"], '"run"');
   usageError(["run", "box", "-c", ""], "-c needs a non-empty command");
 });
+
+Deno.test("parseCli(): run -t, -tt and --tty ask for a terminal; --no-escape turns ~ off", () => {
+  for (const flag of ["-t", "-tt", "--tty"]) {
+    const config = parseRun([flag, "box", "--", "vim"]);
+    assert.equal(config.tty, true, flag);
+    assert.deepEqual(config.command, { argv: ["vim"] });
+  }
+  assert.equal(parseRun(["box", "vim"]).tty, undefined);
+  assert.equal(parseRun(["-t", "--no-escape", "box", "top"]).noEscape, true);
+  assert.equal(parseShell(["--no-escape", "box"]).noEscape, true);
+  // -t takes no value, and a repeated flag is only -tt: -tn is not.
+  usageError(["run", "-tn", "box", "true"], "-t takes no value");
+});
+
+Deno.test("parseCli(): serve --no-tty refuses terminals", () => {
+  assert.equal(parseServe(["--no-tty"]).noTty, true);
+  assert.equal(parseServe([]).noTty, undefined);
+});

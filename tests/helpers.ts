@@ -34,9 +34,10 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 export const CLI_PERMISSIONS = [
   "--allow-net",
   "--allow-run",
+  "--allow-ffi",
   "--allow-read",
   "--allow-write",
-  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH",
+  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH,TERM",
   "--allow-sys=hostname,uid",
 ];
 

@@ -168,8 +168,8 @@ Deno.test("decodeExecRequest(): valid EXEC requests decode to exactly what was s
 
 Deno.test("decodeExecRequest(): each invalid EXEC request is a bad_request that names what is wrong", () => {
   const cases: [Uint8Array, RegExp][] = [
-    [exec({ argv: ["ls"], shell: "ls" }), /exactly one of argv and shell/],
-    [exec({}), /exactly one of argv and shell/],
+    [exec({ argv: ["ls"], shell: "ls" }), /exactly one of argv, shell and login/],
+    [exec({}), /exactly one of argv, shell and login/],
     [exec({ argv: [] }), /argv must be a non-empty array/],
     [exec({ argv: "ls" }), /argv must be a non-empty array/],
     [exec({ argv: { 0: "ls" } }), /argv must be a non-empty array/],

@@ -92,6 +92,8 @@ export interface ServeConfig {
   readonly auditLog?: string;
   /** While the audit log cannot be written: refuse new commands (`closed`) or run them (`open`). */
   readonly auditFail?: "closed" | "open";
+  /** `--no-tty`: refuse commands that ask for a terminal. */
+  readonly noTty?: boolean;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -121,11 +123,17 @@ export interface RunConfig extends ClientConfig {
   readonly command: { readonly argv: readonly string[] } | { readonly shell: string };
   /** `-n`: the command's stdin is empty, local stdin is not read. */
   readonly noStdin: boolean;
+  /** `-t`: run the command on a remote terminal. */
+  readonly tty?: boolean;
+  /** `--no-escape`: `~.` and `~~` are plain keys in a session on a terminal. */
+  readonly noEscape?: boolean;
 }
 
 /** `rexec shell`. */
 export interface ShellConfig extends ClientConfig {
   readonly mode: "shell";
+  /** `--no-escape`: `~.` and `~~` are plain keys in an interactive shell. */
+  readonly noEscape?: boolean;
 }
 
 /** Everything `rexec` can be asked to do. */
@@ -180,6 +188,7 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "user", value: true },
     { name: "audit-log", value: true },
     { name: "audit-fail", value: true },
+    { name: "no-tty", value: false },
     { name: "help", short: "h", value: false },
   ],
   cert: [
@@ -191,8 +200,10 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     ...CLIENT_OPTIONS,
     { name: "command", short: "c", value: true },
     { name: "no-stdin", short: "n", value: false },
+    { name: "tty", short: "t", value: false },
+    { name: "no-escape", value: false },
   ],
-  shell: CLIENT_OPTIONS,
+  shell: [...CLIENT_OPTIONS, { name: "no-escape", value: false }],
 };
 
 /** Who a command runs as, for those who expect to choose it as with ssh. */
@@ -369,6 +380,7 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(user !== undefined ? { user } : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...(auditFail !== undefined ? { auditFail } : {}),
+    ...(parsed.values.has("no-tty") ? { noTty: true } : {}),
   };
 }
 
@@ -409,13 +421,19 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
     ...client,
     command: shell !== undefined ? { shell } : { argv: argv! },
     noStdin: parsed.values.has("no-stdin"),
+    ...(parsed.values.has("tty") ? { tty: true } : {}),
+    ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
   };
 }
 
 function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
   const parsed = tokenize("shell", args, false);
   if (parsed.values.has("help")) return { mode: "help", topic: "shell" };
-  return { mode: "shell", ...clientConfig(parsed, "shell") };
+  return {
+    mode: "shell",
+    ...clientConfig(parsed, "shell"),
+    ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
+  };
 }
 
 function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
@@ -511,7 +529,9 @@ function tokenize(
     const label = long ? `--${spec.name}` : `-${spec.short}`;
     let value: string;
     if (!spec.value) {
-      if (equals !== -1 || (!long && arg.length > 2)) {
+      // `-tt`, as ssh users type it: the flag twice is the flag.
+      const repeated = !long && arg.length > 2 && [...arg.slice(1)].every((c) => c === key);
+      if (equals !== -1 || (!long && arg.length > 2 && !repeated)) {
         throw new UsageError(`${label} takes no value`);
       }
       value = "";

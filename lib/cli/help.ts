@@ -67,7 +67,7 @@ Usage:
   rexec serve [OPTIONS]                          run the server
   rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
-  rexec shell [OPTIONS] HOST[:PORT]              run lines one after another
+  rexec shell [OPTIONS] HOST[:PORT]              a login shell on HOST
   rexec cert [--name NAME]... [--force]          make this host's TLS certificate
   rexec help MODE | rexec --version
 
@@ -146,6 +146,8 @@ Command policy:
       --audit-fail MODE      while the audit log cannot be written: closed
                              refuses new commands until it can (the default),
                              open runs them unaudited
+      --no-tty               refuse commands that ask for a terminal (run -t,
+                             an interactive shell), with status ${EXIT_REFUSED}
   -h, --help                 show this help
 `;
 
@@ -189,9 +191,20 @@ byte, as they are produced. Local stdin is forwarded, end of file included.
 Options may come before or after HOST; the command starts at the first word
 after HOST, or after --.
 
+With -t, the command runs on a remote terminal (as ssh -t): vim, top, less,
+sudo's password prompt work; all its output comes on stdout. On a local
+terminal, every key goes to the remote one (Ctrl-C ends the remote command
+there) and its size follows the local window; without one (a pipe), the
+remote terminal is 80x24, and the end of stdin types Ctrl-D. The local
+terminal is restored however the session ends. ~. at the start of a line
+ends it at once (exit 255), ~~ types one ~. TERM is passed on.
+
 Options:
   -c, --command STRING         run STRING with the remote shell
   -n, --no-stdin               do not read local stdin; the command reads EOF
+  -t, --tty                    run the command on a remote terminal (-tt works
+                               the same)
+      --no-escape              with -t, ~. and ~~ are plain keys
 ${CLIENT_OPTIONS}
 
 Exit status: the remote command's, or
@@ -200,12 +213,16 @@ ${EXIT_STATUSES}
 
 const SHELL = `Usage: rexec shell [OPTIONS] HOST[:PORT]
 
-Reads lines and runs each with the remote /bin/sh -c on one connection,
-showing its output and any non-zero exit status. Ends on exit, quit or end
-of input; exits with the last command's status (or exit N). Reads a script
-just as well from a pipe. Ctrl-C terminates the running command.
+Starts the login shell of the server's account (its passwd entry's shell,
+/bin/sh when none, with -l). When local stdin and stdout are terminals, it
+runs on a remote terminal, interactive as over ssh: cd, variables, history,
+job control, full-screen programs; ~. at the start of a line ends the
+session (exit 255), ~~ types one ~. Otherwise it reads the script piped in,
+as ssh HOST < script does: multi-line constructs, cd and variables carry
+across lines. Exits with the shell's status (exit N).
 
 Options:
+      --no-escape              ~. and ~~ are plain keys
 ${CLIENT_OPTIONS}
 `;
 

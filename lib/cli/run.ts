@@ -38,6 +38,19 @@ export async function runRemote(config: RunConfig): Promise<number> {
     ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
     stdin: config.noStdin ? "null" as const : "piped" as const,
   };
+  if (config.tty) {
+    const { runOnTerminal } = await import("./pty_session.ts");
+    const { command } = config;
+    return await runOnTerminal({
+      start: (tty) =>
+        "shell" in command
+          ? client.spawnShell(command.shell, { ...options, tty })
+          : client.spawn(command.argv, { ...options, tty }),
+      stdin: !config.noStdin,
+      escape: !config.noEscape,
+      where: client.where,
+    });
+  }
   const child: RemoteProcess = "shell" in config.command
     ? client.spawnShell(config.command.shell, options)
     : client.spawn(config.command.argv, options);

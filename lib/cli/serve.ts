@@ -109,6 +109,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
     policy,
     ...(runAs ? { runAs } : {}),
     ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
+    ...(config.noTty ? { noTty: true } : {}),
   });
   // Before "listening": a signal sent as soon as that line appears must
   // find the handlers in place, not the default action.

@@ -17,6 +17,7 @@ import {
   RemoteError,
   SessionBusyError,
   TlsError,
+  UnsupportedFeatureError,
 } from "../errors.ts";
 import { ErrorCode } from "../protocol/error_code.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameType, frameTypeName } from "../protocol/frame.ts";
@@ -29,6 +30,7 @@ import {
   decodeExitReport,
   decodeWindow,
   type ExecRequest,
+  FEATURE_TTY,
   type Hello,
 } from "../protocol/messages.ts";
 import {
@@ -274,6 +276,8 @@ export class Client implements AsyncDisposable {
   readonly serverAgent: string;
   /** Resolves when the connection has ended, for whatever reason. */
   readonly closed: Promise<void>;
+  /** The optional features the server announced, such as `tty`. */
+  readonly serverFeatures: readonly string[];
   readonly #conn: Deno.Conn;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
@@ -294,6 +298,7 @@ export class Client implements AsyncDisposable {
     this.#writer = parts.writer;
     this.where = parts.where;
     this.serverAgent = parts.hello.agent;
+    this.serverFeatures = parts.hello.features ?? [];
     this.#host = {
       writer: this.#writer,
       maxFrameSize: parts.hello.maxFrameSize,
@@ -334,6 +339,38 @@ export class Client implements AsyncDisposable {
     return this.#start({ shell: script }, options);
   }
 
+  /**
+   * Starts the login shell of the account commands run in on the server (the
+   * shell its passwd entry names, `/bin/sh` when none, with `-l`). On a
+   * terminal (`tty`) it is an interactive shell, as `ssh HOST` gives; without
+   * one it reads a script from its stdin, as `ssh HOST < script` does.
+   *
+   * @throws {SessionBusyError} while another command runs on this connection.
+   * @throws {ConnectionError} when the connection has ended.
+   * @throws {UnsupportedFeatureError} for `tty` when the server offers no terminals.
+   *
+   * @example A script with state across lines, read by the login shell
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { serve } from "../server/server.ts";
+   * import { connect } from "./client.ts";
+   *
+   * const token = "a-shared-secret-of-some-length";
+   * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+   * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+   * const shell = client.spawnLogin({ stdin: "piped" });
+   * const writer = shell.stdin.getWriter();
+   * await writer.write(new TextEncoder().encode("cd /tmp\nif true; then pwd; fi\nexit 4\n"));
+   * await writer.close();
+   * const { code, stdout } = await shell.output();
+   * assert.equal(code, 4);
+   * assert.equal(new TextDecoder().decode(stdout), "/tmp\n");
+   * ```
+   */
+  spawnLogin(options: SpawnOptions = {}): RemoteProcess {
+    return this.#start({ login: true }, options);
+  }
+
   /** Closes the connection; a running command is terminated by the server. */
   close(): void {
     this.#fail(new ConnectionError(`connection to ${this.where} closed by the client`));
@@ -346,10 +383,13 @@ export class Client implements AsyncDisposable {
   }
 
   #start(
-    command: Pick<ExecRequest, "argv" | "shell">,
+    command: Pick<ExecRequest, "argv" | "shell" | "login">,
     options: SpawnOptions,
   ): RemoteProcess {
     if (this.#failure) throw this.#failure;
+    if (options.tty && !this.serverFeatures.includes(FEATURE_TTY)) {
+      throw new UnsupportedFeatureError(this.where, FEATURE_TTY, "a terminal (-t)");
+    }
     if (this.#current) throw new SessionBusyError();
     const channel = new CommandChannel(this.#host, command, options);
     this.#current = channel;

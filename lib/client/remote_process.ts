@@ -13,6 +13,8 @@ import {
   type ExecRequest,
   type ExitReason,
   type ExitReport,
+  type TtyRequest,
+  type WindowSize,
 } from "../protocol/messages.ts";
 import { PushedByteStream } from "./pushed_stream.ts";
 
@@ -137,7 +139,17 @@ export interface SpawnOptions {
   stderr?: "piped" | "null";
   /** Terminates the command (SIGTERM, then SIGKILL) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Run the command on a pseudo-terminal of this size (`term`: its `TERM`,
+   * default `xterm-256color`). Its stdin, stdout and stderr are then the
+   * terminal: all output comes on `stdout`, there is no `stderr`, and
+   * `stdin` is piped unless asked otherwise. Closing stdin types Ctrl-D.
+   */
+  tty?: { rows: number; cols: number; term?: string };
 }
+
+/** The `TERM` of a command on a terminal when the caller names none. */
+export const DEFAULT_TERM = "xterm-256color";
 
 /**
  * How a remote command ended.
@@ -306,6 +318,41 @@ export class RemoteProcess {
   }
 
   /**
+   * Tells the command's terminal its new size; the command gets SIGWINCH.
+   *
+   * @throws {TypeError} when the command was not started with `tty`.
+   *
+   * @example A full-screen program learns of a resize
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { serve } from "../server/server.ts";
+   * import { connect } from "./client.ts";
+   *
+   * const token = "a-shared-secret-of-some-length";
+   * await using server = await serve({ token, hostname: "127.0.0.1", port: 0 });
+   * await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+   * const child = client.spawnShell(
+   *   "trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.05; done",
+   *   { tty: { rows: 24, cols: 80 } },
+   * );
+   * const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+   * let screen = "";
+   * while (!screen.includes("ready")) screen += (await reader.read()).value;
+   * child.resize({ rows: 50, cols: 132 });
+   * for (let part = await reader.read(); !part.done; part = await reader.read()) screen += part.value;
+   * assert.match(screen, /50 132\r\n/);
+   * assert.equal((await child.status).code, 0);
+   * ```
+   */
+  resize(size: WindowSize): void {
+    if (!this.#channel.hasTerminal) throw new TypeError("the command has no terminal to resize");
+    this.#channel.sendControl(
+      FrameType.WindowSize,
+      encodeJson({ rows: size.rows, cols: size.cols }),
+    );
+  }
+
+  /**
    * Asks the server to end the command and everything it started: SIGTERM,
    * then SIGKILL after the server's grace period. The status then has
    * reason `cancelled`.
@@ -342,19 +389,26 @@ export class CommandChannel {
    */
   constructor(
     host: CommandHost,
-    command: Pick<ExecRequest, "argv" | "shell">,
+    command: Pick<ExecRequest, "argv" | "shell" | "login">,
     options: SpawnOptions,
   ) {
     this.#host = host;
     this.#credit = host.stdinWindow;
+    const tty: TtyRequest | undefined = options.tty && {
+      rows: options.tty.rows,
+      cols: options.tty.cols,
+      term: options.tty.term ?? DEFAULT_TERM,
+    };
     this.#request = {
       ...command,
       ...(options.env ? { env: { ...options.env } } : {}),
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
-      stdin: options.stdin === "piped",
+      ...(tty ? { tty } : {}),
+      stdin: tty ? options.stdin !== "null" : options.stdin === "piped",
       stdout: options.stdout !== "null",
-      stderr: options.stderr !== "null",
+      // A terminal has one output: what the command writes to stderr comes on stdout.
+      stderr: !tty && options.stderr !== "null",
     };
     const exec = encodeJson(this.#request);
     try {
@@ -381,6 +435,11 @@ export class CommandChannel {
       this.#status.promise.finally(() => signal.removeEventListener("abort", onAbort))
         .catch(() => undefined);
     }
+  }
+
+  /** Whether the command runs on a terminal. */
+  get hasTerminal(): boolean {
+    return this.#request.tty !== undefined;
   }
 
   /** Whether the named stream was requested as piped. */

@@ -71,6 +71,8 @@ export const FrameType = {
   Signal: 0x14,
   /** Client to server: terminate the command (SIGTERM, then SIGKILL). */
   Cancel: 0x15,
+  /** Client to server: the size of the client's terminal changed (PTY commands only). */
+  WindowSize: 0x16,
   /** Server to client: bytes the command wrote to stdout. */
   Stdout: 0x20,
   /** Server to client: bytes the command wrote to stderr. */

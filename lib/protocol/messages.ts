@@ -1,7 +1,7 @@
 /**
  * Bodies of the rexec control frames: HELLO (a binary magic and version, then
- * JSON), the JSON messages for authentication, EXEC, SIGNAL, EXIT and ERROR,
- * and the binary STDIN_WINDOW increment.
+ * JSON), the JSON messages for authentication, EXEC, SIGNAL, WINDOW_SIZE, EXIT
+ * and ERROR, and the binary STDIN_WINDOW increment.
  *
  * Decoders validate every field a peer sends and throw a
  * {@link ProtocolError} with a precise message, so the session code only
@@ -41,7 +41,15 @@ export interface Hello {
   readonly agent: string;
   /** Server only: how many stdin bytes a client may send before the first STDIN_WINDOW. */
   readonly stdinWindow?: number;
+  /**
+   * Server only: optional capabilities beyond protocol 1, such as
+   * {@link FEATURE_TTY}. A client checks for one before it uses it.
+   */
+  readonly features?: readonly string[];
 }
+
+/** The HELLO feature of a server that runs commands on a pseudo-terminal (EXEC `tty`, WINDOW_SIZE). */
+export const FEATURE_TTY = "tty";
 
 /**
  * Encodes a HELLO body: `RXEC`, the version as u16 big-endian, then JSON
@@ -120,10 +128,19 @@ export function decodeHello(body: Uint8Array): Hello {
     maxFrameSize,
     agent: requireString(fields, "agent", "HELLO"),
   };
-  if (fields.stdinWindow === undefined) return hello;
+  const { features } = fields;
+  if (
+    features !== undefined &&
+    !(Array.isArray(features) && features.every((feature) => typeof feature === "string"))
+  ) {
+    throw new ProtocolError("HELLO field features must be an array of strings");
+  }
   return {
     ...hello,
-    stdinWindow: requireInteger(fields, "stdinWindow", "HELLO"),
+    ...(fields.stdinWindow !== undefined
+      ? { stdinWindow: requireInteger(fields, "stdinWindow", "HELLO") }
+      : {}),
+    ...(features !== undefined ? { features: features as string[] } : {}),
   };
 }
 
@@ -198,12 +215,39 @@ export interface AuthOk {
   readonly mac: string;
 }
 
-/** EXEC: what to run and how. Exactly one of `argv` and `shell` is set. */
+/** A terminal size in character cells. */
+export interface WindowSize {
+  /** Lines, 1 to {@link MAX_WINDOW_DIMENSION}. */
+  readonly rows: number;
+  /** Columns, 1 to {@link MAX_WINDOW_DIMENSION}. */
+  readonly cols: number;
+}
+
+/** The PTY an EXEC asks for: its first size and the terminal type. */
+export interface TtyRequest extends WindowSize {
+  /** The value of `TERM` for the command, such as `xterm-256color`. */
+  readonly term: string;
+}
+
+/** Largest number of rows or columns a window may have: the kernel keeps them in 16 bits. */
+export const MAX_WINDOW_DIMENSION = 0xffff;
+
+/**
+ * EXEC: what to run and how. Exactly one of `argv`, `shell` and `login` is
+ * set.
+ */
 export interface ExecRequest {
   /** Program and arguments, run as given without a shell. */
   readonly argv?: readonly string[];
   /** A command line for the server's `/bin/sh -c`. */
   readonly shell?: string;
+  /** The account's login shell, started as a login shell (`-l`). */
+  readonly login?: true;
+  /**
+   * Run the command on a pseudo-terminal of this size: its stdin, stdout and
+   * stderr are the terminal, and all its output comes as STDOUT.
+   */
+  readonly tty?: TtyRequest;
   /** Variables added to the server's environment for this command. */
   readonly env?: Readonly<Record<string, string>>;
   /** Working directory on the server. */
@@ -311,6 +355,7 @@ export function encodeJson(
     | AuthOk
     | ExecRequest
     | SignalRequest
+    | WindowSize
     | ExitReport
     | ErrorReport,
 ): Uint8Array {
@@ -376,9 +421,9 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
 }
 
 /**
- * Decodes and validates an EXEC body: exactly one of a non-empty `argv` or a
- * `shell` string, string-only environment, no NUL bytes anywhere, a positive
- * finite timeout.
+ * Decodes and validates an EXEC body: exactly one of a non-empty `argv`, a
+ * `shell` string or `login: true`, string-only environment, no NUL bytes
+ * anywhere, a positive finite timeout, a well-formed `tty`.
  *
  * @throws {ProtocolError} with code `bad_request` naming the offending field.
  *
@@ -394,7 +439,13 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
  *   () => decodeExecRequest(encodeJson({ ...sent, shell: "echo hi" })),
  *   (error) =>
  *     error instanceof ProtocolError && error.code === "bad_request" &&
- *     /exactly one of argv and shell/.test(error.message),
+ *     /exactly one of argv, shell and login/.test(error.message),
+ * );
+ * const onTerminal = { ...sent, tty: { rows: 24, cols: 80, term: "xterm-256color" } };
+ * assert.deepEqual(decodeExecRequest(encodeJson(onTerminal)), onTerminal);
+ * assert.throws(
+ *   () => decodeExecRequest(encodeJson({ ...sent, tty: { rows: 24, cols: 0, term: "vt100" } })),
+ *   /tty.cols must be a whole number from 1 to 65535/,
  * );
  * ```
  */
@@ -402,10 +453,11 @@ export function decodeExecRequest(body: Uint8Array): ExecRequest {
   const fields = parseObject(body, "EXEC", ErrorCode.BadRequest);
   const bad = (message: string) =>
     new ProtocolError(`invalid EXEC request: ${message}`, ErrorCode.BadRequest);
-  const { argv, shell, env, cwd, timeout } = fields;
-  if ((argv === undefined) === (shell === undefined)) {
-    throw bad("exactly one of argv and shell must be given");
+  const { argv, shell, login, env, cwd, timeout, tty } = fields;
+  if ([argv, shell, login].filter((field) => field !== undefined).length !== 1) {
+    throw bad("exactly one of argv, shell and login must be given");
   }
+  if (login !== undefined && login !== true) throw bad("login must be true when given");
   if (argv !== undefined) {
     if (!Array.isArray(argv) || argv.length === 0) {
       throw bad("argv must be a non-empty array of strings");
@@ -441,10 +493,64 @@ export function decodeExecRequest(body: Uint8Array): ExecRequest {
     ...(env !== undefined ? { env: env as Record<string, string> } : {}),
     ...(cwd !== undefined ? { cwd: cwd as string } : {}),
     ...(timeout !== undefined ? { timeout: timeout as number } : {}),
+    ...(login === true ? { login } : {}),
+    ...(tty !== undefined ? { tty: decodeTty(tty, bad) } : {}),
     stdin: flag("stdin"),
     stdout: flag("stdout"),
     stderr: flag("stderr"),
   };
+}
+
+function decodeTty(tty: unknown, bad: (message: string) => ProtocolError): TtyRequest {
+  if (!isRecord(tty)) throw bad("tty must be an object with rows, cols and term");
+  const { term } = tty;
+  requireCleanString(term, "tty.term", bad);
+  if (!/^[A-Za-z0-9._+-]{1,64}$/.test(term as string)) {
+    throw bad(`tty.term ${JSON.stringify(term)} is not a terminal type name`);
+  }
+  return { ...checkWindowSize(tty, "tty", bad), term: term as string };
+}
+
+function checkWindowSize(
+  fields: Record<string, unknown>,
+  what: string,
+  bad: (message: string) => ProtocolError,
+): WindowSize {
+  const dimension = (name: "rows" | "cols") => {
+    const value = fields[name];
+    if (
+      !Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_WINDOW_DIMENSION
+    ) {
+      throw bad(`${what}.${name} must be a whole number from 1 to ${MAX_WINDOW_DIMENSION}`);
+    }
+    return value as number;
+  };
+  return { rows: dimension("rows"), cols: dimension("cols") };
+}
+
+/**
+ * Decodes a WINDOW_SIZE body: `{rows, cols}`, each from 1 to
+ * {@link MAX_WINDOW_DIMENSION}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeWindowSize, encodeJson } from "./messages.ts";
+ *
+ * assert.deepEqual(decodeWindowSize(encodeJson({ rows: 24, cols: 80 })), { rows: 24, cols: 80 });
+ * assert.throws(
+ *   () => decodeWindowSize(encodeJson({ rows: 0, cols: 80 })),
+ *   /WINDOW_SIZE.rows must be a whole number from 1 to 65535/,
+ * );
+ * ```
+ */
+export function decodeWindowSize(body: Uint8Array): WindowSize {
+  const fields = parseObject(body, "WINDOW_SIZE", ErrorCode.BadRequest);
+  return checkWindowSize(
+    fields,
+    "WINDOW_SIZE",
+    (message) => new ProtocolError(`invalid WINDOW_SIZE: ${message}`, ErrorCode.BadRequest),
+  );
 }
 
 /**

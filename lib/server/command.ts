@@ -18,6 +18,7 @@ import {
   type ExecRequest,
   type ExitReason,
   type ExitReport,
+  type WindowSize,
 } from "../protocol/messages.ts";
 import type { PolicyDecision } from "./policy.ts";
 import { pumpOutput } from "./output_pump.ts";
@@ -146,7 +147,13 @@ export interface ServerCommandOptions {
   readonly slots?: CommandSlots;
   /** The setsid(1) commands start through (see `findSetsid`); a fork of the server when absent. */
   readonly setsid?: string;
+  /** Refuse requests for a pseudo-terminal (`rexec serve --no-tty`). */
+  readonly noTty?: boolean;
 }
+
+/** What a client asking for a terminal is told by a server started with `--no-tty`. */
+const NO_TTY_REFUSAL = "this server gives commands no terminal (it runs with --no-tty); " +
+  "run the command without -t";
 
 /** How a command went: the EXIT report plus what the server logs about it. */
 export interface CommandOutcome {
@@ -213,6 +220,8 @@ export class ServerCommand {
   readonly #argv: readonly string[];
   readonly #timeout: number | undefined;
   #child: GroupProcess | undefined;
+  /** The child's terminal, for a command that runs on one. */
+  #terminal: { resize(size: WindowSize): void } | undefined;
   #exited = false;
   #endReason: EndReason | undefined;
   readonly #outputCutOff = new AbortController();
@@ -230,7 +239,11 @@ export class ServerCommand {
   constructor(options: ServerCommandOptions) {
     this.#options = options;
     const { request } = options;
-    this.#argv = request.shell !== undefined ? shellArgv(request.shell) : request.argv!;
+    this.#argv = request.login
+      ? loginShellArgv(options.runAs)
+      : request.shell !== undefined
+      ? shellArgv(request.shell)
+      : request.argv!;
     this.#timeout = effectiveTimeout(request.timeout, options.maxTimeout);
     this.#stdinCredit = options.stdinWindow;
     // Begun once the constructor has returned: no callback (onWarning) may
@@ -290,6 +303,20 @@ export class ServerCommand {
   }
 
   /**
+   * Takes a WINDOW_SIZE frame: the terminal gets the new size, and the
+   * command SIGWINCH. One that arrives before the terminal is open is
+   * dropped, since the terminal opens at the size the EXEC gave.
+   *
+   * @throws {ProtocolError} when the command was started without a terminal.
+   */
+  resize(size: WindowSize): void {
+    if (!this.#options.request.tty) {
+      throw new ProtocolError("WINDOW_SIZE frame for a command started without a terminal");
+    }
+    if (!this.#exited) this.#terminal?.resize(size);
+  }
+
+  /**
    * Ends the command, its process group and the rest of its session:
    * SIGTERM, then SIGKILL after the grace period. The first reason given is
    * the one reported; none is once the command has exited by itself, though
@@ -341,11 +368,22 @@ export class ServerCommand {
 
   async #runWithSlot(started: number): Promise<CommandOutcome> {
     const { request, policy, runAs, setsid } = this.#options;
+    if (request.tty && this.#options.noTty) {
+      return this.#notRun(started, {
+        code: EXIT_REFUSED,
+        signal: null,
+        reason: "refused",
+        message: NO_TTY_REFUSAL,
+      });
+    }
     const { cwd, checked: cwdChecked } = this.#workingDirectory();
     let checkedProgram: string | undefined;
     if (policy) {
+      // The login shell is judged as the program it is.
+      const { login: _login, ...rest } = request;
+      const judged = request.login ? { ...rest, argv: this.#argv } : request;
       // A relative program path is looked up from where the command will start.
-      const decision = await policy.check(cwd === undefined ? request : { ...request, cwd });
+      const decision = await policy.check(cwd === undefined ? judged : { ...judged, cwd });
       if (!decision.allowed) {
         return this.#notRun(started, {
           code: EXIT_REFUSED,
@@ -358,7 +396,7 @@ export class ServerCommand {
     }
     let child: GroupProcess;
     try {
-      child = spawnProcess({
+      child = request.tty ? await this.#spawnOnTerminal(cwd, checkedProgram) : spawnProcess({
         argv: this.#argv,
         ...(checkedProgram !== undefined ? { checkedProgram } : {}),
         ...(setsid !== undefined ? { setsid } : {}),
@@ -395,7 +433,10 @@ export class ServerCommand {
       }
       const output = Promise.all([
         request.stdout ? this.#pumpOutput(child.stdout, FrameType.Stdout) : undefined,
-        request.stderr ? this.#pumpOutput(child.stderr, FrameType.Stderr) : undefined,
+        // On a terminal, stderr is the terminal too: all comes as STDOUT.
+        request.stderr && !request.tty
+          ? this.#pumpOutput(child.stderr, FrameType.Stderr)
+          : undefined,
       ]);
       const status = await child.status;
       this.#exited = true;
@@ -412,6 +453,30 @@ export class ServerCommand {
       clearTimeout(timer);
       this.#stopStdin();
     }
+  }
+
+  /**
+   * Starts the command on a new terminal. Its module, and the native addon
+   * behind it, load with the first such command.
+   */
+  async #spawnOnTerminal(
+    cwd: string | undefined,
+    checkedProgram: string | undefined,
+  ): Promise<GroupProcess> {
+    const { request, runAs } = this.#options;
+    const { spawnPty, terminalEnvironment } = await import("./pty_process.ts");
+    const child = await spawnPty({
+      argv: this.#argv,
+      env: terminalEnvironment({ ...runAs?.env, ...request.env, TERM: request.tty!.term }),
+      cwd: cwd ?? Deno.cwd(),
+      size: request.tty!,
+      ...(checkedProgram !== undefined ? { checkedProgram } : {}),
+      ...(runAs?.uid !== undefined && runAs.gid !== undefined
+        ? { uid: runAs.uid, gid: runAs.gid }
+        : {}),
+    });
+    this.#terminal = child;
+    return child;
   }
 
   /**
@@ -592,6 +657,16 @@ export class ServerCommand {
     // aborting frees the pipe and any write stuck on it.
     this.#stdinWriter?.abort().catch(ignoreClosed);
   }
+}
+
+/**
+ * The account's login shell, started as a login shell: the shell of its
+ * passwd entry (`SHELL` of the account's variables), `/bin/sh` when it names
+ * none or the server runs as no particular account.
+ */
+function loginShellArgv(runAs: RunAs | undefined): string[] {
+  const shell = runAs?.env.SHELL;
+  return [shell ? shell : "/bin/sh", "-l"];
 }
 
 function effectiveTimeout(

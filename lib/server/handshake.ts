@@ -26,6 +26,7 @@ import {
   encodeHello,
   encodeJson,
   type ErrorReport,
+  FEATURE_TTY,
   type Hello,
   PROTOCOL_VERSION,
 } from "../protocol/messages.ts";
@@ -157,6 +158,7 @@ export async function acceptClient(options: AcceptClientOptions): Promise<Hello 
       maxFrameSize: options.maxFrameSize,
       agent: options.agent,
       stdinWindow: options.stdinWindow,
+      features: [FEATURE_TTY],
     }),
   );
   const challengeFrame = encodeFrame(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce }));

@@ -65,6 +65,24 @@ export interface ProcessSpec {
   readonly cwdChecked?: boolean;
 }
 
+/**
+ * The process a {@link GroupProcess} leads: a `Deno.ChildProcess`, or a
+ * command on a pseudo-terminal (see pty_process.ts), which has the terminal
+ * for its streams.
+ */
+export interface GroupLeader {
+  /** Process id, which is also the group's and the session's. */
+  readonly pid: number;
+  /** Resolves when the process has exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Its stdin, when piped. */
+  readonly stdin: WritableStream<Uint8Array>;
+  /** Its stdout, when piped. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** Its stderr, when piped. */
+  readonly stderr: ReadableStream<Uint8Array>;
+}
+
 /** What became of a signal sent to a process group; see {@link GroupProcess.signalGroup}. */
 export type GroupSignalResult = "sent" | "gone" | "denied";
 
@@ -426,7 +444,7 @@ export interface TerminateOptions {
  * ```
  */
 export class GroupProcess {
-  readonly #child: Deno.ChildProcess;
+  readonly #child: GroupLeader;
   /** Resolves when the group leader, the command itself, has exited. */
   readonly status: Promise<Deno.CommandStatus>;
   /**
@@ -441,7 +459,7 @@ export class GroupProcess {
    * Wraps a child spawned with `detached: true` (the leader of its group
    * from the start), or through setsid(1), with `leaderLater`.
    */
-  constructor(child: Deno.ChildProcess, options: { leaderLater?: boolean } = {}) {
+  constructor(child: GroupLeader, options: { leaderLater?: boolean } = {}) {
     this.#child = child;
     this.#leaderLater = options.leaderLater ?? false;
     this.status = child.status;

@@ -133,6 +133,8 @@ export interface ServeOptions {
   policy?: ExecPolicy;
   /** The account commands run in: its home and variables, and its uid (`--user`, needs root) when given. */
   runAs?: RunAs;
+  /** Refuse commands that ask for a pseudo-terminal (`--no-tty`), with status 125; default false. */
+  noTty?: boolean;
   /**
    * Receives one audit record per connection, authentication, command start
    * and end; it throws when it cannot keep one. Records of connections that
@@ -299,6 +301,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
     ...(setsid !== undefined && "path" in setsid ? { setsid: setsid.path } : {}),
+    ...(options.noTty ? { noTty: true } : {}),
     ...(options.audit
       ? {
         audit: new AuditTrail({

@@ -41,6 +41,7 @@ import {
   decodeErrorReport,
   decodeExecRequest,
   decodeSignalRequest,
+  decodeWindowSize,
   encodeJson,
   type ErrorReport,
   requireEmptyBody,
@@ -102,6 +103,8 @@ export interface SessionSettings {
   readonly audit?: AuditTrail;
   /** The setsid(1) commands start through; a fork of the server per command when absent. */
   readonly setsid?: string;
+  /** Refuse requests for a pseudo-terminal (`rexec serve --no-tty`). */
+  readonly noTty?: boolean;
 }
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
@@ -395,6 +398,7 @@ export class ServerSession {
       case FrameType.StdinEof:
       case FrameType.Signal:
       case FrameType.Cancel:
+      case FrameType.WindowSize:
         // Between commands these are frames the client sent before it read
         // the previous EXIT; they are stale, not wrong.
         if (command) this.#forwardToCommand(command, type, body);
@@ -422,6 +426,9 @@ export class ServerSession {
         requireEmptyBody(type, body);
         command.cancel("cancelled");
         return;
+      case FrameType.WindowSize:
+        command.resize(decodeWindowSize(body));
+        return;
     }
   }
 
@@ -438,10 +445,15 @@ export class ServerSession {
     // The record comes first: with an audit log failing closed, nothing
     // runs that it could not record.
     const recorded = this.#audit("exec", {
-      ...(request.shell !== undefined ? { shell: request.shell } : { argv: request.argv }),
+      ...(request.shell !== undefined
+        ? { shell: request.shell }
+        : request.login
+        ? { login: true }
+        : { argv: request.argv }),
       cwd: request.cwd,
       env: request.env ? Object.keys(request.env) : undefined,
       timeout: request.timeout,
+      ...(request.tty ? { tty: true } : {}),
     });
     if (!recorded && this.#settings.audit?.failClosed) {
       this.#refuseCommand(AUDIT_REFUSAL, false);
@@ -461,6 +473,7 @@ export class ServerSession {
       runAs: this.#settings.runAs,
       slots: this.#settings.slots,
       ...(this.#settings.setsid !== undefined ? { setsid: this.#settings.setsid } : {}),
+      ...(this.#settings.noTty ? { noTty: true } : {}),
     });
     this.#command = command;
     this.#log("info", "exec", {

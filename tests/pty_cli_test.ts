@@ -1,0 +1,234 @@
+/**
+ * `rexec run -t` and `rexec shell` driven the way a person does: the test
+ * holds a terminal, runs rexec on it, types and reads the screen, and checks
+ * that the terminal's modes are the same after rexec as before, whichever
+ * way the session ended.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  processExists,
+  readUntil,
+  runCli,
+  spawnCli,
+  startServer,
+  tempDir,
+  utf8,
+  waitFor,
+} from "./helpers.ts";
+import { childrenOf, REXEC, TestTerminal } from "./terminal_helpers.ts";
+
+/**
+ * A script that records the terminal's modes, runs rexec with `args`, says
+ * its status as `rc=N`, and records the modes again.
+ */
+function session(dir: string, args: string): string {
+  return `stty -g > ${dir}/before; ${REXEC} ${args}; echo "rc=$?"; stty -g > ${dir}/after; ` +
+    "echo finished";
+}
+
+/** Waits for the end of a {@link session}: its status, the modes as they were. */
+async function ended(terminal: TestTerminal, dir: string): Promise<number> {
+  const [, code] = await terminal.waitFor(/rc=(\d+)\r\n[^]*finished/);
+  await terminal.exited;
+  const [before, after] = await Promise.all([
+    Deno.readTextFile(`${dir}/before`),
+    Deno.readTextFile(`${dir}/after`),
+  ]);
+  assert.equal(after, before, "the terminal's modes changed");
+  return Number(code);
+}
+
+/** The rexec process a {@link session} runs, once it is there. */
+async function rexecPid(terminal: TestTerminal): Promise<number> {
+  let children: number[] = [];
+  assert.ok(await waitFor(async () => (children = await childrenOf(terminal.pid)).length === 1));
+  return children[0];
+}
+
+Deno.test("rexec run -t: the remote command has a terminal of the local size and TERM", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(dir.path, `run -t ${server.address} -- sh -c 'tty; stty size; echo "T=$TERM"'`),
+    { rows: 30, cols: 100, term: "vt220" },
+  );
+  assert.equal(await ended(terminal, dir.path), 0);
+  assert.match(terminal.screen, /\/dev\/pts\/\d+\r\n30 100\r\nT=vt220\r\n/);
+});
+
+Deno.test("rexec run without -t is unchanged: the remote tty says not a tty", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(session(dir.path, `run ${server.address} -- tty`));
+  assert.equal(await ended(terminal, dir.path), 1);
+  assert.match(terminal.screen, /not a tty/);
+});
+
+Deno.test("rexec run -t: a local resize reaches a remote program that traps WINCH", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(
+      dir.path,
+      `run -t ${server.address} -- sh -c 'trap "stty size; exit 3" WINCH; echo ready; ` +
+        `while :; do sleep 0.05; done'`,
+    ),
+  );
+  await terminal.waitFor(/ready/);
+  terminal.resize(33, 111);
+  assert.equal(await ended(terminal, dir.path), 3);
+  assert.match(terminal.screen, /33 111/);
+});
+
+Deno.test("rexec run -t: Ctrl-C ends the remote sleep with 130, and nothing is left running", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(dir.path, `run -t ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
+  );
+  const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  terminal.type("\x03");
+  assert.equal(await ended(terminal, dir.path), 130);
+  assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
+});
+
+Deno.test("rexec run -t: read with echo off does not show what is typed", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(
+      dir.path,
+      `run -t ${server.address} -- sh -c 'stty -echo; printf "secret: "; read -r s; ` +
+        `stty echo; echo; echo "length ${"$"}{#s}"'`,
+    ),
+  );
+  await terminal.waitFor(/secret: /);
+  terminal.type("hunter2\r");
+  assert.equal(await ended(terminal, dir.path), 0);
+  assert.match(terminal.screen, /length 7/);
+  assert.ok(!terminal.screen.includes("hunter2"), terminal.screen);
+});
+
+Deno.test("rexec shell on a terminal: a login shell where cd carries over, ended by exit N", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(session(dir.path, `shell ${server.address}`));
+  terminal.type(`cd ${dir.path}\r`);
+  terminal.type('echo "at:$(pwd)" "tty:$(tty)"\r');
+  await terminal.waitFor(new RegExp(`at:${dir.path} tty:/dev/pts/\\d+\\r\\n`));
+  terminal.type("exit 5\r");
+  assert.equal(await ended(terminal, dir.path), 5);
+});
+
+Deno.test("rexec run -t: ~. ends the session with 255 and ends the remote command; ~~ sends ~", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(
+      dir.path,
+      `run -t ${server.address} -- sh -c 'echo pid=$$; read -r line; echo "got:$line"; exec sleep 300'`,
+    ),
+  );
+  const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  terminal.type("~~x\r");
+  await terminal.waitFor(/got:~x/);
+  terminal.type("~.");
+  assert.equal(await ended(terminal, dir.path), 255);
+  assert.match(terminal.screen, /ended \(~\.\)/);
+  assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
+});
+
+Deno.test("rexec run -t --no-escape: ~. is sent as typed", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(
+      dir.path,
+      `run -t --no-escape ${server.address} -- sh -c 'read -r line; echo "got:$line"'`,
+    ),
+  );
+  terminal.type("~.\r");
+  assert.equal(await ended(terminal, dir.path), 0);
+  assert.match(terminal.screen, /got:~\./);
+});
+
+Deno.test("rexec run -t: the terminal is restored when the remote command dies of a signal", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using terminal = new TestTerminal(
+    session(dir.path, `run -t ${server.address} -- sh -c 'kill -KILL $$'`),
+  );
+  assert.equal(await ended(terminal, dir.path), 137);
+});
+
+Deno.test("rexec run -t: the terminal is restored when the server shuts down (255)", async () => {
+  await using dir = await tempDir();
+  const server = await startServer();
+  await using terminal = new TestTerminal(
+    session(dir.path, `run -t ${server.address} -- sh -c 'echo ready; exec sleep 300'`),
+  );
+  await terminal.waitFor(/ready/);
+  await server.server.shutdown();
+  assert.equal(await ended(terminal, dir.path), 255);
+});
+
+Deno.test("rexec run -t: the terminal is restored when the connection is lost (255)", async () => {
+  await using dir = await tempDir();
+  const serve = spawnCli(["serve", "--listen", "127.0.0.1:0"]);
+  const log = serve.stderr.getReader();
+  const [, address] = (await readUntil(log, /listening address=\S+\s/))
+    .match(/listening address=(\S+)\s/)!;
+  log.releaseLock();
+  await using terminal = new TestTerminal(
+    session(dir.path, `run -t ${address} -- sh -c 'echo ready; exec sleep 300'`),
+  );
+  await terminal.waitFor(/ready/);
+  serve.kill("SIGKILL");
+  await serve.output();
+  assert.equal(await ended(terminal, dir.path), 255);
+  assert.match(terminal.screen, /rexec: /);
+});
+
+Deno.test("rexec run -t: the terminal is restored when the server refuses a terminal (--no-tty, 125)", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer({ noTty: true });
+  await using terminal = new TestTerminal(session(dir.path, `run -t ${server.address} -- true`));
+  assert.equal(await ended(terminal, dir.path), 125);
+  assert.match(terminal.screen, /--no-tty/);
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(`rexec run -t: the terminal is restored on ${signal} to rexec (${code}), the remote command ended`, async () => {
+    await using dir = await tempDir();
+    await using server = await startServer();
+    await using terminal = new TestTerminal(
+      session(dir.path, `run -t ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
+    );
+    const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+    Deno.kill(await rexecPid(terminal), signal);
+    assert.equal(await ended(terminal, dir.path), code);
+    assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
+  });
+}
+
+Deno.test("rexec run -t with stdin not a terminal gives the remote command an 80x24 terminal (as ssh -tt)", async () => {
+  await using server = await startServer();
+  const result = await runCli([
+    "run",
+    "-tt",
+    server.address,
+    "--",
+    "sh",
+    "-c",
+    "tty; stty size; cat",
+  ], {
+    stdin: utf8("piped\n"),
+  });
+  assert.equal(result.code, 0);
+  // The remote terminal echoes what it is sent, as with ssh -tt.
+  assert.match(result.stdoutText, /\/dev\/pts\/\d+\r\n24 80\r\n/);
+  assert.match(result.stdoutText, /piped\r\n/);
+});

@@ -1,0 +1,255 @@
+/**
+ * Commands on a pseudo-terminal, through the library: the terminal, its
+ * size, keys that become signals, the server's policy and audit, process
+ * tree cleanup and backpressure.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { RemoteProcess } from "../lib/client/remote_process.ts";
+import { UnsupportedFeatureError } from "../lib/errors.ts";
+import type { AuditEvent } from "../lib/server/audit.ts";
+import {
+  connectTo,
+  processExists,
+  readUntil,
+  startServer,
+  tempDir,
+  text,
+  utf8,
+  waitFor,
+} from "./helpers.ts";
+import { encodeFrame, FrameType } from "../lib/protocol/frame.ts";
+import { encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
+import { FrameReader } from "../lib/transport/frame_reader.ts";
+import { computeProof, createNonce } from "../lib/protocol/auth.ts";
+import { connect } from "../lib/client/client.ts";
+import { TOKEN } from "./helpers.ts";
+
+const TTY = { rows: 24, cols: 80 };
+
+/** Types `keys` into the command's terminal. */
+async function type(child: RemoteProcess, keys: string): Promise<void> {
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(utf8(keys));
+  } finally {
+    writer.releaseLock();
+  }
+}
+
+Deno.test("pty: a command on a terminal sees a tty of the size asked for, and TERM", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell('tty; stty size; echo "$TERM"; echo err >&2', {
+    tty: { rows: 30, cols: 100, term: "vt100" },
+  });
+  const { code, stdout, stderr } = await child.output();
+  assert.equal(code, 0);
+  assert.match(text(stdout), /^\/dev\/pts\/\d+\r\n30 100\r\nvt100\r\nerr\r\n$/);
+  assert.equal(stderr.length, 0);
+});
+
+Deno.test("pty: pipe mode is unchanged: tty says not a tty", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const { code, stdout } = await client.spawn(["tty"]).output();
+  assert.equal(code, 1);
+  assert.equal(text(stdout), "not a tty\n");
+});
+
+Deno.test("pty: a resize reaches a program that traps WINCH, with the new size", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell(
+    "trap 'stty size; exit 7' WINCH; echo ready; while :; do sleep 0.05; done",
+    { tty: TTY },
+  );
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  child.resize({ rows: 40, cols: 120 });
+  assert.match(await readUntil(reader, "40 120"), /40 120/);
+  reader.releaseLock();
+  assert.equal((await child.status).code, 7);
+});
+
+Deno.test("pty: Ctrl-C typed ends a remote sleep with its status, and leaves nothing running", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("sleep 300 & echo bg=$!; sleep 300", { tty: TTY });
+  const reader = child.stdout.getReader();
+  const seen = await readUntil(reader, /bg=\d+\r\n/);
+  const background = Number(/bg=(\d+)/.exec(seen)![1]);
+  await type(child, "\x03");
+  const status = await child.status;
+  assert.equal(status.signal, "SIGINT");
+  assert.equal(status.code, 130);
+  reader.releaseLock();
+  assert.ok(await waitFor(async () => !(await processExists(background))), "background sleep");
+});
+
+Deno.test("pty: read with echo off does not show what is typed", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell(
+    'stty -echo; printf "password: "; read -r secret; stty echo; echo; echo "got ${#secret}"',
+    { tty: TTY },
+  );
+  const reader = child.stdout.getReader();
+  let screen = await readUntil(reader, "password: ");
+  await type(child, "hunter2\r");
+  screen += await readUntil(reader, "got 7");
+  reader.releaseLock();
+  assert.equal((await child.status).code, 0);
+  assert.ok(!screen.includes("hunter2"), screen);
+});
+
+Deno.test("pty: an interactive login shell keeps cd and exits with exit N", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const shell = client.spawnLogin({ tty: TTY });
+  const reader = shell.stdout.getReader();
+  await type(shell, `cd ${dir.path}\recho "at:$(pwd)"\r`);
+  await readUntil(reader, `at:${dir.path}\r\n`);
+  await type(shell, "exit 5\r");
+  reader.releaseLock();
+  await shell.stdout.cancel();
+  assert.equal((await shell.status).code, 5);
+});
+
+Deno.test("pty: a disconnect ends the command on the terminal and what it started", async () => {
+  await using server = await startServer();
+  const client = await connectTo(server);
+  const child = client.spawnShell("sleep 300 & echo pids=$$,$!; sleep 300", { tty: TTY });
+  const seen = await readUntil(child.stdout.getReader(), /pids=\d+,\d+\r\n/);
+  const pids = /pids=(\d+),(\d+)/.exec(seen)!.slice(1).map(Number);
+  await client[Symbol.asyncDispose]();
+  for (const pid of pids) {
+    assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid}`);
+  }
+});
+
+Deno.test("pty: a --timeout ends the command on the terminal", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const status = await client.spawn(["sleep", "300"], { tty: TTY, timeout: 0.3 }).status;
+  assert.equal(status.reason, "timeout");
+});
+
+Deno.test("pty: a server with noTty refuses terminals with 125 and still runs pipe commands", async () => {
+  await using server = await startServer({ noTty: true });
+  await using client = await connectTo(server);
+  const status = await client.spawn(["true"], { tty: TTY }).status;
+  assert.equal(status.code, 125);
+  assert.equal(status.reason, "refused");
+  assert.match(status.message ?? "", /--no-tty/);
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+});
+
+Deno.test("pty: the audit log records tty: true for a command on a terminal", async () => {
+  const records: AuditEvent[] = [];
+  await using server = await startServer({ audit: (record) => records.push(record) });
+  await using client = await connectTo(server);
+  assert.equal((await client.spawn(["true"], { tty: TTY }).status).code, 0);
+  assert.equal((await client.spawn(["true"]).status).code, 0);
+  const execs = records.filter((record) => record.event === "exec");
+  assert.equal(execs.length, 2);
+  assert.equal(execs[0].tty, true);
+  assert.equal(execs[1].tty, undefined);
+});
+
+Deno.test("pty: an allowlist applies to the login shell", async () => {
+  await using server = await startServer({
+    policy: await (await import("../lib/server/policy.ts")).CommandPolicy.create({
+      allow: ["true"],
+    }),
+  });
+  await using client = await connectTo(server);
+  const status = await client.spawnLogin({ tty: TTY }).status;
+  assert.equal(status.code, 125);
+  assert.match(status.message ?? "", /not allowed/);
+});
+
+Deno.test("pty: a flood into a client that stops reading holds the command back, and nothing is lost", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const size = 64 * 1024 * 1024;
+  const marker = `${dir.path}/done`;
+  const child = client.spawnShell(`head -c ${size} /dev/zero; touch ${marker}`, {
+    tty: TTY,
+    stdin: "null",
+  });
+  // Nobody reads: the command must stop once the buffers on the way are
+  // full, far short of the whole, and memory must not take it all in.
+  const rssBefore = Deno.memoryUsage().rss;
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(await Deno.stat(marker).then(() => true, () => false), false);
+  assert.ok(Deno.memoryUsage().rss - rssBefore < size / 2, "memory grew by half the output");
+  let received = 0;
+  for await (const chunk of child.stdout) received += chunk.length;
+  assert.equal(received, size);
+  assert.equal((await child.status).code, 0);
+});
+
+Deno.test("pty: a client refuses a terminal when the server does not offer one", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    const reader = new FrameReader(conn, { maxFrameSize: 1 << 20 });
+    await reader.read(); // the client's HELLO
+    const serverNonce = createNonce();
+    // A server of an older release: no features in its HELLO.
+    await conn.write(encodeFrame(
+      FrameType.Hello,
+      encodeHello({ version: PROTOCOL_VERSION, maxFrameSize: 1 << 20, agent: "rexec/old" }),
+    ));
+    await conn.write(encodeFrame(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce })));
+    const response = JSON.parse(text((await reader.read())!.body));
+    const proof = { token: TOKEN, serverNonce, clientNonce: response.nonce, role: "server" };
+    await conn.write(
+      encodeFrame(
+        FrameType.AuthOk,
+        encodeJson({ mac: await computeProof(proof as Parameters<typeof computeProof>[0]) }),
+      ),
+    );
+    await reader.read(); // until the client hangs up
+  })();
+  {
+    await using client = await connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+      token: TOKEN,
+    });
+    assert.throws(
+      () => client.spawn(["vim"], { tty: TTY }),
+      (error) =>
+        error instanceof UnsupportedFeatureError && /upgrade the server/.test(error.message),
+    );
+  }
+  await serving;
+});
+
+Deno.test({
+  name: `pty: a command on a terminal run as another account has its ids and none of root's groups${
+    Deno.uid() === 0 ? "" : " (skipped: needs a server running as root)"
+  }`,
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const runAs = {
+      uid: 65534,
+      gid: 65534,
+      home: "/",
+      env: { HOME: "/", USER: "nobody", LOGNAME: "nobody", SHELL: "/bin/sh" },
+    };
+    await using server = await startServer({ runAs });
+    await using client = await connectTo(server);
+    const { code, stdout } = await client.spawnShell('echo "$(id -u) $(id -g) [$(id -G)]"', {
+      tty: TTY,
+    }).output();
+    assert.equal(code, 0);
+    assert.equal(text(stdout), "65534 65534 [65534]\r\n");
+  },
+});
