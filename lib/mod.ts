@@ -125,4 +125,14 @@ export {
   type UserAccount,
   UserLookupError,
 } from "./server/user.ts";
+export {
+  DEFAULT_PARALLEL,
+  type FleetCommand,
+  type HostOutput,
+  type HostResult,
+  hostResultJson,
+  runMany,
+  type RunManyOptions,
+} from "./fleet/run_many.ts";
+export type { Target } from "./fleet/targets.ts";
 export { VERSION } from "./version.ts";
