@@ -35,7 +35,7 @@ export {
 } from "./server/audit.ts";
 export type { AuditFailMode } from "./server/audit_trail.ts";
 export { Client, connect, type ConnectOptions } from "./client/client.ts";
-export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./client/defaults.ts";
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_PARALLEL } from "./client/defaults.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -126,7 +126,6 @@ export {
   UserLookupError,
 } from "./server/user.ts";
 export {
-  DEFAULT_PARALLEL,
   type FleetCommand,
   type HostOutput,
   type HostResult,

@@ -15,7 +15,11 @@ import {
   MIN_MAX_FRAME_SIZE,
 } from "../protocol/frame.ts";
 import { MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
@@ -121,7 +125,31 @@ export interface RunConfig extends ClientConfig {
   readonly command: { readonly argv: readonly string[] } | { readonly shell: string };
   /** `-n`: the command's stdin is empty, local stdin is not read. */
   readonly noStdin: boolean;
+  /**
+   * Set when the command line asks for a fleet: a list of targets,
+   * `--hosts-file`, or a fleet option; `target` is then empty
+   * ({@link NO_TARGET}) unless TARGETS is one host. Without it, one host
+   * runs as it always has, unless the default inventory names it.
+   */
+  readonly fleet?: FleetConfig;
 }
+
+/** The fleet side of `rexec run`: which hosts, how many at once, what output. */
+export interface FleetConfig {
+  /** TARGETS as written: hosts and inventory names, comma-separated; absent with `--hosts-file` alone. */
+  readonly targets?: string;
+  /** `--hosts-file FILE`. */
+  readonly hostsFile?: string;
+  /** `-i FILE`: the inventory; else the default one, when it exists. */
+  readonly inventory?: string;
+  /** Most hosts at once. */
+  readonly parallel: number;
+  /** `prefix` (`HOST: line`, the default), `raw` (`--no-prefix`), `collapse` or `json`. */
+  readonly output: "prefix" | "raw" | "collapse" | "json";
+}
+
+/** The `target` of a run whose TARGETS is not one host. */
+export const NO_TARGET: HostPort = Object.freeze({ hostname: "", port: DEFAULT_PORT });
 
 /** `rexec shell`. */
 export interface ShellConfig extends ClientConfig {
@@ -191,6 +219,12 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     ...CLIENT_OPTIONS,
     { name: "command", short: "c", value: true },
     { name: "no-stdin", short: "n", value: false },
+    { name: "inventory", short: "i", value: true },
+    { name: "hosts-file", value: true },
+    { name: "parallel", value: true },
+    { name: "no-prefix", value: false },
+    { name: "collapse", value: false },
+    { name: "json", value: false },
   ],
   shell: CLIENT_OPTIONS,
 };
@@ -389,7 +423,8 @@ function parseListen(listen: string | undefined): HostPort {
 function parseRun(args: readonly string[]): RunConfig | HelpConfig {
   const parsed = tokenize("run", args, true);
   if (parsed.values.has("help")) return { mode: "help", topic: "run" };
-  const client = clientConfig(parsed, "run");
+  const fleet = fleetConfig(parsed);
+  const client = clientConfig(parsed, "run", { list: fleet !== undefined && !isOneHost(fleet) });
   const shell = last(parsed, "command");
   const argv = parsed.command;
   if (shell !== undefined && argv !== undefined && argv.length > 0) {
@@ -409,7 +444,45 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
     ...client,
     command: shell !== undefined ? { shell } : { argv: argv! },
     noStdin: parsed.values.has("no-stdin"),
+    ...(fleet ? { fleet } : {}),
   };
+}
+
+const FLEET_OPTIONS = ["inventory", "hosts-file", "parallel", "no-prefix", "collapse", "json"];
+
+/** The fleet settings, when the command line asks for more than the single-host run. */
+function fleetConfig(parsed: Parsed): FleetConfig | undefined {
+  const targets = parsed.positionals[0];
+  const asked = FLEET_OPTIONS.some((name) => parsed.values.has(name)) ||
+    targets?.includes(",");
+  if (!asked) return undefined;
+  if (targets === undefined && !parsed.values.has("hosts-file")) {
+    throw new UsageError("missing HOST: rexec run TARGETS, or --hosts-file FILE");
+  }
+  const outputs = (["no-prefix", "collapse", "json"] as const).filter((name) =>
+    parsed.values.has(name)
+  );
+  if (outputs.length > 1) {
+    throw new UsageError(`--${outputs[0]} and --${outputs[1]} are different outputs: choose one`);
+  }
+  const parallel = integerOption(parsed, "parallel", DEFAULT_PARALLEL);
+  if (parallel < 1) throw new UsageError("--parallel must be at least 1");
+  const hostsFile = last(parsed, "hosts-file");
+  const inventory = last(parsed, "inventory");
+  const output = outputs[0] === "no-prefix" ? "raw" : outputs[0] ?? "prefix";
+  return {
+    ...(targets !== undefined ? { targets } : {}),
+    ...(hostsFile !== undefined ? { hostsFile } : {}),
+    ...(inventory !== undefined ? { inventory } : {}),
+    parallel,
+    output,
+  };
+}
+
+/** Whether TARGETS is one name and nothing else adds hosts. */
+function isOneHost(fleet: FleetConfig): boolean {
+  return fleet.hostsFile === undefined && fleet.targets !== undefined &&
+    !fleet.targets.includes(",");
 }
 
 function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
@@ -418,15 +491,19 @@ function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
   return { mode: "shell", ...clientConfig(parsed, "shell") };
 }
 
-function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
-  const [host, ...extra] = parsed.positionals;
+function clientConfig(
+  parsed: Parsed,
+  mode: "run" | "shell",
+  { list = false }: { list?: boolean } = {},
+): ClientConfig {
+  const [host = list ? "" : undefined, ...extra] = parsed.positionals;
   if (host === undefined) throw new UsageError(`missing HOST: rexec ${mode} HOST[:PORT]`);
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   }
-  const tlsScheme = /^tls:\/\//i.test(host);
+  const tlsScheme = !list && /^tls:\/\//i.test(host);
   const address = tlsScheme ? host.slice("tls://".length) : host;
-  const at = address.lastIndexOf("@");
+  const at = list ? -1 : address.lastIndexOf("@");
   if (at !== -1) {
     const hostAlone = host.slice(0, host.length - address.length) + address.slice(at + 1);
     throw new UsageError(
@@ -434,7 +511,8 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
         `write ${JSON.stringify(hostAlone)}`,
     );
   }
-  const target = parseHostPort(address, DEFAULT_PORT);
+  // The hosts of a list are read with the inventory, by the fleet run.
+  const target = list ? NO_TARGET : parseHostPort(address, DEFAULT_PORT);
   if (target.port === 0) {
     throw new UsageError(`cannot connect to port 0 in ${JSON.stringify(host)}`);
   }
@@ -488,7 +566,9 @@ function tokenize(
       if (!commandAfterHost) {
         throw new UsageError(`${mode} takes no command; unexpected --`);
       }
-      if (positionals.length === 0) throw new UsageError("missing HOST before --");
+      if (positionals.length === 0 && !values.has("hosts-file")) {
+        throw new UsageError("missing HOST before --");
+      }
       return { values, positionals, command: args.slice(i + 1) };
     }
     if (!arg.startsWith("-") || arg === "-") {

@@ -9,6 +9,9 @@
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
 import {
   EXIT_CANNOT_EXECUTE,
+  EXIT_FLEET_COMMAND_FAILED,
+  EXIT_FLEET_KILLED,
+  EXIT_FLEET_REXEC_FAILED,
   EXIT_INTERRUPTED,
   EXIT_NOT_FOUND,
   EXIT_REFUSED,
@@ -44,6 +47,9 @@ import type { Mode } from "./args.ts";
  * ```
  */
 export const EXIT_STATUS_TABLE: readonly (readonly [status: string, meaning: string])[] = [
+  [`${EXIT_FLEET_KILLED}`, "several hosts: a command was killed by a signal or timed out"],
+  [`${EXIT_FLEET_REXEC_FAILED}`, "several hosts: else rexec failed on a host (unreachable, ...)"],
+  [`${EXIT_FLEET_COMMAND_FAILED}`, "several hosts: else a command exited non-zero"],
   [`${EXIT_SIGNAL_BASE}+N`, "it died of signal N"],
   [`${EXIT_TIMED_OUT}`, "--timeout (or the server's maximum run time) ended it"],
   [`${EXIT_REFUSED}`, "the server's policy or limits refused it"],

@@ -7,6 +7,7 @@
  */
 
 import { connect } from "../client/client.ts";
+import { DEFAULT_PARALLEL } from "../client/defaults.ts";
 import { outputQueue, type RemoteProcess, stdinSink } from "../client/remote_process.ts";
 import type { PushedByteStream } from "../client/pushed_stream.ts";
 import { resolveToken } from "../config/token.ts";
@@ -14,19 +15,6 @@ import { RexecError, TlsError } from "../errors.ts";
 import { formatHostPort } from "../transport/address.ts";
 import { StdinFanout } from "./stdin_fanout.ts";
 import { parseHostTarget, type Target } from "./targets.ts";
-
-/**
- * Most hosts {@link runMany} runs at once unless told otherwise.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DEFAULT_PARALLEL } from "./run_many.ts";
- *
- * assert.equal(DEFAULT_PARALLEL, 32);
- * ```
- */
-export const DEFAULT_PARALLEL = 32;
 
 /**
  * How one host's run ended, with everything it wrote (unless the output was
