@@ -36,7 +36,7 @@ export const CLI_PERMISSIONS = [
   "--allow-run",
   "--allow-read",
   "--allow-write",
-  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH",
+  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH,LOG_TOKENS,LOG_STREAM",
   "--allow-sys=hostname,uid",
 ];
 

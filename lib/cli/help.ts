@@ -6,7 +6,11 @@
  * @module
  */
 
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   EXIT_CANNOT_EXECUTE,
   EXIT_FLEET_COMMAND_FAILED,
@@ -188,6 +192,7 @@ const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REX
 
 const RUN = `Usage: rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
        rexec run [OPTIONS] HOST[:PORT] -c STRING
+       rexec run [OPTIONS] TARGETS [--hosts-file FILE] -- CMD [ARG...]
 
 Runs CMD on HOST as given (no shell), or STRING with the remote /bin/sh -c.
 The command's stdout and stderr arrive on local stdout and stderr, byte for
@@ -199,6 +204,18 @@ Options:
   -c, --command STRING         run STRING with the remote shell
   -n, --no-stdin               do not read local stdin; the command reads EOF
 ${CLIENT_OPTIONS}
+
+Many hosts: TARGETS is a comma-separated list of hosts and inventory names
+(a host alias, a group, all). Each line of output comes as HOST: line.
+  -i, --inventory FILE         Ansible inventory, INI or YAML (default:
+                               ~/.config/rexec/inventory, when it exists)
+      --hosts-file FILE        also these targets, one a line (# comments)
+      --parallel N             most hosts at once (default ${DEFAULT_PARALLEL})
+      --no-prefix              each host's raw output, whole, as hosts finish
+      --collapse               at the end, each distinct output once, under
+                               the hosts that wrote it
+      --json                   one JSON object per host per line (also for
+                               one host)
 
 Exit status: the remote command's, or
 ${EXIT_STATUSES}
