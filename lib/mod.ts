@@ -116,6 +116,12 @@ export {
   type SelfSignedCertificateOptions,
 } from "./tls/certificate.ts";
 export {
+  createCertificateAuthority,
+  DEFAULT_CA_VALID_DAYS,
+  defaultCaPaths,
+  issueServerCertificate,
+} from "./tls/ca.ts";
+export {
   accountEnv,
   currentUser,
   isRoot,

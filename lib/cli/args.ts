@@ -44,6 +44,13 @@ export interface CertConfig {
   readonly names: readonly string[];
   /** Replace an existing pair. */
   readonly force: boolean;
+  /**
+   * `--ca-init`: make the fleet's CA; `--ca-sign`: issue a server
+   * certificate for `names` signed by it. Absent: this host's own pair.
+   */
+  readonly ca?: "init" | "sign";
+  /** `--out DIR`: where `--ca-sign` writes the certificate and key; default `.`. */
+  readonly out?: string;
 }
 
 /** `rexec --version`. */
@@ -213,6 +220,9 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
   cert: [
     { name: "name", value: true },
     { name: "force", value: false },
+    { name: "ca-init", value: false },
+    { name: "ca-sign", value: false },
+    { name: "out", value: true },
     { name: "help", short: "h", value: false },
   ],
   run: [
@@ -321,7 +331,21 @@ function parseCert(args: readonly string[]): CertConfig | HelpConfig {
       throw new UsageError(`--name takes a host name or IP address, got ${JSON.stringify(name)}`);
     }
   }
-  return { mode: "cert", names, force: parsed.values.has("force") };
+  const init = parsed.values.has("ca-init");
+  const sign = parsed.values.has("ca-sign");
+  if (init && sign) throw new UsageError("--ca-init and --ca-sign are two steps: give one");
+  if (sign && names.length === 0) {
+    throw new UsageError("--ca-sign needs --name HOST: the names clients use to reach the server");
+  }
+  const out = last(parsed, "out");
+  if (out !== undefined && !sign) throw new UsageError("--out goes with --ca-sign");
+  return {
+    mode: "cert",
+    names,
+    force: parsed.values.has("force"),
+    ...(init ? { ca: "init" as const } : sign ? { ca: "sign" as const } : {}),
+    ...(out !== undefined ? { out } : {}),
+  };
 }
 
 function parseServe(args: readonly string[]): ServeConfig | HelpConfig {

@@ -79,6 +79,7 @@ Usage:
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
   rexec shell [OPTIONS] HOST[:PORT]              run lines one after another
   rexec cert [--name NAME]... [--force]          make this host's TLS certificate
+  rexec cert --ca-init | --ca-sign --name NAME   a fleet's CA, and certificates it signs
   rexec help MODE | rexec --version
 
 The port defaults to ${DEFAULT_PORT}. Both ends share a token: REXEC_TOKEN, or
@@ -160,6 +161,8 @@ Command policy:
 `;
 
 const CERT = `Usage: rexec cert [--name NAME]... [--force]
+       rexec cert --ca-init [--force]
+       rexec cert --ca-sign --name NAME... [--out DIR] [--force]
 
 Makes a private key and a self-signed TLS certificate for this host in
 ~/.config/rexec (tls-key.pem, mode 0600, and tls-cert.pem), or shows the
@@ -172,6 +175,15 @@ Options:
                              ::1 and this host's name are always included
       --force                replace the existing pair (clients must then trust
                              the new certificate)
+
+A fleet's own certificate authority, so that clients trust every server
+with one --ca ca-cert.pem:
+      --ca-init              make the CA: ca-cert.pem and ca-key.pem (mode
+                             0600) in ~/.config/rexec; the key stays there
+      --ca-sign              issue a server certificate for the --name NAMEs,
+                             signed by the CA: NAME-cert.pem and NAME-key.pem
+                             (mode 0600), for rexec serve --tls-cert/--tls-key
+      --out DIR              where --ca-sign writes them (default: .)
   -h, --help                 show this help
 `;
 
