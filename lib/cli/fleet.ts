@@ -25,7 +25,13 @@ import {
 import { EXIT_REXEC_FAILED, EXIT_STDOUT_CLOSED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
 import { parentDir } from "../util/paths.ts";
 import type { RunConfig } from "./args.ts";
-import { collapseOutputs, fleetExitStatus, OutputChannel, summaryLine } from "./fleet_output.ts";
+import {
+  collapseOutputs,
+  fleetExitStatus,
+  OutputChannel,
+  StatusLine,
+  summaryLine,
+} from "./fleet_output.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { printError } from "./terminal.ts";
 
@@ -161,12 +167,14 @@ async function runTargets(
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
   let finished = 0;
-  const stdout = new OutputChannel(Deno.stdout);
-  const stderr = new OutputChannel(Deno.stderr, {
-    ...(terminal
-      ? { status: () => `[${finished}/${targets.length} done, ${running} running]` }
-      : {}),
+  const status = terminal
+    ? new StatusLine(Deno.stderr, () => `[${finished}/${targets.length} done, ${running} running]`)
+    : undefined;
+  // Output to another place than the terminal the count is on needs no making way for it.
+  const stdout = new OutputChannel(Deno.stdout, {
+    ...(status && Deno.stdout.isTerminal() ? { status } : {}),
   });
+  const stderr = new OutputChannel(Deno.stderr, { ...(status ? { status } : {}) });
   const splitters = new Map<string, { stdout: LineSplitter; stderr: LineSplitter }>();
   const stop = new AbortController();
   let interrupted: Deno.Signal | undefined;
@@ -203,7 +211,7 @@ async function runTargets(
               stderr: new LineSplitter(`${target.name}: `),
             });
           }
-          stderr.refresh();
+          status?.refresh();
         },
         ...(output === "prefix"
           ? {
@@ -253,7 +261,7 @@ async function runTargets(
     }
     const note = result.error ?? (result.timedOut ? "timed out" : undefined);
     if (note !== undefined) await stderr.write(encoder.encode(`${name}: rexec: ${note}\n`));
-    else stderr.refresh();
+    else status?.refresh();
   };
 
   const outcome = await Promise.race([run().then(() => undefined), forced.promise]);
@@ -266,6 +274,7 @@ async function runTargets(
   }
   await stdout.finish();
   await stderr.finish();
+  await status?.clear();
   if (terminal && !stderr.closed) printError(summaryLine(results));
   if (interrupted) return exitCodeForSignal(interrupted);
   if (stdout.closed || stderr.closed) return EXIT_STDOUT_CLOSED;

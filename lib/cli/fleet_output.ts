@@ -25,11 +25,78 @@ export interface LocalOutput {
 }
 
 /**
+ * The live count kept under the output on a terminal: a line on stderr,
+ * taken away before any output is written and drawn again after it. The
+ * channels that share it write one at a time, so that the line is never
+ * left in the middle of the output.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutputChannel, StatusLine } from "./fleet_output.ts";
+ *
+ * let screen = "";
+ * const terminal = {
+ *   write(bytes: Uint8Array) {
+ *     screen += new TextDecoder().decode(bytes);
+ *     return Promise.resolve(bytes.length);
+ *   },
+ * };
+ * let done = 0;
+ * const status = new StatusLine(terminal, () => `[${done}/2 done]`);
+ * const stdout = new OutputChannel(terminal, { status });
+ * done = 1;
+ * await stdout.write(new TextEncoder().encode("web1: up\n"));
+ * await status.clear();
+ * assert.equal(screen, "web1: up\n[1/2 done]\r\x1b[K");
+ * ```
+ */
+export class StatusLine {
+  readonly #out: LocalOutput;
+  readonly #render: () => string;
+  #shown = false;
+  #queue: Promise<void> = Promise.resolve();
+
+  /** Draws `render()` on `out` (local stderr). */
+  constructor(out: LocalOutput, render: () => string) {
+    this.#out = out;
+    this.#render = render;
+  }
+
+  /** Runs `write` (which writes output) with the line taken away, then draws it again. */
+  around(write: () => Promise<void>): Promise<void> {
+    const turn = this.#queue.then(async () => {
+      if (this.#shown) await writeAll(this.#out, encoder.encode("\r\x1b[K"));
+      this.#shown = false;
+      await write();
+      await writeAll(this.#out, encoder.encode(this.#render()));
+      this.#shown = true;
+    });
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Draws the line again, with the count as it is now. */
+  refresh(): void {
+    this.around(() => Promise.resolve()).catch(() => undefined);
+  }
+
+  /** Takes the line away for good. */
+  async clear(): Promise<void> {
+    const turn = this.#queue.then(async () => {
+      if (this.#shown) await writeAll(this.#out, encoder.encode("\r\x1b[K"));
+      this.#shown = false;
+    });
+    this.#queue = turn.catch(() => undefined);
+    await turn.catch(() => undefined);
+  }
+}
+
+/**
  * One local output shared by many hosts: each `write` is a run of whole
  * lines that goes out in one piece, never torn by another host's. Writes
  * that arrive while one is under way go out together in the next, and
- * resolve once they have. On a terminal, a status line (the live count)
- * may stay under the output, redrawn after each batch.
+ * resolve once they have.
  *
  * @example
  * ```ts
@@ -53,14 +120,13 @@ export interface LocalOutput {
  */
 export class OutputChannel {
   readonly #target: LocalOutput;
-  readonly #status: (() => string) | undefined;
+  readonly #status: StatusLine | undefined;
   #pending: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
-  #shown = false;
   #closed = false;
 
-  /** Writes to `target`; `status`, when given, is the line kept under the output. */
-  constructor(target: LocalOutput, options: { status?: () => string } = {}) {
+  /** Writes to `target`, keeping `status`, when given, under the output. */
+  constructor(target: LocalOutput, options: { status?: StatusLine } = {}) {
     this.#target = target;
     this.#status = options.status;
   }
@@ -78,38 +144,25 @@ export class OutputChannel {
    */
   write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BrokenPipe("output closed"));
-    if (bytes.length > 0) this.#pending.push(bytes);
+    if (bytes.length === 0) return this.#flushing ?? Promise.resolve();
+    this.#pending.push(bytes);
     return this.#flushing ??= this.#flush();
   }
 
-  /** Redraws the status line. */
-  refresh(): void {
-    if (this.#status && !this.#closed) this.write(new Uint8Array(0)).catch(() => undefined);
-  }
-
-  /** Writes what is queued and takes the status line away. */
+  /** Resolves once everything queued was written (or could not be). */
   async finish(): Promise<void> {
     await this.#flushing?.catch(() => undefined);
-    if (this.#shown && !this.#closed) {
-      this.#shown = false;
-      await this.#writeAll(encoder.encode("\r\x1b[K")).catch(() => undefined);
-    }
   }
 
   async #flush(): Promise<void> {
     try {
       // Yield once, so that writes made in the same turn join this batch.
       await Promise.resolve();
-      while (this.#pending.length > 0 || this.#status) {
-        const parts = this.#pending;
+      while (this.#pending.length > 0) {
+        const batch = concat(this.#pending);
         this.#pending = [];
-        if (this.#status) {
-          if (this.#shown) parts.unshift(encoder.encode("\r\x1b[K"));
-          parts.push(encoder.encode(this.#status()));
-          this.#shown = true;
-        }
-        await this.#writeAll(concat(parts));
-        if (this.#pending.length === 0) break;
+        if (this.#status) await this.#status.around(() => writeAll(this.#target, batch));
+        else await writeAll(this.#target, batch);
       }
     } catch (error) {
       if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
@@ -118,11 +171,11 @@ export class OutputChannel {
       this.#flushing = undefined;
     }
   }
+}
 
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await this.#target.write(bytes.subarray(offset));
-    }
+async function writeAll(target: LocalOutput, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await target.write(bytes.subarray(offset));
   }
 }
 
