@@ -15,7 +15,11 @@ import {
   MIN_MAX_FRAME_SIZE,
 } from "../protocol/frame.ts";
 import { MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
@@ -40,6 +44,13 @@ export interface CertConfig {
   readonly names: readonly string[];
   /** Replace an existing pair. */
   readonly force: boolean;
+  /**
+   * `--ca-init`: make the fleet's CA; `--ca-sign`: issue a server
+   * certificate for `names` signed by it. Absent: this host's own pair.
+   */
+  readonly ca?: "init" | "sign";
+  /** `--out DIR`: where `--ca-sign` writes the certificate and key; default `.`. */
+  readonly out?: string;
 }
 
 /** `rexec --version`. */
@@ -127,7 +138,31 @@ export interface RunConfig extends ClientConfig {
   readonly tty?: boolean;
   /** `--no-escape`: `~.` and `~~` are plain keys in a session on a terminal. */
   readonly noEscape?: boolean;
+  /**
+   * Set when the command line asks for a fleet: a list of targets,
+   * `--hosts-file`, or a fleet option; `target` is then empty
+   * ({@link NO_TARGET}) unless TARGETS is one host. Without it, one host
+   * runs as it always has, unless the default inventory names it.
+   */
+  readonly fleet?: FleetConfig;
 }
+
+/** The fleet side of `rexec run`: which hosts, how many at once, what output. */
+export interface FleetConfig {
+  /** TARGETS as written: hosts and inventory names, comma-separated; absent with `--hosts-file` alone. */
+  readonly targets?: string;
+  /** `--hosts-file FILE`. */
+  readonly hostsFile?: string;
+  /** `-i FILE`: the inventory; else the default one, when it exists. */
+  readonly inventory?: string;
+  /** Most hosts at once. */
+  readonly parallel: number;
+  /** `prefix` (`HOST: line`, the default), `raw` (`--no-prefix`), `collapse` or `json`. */
+  readonly output: "prefix" | "raw" | "collapse" | "json";
+}
+
+/** The `target` of a run whose TARGETS is not one host. */
+export const NO_TARGET: HostPort = Object.freeze({ hostname: "", port: DEFAULT_PORT });
 
 /** `rexec shell`. */
 export interface ShellConfig extends ClientConfig {
@@ -194,6 +229,9 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
   cert: [
     { name: "name", value: true },
     { name: "force", value: false },
+    { name: "ca-init", value: false },
+    { name: "ca-sign", value: false },
+    { name: "out", value: true },
     { name: "help", short: "h", value: false },
   ],
   run: [
@@ -202,6 +240,12 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "no-stdin", short: "n", value: false },
     { name: "tty", short: "t", value: false },
     { name: "no-escape", value: false },
+    { name: "inventory", short: "i", value: true },
+    { name: "hosts-file", value: true },
+    { name: "parallel", value: true },
+    { name: "no-prefix", value: false },
+    { name: "collapse", value: false },
+    { name: "json", value: false },
   ],
   shell: [...CLIENT_OPTIONS, { name: "no-escape", value: false }],
 };
@@ -298,7 +342,21 @@ function parseCert(args: readonly string[]): CertConfig | HelpConfig {
       throw new UsageError(`--name takes a host name or IP address, got ${JSON.stringify(name)}`);
     }
   }
-  return { mode: "cert", names, force: parsed.values.has("force") };
+  const init = parsed.values.has("ca-init");
+  const sign = parsed.values.has("ca-sign");
+  if (init && sign) throw new UsageError("--ca-init and --ca-sign are two steps: give one");
+  if (sign && names.length === 0) {
+    throw new UsageError("--ca-sign needs --name HOST: the names clients use to reach the server");
+  }
+  const out = last(parsed, "out");
+  if (out !== undefined && !sign) throw new UsageError("--out goes with --ca-sign");
+  return {
+    mode: "cert",
+    names,
+    force: parsed.values.has("force"),
+    ...(init ? { ca: "init" as const } : sign ? { ca: "sign" as const } : {}),
+    ...(out !== undefined ? { out } : {}),
+  };
 }
 
 function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
@@ -401,7 +459,8 @@ function parseListen(listen: string | undefined): HostPort {
 function parseRun(args: readonly string[]): RunConfig | HelpConfig {
   const parsed = tokenize("run", args, true);
   if (parsed.values.has("help")) return { mode: "help", topic: "run" };
-  const client = clientConfig(parsed, "run");
+  const fleet = fleetConfig(parsed);
+  const client = clientConfig(parsed, "run", { list: fleet !== undefined && !isOneHost(fleet) });
   const shell = last(parsed, "command");
   const argv = parsed.command;
   if (shell !== undefined && argv !== undefined && argv.length > 0) {
@@ -423,7 +482,45 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
     noStdin: parsed.values.has("no-stdin"),
     ...(parsed.values.has("tty") ? { tty: true } : {}),
     ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
+    ...(fleet ? { fleet } : {}),
   };
+}
+
+const FLEET_OPTIONS = ["inventory", "hosts-file", "parallel", "no-prefix", "collapse", "json"];
+
+/** The fleet settings, when the command line asks for more than the single-host run. */
+function fleetConfig(parsed: Parsed): FleetConfig | undefined {
+  const targets = parsed.positionals[0];
+  const asked = FLEET_OPTIONS.some((name) => parsed.values.has(name)) ||
+    targets?.includes(",");
+  if (!asked) return undefined;
+  if (targets === undefined && !parsed.values.has("hosts-file")) {
+    throw new UsageError("missing HOST: rexec run TARGETS, or --hosts-file FILE");
+  }
+  const outputs = (["no-prefix", "collapse", "json"] as const).filter((name) =>
+    parsed.values.has(name)
+  );
+  if (outputs.length > 1) {
+    throw new UsageError(`--${outputs[0]} and --${outputs[1]} are different outputs: choose one`);
+  }
+  const parallel = integerOption(parsed, "parallel", DEFAULT_PARALLEL);
+  if (parallel < 1) throw new UsageError("--parallel must be at least 1");
+  const hostsFile = last(parsed, "hosts-file");
+  const inventory = last(parsed, "inventory");
+  const output = outputs[0] === "no-prefix" ? "raw" : outputs[0] ?? "prefix";
+  return {
+    ...(targets !== undefined ? { targets } : {}),
+    ...(hostsFile !== undefined ? { hostsFile } : {}),
+    ...(inventory !== undefined ? { inventory } : {}),
+    parallel,
+    output,
+  };
+}
+
+/** Whether TARGETS is one name and nothing else adds hosts. */
+function isOneHost(fleet: FleetConfig): boolean {
+  return fleet.hostsFile === undefined && fleet.targets !== undefined &&
+    !fleet.targets.includes(",");
 }
 
 function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
@@ -436,15 +533,19 @@ function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
   };
 }
 
-function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
-  const [host, ...extra] = parsed.positionals;
+function clientConfig(
+  parsed: Parsed,
+  mode: "run" | "shell",
+  { list = false }: { list?: boolean } = {},
+): ClientConfig {
+  const [host = list ? "" : undefined, ...extra] = parsed.positionals;
   if (host === undefined) throw new UsageError(`missing HOST: rexec ${mode} HOST[:PORT]`);
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   }
-  const tlsScheme = /^tls:\/\//i.test(host);
+  const tlsScheme = !list && /^tls:\/\//i.test(host);
   const address = tlsScheme ? host.slice("tls://".length) : host;
-  const at = address.lastIndexOf("@");
+  const at = list ? -1 : address.lastIndexOf("@");
   if (at !== -1) {
     const hostAlone = host.slice(0, host.length - address.length) + address.slice(at + 1);
     throw new UsageError(
@@ -452,7 +553,8 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
         `write ${JSON.stringify(hostAlone)}`,
     );
   }
-  const target = parseHostPort(address, DEFAULT_PORT);
+  // The hosts of a list are read with the inventory, by the fleet run.
+  const target = list ? NO_TARGET : parseHostPort(address, DEFAULT_PORT);
   if (target.port === 0) {
     throw new UsageError(`cannot connect to port 0 in ${JSON.stringify(host)}`);
   }
@@ -506,7 +608,9 @@ function tokenize(
       if (!commandAfterHost) {
         throw new UsageError(`${mode} takes no command; unexpected --`);
       }
-      if (positionals.length === 0) throw new UsageError("missing HOST before --");
+      if (positionals.length === 0 && !values.has("hosts-file")) {
+        throw new UsageError("missing HOST before --");
+      }
       return { values, positionals, command: args.slice(i + 1) };
     }
     if (!arg.startsWith("-") || arg === "-") {

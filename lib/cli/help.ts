@@ -6,9 +6,16 @@
  * @module
  */
 
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   EXIT_CANNOT_EXECUTE,
+  EXIT_FLEET_COMMAND_FAILED,
+  EXIT_FLEET_KILLED,
+  EXIT_FLEET_REXEC_FAILED,
   EXIT_INTERRUPTED,
   EXIT_NOT_FOUND,
   EXIT_REFUSED,
@@ -44,6 +51,9 @@ import type { Mode } from "./args.ts";
  * ```
  */
 export const EXIT_STATUS_TABLE: readonly (readonly [status: string, meaning: string])[] = [
+  [`${EXIT_FLEET_KILLED}`, "several hosts: a command was killed by a signal or timed out"],
+  [`${EXIT_FLEET_REXEC_FAILED}`, "several hosts: else rexec failed on a host (unreachable, ...)"],
+  [`${EXIT_FLEET_COMMAND_FAILED}`, "several hosts: else a command exited non-zero"],
   [`${EXIT_SIGNAL_BASE}+N`, "it died of signal N"],
   [`${EXIT_TIMED_OUT}`, "--timeout (or the server's maximum run time) ended it"],
   [`${EXIT_REFUSED}`, "the server's policy or limits refused it"],
@@ -69,6 +79,7 @@ Usage:
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
   rexec shell [OPTIONS] HOST[:PORT]              a login shell on HOST
   rexec cert [--name NAME]... [--force]          make this host's TLS certificate
+  rexec cert --ca-init | --ca-sign --name NAME   a fleet's CA, and certificates it signs
   rexec help MODE | rexec --version
 
 The port defaults to ${DEFAULT_PORT}. Both ends share a token: REXEC_TOKEN, or
@@ -152,6 +163,8 @@ Command policy:
 `;
 
 const CERT = `Usage: rexec cert [--name NAME]... [--force]
+       rexec cert --ca-init [--force]
+       rexec cert --ca-sign --name NAME... [--out DIR] [--force]
 
 Makes a private key and a self-signed TLS certificate for this host in
 ~/.config/rexec (tls-key.pem, mode 0600, and tls-cert.pem), or shows the
@@ -164,6 +177,15 @@ Options:
                              ::1 and this host's name are always included
       --force                replace the existing pair (clients must then trust
                              the new certificate)
+
+A fleet's own certificate authority, so that clients trust every server
+with one --ca ca-cert.pem:
+      --ca-init              make the CA: ca-cert.pem and ca-key.pem (mode
+                             0600) in ~/.config/rexec; the key stays there
+      --ca-sign              issue a server certificate for the --name NAMEs,
+                             signed by the CA: NAME-cert.pem and NAME-key.pem
+                             (mode 0600), for rexec serve --tls-cert/--tls-key
+      --out DIR              where --ca-sign writes them (default: .)
   -h, --help                 show this help
 `;
 
@@ -184,6 +206,7 @@ const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REX
 
 const RUN = `Usage: rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
        rexec run [OPTIONS] HOST[:PORT] -c STRING
+       rexec run [OPTIONS] TARGETS [--hosts-file FILE] -- CMD [ARG...]
 
 Runs CMD on HOST as given (no shell), or STRING with the remote /bin/sh -c.
 The command's stdout and stderr arrive on local stdout and stderr, byte for
@@ -206,6 +229,18 @@ Options:
                                the same)
       --no-escape              with -t, ~. and ~~ are plain keys
 ${CLIENT_OPTIONS}
+
+Many hosts: TARGETS is a comma-separated list of hosts and inventory names
+(a host alias, a group, all). Each line of output comes as HOST: line.
+  -i, --inventory FILE         Ansible inventory, INI or YAML (default:
+                               ~/.config/rexec/inventory, when it exists)
+      --hosts-file FILE        also these targets, one a line (# comments)
+      --parallel N             most hosts at once (default ${DEFAULT_PARALLEL})
+      --no-prefix              each host's raw output, whole, as hosts finish
+      --collapse               at the end, each distinct output once, under
+                               the hosts that wrote it
+      --json                   one JSON object per host per line (also for
+                               one host)
 
 Exit status: the remote command's, or
 ${EXIT_STATUSES}
