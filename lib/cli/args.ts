@@ -92,6 +92,10 @@ export interface ServeConfig {
   readonly auditLog?: string;
   /** While the audit log cannot be written: refuse new commands (`closed`) or run them (`open`). */
   readonly auditFail?: "closed" | "open";
+  /** The directory file transfers are confined to. */
+  readonly copyRoot?: string;
+  /** Refuse file transfers. */
+  readonly noCopy?: boolean;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -180,6 +184,8 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "user", value: true },
     { name: "audit-log", value: true },
     { name: "audit-fail", value: true },
+    { name: "copy-root", value: true },
+    { name: "no-copy", value: false },
     { name: "help", short: "h", value: false },
   ],
   cert: [
@@ -339,6 +345,11 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
   if (auditFail !== undefined && auditLog === undefined) {
     throw new UsageError("--audit-fail needs --audit-log");
   }
+  const copyRoot = last(parsed, "copy-root");
+  if (copyRoot === "") throw new UsageError("--copy-root needs a directory");
+  if (copyRoot !== undefined && parsed.values.has("no-copy")) {
+    throw new UsageError("--copy-root contradicts --no-copy: choose one");
+  }
   const seconds = (name: string, fallback: number) =>
     secondsOption(parsed, name, { allowZero: true }) ?? fallback;
   const count = (name: string, fallback: number) => {
@@ -369,6 +380,8 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(user !== undefined ? { user } : {}),
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...(auditFail !== undefined ? { auditFail } : {}),
+    ...(copyRoot !== undefined ? { copyRoot } : {}),
+    ...(parsed.values.has("no-copy") ? { noCopy: true } : {}),
   };
 }
 

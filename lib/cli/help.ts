@@ -146,6 +146,13 @@ Command policy:
       --audit-fail MODE      while the audit log cannot be written: closed
                              refuses new commands until it can (the default),
                              open runs them unaudited
+
+File transfer (rexec cp):
+      --copy-root DIR        confine transfers to DIR: relative paths start
+                             there; .., absolute paths and links leading out
+                             are refused (default: the user's home, no limit;
+                             with --allow, transfers need --copy-root)
+      --no-copy              refuse file transfers
   -h, --help                 show this help
 `;
 

@@ -109,6 +109,8 @@ export async function runServe(config: ServeConfig): Promise<number> {
     policy,
     ...(runAs ? { runAs } : {}),
     ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
+    ...(config.copyRoot !== undefined ? { copyRoot: config.copyRoot } : {}),
+    ...(config.noCopy ? { noCopy: true } : {}),
   });
   // Before "listening": a signal sent as soon as that line appears must
   // find the handlers in place, not the default action.

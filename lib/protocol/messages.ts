@@ -41,6 +41,8 @@ export interface Hello {
   readonly agent: string;
   /** Server only: how many stdin bytes a client may send before the first STDIN_WINDOW. */
   readonly stdinWindow?: number;
+  /** Server only: optional operations it speaks, such as `copy` (file transfer). */
+  readonly features?: readonly string[];
 }
 
 /**
@@ -120,10 +122,19 @@ export function decodeHello(body: Uint8Array): Hello {
     maxFrameSize,
     agent: requireString(fields, "agent", "HELLO"),
   };
-  if (fields.stdinWindow === undefined) return hello;
+  const { features } = fields;
+  if (
+    features !== undefined &&
+    !(Array.isArray(features) && features.every((name) => typeof name === "string"))
+  ) {
+    throw new HandshakeError("HELLO features must be an array of strings");
+  }
   return {
     ...hello,
-    stdinWindow: requireInteger(fields, "stdinWindow", "HELLO"),
+    ...(fields.stdinWindow !== undefined
+      ? { stdinWindow: requireInteger(fields, "stdinWindow", "HELLO") }
+      : {}),
+    ...(features !== undefined ? { features: features as string[] } : {}),
   };
 }
 

@@ -45,6 +45,9 @@ import {
   type ErrorReport,
   requireEmptyBody,
 } from "../protocol/messages.ts";
+import { ServerTransfer, type TransferOutcome } from "./transfer.ts";
+import type { CopyPlaces } from "./copy_paths.ts";
+import { COPY_FEATURE, decodeCopyRequest } from "../protocol/transfer.ts";
 import {
   type CommandOutcome,
   type CommandSlots,
@@ -102,6 +105,8 @@ export interface SessionSettings {
   readonly audit?: AuditTrail;
   /** The setsid(1) commands start through; a fork of the server per command when absent. */
   readonly setsid?: string;
+  /** Where file transfers go, or why they are refused; refused when absent. */
+  readonly copy?: { readonly places: CopyPlaces; readonly refusal?: string };
 }
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
@@ -167,6 +172,7 @@ export class ServerSession {
   #handshakeStage: HandshakeStage = "open";
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
   #command: ServerCommand | undefined;
+  #transfer: ServerTransfer | undefined;
   #closed = false;
   #shuttingDown = false;
   #commands = 0;
@@ -214,6 +220,9 @@ export class ServerSession {
     } finally {
       clearTimeout(handshakeTimer);
       clearTimeout(this.#idleTimer);
+      this.#transfer?.abort("disconnected");
+      // Bounded by file system calls alone: nothing of a transfer waits on the client.
+      if (this.#transfer) await this.#transfer.finished;
       const command = this.#command;
       if (command) {
         command.cancel("disconnected");
@@ -291,6 +300,8 @@ export class ServerSession {
   async shutdown(options: { deadlineMs: number }): Promise<void> {
     if (this.#shuttingDown || this.#closed) return;
     this.#shuttingDown = true;
+    this.#transfer?.abort("shutdown");
+    if (this.#transfer) await settlesWithin(this.#transfer.finished, options.deadlineMs);
     const command = this.#command;
     if (command) {
       command.cancel("shutdown");
@@ -313,6 +324,7 @@ export class ServerSession {
       maxFrameSize: this.#settings.maxFrameSize,
       agent: this.#settings.agent,
       stdinWindow: this.#settings.stdinWindow,
+      features: [COPY_FEATURE],
       throttle: this.#settings.throttle,
       address: this.address,
       signal: this.#lifetime.signal,
@@ -370,7 +382,7 @@ export class ServerSession {
     const command = this.#command;
     switch (type) {
       case FrameType.Exec:
-        if (command) {
+        if (command || this.#transfer) {
           throw new ProtocolError(
             "EXEC while a command is still running on this connection",
             ErrorCode.Busy,
@@ -390,6 +402,22 @@ export class ServerSession {
         return;
       }
       case FrameType.Pong:
+        return;
+      case FrameType.CopyRequest:
+        if (command || this.#transfer) {
+          throw new ProtocolError(
+            "COPY_REQUEST while another operation is running on this connection",
+            ErrorCode.Busy,
+          );
+        }
+        this.#startTransfer(body);
+        return;
+      case FrameType.CopyData:
+      case FrameType.CopyEnd:
+      case FrameType.CopyWindow:
+      case FrameType.CopyCancel:
+        // After its COPY_RESULT, an operation's frames still on their way are stale.
+        this.#transfer?.handle(type, body);
         return;
       case FrameType.Stdin:
       case FrameType.StdinEof:
@@ -423,6 +451,37 @@ export class ServerSession {
         command.cancel("cancelled");
         return;
     }
+  }
+
+  #startTransfer(body: Uint8Array): void {
+    const request = decodeCopyRequest(body);
+    clearTimeout(this.#idleTimer);
+    const copy = this.#settings.copy;
+    const transfer = new ServerTransfer(request, {
+      places: copy?.places ?? { base: "/" },
+      refusal: copy ? copy.refusal : "this server takes no file transfers",
+      writer: this.#writer,
+      initialWindow: this.#settings.stdinWindow,
+      chunkSize: this.#outputChunkSize,
+    });
+    this.#transfer = transfer;
+    transfer.finished.then((outcome) => this.#finishTransfer(transfer, outcome));
+  }
+
+  #finishTransfer(transfer: ServerTransfer, outcome: TransferOutcome): void {
+    if (this.#transfer === transfer) this.#transfer = undefined;
+    this.#armIdleTimer();
+    const fields = {
+      op: outcome.op,
+      path: outcome.path,
+      bytes: outcome.bytes,
+      sha256: outcome.sha256,
+      result: outcome.result,
+      duration_ms: outcome.durationMs,
+    };
+    const failed = outcome.result !== "ok";
+    this.#log(failed ? "warn" : "info", "copy", { ...fields, error: outcome.message });
+    this.#audit("copy", { ...fields, message: outcome.message });
   }
 
   #startCommand(body: Uint8Array): void {
