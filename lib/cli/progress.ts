@@ -51,6 +51,7 @@ export class ProgressLine implements Disposable {
   #done = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #drawn = false;
+  #running = false;
 
   /** A line that draws with `options.write`, starting now. */
   constructor(options: ProgressOptions) {
@@ -63,6 +64,8 @@ export class ProgressLine implements Disposable {
   /** Adds `bytes` to the total. */
   add(bytes: number): void {
     this.#total += bytes;
+    // The first sign of work, once there is something to show.
+    if (this.#running && !this.#drawn) this.draw();
   }
 
   /** Counts `bytes` as done. */
@@ -70,20 +73,25 @@ export class ProgressLine implements Disposable {
     this.#done += bytes;
   }
 
-  /** Redraws a few times a second until {@link end}. */
+  /** Draws a few times a second until {@link end}, from the first {@link add}. */
   start(): void {
-    this.#timer ??= setInterval(() => this.draw(), REDRAW_MS);
+    if (this.#running) return;
+    this.#running = true;
+    this.#timer = setInterval(() => this.draw(), REDRAW_MS);
   }
 
   /** Draws the line now. */
   draw(): void {
+    if (this.#total === 0 && this.#done === 0) return;
     const seconds = (this.#now() - this.#started) / 1000;
     const rate = seconds > 0 ? this.#done / seconds : 0;
     const percent = this.#total > 0 ? Math.floor((this.#done / this.#total) * 100) : 100;
     const left = rate > 0 ? formatDuration((this.#total - this.#done) / rate) : "--:--";
     const text = `${formatBytes(this.#done)} / ${formatBytes(this.#total)}  ${percent}%  ` +
       `${formatBytes(rate)}/s  ${left} left`;
-    this.#write(`\r\x1b[K${text.slice(0, this.#columns - 1)}`);
+    // A line as wide as the terminal would wrap, and the next \r would not return to its start.
+    const fitted = this.#columns >= 40 ? text.slice(0, this.#columns - 1) : text;
+    this.#write(`\r\x1b[K${fitted}`);
     this.#drawn = true;
   }
 
@@ -91,6 +99,7 @@ export class ProgressLine implements Disposable {
   end(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#running = false;
     if (this.#drawn) this.#write("\r\x1b[K");
     this.#drawn = false;
   }
