@@ -45,7 +45,7 @@ import {
   type ErrorReport,
   requireEmptyBody,
 } from "../protocol/messages.ts";
-import { ServerTransfer, type TransferOutcome } from "./transfer.ts";
+import { COPY_CHUNK_SIZE, ServerTransfer, type TransferOutcome } from "./transfer.ts";
 import type { CopyPlaces } from "./copy_paths.ts";
 import { COPY_FEATURE, decodeCopyRequest } from "../protocol/transfer.ts";
 import {
@@ -171,6 +171,7 @@ export class ServerSession {
   /** What the client is waiting for during the handshake, so that a timeout can say the right thing. */
   #handshakeStage: HandshakeStage = "open";
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
+  #copyChunkSize = COPY_CHUNK_SIZE;
   #command: ServerCommand | undefined;
   #transfer: ServerTransfer | undefined;
   #closed = false;
@@ -338,6 +339,7 @@ export class ServerSession {
     });
     if (hello === undefined) return false;
     this.#outputChunkSize = Math.min(OUTPUT_CHUNK_SIZE, hello.maxFrameSize);
+    this.#copyChunkSize = Math.min(COPY_CHUNK_SIZE, hello.maxFrameSize);
     this.#reader.maxFrameSize = this.#settings.maxFrameSize;
     this.#log("info", "authenticated", { agent: hello.agent });
     this.#markAuthenticated();
@@ -462,7 +464,7 @@ export class ServerSession {
       refusal: copy ? copy.refusal : "this server takes no file transfers",
       writer: this.#writer,
       initialWindow: this.#settings.stdinWindow,
-      chunkSize: this.#outputChunkSize,
+      chunkSize: this.#copyChunkSize,
     });
     this.#transfer = transfer;
     transfer.finished.then((outcome) => this.#finishTransfer(transfer, outcome));

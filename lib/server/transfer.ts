@@ -54,6 +54,13 @@ import {
  */
 export const UPLOAD_WINDOW = 4 * 1024 * 1024;
 
+/**
+ * Largest COPY_DATA body a download sends, when the client takes it: a
+ * file is read ahead of need, unlike a command's output, so large frames
+ * cost no latency and save calls.
+ */
+export const COPY_CHUNK_SIZE = 1024 * 1024;
+
 /** Credit is returned in steps of at least this much, or when the queue empties. */
 const GRANT_STEP = 256 * 1024;
 
