@@ -37,6 +37,16 @@ export type { AuditFailMode } from "./server/audit_trail.ts";
 export { Client, connect, type ConnectOptions } from "./client/client.ts";
 export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_PARALLEL } from "./client/defaults.ts";
 export {
+  CopyError,
+  type FileFacts,
+  type FileKind,
+  type RemoteFiles,
+  type TransferOptions,
+  type TransferStats,
+  type TreeEntry,
+  type UploadSourceOptions,
+} from "./client/transfer.ts";
+export {
   AuthenticationError,
   ConnectionError,
   FrameTooLargeError,

@@ -30,6 +30,13 @@ const WIRE_NAMES: ReadonlyMap<number, string> = new Map([
   [0x30, "ERROR"],
   [0x31, "PING"],
   [0x32, "PONG"],
+  [0x40, "COPY_REQUEST"],
+  [0x41, "COPY_DATA"],
+  [0x42, "COPY_END"],
+  [0x43, "COPY_WINDOW"],
+  [0x44, "COPY_INFO"],
+  [0x45, "COPY_RESULT"],
+  [0x46, "COPY_CANCEL"],
 ]);
 
 const knownType = fc.constantFrom(...Object.values(FrameType));

@@ -35,7 +35,7 @@ export interface HelpConfig {
 }
 
 /** The modes `rexec` has. */
-export type Mode = "serve" | "run" | "shell" | "cert";
+export type Mode = "serve" | "run" | "shell" | "cert" | "cp";
 
 /** `rexec cert`. */
 export interface CertConfig {
@@ -105,6 +105,10 @@ export interface ServeConfig {
   readonly auditFail?: "closed" | "open";
   /** `--no-tty`: refuse commands that ask for a terminal. */
   readonly noTty?: boolean;
+  /** The directory file transfers are confined to. */
+  readonly copyRoot?: string;
+  /** Refuse file transfers. */
+  readonly noCopy?: boolean;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -171,6 +175,38 @@ export interface ShellConfig extends ClientConfig {
   readonly noEscape?: boolean;
 }
 
+/** A place `rexec cp` copies from or to: a local path, or a path on the hosts TARGETS names. */
+export type CopyLocation =
+  | { readonly local: string }
+  | { readonly targets: string; readonly path: string };
+
+/** `rexec cp`. */
+export interface CpConfig {
+  readonly mode: "cp";
+  /** Local files for an upload, or remote ones (all on the same TARGETS) for a download. */
+  readonly sources: readonly CopyLocation[];
+  /** Where they go: remote for an upload, local for a download. */
+  readonly destination: CopyLocation;
+  /** `-r`: copy directories with what they hold. */
+  readonly recursive: boolean;
+  /** Keep modes and modification times (`--no-preserve` turns it off). */
+  readonly preserve: boolean;
+  /** `--json`: one line per file copied on stdout, and nothing else there. */
+  readonly json: boolean;
+  /** `--quiet`: no progress line. */
+  readonly quiet: boolean;
+  /** Token file given with `--token-file`. */
+  readonly tokenFile?: string;
+  /** Seconds allowed to connect and authenticate. */
+  readonly connectTimeout: number;
+  /** TLS for every host, when on; `caFile` is a certificate to trust. */
+  readonly tls?: { readonly caFile?: string };
+  /** Seconds between keepalive PINGs; 0 disables. */
+  readonly keepalive: number;
+  /** The inventory whose host aliases and groups TARGETS may name. */
+  readonly inventory?: string;
+}
+
 /** Everything `rexec` can be asked to do. */
 export type CliConfig =
   | HelpConfig
@@ -178,7 +214,8 @@ export type CliConfig =
   | ServeConfig
   | RunConfig
   | ShellConfig
-  | CertConfig;
+  | CertConfig
+  | CpConfig;
 
 interface OptionSpec {
   readonly name: string;
@@ -224,6 +261,8 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "audit-log", value: true },
     { name: "audit-fail", value: true },
     { name: "no-tty", value: false },
+    { name: "copy-root", value: true },
+    { name: "no-copy", value: false },
     { name: "help", short: "h", value: false },
   ],
   cert: [
@@ -248,6 +287,15 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "json", value: false },
   ],
   shell: [...CLIENT_OPTIONS, { name: "no-escape", value: false }],
+  cp: [
+    { name: "recursive", short: "r", value: false },
+    { name: "preserve", short: "p", value: false },
+    { name: "no-preserve", value: false },
+    { name: "json", value: false },
+    { name: "quiet", short: "q", value: false },
+    { name: "inventory", short: "i", value: true },
+    ...CLIENT_OPTIONS.filter((option) => !["env", "cwd", "timeout"].includes(option.name)),
+  ],
 };
 
 /** Who a command runs as, for those who expect to choose it as with ssh. */
@@ -320,14 +368,127 @@ export function parseCli(args: readonly string[]): CliConfig {
       return parseShell(rest);
     case "cert":
       return parseCert(rest);
+    case "cp":
+      return parseCp(rest);
     default:
-      throw new UsageError(`unknown mode ${JSON.stringify(first)}: use serve, run, shell or cert`);
+      throw new UsageError(
+        `unknown mode ${JSON.stringify(first)}: use serve, run, shell, cp or cert`,
+      );
   }
 }
 
 function requireMode(text: string): Mode {
-  if (text === "serve" || text === "run" || text === "shell" || text === "cert") return text;
-  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run, shell or cert`);
+  if (text === "serve" || text === "run" || text === "shell" || text === "cert" || text === "cp") {
+    return text;
+  }
+  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run, shell, cp or cert`);
+}
+
+function parseCp(args: readonly string[]): CpConfig | HelpConfig {
+  const parsed = tokenize("cp", args, false);
+  if (parsed.values.has("help")) return { mode: "help", topic: "cp" };
+  if (parsed.positionals.length < 2) {
+    throw new UsageError(
+      "rexec cp needs SRC... DST: rexec cp FILE HOST:PATH or rexec cp HOST:PATH DIR",
+    );
+  }
+  const locations = parsed.positionals.map(parseCopyLocation);
+  const destination = locations.at(-1)!;
+  const sources = locations.slice(0, -1);
+  const remote = (location: CopyLocation) => "targets" in location;
+  if (remote(destination)) {
+    if (sources.some(remote)) {
+      throw new UsageError(
+        "copying from one server to another is not supported: one side must be local " +
+          "(write a local path that holds a colon as ./NAME)",
+      );
+    }
+  } else {
+    if (!sources.every(remote)) {
+      throw new UsageError(
+        "one side must be remote: HOST:PATH (a local path that holds a colon is written ./NAME)",
+      );
+    }
+    const hosts = new Set(sources.map((source) => "targets" in source ? source.targets : ""));
+    if (hosts.size > 1) {
+      throw new UsageError(
+        "the sources of a download name different hosts; name them once, as HOSTS:PATH",
+      );
+    }
+  }
+  if (parsed.values.has("preserve") && parsed.values.has("no-preserve")) {
+    throw new UsageError("-p contradicts --no-preserve: choose one");
+  }
+  const tokenFile = last(parsed, "token-file");
+  const inventory = last(parsed, "inventory");
+  const caFile = last(parsed, "ca");
+  const tls = caFile !== undefined ? { caFile } : parsed.values.has("tls") ? {} : undefined;
+  return {
+    mode: "cp",
+    sources,
+    destination,
+    recursive: parsed.values.has("recursive"),
+    preserve: !parsed.values.has("no-preserve"),
+    json: parsed.values.has("json"),
+    quiet: parsed.values.has("quiet"),
+    ...(tokenFile !== undefined ? { tokenFile } : {}),
+    connectTimeout: secondsOption(parsed, "connect-timeout", { allowZero: false }) ??
+      DEFAULT_CONNECT_TIMEOUT,
+    ...(tls ? { tls } : {}),
+    keepalive: secondsOption(parsed, "keepalive", { allowZero: true }) ?? DEFAULT_KEEPALIVE,
+    ...(inventory !== undefined ? { inventory } : {}),
+  };
+}
+
+/**
+ * Reads one argument of `rexec cp`: a local path (one with no colon, or one
+ * starting with `/` or `./`), or `TARGETS:PATH`, where TARGETS is a host
+ * (`HOST`, `HOST:PORT`, `[IPV6]:PORT`, `tls://HOST`), a comma-separated
+ * list of them, or an inventory name. A colon followed by digits and
+ * another colon or a comma belongs to a port; the first other colon starts
+ * the path. An empty PATH is the remote home directory (or copy root).
+ *
+ * @throws {UsageError} for an empty TARGETS.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCopyLocation } from "./args.ts";
+ *
+ * assert.deepEqual(parseCopyLocation("box:/tmp/f"), { targets: "box", path: "/tmp/f" });
+ * assert.deepEqual(parseCopyLocation("127.0.0.1:7022:/tmp/f"), {
+ *   targets: "127.0.0.1:7022",
+ *   path: "/tmp/f",
+ * });
+ * assert.deepEqual(parseCopyLocation("[::1]:7022:notes"), { targets: "[::1]:7022", path: "notes" });
+ * assert.deepEqual(parseCopyLocation("web1,web2:7023:dir/"), {
+ *   targets: "web1,web2:7023",
+ *   path: "dir/",
+ * });
+ * assert.deepEqual(parseCopyLocation("box:"), { targets: "box", path: "." });
+ * assert.deepEqual(parseCopyLocation("./a:b"), { local: "./a:b" });
+ * assert.deepEqual(parseCopyLocation("plain.txt"), { local: "plain.txt" });
+ * ```
+ */
+export function parseCopyLocation(text: string): CopyLocation {
+  if (text.startsWith("/") || text.startsWith("./") || text.startsWith("../")) {
+    return { local: text };
+  }
+  const scheme = /^tls:\/\//i.test(text) ? "tls://".length : 0;
+  let inBrackets = false;
+  for (let i = scheme; i < text.length; i++) {
+    const char = text[i];
+    if (char === "[") inBrackets = true;
+    else if (char === "]") inBrackets = false;
+    else if (char === ":" && !inBrackets && !/^\d+[:,]/.test(text.slice(i + 1))) {
+      const targets = text.slice(0, i);
+      if (targets.length === scheme) {
+        throw new UsageError(`${JSON.stringify(text)} names no host before the colon`);
+      }
+      return { targets, path: text.slice(i + 1) || "." };
+    }
+  }
+  return { local: text };
 }
 
 function parseCert(args: readonly string[]): CertConfig | HelpConfig {
@@ -408,6 +569,11 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
   if (auditFail !== undefined && auditLog === undefined) {
     throw new UsageError("--audit-fail needs --audit-log");
   }
+  const copyRoot = last(parsed, "copy-root");
+  if (copyRoot === "") throw new UsageError("--copy-root needs a directory");
+  if (copyRoot !== undefined && parsed.values.has("no-copy")) {
+    throw new UsageError("--copy-root contradicts --no-copy: choose one");
+  }
   const seconds = (name: string, fallback: number) =>
     secondsOption(parsed, name, { allowZero: true }) ?? fallback;
   const count = (name: string, fallback: number) => {
@@ -439,6 +605,8 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...(auditFail !== undefined ? { auditFail } : {}),
     ...(parsed.values.has("no-tty") ? { noTty: true } : {}),
+    ...(copyRoot !== undefined ? { copyRoot } : {}),
+    ...(parsed.values.has("no-copy") ? { noCopy: true } : {}),
   };
 }
 

@@ -78,6 +78,7 @@ Usage:
   rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
   rexec shell [OPTIONS] HOST[:PORT]              a login shell on HOST
+  rexec cp [OPTIONS] SRC... HOST:DST | HOST:SRC... DST   copy files
   rexec cert [--name NAME]... [--force]          make this host's TLS certificate
   rexec cert --ca-init | --ca-sign --name NAME   a fleet's CA, and certificates it signs
   rexec help MODE | rexec --version
@@ -159,6 +160,13 @@ Command policy:
                              open runs them unaudited
       --no-tty               refuse commands that ask for a terminal (run -t,
                              an interactive shell), with status ${EXIT_REFUSED}
+
+File transfer (rexec cp):
+      --copy-root DIR        confine transfers to DIR: relative paths start
+                             there; .., absolute paths and links leading out
+                             are refused (default: the user's home, no limit;
+                             with --allow, transfers need --copy-root)
+      --no-copy              refuse file transfers
   -h, --help                 show this help
 `;
 
@@ -261,6 +269,44 @@ Options:
 ${CLIENT_OPTIONS}
 `;
 
+const CP = `Usage: rexec cp [OPTIONS] SRC... TARGETS:DST
+       rexec cp [OPTIONS] TARGETS:SRC... DST
+
+Copies files to or from the server, each checked end to end with SHA-256.
+A file appears under its name only once all of it arrived and was verified;
+an interrupted copy leaves the destination as it was. TARGETS is a host as
+for run (HOST, HOST:PORT, [::1]:PORT, tls://HOST), a comma-separated list,
+or an inventory alias or group; with a port, write HOST:PORT:PATH. A local
+path that holds a colon is written ./NAME. Remote relative paths start in
+the home directory (or the server's --copy-root). Several sources, or DST
+ending in /, need an existing directory. Uploading to several hosts reads
+each file once; downloading from several puts each host's files in DST/HOST/.
+
+Options:
+  -r, --recursive              copy directories: files, directories, links
+                               (as links); other file types are skipped
+  -p, --preserve               keep modes and modification times (the default)
+      --no-preserve            do not keep them
+      --json                   one JSON line per file copied on stdout:
+                               {host, path, bytes, sha256, duration_ms}
+  -q, --quiet                  no progress line (shown only on a terminal)
+  -i, --inventory FILE         the inventory whose aliases and groups
+                               TARGETS may name
+      --token-file FILE        token file, used when REXEC_TOKEN is not set
+      --tls                    connect with TLS (also: a tls://HOST address)
+      --ca FILE                trust this certificate; implies --tls
+      --keepalive SECONDS      ping interval (default ${DEFAULT_KEEPALIVE}; 0: off)
+      --connect-timeout SECONDS  give up connecting after this long (default ${DEFAULT_CONNECT_TIMEOUT})
+  -h, --help                   show this help
+
+Exit status:
+  0      every file was copied
+  1      some file could not be read, written or verified (each is named)
+  ${EXIT_REFUSED}    a server refuses file transfers (its policy)
+  ${EXIT_INTERRUPTED}    Ctrl-C (nothing half copied is left)
+  ${EXIT_REXEC_FAILED}    rexec failed: connection, authentication, usage
+`;
+
 /**
  * The help text for `topic`, or the overview.
  *
@@ -283,6 +329,8 @@ export function helpText(topic?: Mode): string {
       return SHELL;
     case "cert":
       return CERT;
+    case "cp":
+      return CP;
     default:
       return OVERVIEW;
   }
