@@ -273,3 +273,17 @@ Deno.test("fleet CLI: a list, a hosts file or a fleet option need TARGETS or a f
   assert.match(result.stderrText, /missing HOST/);
   assert.equal(text(result.stdout), "");
 });
+
+Deno.test("fleet CLI: -t with several targets is a usage error and runs nothing", async () => {
+  await using servers = await startServers(2);
+  await withTempDir(async (dir) => {
+    const marker = `${dir}/ran`;
+    const hosts = servers.map((server) => server.address).join(",");
+    for (const args of [[hosts], [servers[0].address, "--json"]]) {
+      const result = await runCli(["run", "-t", ...args, "--", "touch", marker]);
+      assert.equal(result.code, 255);
+      assert.match(result.stderrText, /-t gives one host a terminal/);
+      assert.equal(await Deno.stat(marker).then(() => true, () => false), false);
+    }
+  });
+});
