@@ -36,6 +36,7 @@ import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { printError } from "./terminal.ts";
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Runs a fleet configuration: reads the inventory (`-i`, else `inventory`
@@ -227,7 +228,10 @@ async function runTargets(
     ) {
       if (result.error === null || !result.error.startsWith("not started")) running--;
       finished++;
-      results.push(result);
+      // Only --collapse needs every output at the end.
+      results.push(
+        output === "collapse" ? result : { ...result, stdout: EMPTY, stderr: EMPTY },
+      );
       await report(result).catch(() => {
         // The reader of local stdout or stderr went away: end the rest.
         stop.abort();
