@@ -14,6 +14,7 @@
 import { childEnv, MAIN, readProcText, ROOT, run, TempDir, which } from "./process.ts";
 import { type BenchContext, rexecClientEnv, rexecRunArgs, RexecServer, Sshd } from "./servers.ts";
 import { MiB, type Sampled, sampled } from "./stats.ts";
+import { connect } from "../lib/mod.ts";
 
 /** What the fleet section measured. */
 export interface FleetResult {
@@ -25,6 +26,12 @@ export interface FleetResult {
   readonly fleetMs: Sampled;
   /** Wall time of one single-host `rexec run`, ms. */
   readonly singleMs: Sampled;
+  /**
+   * Wall time of as many `echo`s run through sessions already open, one per
+   * server, ms: what the servers' spawning alone costs, the floor under any
+   * fleet run.
+   */
+  readonly spawnFloorMs: Sampled;
   /** Wall time of `parallel-ssh` over every target, ms; undefined when it could not run. */
   readonly psshMs: Sampled | undefined;
   /** Why the parallel-ssh row is empty, when it is. */
@@ -73,6 +80,7 @@ export async function measureFleet(
 
   const fleetTimes: number[] = [];
   const singleTimes: number[] = [];
+  const floorTimes: number[] = [];
   const psshTimes: number[] = [];
   let psshSkipped: string | undefined = servers.sshd ? undefined : "no sshd";
   const pssh = servers.sshd ? await which("parallel-ssh") : undefined;
@@ -107,6 +115,7 @@ export async function measureFleet(
     });
     singleTimes.push(single.ms);
     if (single.code !== 0) failures.push(`single run: exit ${single.code}`);
+    floorTimes.push(await spawnFloor(context, servers.rexec, options.targets));
     if (servers.sshd && pssh) {
       context.progress(`fleet: parallel-ssh over ${options.targets} targets, round ${round + 1}`);
       const { options: sshOptions } = servers.sshd.loginFor;
@@ -148,12 +157,34 @@ export async function measureFleet(
     parallel: options.parallel,
     fleetMs: sampled(fleetTimes),
     singleMs: sampled(singleTimes),
+    spawnFloorMs: sampled(floorTimes),
     psshMs: psshTimes.length > 0 ? sampled(psshTimes) : undefined,
     psshSkipped,
     streamedBytes: options.streamedBytes,
     clientPeakKib,
     failures,
   };
+}
+
+/** Runs `count` `echo`s spread over one open session per server; the wall time, ms. */
+async function spawnFloor(
+  context: BenchContext,
+  servers: readonly RexecServer[],
+  count: number,
+): Promise<number> {
+  await using stack = new AsyncDisposableStack();
+  const clients = await Promise.all(servers.map(async (server) =>
+    stack.use(
+      await connect({ hostname: "127.0.0.1", port: server.port, token: context.token }),
+    )
+  ));
+  const start = performance.now();
+  await Promise.all(clients.map(async (client, index) => {
+    for (let i = index; i < count; i += clients.length) {
+      await client.spawn(["echo", "hi"]).output();
+    }
+  }));
+  return performance.now() - start;
 }
 
 /** Every host streams `bytes` of 64-byte lines to a client writing to /dev/null; its peak. */

@@ -187,6 +187,9 @@ export function fleetReport(f: FleetResult): string[] {
     `| one single-host \`rexec run HOST -- echo hi\` | ${ms(f.singleMs.value)} | ${
       times(f.singleMs.value / f.fleetMs.value)
     } |`,
+    `| ${f.targets} \`echo\`s through sessions already open, one per server (the servers' floor) | ${
+      ms(f.spawnFloorMs.value)
+    } | ${times(f.spawnFloorMs.value / f.fleetMs.value)} |`,
     f.psshMs
       ? `| \`parallel-ssh -p ${f.parallel}\` over ${f.targets} targets | ${ms(f.psshMs.value)} | ${
         times(f.psshMs.value / f.fleetMs.value)

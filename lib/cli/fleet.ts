@@ -162,8 +162,13 @@ async function runTargets(
   { single }: { single: boolean },
 ): Promise<number> {
   const output = config.fleet?.output ?? "prefix";
-  const { token, warnings } = await resolveToken({ tokenFile: config.tokenFile });
-  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
+  // The default token, unless every target has a token file of its own.
+  let token: string | undefined;
+  if (targets.some((target) => target.tokenFile === undefined)) {
+    const resolved = await resolveToken({ tokenFile: config.tokenFile });
+    for (const warning of resolved.warnings) printError(`rexec: warning: ${warning}`);
+    token = resolved.token;
+  }
 
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
@@ -193,7 +198,7 @@ async function runTargets(
   const run = async () => {
     for await (
       const result of runMany(targets, command(config), {
-        token,
+        ...(token !== undefined ? { token } : {}),
         env: config.env,
         ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
         ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),

@@ -228,7 +228,7 @@ export async function* runMany(
     stop.abort();
     await workers;
     options.signal?.removeEventListener("abort", onAbort);
-    await fanout?.close();
+    fanout?.close();
   }
 }
 
