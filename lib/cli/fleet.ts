@@ -13,6 +13,7 @@ import { DEFAULT_PORT } from "../transport/address.ts";
 import { resolveToken } from "../config/token.ts";
 import { UsageError } from "../errors.ts";
 import { type Inventory, readInventory } from "../fleet/inventory.ts";
+import { foldHostNames } from "../fleet/hostlist.ts";
 import { LineSplitter } from "../fleet/line_splitter.ts";
 import { type HostResult, hostResultJson, runMany } from "../fleet/run_many.ts";
 import {
@@ -269,8 +270,10 @@ async function runTargets(
         break;
     }
     const note = result.error ?? (result.timedOut ? "timed out" : undefined);
-    if (note !== undefined) await stderr.write(encoder.encode(`${name}: rexec: ${note}\n`));
-    else status?.refresh();
+    // Hosts never started are named together at the end.
+    if (note !== undefined && !isNotStarted(result)) {
+      await stderr.write(encoder.encode(`${name}: rexec: ${note}\n`));
+    } else status?.refresh();
   };
 
   const outcome = await Promise.race([run().then(() => undefined), forced.promise]);
@@ -284,6 +287,10 @@ async function runTargets(
   await stdout.finish();
   await stderr.finish();
   await status?.clear();
+  const notStarted = results.filter(isNotStarted).map((result) => result.host);
+  if (output !== "json" && notStarted.length > 0 && !stderr.closed) {
+    printError(`rexec: ${notStarted.length} not started: ${foldHostNames(notStarted)}`);
+  }
   if (terminal && !stderr.closed) printError(summaryLine(results));
   if (interrupted) return exitCodeForSignal(interrupted);
   if (stdout.closed || stderr.closed) return EXIT_STDOUT_CLOSED;
@@ -293,6 +300,10 @@ async function runTargets(
   if (result.error !== null) return EXIT_REXEC_FAILED;
   if (result.timedOut) return EXIT_TIMED_OUT;
   return result.exitCode ?? EXIT_REXEC_FAILED;
+}
+
+function isNotStarted(result: HostResult): boolean {
+  return result.error?.startsWith("not started") ?? false;
 }
 
 function command(config: RunConfig): readonly string[] | { shell: string } {
