@@ -103,6 +103,8 @@ const hostTexts = fc.oneof(
 Deno.test("parseHostTarget() property: it accepts no host the single-host command line refuses, and agrees on the rest", () => {
   fc.assert(
     fc.property(hostTexts, (text) => {
+      // With a comma, TARGETS is a list: the fleet reads each element as a host.
+      if (text.includes(",")) return;
       let single: RunConfig | undefined;
       try {
         single = parseCli(["run", text, "--", "true"]) as RunConfig;
