@@ -307,6 +307,20 @@ export class Sshd implements AsyncDisposable {
     return sshArgs(this.#login, command);
   }
 
+  /**
+   * For clients that name the host themselves (parallel-ssh): `user@127.0.0.1:PORT`,
+   * and the ssh options without the destination and command.
+   */
+  get loginFor(): { host: string; options: string[] } {
+    const args = sshArgs(this.#login, []);
+    const destination = args.indexOf(`${this.#login.user}@127.0.0.1`);
+    const port = args.indexOf("-p");
+    return {
+      host: `${this.#login.user}@127.0.0.1:${this.#login.port}`,
+      options: args.filter((_, i) => i !== port && i !== port + 1 && i < destination),
+    };
+  }
+
   /** Stops sshd and removes its keys and config. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#resources.disposeAsync();

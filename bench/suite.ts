@@ -2,7 +2,8 @@
  * `deno task bench`: the frame codec microbenchmarks, then rexec end to end
  * against its yardsticks in the same run (a raw Deno TCP copy, a minimal
  * Deno server spawning per request, `deno run` of an empty script, and ssh
- * when openssh-server is installed). Prints a markdown report to stdout,
+ * when openssh-server is installed), and one command on 200 hosts against
+ * parallel-ssh (Debian package pssh) when it is installed. Prints a markdown report to stdout,
  * progress to stderr, and writes the raw numbers to `bench/results/`.
  *
  * ```sh
@@ -19,6 +20,7 @@
 import { parseArgs } from "node:util";
 import { generateToken } from "../lib/mod.ts";
 import { measureConcurrency } from "./concurrency.ts";
+import { FLEET_SERVERS, fleetPlan, measureFleet } from "./fleet.ts";
 import { measureLatency } from "./latency.ts";
 import { measureMicro } from "./micro.ts";
 import { readProcText, runOk, sleep, taskPermissions } from "./process.ts";
@@ -134,6 +136,7 @@ async function main(args: string[]): Promise<number> {
     let sshSkipped: string | undefined;
     await using resources = new AsyncDisposableStack();
     let sshd: Sshd | undefined;
+    const fleetServers: RexecServer[] = [];
     try {
       sshd = resources.use(await Sshd.start(context));
     } catch (error) {
@@ -172,6 +175,16 @@ async function main(args: string[]): Promise<number> {
       TERMINAL[quick ? "quick" : "full"],
     );
 
+    context.progress("fleet: starting servers");
+    for (let count = 1; count < FLEET_SERVERS; count++) {
+      fleetServers.push(resources.use(await RexecServer.start(context)));
+    }
+    const fleet = await measureFleet(
+      context,
+      { rexec: [plain, ...fleetServers], sshd },
+      fleetPlan(quick),
+    );
+
     const measured = {
       date,
       quick,
@@ -181,12 +194,14 @@ async function main(args: string[]): Promise<number> {
       throughput,
       latency,
       concurrency,
+      fleet,
     };
     const results: BenchResults = { ...measured, targets: judgeTargets(measured) };
     const file = await saveResults({ ...results, terminal } as BenchResults);
     console.log(markdownReport(results) + "\n" + terminalReport(terminal));
     context.progress(`done; raw numbers in ${file}`);
-    const failed = concurrency.oneShots.failed + concurrency.sessions.failed;
+    const failed = concurrency.oneShots.failed + concurrency.sessions.failed +
+      fleet.failures.length;
     return failed === 0 ? 0 : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupt);

@@ -96,6 +96,12 @@ export interface ConnectOptions {
   tls?: { readonly caCerts?: readonly string[] };
   /** Seconds between keepalive PINGs; a server silent for three is given up. Default 30; 0 disables. */
   keepalive?: number;
+  /**
+   * Bytes read ahead from the connection, and kept per output stream before
+   * reading stops; default 1 MiB, for speed. A client of many servers at
+   * once bounds its memory with less (with a `maxFrameSize` no larger).
+   */
+  bufferSize?: number;
 }
 
 /**
@@ -230,12 +236,14 @@ async function handshake(
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     tls: options.tls !== undefined,
     where,
+    ...(options.bufferSize !== undefined ? { readAhead: options.bufferSize } : {}),
   });
   return new Client({
     conn,
     ...authenticated,
     where,
     keepaliveMs: (options.keepalive ?? DEFAULT_KEEPALIVE) * 1000,
+    ...(options.bufferSize !== undefined ? { outputBuffer: options.bufferSize } : {}),
   });
 }
 
@@ -246,6 +254,7 @@ interface ClientParts {
   hello: Hello;
   where: string;
   keepaliveMs: number;
+  outputBuffer?: number;
 }
 
 /**
@@ -313,6 +322,7 @@ export class Client implements AsyncDisposable {
       writer: this.#writer,
       maxFrameSize: parts.hello.maxFrameSize,
       stdinWindow: parts.hello.stdinWindow ?? 0,
+      ...(parts.outputBuffer !== undefined ? { outputBuffer: parts.outputBuffer } : {}),
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
     this.#keepaliveMs = parts.keepaliveMs;
