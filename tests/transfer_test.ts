@@ -286,7 +286,7 @@ Deno.test("transfer: a server without the copy feature is named as such", async 
     maxFrameSize: 1 << 20,
     initialWindow: 1 << 18,
     features: [],
-    begin: () => {},
+    begin: () => Promise.resolve(),
   });
   await assert.rejects(
     files.stat("x"),
@@ -294,4 +294,32 @@ Deno.test("transfer: a server without the copy feature is named as such", async 
       error instanceof CopyError && error.code === "unsupported" &&
       /old-box:7022 runs a rexec server without file transfer/.test(error.message),
   );
+});
+
+Deno.test("transfer: operations asked for at once run in order, their bytes kept apart", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const files = Array.from({ length: 40 }, (_, i) => noise(1000 + i * 5000, i + 1));
+  await client.files.mkdir("many");
+  const ups = await Promise.all(
+    files.map((bytes, i) => client.files.uploadBytes(bytes, `many/${i}`)),
+  );
+  assert.deepEqual(ups.map((up) => up.sha256), files.map(sha256));
+  const downs = await Promise.all(
+    files.map((_, i) => client.download(`many/${i}`, `${local.path}/${i}`)),
+  );
+  assert.deepEqual(downs.map((down) => down.sha256), files.map(sha256));
+  for (const [i, bytes] of files.entries()) {
+    assert.deepEqual(await Deno.readFile(`${local.path}/${i}`), bytes);
+  }
+  // A failure in the middle fails that operation alone.
+  const mixed = await Promise.allSettled([
+    client.files.uploadBytes(files[0], "many/a"),
+    client.files.uploadBytes(files[0], "../out"),
+    client.files.uploadBytes(files[1], "many/b"),
+  ]);
+  assert.deepEqual(mixed.map((result) => result.status), ["fulfilled", "rejected", "fulfilled"]);
+  assert.equal((await names(`${remote.path}/many`)).length, 42);
 });

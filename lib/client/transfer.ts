@@ -146,12 +146,13 @@ export interface TransferHost {
   /** What the server's HELLO said it speaks. */
   readonly features: readonly string[];
   /**
-   * Makes `channel` the connection's one operation.
+   * Queues `channel` behind the operations not answered yet, once there is
+   * room among them; the server runs them in order.
    *
-   * @throws {SessionBusyError} while a command or another operation runs.
+   * @throws {SessionBusyError} while a command runs.
    * @throws the connection's failure once it has ended.
    */
-  begin(channel: TransferChannel): void;
+  begin(channel: TransferChannel): Promise<void>;
 }
 
 /** One operation's share of the connection: the frames the server sends for it. */
@@ -360,6 +361,8 @@ export interface RemoteFiles {
 /** {@link RemoteFiles} over one connection. */
 export class FileOperations implements RemoteFiles {
   readonly #host: TransferHost;
+  /** Settles once the operation asked for last has sent all its frames. */
+  #sent: Promise<void> = Promise.resolve();
 
   /** Operations over the connection `host` describes. */
   constructor(host: TransferHost) {
@@ -439,7 +442,7 @@ export class FileOperations implements RemoteFiles {
       ...(options.mode !== undefined ? { mode: options.mode } : {}),
       ...(options.mtime !== undefined ? { mtime: Math.max(0, Math.round(options.mtime)) } : {}),
     };
-    using _cancel = this.#start(channel, request, signal);
+    using turn = await this.#start(channel, request, signal);
     const piece = Math.min(UPLOAD_CHUNK, host.maxFrameSize);
     let sent = 0;
     let overrun = false;
@@ -462,6 +465,7 @@ export class FileOperations implements RemoteFiles {
     } catch (error) {
       // The source failed: the server drops what it has, and the connection stays usable.
       if (!channel.settled) host.writer.write(FrameType.CopyCancel).catch(() => {});
+      turn.sent();
       await channel.result.catch(() => {});
       throw error;
     }
@@ -470,6 +474,7 @@ export class FileOperations implements RemoteFiles {
       const sha256 = hash.digest("hex");
       await host.writer.write(FrameType.CopyEnd, encodeCopyJson({ sha256 }));
     }
+    turn.sent();
     const result = await channel.result;
     signal?.throwIfAborted();
     const done = this.#check(result);
@@ -557,11 +562,12 @@ export class FileOperations implements RemoteFiles {
     try {
       let result: CopyResult;
       {
-        using _cancel = this.#start(
+        using turn = await this.#start(
           channel,
           { op: "get", path: remotePath, window: DOWNLOAD_WINDOW },
           signal,
         );
+        turn.sent();
         result = await channel.result;
       }
       if (writeError !== undefined) throw localFailure(writeError, localPath);
@@ -626,7 +632,8 @@ export class FileOperations implements RemoteFiles {
       },
     });
     {
-      using _cancel = this.#start(channel, { op: "list", path: remotePath }, options.signal);
+      using turn = await this.#start(channel, { op: "list", path: remotePath }, options.signal);
+      turn.sent();
       this.#check(await channel.result);
     }
     options.signal?.throwIfAborted();
@@ -675,12 +682,23 @@ export class FileOperations implements RemoteFiles {
 
   async #simple(request: CopyRequest): Promise<Extract<CopyResult, { ok: true }>> {
     const channel = new TransferChannel();
-    using _cancel = this.#start(channel, request);
+    using turn = await this.#start(channel, request);
+    turn.sent();
     return this.#check(await channel.result);
   }
 
-  /** Sends the request; the returned disposable stops listening to `signal`. */
-  #start(channel: TransferChannel, request: CopyRequest, signal?: AbortSignal): Disposable {
+  /**
+   * Sends the request once the operation asked for before has sent all its
+   * frames: the server gives an upload's bytes to the last request it got,
+   * so an operation's frames must not mix with another's. The operation
+   * calls `sent()` when it has sent its last frame; disposing of the turn
+   * does too, and stops listening to `signal`.
+   */
+  async #start(
+    channel: TransferChannel,
+    request: CopyRequest,
+    signal?: AbortSignal,
+  ): Promise<Disposable & { sent(): void }> {
     const host = this.#host;
     if (!host.features.includes(COPY_FEATURE)) {
       throw new CopyError(
@@ -688,14 +706,29 @@ export class FileOperations implements RemoteFiles {
         `${host.where} runs a rexec server without file transfer; upgrade rexec there to use rexec cp`,
       );
     }
-    signal?.throwIfAborted();
-    host.begin(channel);
-    host.writer.write(FrameType.CopyRequest, encodeCopyJson(request)).catch(() => {});
+    const previous = this.#sent;
+    const turn = Promise.withResolvers<void>();
+    this.#sent = turn.promise;
     const onAbort = () => {
       if (!channel.settled) host.writer.write(FrameType.CopyCancel).catch(() => {});
     };
+    try {
+      await previous;
+      signal?.throwIfAborted();
+      await host.begin(channel);
+    } catch (error) {
+      turn.resolve();
+      throw error;
+    }
+    host.writer.write(FrameType.CopyRequest, encodeCopyJson(request)).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
-    return { [Symbol.dispose]: () => signal?.removeEventListener("abort", onAbort) };
+    return {
+      sent: () => turn.resolve(),
+      [Symbol.dispose]: () => {
+        turn.resolve();
+        signal?.removeEventListener("abort", onAbort);
+      },
+    };
   }
 
   #check(result: CopyResult): Extract<CopyResult, { ok: true }> {

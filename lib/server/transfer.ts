@@ -82,6 +82,8 @@ export interface TransferSettings {
   readonly initialWindow: number;
   /** Largest COPY_DATA body to send: the client's limit or less. */
   readonly chunkSize: number;
+  /** The operation asked for before this one: this one starts once it has ended. */
+  readonly after?: Promise<unknown>;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -179,11 +181,14 @@ export class ServerTransfer {
         this.#endDigest = decodeCopyEnd(body);
         this.#wakeUp();
         return;
-      case FrameType.CopyWindow:
-        if (op !== "get") break;
-        this.#credit += decodeCopyWindow(body);
+      case FrameType.CopyWindow: {
+        const credit = decodeCopyWindow(body);
+        // A grant that trails the download it was for is stale, not wrong.
+        if (op !== "get") return;
+        this.#credit += credit;
         this.#wakeUp();
         return;
+      }
       case FrameType.CopyCancel:
         requireEmptyBody(type, body);
         this.#stop ??= "cancelled";
@@ -225,6 +230,8 @@ export class ServerTransfer {
     let done: Done;
     let outcome: Omit<TransferOutcome, "durationMs" | "op" | "path">;
     try {
+      await this.#settings.after;
+      this.#throwIfStopped();
       if (this.#settings.refusal !== undefined) {
         throw new CopyFailure("refused", this.#settings.refusal);
       }
