@@ -4,7 +4,10 @@
  * through a command) and against `scp` to the bench's private sshd; a tree
  * of 10,000 small files against `scp -r` and `tar | rexec run -- tar x`;
  * and the server's peak memory while a download's client is stopped.
- * Everything is written to the system's temporary directory, on its disk.
+ * Files are written to the system's temporary directory, on its disk: rexec
+ * cp syncs every file it writes, while cat, tar and scp leave theirs in the
+ * page cache, so a slow disk weighs on rexec's rows alone. (/dev/shm is out
+ * of reach: Deno grants /dev only with --allow-all.)
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-run --allow-read --allow-write --allow-env \
@@ -76,6 +79,34 @@ export async function measureCopy(
   await makeTree(`${local.path}/tree`, plan.files);
 
   const idleKib = await residentKib(server.pid);
+  context.progress(`copy: a download whose client is stopped for ${plan.stallMs / 1000} s`);
+  // Put in place directly, so that no upload has grown the server's heap before.
+  await Deno.copyFile(big, `${remote.path}/big`);
+  const watch = await PeakWatch.start(server.pid);
+  const child = new Deno.Command(deno, {
+    args: rexec("cp", "-q", `${server.address}:${remote.path}/big`, `${local.path}/down-cp`),
+    env: childEnv({ REXEC_TOKEN: context.token }),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // Stopped once its temporary file shows that bytes are flowing.
+    for (let tries = 0; tries < 600; tries++) {
+      const names = await Array.fromAsync(Deno.readDir(local.path));
+      if (names.some((entry) => entry.name.includes(".rexec-"))) break;
+      await sleep(50, context.signal);
+    }
+    child.kill("SIGSTOP");
+    await sleep(plan.stallMs, context.signal);
+  } finally {
+    child.kill("SIGCONT");
+  }
+  const stalledPeakKib = await watch.stop();
+  const status = await child.status;
+  if (status.code !== 0) throw new Error(`the stalled download exited ${status.code}`);
+
   const seconds = {
     up: { cp: [] as number[], cat: [] as number[], scp: [] as number[] },
     down: { cp: [] as number[], cat: [] as number[], scp: [] as number[] },
@@ -158,37 +189,6 @@ export async function measureCopy(
       );
     }
   }
-
-  context.progress(`copy: a download whose client is stopped for ${plan.stallMs / 1000} s`);
-  await clean();
-  await runOk(deno, {
-    ...base,
-    args: rexec("cp", "-q", big, `${server.address}:${remote.path}/big`),
-  });
-  const watch = await PeakWatch.start(server.pid);
-  const child = new Deno.Command(deno, {
-    args: rexec("cp", "-q", `${server.address}:${remote.path}/big`, `${local.path}/down-cp`),
-    env: childEnv({ REXEC_TOKEN: context.token }),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    // Stopped once its temporary file shows that bytes are flowing.
-    for (let tries = 0; tries < 600; tries++) {
-      const names = await Array.fromAsync(Deno.readDir(local.path));
-      if (names.some((entry) => entry.name.includes(".rexec-"))) break;
-      await sleep(50, context.signal);
-    }
-    child.kill("SIGSTOP");
-    await sleep(plan.stallMs, context.signal);
-  } finally {
-    child.kill("SIGCONT");
-  }
-  const stalledPeakKib = await watch.stop();
-  const status = await child.status;
-  if (status.code !== 0) throw new Error(`the stalled download exited ${status.code}`);
 
   const rate = (list: number[]) => sampled(list.map((s) => plan.bytes / 1e6 / s));
   return {
@@ -299,7 +299,10 @@ export function copyReport(result: CopyBenchResult): string {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { quick: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: "boolean" } },
+  });
   const quick = values.quick ?? false;
   const started = performance.now();
   const context: BenchContext = {

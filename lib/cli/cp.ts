@@ -724,6 +724,7 @@ class SharedReader {
   /** Chunk number each reader asks for next. */
   readonly #wants: number[];
   #current: { index: number; chunk: Promise<Uint8Array | null> } | undefined;
+  #prefetched: Promise<Uint8Array | null> | undefined;
 
   constructor(file: Deno.FsFile, path: string, size: number, readers: number) {
     this.#file = file;
@@ -767,7 +768,11 @@ class SharedReader {
     const next = this.#current === undefined ? 0 : this.#current.index + 1;
     const everyone = [...this.#active].every((reader) => this.#wants[reader] === next);
     if (!everyone || this.#active.size === 0) return;
-    this.#current = { index: next, chunk: this.#read() };
+    // The chunk after it is read meanwhile, while the uploads send this one.
+    const chunk = this.#prefetched ?? this.#read();
+    this.#prefetched = chunk.then((read) => read === null ? null : this.#read());
+    this.#prefetched.catch(() => {});
+    this.#current = { index: next, chunk };
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();

@@ -509,15 +509,18 @@ export class Client implements AsyncDisposable {
       case FrameType.CopyData:
       case FrameType.CopyWindow:
       case FrameType.CopyResult: {
-        // The server runs operations in the order asked: its frames are the oldest's.
-        const transfer = this.#transfers[0];
+        // The server answers operations in the order asked: its frames are the
+        // oldest's, but for grants, which are for the upload still sending: the last.
+        const transfer = type === FrameType.CopyWindow
+          ? this.#transfers.at(-1)
+          : this.#transfers[0];
         if (!transfer) {
           // A grant can trail the operation it was for.
           if (type === FrameType.CopyWindow) return;
           throw new ProtocolError(`${frameTypeName(type)} frame with no file operation running`);
         }
         if (await transfer.deliver(type, body)) {
-          this.#transfers.shift();
+          this.#transfers.splice(this.#transfers.indexOf(transfer), 1);
           this.#transferRoom?.resolve();
           this.#transferRoom = undefined;
         }

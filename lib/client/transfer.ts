@@ -459,8 +459,10 @@ export class FileOperations implements RemoteFiles {
             break sending;
           }
           if (!(await channel.takeCredit(part.length))) break sending;
+          // Hashed while the socket takes it.
+          const writing = host.writer.write(FrameType.CopyData, part);
           hash.update(part);
-          await host.writer.write(FrameType.CopyData, part);
+          await writing;
           sent += part.length;
           onProgress?.(sent, options.size);
         }
@@ -543,12 +545,21 @@ export class FileOperations implements RemoteFiles {
       onData: async (body) => {
         if (writeError !== undefined) return;
         try {
-          // Small bodies with one synchronous call, cheaper than a thread hop.
-          let offset = 0;
-          while (offset < body.length) {
-            offset += body.length - offset <= SYNC_WRITE_LIMIT
-              ? file.writeSync(body.subarray(offset))
-              : await file.write(body.subarray(offset));
+          if (body.length <= SYNC_WRITE_LIMIT) {
+            // Small bodies with one synchronous call, cheaper than a thread hop.
+            for (let offset = 0; offset < body.length;) {
+              offset += file.writeSync(body.subarray(offset));
+            }
+            hash.update(body);
+          } else {
+            // Hashed while another thread writes it.
+            const writing = (async () => {
+              for (let offset = 0; offset < body.length;) {
+                offset += await file.write(body.subarray(offset));
+              }
+            })();
+            hash.update(body);
+            await writing;
           }
         } catch (error) {
           // Told to the server as a cancel; the error is what the caller sees.
@@ -556,7 +567,6 @@ export class FileOperations implements RemoteFiles {
           if (!channel.settled) host.writer.write(FrameType.CopyCancel).catch(() => {});
           return;
         }
-        hash.update(body);
         written += body.length;
         owed += body.length;
         onProgress?.(written, facts?.size ?? written);
@@ -745,18 +755,31 @@ export class FileOperations implements RemoteFiles {
   }
 }
 
-/** Reads a file in chunks, a new buffer each, so a chunk may be held while the next is read. */
+/**
+ * Reads a file in chunks, a new buffer each, the next read (on another
+ * thread) while the caller sends the one it has.
+ */
 async function* readChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
-  for (;;) {
+  const readNext = () => {
     const buffer = new Uint8Array(UPLOAD_CHUNK);
-    let read: number | null;
+    const reading = file.read(buffer).then((read) =>
+      read === null ? null : buffer.subarray(0, read)
+    );
+    // Awaited below; when the caller stops first, the file closes under it.
+    reading.catch(() => {});
+    return reading;
+  };
+  let reading = readNext();
+  for (;;) {
+    let chunk: Uint8Array | null;
     try {
-      read = await file.read(buffer);
+      chunk = await reading;
     } catch (error) {
       throw localFailure(error, path);
     }
-    if (read === null) return;
-    yield buffer.subarray(0, read);
+    if (chunk === null) return;
+    reading = readNext();
+    yield chunk;
   }
 }
 

@@ -477,9 +477,9 @@ export class ServerSession {
     const request = decodeCopyRequest(body);
     clearTimeout(this.#idleTimer);
     const copy = this.#settings.copy;
-    const previous = this.#transfers.at(-1)?.finished;
+    const previous = this.#transfers.at(-1);
     const transfer = new ServerTransfer(request, {
-      ...(previous ? { after: previous } : {}),
+      ...(previous ? { previous } : {}),
       places: copy?.places ?? { base: "/" },
       refusal: copy ? copy.refusal : "this server takes no file transfers",
       writer: this.#writer,

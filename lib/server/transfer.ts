@@ -85,8 +85,13 @@ export interface TransferSettings {
   readonly initialWindow: number;
   /** Largest COPY_DATA body to send: the client's limit or less. */
   readonly chunkSize: number;
-  /** The operation asked for before this one: this one starts once it has ended. */
-  readonly after?: Promise<unknown>;
+  /**
+   * The operation asked for before this one. An upload starts once the one
+   * before has received all it needs from the connection (so their fsyncs
+   * overlap), anything else once it has ended; every result goes out after
+   * the one before, and an upload renames its file only after it.
+   */
+  readonly previous?: Pick<ServerTransfer, "released" | "finished">;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -136,6 +141,9 @@ export class ServerTransfer {
   readonly request: CopyRequest;
   /** Resolves once the operation has ended and its COPY_RESULT, if any, was queued. */
   readonly finished: Promise<TransferOutcome>;
+  /** Resolves once the operation needs nothing more from the connection. */
+  readonly released: Promise<void>;
+  readonly #released = Promise.withResolvers<void>();
   readonly #settings: TransferSettings;
   readonly #started = performance.now();
   readonly #chunks: Uint8Array[] = [];
@@ -155,6 +163,7 @@ export class ServerTransfer {
     this.#settings = settings;
     this.#allowance = settings.initialWindow;
     this.#path = request.path;
+    this.released = this.#released.promise;
     this.finished = this.#run();
   }
 
@@ -232,8 +241,9 @@ export class ServerTransfer {
     let result: CopyResult;
     let done: Done;
     let outcome: Omit<TransferOutcome, "durationMs" | "op" | "path">;
+    const previous = this.#settings.previous;
     try {
-      await this.#settings.after;
+      await (this.request.op === "put" ? previous?.released : previous?.finished);
       this.#throwIfStopped();
       if (this.#settings.refusal !== undefined) {
         throw new CopyFailure("refused", this.#settings.refusal);
@@ -253,6 +263,8 @@ export class ServerTransfer {
         ...(this.#bytes > 0 ? { bytes: this.#bytes } : {}),
       };
     }
+    this.#released.resolve();
+    await previous?.finished;
     if (this.#stop !== "disconnected") {
       // A failed write means the connection is gone; the session sees it too.
       this.#settings.writer.write(FrameType.CopyResult, encodeCopyJson(result)).catch(() => {});
@@ -327,7 +339,10 @@ export class ServerTransfer {
             `the old file is left as it was`,
         );
       }
+      // All its bytes are in: the next upload may take the connection while this one syncs.
+      this.#released.resolve();
       await file.sync();
+      await this.#settings.previous?.finished;
       if (mode !== undefined) Deno.chmodSync(temp, mode);
       if (request.mtime !== undefined) file.utimeSync(new Date(), new Date(request.mtime));
       file.close();
@@ -364,13 +379,15 @@ export class ServerTransfer {
         );
       }
       // Small chunks are written at once; large ones without holding up the other sessions.
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset += chunk.length - offset <= SYNC_WRITE_LIMIT
-          ? file.writeSync(chunk.subarray(offset))
-          : await file.write(chunk.subarray(offset));
+      if (chunk.length <= SYNC_WRITE_LIMIT) {
+        writeAllSync(file, chunk);
+        hash.update(chunk);
+      } else {
+        // Hashed while another thread writes it.
+        const writing = writeAll(file, chunk);
+        hash.update(chunk);
+        await writing;
       }
-      hash.update(chunk);
       this.#bytes += chunk.length;
       owed += chunk.length;
       // Credit only for bytes still to come: the client needs no more.
@@ -409,19 +426,43 @@ export class ServerTransfer {
     const { writer, chunkSize } = this.#settings;
     await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts: factsOf(opened) }));
     const hash = createHash("sha256");
-    const frame = new Uint8Array(HEADER_SIZE + chunkSize);
+    // Two frames: the next chunk is read (on another thread) while this one
+    // is hashed and sent, so the disk, the hash and the socket work at once.
+    let current = new Uint8Array(HEADER_SIZE + chunkSize);
+    let spare = new Uint8Array(HEADER_SIZE + chunkSize);
+    const readInto = (frame: Uint8Array) => {
+      const reading = file.read(frame.subarray(HEADER_SIZE));
+      // Awaited below; when the operation ends first, the file closes under it.
+      reading.catch(() => {});
+      return reading;
+    };
+    let reading = readInto(current);
     for (;;) {
-      while (this.#credit === 0) await this.#next();
-      this.#throwIfStopped();
-      const room = Math.min(chunkSize, this.#credit);
-      const read = await file.read(frame.subarray(HEADER_SIZE, HEADER_SIZE + room));
+      const read = await reading;
       if (read === null) break;
-      hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
-      encodeHeader(frame, FrameType.CopyData, read);
-      // Resolves once the socket took it: a slow client holds the reading back.
-      await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
-      this.#credit -= read;
-      this.#bytes += read;
+      reading = readInto(spare);
+      const body = current.subarray(HEADER_SIZE, HEADER_SIZE + read);
+      for (let offset = 0; offset < read;) {
+        while (this.#credit === 0) await this.#next();
+        this.#throwIfStopped();
+        const size = Math.min(read - offset, this.#credit);
+        // Each send resolves once the socket took it: a slow client holds the reading back.
+        if (size === read) {
+          encodeHeader(current, FrameType.CopyData, read);
+          const sending = writer.writeEncoded(current.subarray(0, HEADER_SIZE + read));
+          hash.update(body);
+          await sending;
+        } else {
+          // Less window than a chunk: the chunk goes in pieces.
+          const piece = body.subarray(offset, offset + size);
+          hash.update(piece);
+          await writer.write(FrameType.CopyData, piece);
+        }
+        this.#credit -= size;
+        this.#bytes += size;
+        offset += size;
+      }
+      [current, spare] = [spare, current];
     }
     return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
   }
@@ -581,6 +622,14 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
     mode: (info.mode ?? 0o644) & 0o777,
     mtime: info.mtime?.getTime() ?? 0,
   };
+}
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
 }
 
 function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
