@@ -55,11 +55,12 @@ import {
 export const UPLOAD_WINDOW = 4 * 1024 * 1024;
 
 /**
- * Largest COPY_DATA body a download sends, when the client takes it: a
- * file is read ahead of need, unlike a command's output, so large frames
- * cost no latency and save calls.
+ * Largest COPY_DATA body a download sends, when the client takes it: as
+ * for a command's output, frames of this size fit the client's read-ahead
+ * buffer and are lent from it without a copy, where larger ones would each
+ * cost the client a new buffer.
  */
-export const COPY_CHUNK_SIZE = 1024 * 1024;
+export const COPY_CHUNK_SIZE = 256 * 1024;
 
 /** Chunks up to this size are written with one synchronous call: cheaper than a thread hop. */
 const SYNC_WRITE_LIMIT = 64 * 1024;
