@@ -811,22 +811,3 @@ function localFailure(error: unknown, path: string, dir?: string): CopyError {
   }
   return new CopyError("io_error", `${path}: ${(error as Error).message}`, options);
 }
-
-/**
- * Whether `error` is an abort, as `signal.throwIfAborted()` raises it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isAbort } from "./transfer.ts";
- *
- * const controller = new AbortController();
- * controller.abort();
- * assert.equal(isAbort(controller.signal.reason), true);
- * assert.equal(isAbort(new Error("x")), false);
- * ```
- */
-export function isAbort(error: unknown): boolean {
-  return error instanceof DOMException &&
-    (error.name === "AbortError" || error.name === "TimeoutError");
-}
