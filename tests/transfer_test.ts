@@ -323,3 +323,33 @@ Deno.test("transfer: operations asked for at once run in order, their bytes kept
   assert.deepEqual(mixed.map((result) => result.status), ["fulfilled", "rejected", "fulfilled"]);
   assert.equal((await names(`${remote.path}/many`)).length, 42);
 });
+
+Deno.test("transfer: while the audit log cannot be written, no upload replaces a file", async () => {
+  await using remote = await tempDir();
+  const records: AuditEvent[] = [];
+  let full = false;
+  const sink = (event: AuditEvent) => {
+    if (full) throw new Error("No space left on device");
+    records.push(event);
+  };
+  await using server = await startServer({ copyRoot: remote.path, audit: sink });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old");
+  full = true;
+  await assert.rejects(
+    client.files.uploadBytes(new TextEncoder().encode("new"), "f"),
+    (error) => refused(error) && /cannot write its audit log/.test((error as Error).message),
+  );
+  assert.deepEqual(await names(remote.path), ["f"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
+  full = false;
+  const up = await client.files.uploadBytes(new TextEncoder().encode("new"), "f");
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "new");
+  const copies = records.filter((event) => event.event === "copy");
+  assert.deepEqual(
+    copies.map(({ op, path, bytes, sha256, result }) => ({ op, path, bytes, sha256, result })),
+    [
+      { op: "put", path: `${remote.path}/f`, bytes: 3, sha256: up.sha256, result: "ok" },
+    ],
+  );
+});

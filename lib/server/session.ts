@@ -485,6 +485,10 @@ export class ServerSession {
       writer: this.#writer,
       initialWindow: this.#settings.stdinWindow,
       chunkSize: this.#copyChunkSize,
+      commit: ({ path, bytes, sha256 }) => {
+        const recorded = this.#audit("copy", { op: "put", path, bytes, sha256, result: "ok" });
+        return recorded || !this.#settings.audit?.failClosed;
+      },
     });
     this.#transfers.push(transfer);
     transfer.finished.then((outcome) => this.#finishTransfer(transfer, outcome));
@@ -504,7 +508,8 @@ export class ServerSession {
     };
     const failed = outcome.result !== "ok";
     this.#log(failed ? "warn" : "info", "copy", { ...fields, error: outcome.message });
-    this.#audit("copy", { ...fields, message: outcome.message });
+    // An upload that replaced its file was recorded just before it did.
+    if (!outcome.committed) this.#audit("copy", { ...fields, message: outcome.message });
   }
 
   #startCommand(body: Uint8Array): void {

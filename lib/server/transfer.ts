@@ -93,6 +93,12 @@ export interface TransferSettings {
    * the one before, and an upload renames its file only after it.
    */
   readonly previous?: Pick<ServerTransfer, "released" | "finished">;
+  /**
+   * Records an upload that is about to replace its file, before it does:
+   * false when the record could not be kept and the server fails closed,
+   * so that no file changes unrecorded.
+   */
+  readonly commit?: (record: { path: string; bytes: number; sha256: string }) => boolean;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -109,6 +115,8 @@ export interface TransferOutcome {
   readonly result: "ok" | CopyErrorCode | "disconnected";
   /** The failure's message. */
   readonly message?: string;
+  /** Whether the upload's record was kept already, by `commit`. */
+  readonly committed?: boolean;
   /** How long it took. */
   readonly durationMs: number;
 }
@@ -157,6 +165,7 @@ export class ServerTransfer {
   #wake: PromiseWithResolvers<void> | undefined;
   #path: string;
   #bytes = 0;
+  #committed = false;
 
   /** Starts the operation at once; its frames go to {@link handle}. */
   constructor(request: CopyRequest, settings: TransferSettings) {
@@ -273,6 +282,7 @@ export class ServerTransfer {
     return {
       op: this.request.op,
       path: this.#path,
+      ...(this.#committed ? { committed: true } : {}),
       ...outcome,
       durationMs: Math.round(performance.now() - this.#started),
     };
@@ -344,6 +354,16 @@ export class ServerTransfer {
       this.#released.resolve();
       await file.sync();
       await this.#settings.previous?.finished;
+      if (this.#settings.commit) {
+        if (!this.#settings.commit({ path: target, bytes: this.#bytes, sha256 })) {
+          throw new CopyFailure(
+            "refused",
+            `${request.path}: the server cannot write its audit log, so it changes no files ` +
+              `until it can; tell the server's operator`,
+          );
+        }
+        this.#committed = true;
+      }
       if (mode !== undefined) Deno.chmodSync(temp, mode);
       if (request.mtime !== undefined) file.utimeSync(new Date(), new Date(request.mtime));
       file.close();
