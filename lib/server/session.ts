@@ -485,8 +485,15 @@ export class ServerSession {
       writer: this.#writer,
       initialWindow: this.#settings.stdinWindow,
       chunkSize: this.#copyChunkSize,
-      commit: ({ path, bytes, sha256 }) => {
-        const recorded = this.#audit("copy", { op: "put", path, bytes, sha256, result: "ok" });
+      commit: ({ path, bytes, sha256, durationMs }) => {
+        const recorded = this.#audit("copy", {
+          op: "put",
+          path,
+          bytes,
+          sha256,
+          result: "ok",
+          duration_ms: durationMs,
+        });
         return recorded || !this.#settings.audit?.failClosed;
       },
     });

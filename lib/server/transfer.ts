@@ -98,7 +98,9 @@ export interface TransferSettings {
    * false when the record could not be kept and the server fails closed,
    * so that no file changes unrecorded.
    */
-  readonly commit?: (record: { path: string; bytes: number; sha256: string }) => boolean;
+  readonly commit?: (
+    record: { path: string; bytes: number; sha256: string; durationMs: number },
+  ) => boolean;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -243,6 +245,8 @@ export class ServerTransfer {
     if (this.#stop === undefined) return;
     const message = this.#stop === "shutdown"
       ? `${this.request.path}: the server is shutting down`
+      : this.#stop === "disconnected"
+      ? `${this.request.path}: the connection ended`
       : `${this.request.path}: cancelled`;
     throw new CopyFailure("cancelled", message);
   }
@@ -355,7 +359,8 @@ export class ServerTransfer {
       await file.sync();
       await this.#settings.previous?.finished;
       if (this.#settings.commit) {
-        if (!this.#settings.commit({ path: target, bytes: this.#bytes, sha256 })) {
+        const durationMs = Math.round(performance.now() - this.#started);
+        if (!this.#settings.commit({ path: target, bytes: this.#bytes, sha256, durationMs })) {
           throw new CopyFailure(
             "refused",
             `${request.path}: the server cannot write its audit log, so it changes no files ` +
