@@ -409,6 +409,37 @@ Deno.test("cp: several hosts: an upload reaches each, a download puts each host'
       noise(5 * 1024 * 1024 + 1),
     );
   }
+  // The hosts as an inventory group, named by their aliases.
+  await Deno.writeTextFile(
+    `${local.path}/hosts.ini`,
+    `[web]\nweb1 rexec_host=127.0.0.1 rexec_port=${first.port}\n` +
+      `web2 rexec_host=127.0.0.1 rexec_port=${second.port}\n`,
+  );
+  const group = await runCli([
+    "cp",
+    "--json",
+    "-i",
+    `${local.path}/hosts.ini`,
+    `${local.path}/f`,
+    "web:by-group",
+  ]);
+  assert.equal(group.code, 0, group.stderrText);
+  assert.deepEqual(
+    group.stdoutText.trim().split("\n").map((line) => JSON.parse(line).host).sort(),
+    ["web1", "web2"],
+  );
+  await Deno.mkdir(`${local.path}/by-alias`);
+  const fromGroup = await runCli([
+    "cp",
+    "-i",
+    `${local.path}/hosts.ini`,
+    "web:by-group",
+    `${local.path}/by-alias`,
+  ]);
+  assert.equal(fromGroup.code, 0, fromGroup.stderrText);
+  assert.deepEqual(await names(`${local.path}/by-alias`), ["web1", "web2"]);
+  assert.deepEqual(await names(`${local.path}/by-alias/web1`), ["by-group"]);
+
   // One host refusing: the other still gets the file, and the status says so.
   await using refusing = await startServer({ noCopy: true });
   const mixed = await runCli(["cp", `${local.path}/f`, `${refusing.address},${first.address}:g`]);
