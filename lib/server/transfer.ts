@@ -65,6 +65,9 @@ export const COPY_CHUNK_SIZE = 256 * 1024;
 /** Chunks up to this size are written with one synchronous call: cheaper than a thread hop. */
 const SYNC_WRITE_LIMIT = 64 * 1024;
 
+/** Bytes of an upload written between two syncs of its data while it arrives. */
+const SYNC_STEP = 32 * 1024 * 1024;
+
 /** Credit is returned in steps of at least this much, or when the queue empties. */
 const GRANT_STEP = 256 * 1024;
 
@@ -390,10 +393,18 @@ export class ServerTransfer {
   /** Writes the upload's chunks as they come, returning credit as they are on disk. */
   async #receive(file: Deno.FsFile, hash: Hash, size: number): Promise<void> {
     let owed = 0;
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    // Reported at the end: Linux may not report a failed writeback to a later fsync.
+    let syncFailure: { error: unknown } | undefined;
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk === undefined) {
-        if (this.#endDigest !== undefined) return;
+        if (this.#endDigest !== undefined) {
+          await syncing;
+          if (syncFailure) throw syncFailure.error;
+          return;
+        }
         await this.#next();
         continue;
       }
@@ -416,6 +427,15 @@ export class ServerTransfer {
       }
       this.#bytes += chunk.length;
       owed += chunk.length;
+      unsynced += chunk.length;
+      // A large file is synced as it comes, on another thread, so that the
+      // final fsync finds little left to write.
+      if (unsynced >= SYNC_STEP && syncing === undefined) {
+        unsynced = 0;
+        syncing = file.syncData()
+          .catch((error) => void (syncFailure ??= { error }))
+          .finally(() => syncing = undefined);
+      }
       // Credit only for bytes still to come: the client needs no more.
       if (owed >= GRANT_STEP || this.#chunks.length === 0) {
         const needed = Math.max(0, size - this.#bytes - this.#allowance);
