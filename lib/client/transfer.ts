@@ -38,6 +38,9 @@ export type { FileFacts, FileKind, TreeEntry } from "../protocol/transfer.ts";
 /** Bytes of a download the server may have in flight. */
 const DOWNLOAD_WINDOW = 4 * 1024 * 1024;
 
+/** Bytes of a download written between two syncs of its data while it arrives. */
+const SYNC_STEP = 32 * 1024 * 1024;
+
 /** Bodies up to this size are written with one synchronous call. */
 const SYNC_WRITE_LIMIT = 64 * 1024;
 
@@ -536,6 +539,12 @@ export class FileOperations implements RemoteFiles {
     let written = 0;
     let owed = 0;
     let writeError: unknown;
+    // A large file is synced as it comes, on another thread, so that the
+    // final fsync finds little left to write; a failure is reported at the
+    // end, since Linux may not report a failed writeback to a later fsync.
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    let syncFailure: { error: unknown } | undefined;
     const host = this.#host;
     const channel = new TransferChannel({
       onInfo: (body) => {
@@ -569,6 +578,13 @@ export class FileOperations implements RemoteFiles {
         }
         written += body.length;
         owed += body.length;
+        unsynced += body.length;
+        if (unsynced >= SYNC_STEP && syncing === undefined) {
+          unsynced = 0;
+          syncing = file.syncData()
+            .catch((error) => void (syncFailure ??= { error }))
+            .finally(() => syncing = undefined);
+        }
         onProgress?.(written, facts?.size ?? written);
         if (owed >= GRANT_STEP) {
           host.writer.write(FrameType.CopyWindow, encodeCopyWindow(owed)).catch(() => {});
@@ -600,6 +616,8 @@ export class FileOperations implements RemoteFiles {
             `${localPath} is left as it was`,
         );
       }
+      await syncing;
+      if (syncFailure) throw localFailure(syncFailure.error, localPath);
       await file.sync();
       if (preserve && facts) {
         Deno.chmodSync(temp, facts.mode & 0o777);
