@@ -36,10 +36,10 @@ export const FLEET_BATCH = 32;
 export const EXIT_FILE_FAILED = 1;
 
 /**
- * Files a host is sent or asked for before their answers: more than the 16
+ * Files a host is sent or asked for before their answers: more than the 32
  * operations a connection queues, so that the next is ready to go.
  */
-const IN_FLIGHT = 24;
+const IN_FLIGHT = 48;
 
 /** Chunk size for reading a source shared by several uploads. */
 const READ_CHUNK = 1024 * 1024;

@@ -51,7 +51,7 @@ import { authenticate } from "./handshake.ts";
  * File operations the client asks for before their results; the server
  * takes as many (MAX_QUEUED_TRANSFERS in server/session.ts).
  */
-const MAX_PENDING_TRANSFERS = 16;
+const MAX_PENDING_TRANSFERS = 32;
 
 /** What #nextFrame's race yields when the heartbeat starts first. */
 const HEARTBEAT_STARTED = Symbol("heartbeat started");

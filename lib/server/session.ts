@@ -111,10 +111,11 @@ export interface SessionSettings {
 
 /**
  * File operations a client may ask for before their results: enough to keep
- * a link busy with small files, while each waiting upload holds at most its
- * first window of bytes.
+ * a link busy with small files whose syncs take milliseconds each, while
+ * each waiting upload holds at most its first window of bytes (8 MiB for
+ * all of them with the default window).
  */
-export const MAX_QUEUED_TRANSFERS = 16;
+export const MAX_QUEUED_TRANSFERS = 32;
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
 const MAX_UNREAD_PONGS = 16;
