@@ -129,7 +129,23 @@ export interface TransferStats {
   readonly durationMs: number;
 }
 
-/** What an upload from a stream of chunks needs to say first. */
+/**
+ * What an upload from a stream of chunks needs to say first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UploadSourceOptions } from "./transfer.ts";
+ *
+ * const chunks = [new Uint8Array(3), new Uint8Array(2)];
+ * const options: UploadSourceOptions = {
+ *   size: chunks.reduce((sum, chunk) => sum + chunk.length, 0),
+ *   mode: 0o640,
+ *   mtime: Date.parse("2024-01-01T00:00:00Z"),
+ * };
+ * assert.equal(options.size, 5);
+ * ```
+ */
 export interface UploadSourceOptions extends TransferOptions {
   /** Bytes the source will yield, exactly. */
   size: number;
