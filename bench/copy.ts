@@ -31,9 +31,20 @@ export interface CopyBenchResult {
   /** Files in the tree of small files. */
   readonly files: number;
   /** Upload, MB/s. */
-  readonly upload: { readonly cp: Sampled; readonly cat: Sampled; readonly scp?: Sampled };
+  readonly upload: {
+    readonly cp: Sampled;
+    readonly cat: Sampled;
+    /** `cat`, then `sync` of the file it wrote: the durability rexec cp gives. */
+    readonly catSync: Sampled;
+    readonly scp?: Sampled;
+  };
   /** Download, MB/s. */
-  readonly download: { readonly cp: Sampled; readonly cat: Sampled; readonly scp?: Sampled };
+  readonly download: {
+    readonly cp: Sampled;
+    readonly cat: Sampled;
+    readonly catSync: Sampled;
+    readonly scp?: Sampled;
+  };
   /** The small files up, seconds. */
   readonly tree: { readonly cp: Sampled; readonly tar: Sampled; readonly scp?: Sampled };
   /** The server's resident memory before, KiB. */
@@ -108,15 +119,15 @@ export async function measureCopy(
   if (status.code !== 0) throw new Error(`the stalled download exited ${status.code}`);
 
   const seconds = {
-    up: { cp: [] as number[], cat: [] as number[], scp: [] as number[] },
-    down: { cp: [] as number[], cat: [] as number[], scp: [] as number[] },
+    up: { cp: [] as number[], cat: [] as number[], catSync: [] as number[], scp: [] as number[] },
+    down: { cp: [] as number[], cat: [] as number[], catSync: [] as number[], scp: [] as number[] },
     tree: { cp: [] as number[], tar: [] as number[], scp: [] as number[] },
   };
   const clean = async () => {
     for await (const entry of Deno.readDir(remote.path)) {
       await Deno.remove(`${remote.path}/${entry.name}`, { recursive: true });
     }
-    for (const name of ["down-cp", "down-cat", "down-scp"]) {
+    for (const name of ["down-cp", "down-cat", "down-sync", "down-scp"]) {
       await Deno.remove(`${local.path}/${name}`).catch(() => {});
     }
   };
@@ -134,6 +145,20 @@ export async function measureCopy(
         ...rexec("run", server.address, "--", "sh", "-c", `cat > ${remote.path}/cat.bin`),
       )).ms / 1000,
     );
+    seconds.up.catSync.push(
+      (await shell(
+        `"$0" "$@" < "${big}"`,
+        deno,
+        ...rexec(
+          "run",
+          server.address,
+          "--",
+          "sh",
+          "-c",
+          `cat > ${remote.path}/sync.bin && sync ${remote.path}/sync.bin`,
+        ),
+      )).ms / 1000,
+    );
     if (sshd) {
       seconds.up.scp.push(
         (await runOk("scp", { ...base, args: sshd.scpArgs([big], `HOST:${remote.path}/scp.bin`) }))
@@ -149,6 +174,13 @@ export async function measureCopy(
     seconds.down.cat.push(
       (await shell(
         `"$0" "$@" > "${local.path}/down-cat"`,
+        deno,
+        ...rexec("run", "-n", server.address, "--", "cat", `${remote.path}/cp.bin`),
+      )).ms / 1000,
+    );
+    seconds.down.catSync.push(
+      (await shell(
+        `"$0" "$@" > "${local.path}/down-sync" && sync "${local.path}/down-sync"`,
         deno,
         ...rexec("run", "-n", server.address, "--", "cat", `${remote.path}/cp.bin`),
       )).ms / 1000,
@@ -197,11 +229,13 @@ export async function measureCopy(
     upload: {
       cp: rate(seconds.up.cp),
       cat: rate(seconds.up.cat),
+      catSync: rate(seconds.up.catSync),
       ...(sshd ? { scp: rate(seconds.up.scp) } : {}),
     },
     download: {
       cp: rate(seconds.down.cp),
       cat: rate(seconds.down.cat),
+      catSync: rate(seconds.down.catSync),
       ...(sshd ? { scp: rate(seconds.down.scp) } : {}),
     },
     tree: {
@@ -253,17 +287,17 @@ export function copyReport(result: CopyBenchResult): string {
   return [
     `### rexec cp (${result.bytes / MiB} MiB file, ${result.files} small files)`,
     "",
-    "| row | rexec cp | rexec run -- cat / tar | scp |",
-    "| --- | --- | --- | --- |",
+    "| row | rexec cp | rexec run -- cat / tar | cat, then sync | scp |",
+    "| --- | --- | --- | --- | --- |",
     `| upload | ${mbps(result.upload.cp.value)} | ${mbps(result.upload.cat.value)} | ${
-      result.upload.scp ? mbps(result.upload.scp.value) : "skipped"
-    } |`,
+      mbps(result.upload.catSync.value)
+    } | ${result.upload.scp ? mbps(result.upload.scp.value) : "skipped"} |`,
     `| download | ${mbps(result.download.cp.value)} | ${mbps(result.download.cat.value)} | ${
-      result.download.scp ? mbps(result.download.scp.value) : "skipped"
-    } |`,
+      mbps(result.download.catSync.value)
+    } | ${result.download.scp ? mbps(result.download.scp.value) : "skipped"} |`,
     `| ${result.files} files up | ${ms(result.tree.cp.value * 1000)} | ${
       ms(result.tree.tar.value * 1000)
-    } | ${result.tree.scp ? ms(result.tree.scp.value * 1000) : "skipped"} |`,
+    } | - | ${result.tree.scp ? ms(result.tree.scp.value * 1000) : "skipped"} |`,
     "",
     "| target | measured | wanted | |",
     "| --- | --- | --- | --- |",
