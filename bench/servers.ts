@@ -278,6 +278,8 @@ export class Sshd implements AsyncDisposable {
         // Room for the parallel one-shot runs without random refusals.
         "MaxStartups 500",
         `Ciphers ${SSH_CIPHER}`,
+        // scp speaks SFTP to the server since OpenSSH 9.0.
+        "Subsystem sftp internal-sftp",
         "LogLevel INFO",
         "",
       ].join("\n"),
@@ -319,6 +321,40 @@ export class Sshd implements AsyncDisposable {
       host: `${this.#login.user}@127.0.0.1:${this.#login.port}`,
       options: args.filter((_, i) => i !== port && i !== port + 1 && i < destination),
     };
+  }
+
+  /** Arguments for `scp` copying `sources` to `destination`; `HOST:` stands for this server. */
+  scpArgs(
+    sources: readonly string[],
+    destination: string,
+    options: { recursive?: boolean } = {},
+  ): string[] {
+    const login = this.#login;
+    const remote = (path: string) => path.replace(/^HOST:/, `${login.user}@127.0.0.1:`);
+    return [
+      "-F",
+      "/dev/null",
+      "-i",
+      login.keyFile,
+      "-P",
+      String(login.port),
+      "-c",
+      SSH_CIPHER,
+      "-q",
+      ...(options.recursive ? ["-r"] : []),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      ...sources.map(remote),
+      remote(destination),
+    ];
   }
 
   /** Stops sshd and removes its keys and config. */

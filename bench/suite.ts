@@ -2,8 +2,9 @@
  * `deno task bench`: the frame codec microbenchmarks, then rexec end to end
  * against its yardsticks in the same run (a raw Deno TCP copy, a minimal
  * Deno server spawning per request, `deno run` of an empty script, and ssh
- * when openssh-server is installed), and one command on 200 hosts against
- * parallel-ssh (Debian package pssh) when it is installed. Prints a markdown report to stdout,
+ * when openssh-server is installed), one command on 200 hosts against
+ * parallel-ssh (Debian package pssh) when it is installed, then `rexec cp`
+ * against `rexec run -- cat`, scp and tar (bench/copy.ts). Prints a markdown report to stdout,
  * progress to stderr, and writes the raw numbers to `bench/results/`.
  *
  * ```sh
@@ -21,6 +22,7 @@ import { parseArgs } from "node:util";
 import { generateToken } from "../lib/mod.ts";
 import { measureConcurrency } from "./concurrency.ts";
 import { FLEET_SERVERS, fleetPlan, measureFleet } from "./fleet.ts";
+import { type CopyPlan, copyReport, measureCopy } from "./copy.ts";
 import { measureLatency } from "./latency.ts";
 import { measureMicro } from "./micro.ts";
 import { readProcText, runOk, sleep, taskPermissions } from "./process.ts";
@@ -56,6 +58,7 @@ interface Plan {
   readonly parallelClients: number;
   readonly parallelRounds: number;
   readonly sessions: number;
+  readonly copy: CopyPlan;
 }
 
 const FULL: Plan = {
@@ -68,6 +71,7 @@ const FULL: Plan = {
   parallelClients: 50,
   parallelRounds: 5,
   sessions: 200,
+  copy: { bytes: GiB, files: 10_000, rounds: 3, stallMs: 5000 },
 };
 
 /** A smaller run: ssh clients started together cost seconds of CPU each, so fewer of them. */
@@ -81,6 +85,7 @@ const QUICK: Plan = {
   parallelClients: 10,
   parallelRounds: 1,
   sessions: 200,
+  copy: { bytes: 256 * MiB, files: 2000, rounds: 1, stallMs: 2000 },
 };
 
 /** Lets a server's memory settle before its idle figure is read. */
@@ -185,6 +190,8 @@ async function main(args: string[]): Promise<number> {
       fleetPlan(quick),
     );
 
+    const copy = await measureCopy(context, { server: plain, sshd }, plan.copy);
+
     const measured = {
       date,
       quick,
@@ -199,6 +206,11 @@ async function main(args: string[]): Promise<number> {
     const results: BenchResults = { ...measured, targets: judgeTargets(measured) };
     const file = await saveResults({ ...results, terminal } as BenchResults);
     console.log(markdownReport(results) + "\n" + terminalReport(terminal));
+    console.log(copyReport(copy));
+    await Deno.writeTextFile(
+      file.replace(/\.json$/, "-copy.json"),
+      JSON.stringify(copy, null, 2) + "\n",
+    );
     context.progress(`done; raw numbers in ${file}`);
     const failed = concurrency.oneShots.failed + concurrency.sessions.failed +
       fleet.failures.length;

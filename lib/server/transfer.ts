@@ -55,11 +55,18 @@ import {
 export const UPLOAD_WINDOW = 4 * 1024 * 1024;
 
 /**
- * Largest COPY_DATA body a download sends, when the client takes it: a
- * file is read ahead of need, unlike a command's output, so large frames
- * cost no latency and save calls.
+ * Largest COPY_DATA body a download sends, when the client takes it: as
+ * for a command's output, frames of this size fit the client's read-ahead
+ * buffer and are lent from it without a copy, where larger ones would each
+ * cost the client a new buffer.
  */
-export const COPY_CHUNK_SIZE = 1024 * 1024;
+export const COPY_CHUNK_SIZE = 256 * 1024;
+
+/** Chunks up to this size are written with one synchronous call: cheaper than a thread hop. */
+const SYNC_WRITE_LIMIT = 64 * 1024;
+
+/** Bytes of an upload written between two syncs of its data while it arrives. */
+const SYNC_STEP = 32 * 1024 * 1024;
 
 /** Credit is returned in steps of at least this much, or when the queue empties. */
 const GRANT_STEP = 256 * 1024;
@@ -82,6 +89,21 @@ export interface TransferSettings {
   readonly initialWindow: number;
   /** Largest COPY_DATA body to send: the client's limit or less. */
   readonly chunkSize: number;
+  /**
+   * The operation asked for before this one. An upload starts once the one
+   * before has received all it needs from the connection (so their fsyncs
+   * overlap), anything else once it has ended; every result goes out after
+   * the one before, and an upload renames its file only after it.
+   */
+  readonly previous?: Pick<ServerTransfer, "released" | "finished">;
+  /**
+   * Records an upload that is about to replace its file, before it does:
+   * false when the record could not be kept and the server fails closed,
+   * so that no file changes unrecorded.
+   */
+  readonly commit?: (
+    record: { path: string; bytes: number; sha256: string; durationMs: number },
+  ) => boolean;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -98,6 +120,8 @@ export interface TransferOutcome {
   readonly result: "ok" | CopyErrorCode | "disconnected";
   /** The failure's message. */
   readonly message?: string;
+  /** Whether the upload's record was kept already, by `commit`. */
+  readonly committed?: boolean;
   /** How long it took. */
   readonly durationMs: number;
 }
@@ -131,6 +155,9 @@ export class ServerTransfer {
   readonly request: CopyRequest;
   /** Resolves once the operation has ended and its COPY_RESULT, if any, was queued. */
   readonly finished: Promise<TransferOutcome>;
+  /** Resolves once the operation needs nothing more from the connection. */
+  readonly released: Promise<void>;
+  readonly #released = Promise.withResolvers<void>();
   readonly #settings: TransferSettings;
   readonly #started = performance.now();
   readonly #chunks: Uint8Array[] = [];
@@ -143,6 +170,7 @@ export class ServerTransfer {
   #wake: PromiseWithResolvers<void> | undefined;
   #path: string;
   #bytes = 0;
+  #committed = false;
 
   /** Starts the operation at once; its frames go to {@link handle}. */
   constructor(request: CopyRequest, settings: TransferSettings) {
@@ -150,6 +178,7 @@ export class ServerTransfer {
     this.#settings = settings;
     this.#allowance = settings.initialWindow;
     this.#path = request.path;
+    this.released = this.#released.promise;
     this.finished = this.#run();
   }
 
@@ -179,11 +208,14 @@ export class ServerTransfer {
         this.#endDigest = decodeCopyEnd(body);
         this.#wakeUp();
         return;
-      case FrameType.CopyWindow:
-        if (op !== "get") break;
-        this.#credit += decodeCopyWindow(body);
+      case FrameType.CopyWindow: {
+        const credit = decodeCopyWindow(body);
+        // A grant that trails the download it was for is stale, not wrong.
+        if (op !== "get") return;
+        this.#credit += credit;
         this.#wakeUp();
         return;
+      }
       case FrameType.CopyCancel:
         requireEmptyBody(type, body);
         this.#stop ??= "cancelled";
@@ -216,6 +248,8 @@ export class ServerTransfer {
     if (this.#stop === undefined) return;
     const message = this.#stop === "shutdown"
       ? `${this.request.path}: the server is shutting down`
+      : this.#stop === "disconnected"
+      ? `${this.request.path}: the connection ended`
       : `${this.request.path}: cancelled`;
     throw new CopyFailure("cancelled", message);
   }
@@ -224,7 +258,10 @@ export class ServerTransfer {
     let result: CopyResult;
     let done: Done;
     let outcome: Omit<TransferOutcome, "durationMs" | "op" | "path">;
+    const previous = this.#settings.previous;
     try {
+      await (this.request.op === "put" ? previous?.released : previous?.finished);
+      this.#throwIfStopped();
       if (this.#settings.refusal !== undefined) {
         throw new CopyFailure("refused", this.#settings.refusal);
       }
@@ -243,6 +280,8 @@ export class ServerTransfer {
         ...(this.#bytes > 0 ? { bytes: this.#bytes } : {}),
       };
     }
+    this.#released.resolve();
+    await previous?.finished;
     if (this.#stop !== "disconnected") {
       // A failed write means the connection is gone; the session sees it too.
       this.#settings.writer.write(FrameType.CopyResult, encodeCopyJson(result)).catch(() => {});
@@ -250,6 +289,7 @@ export class ServerTransfer {
     return {
       op: this.request.op,
       path: this.#path,
+      ...(this.#committed ? { committed: true } : {}),
       ...outcome,
       durationMs: Math.round(performance.now() - this.#started),
     };
@@ -284,19 +324,19 @@ export class ServerTransfer {
   async #put(request: Extract<CopyRequest, { op: "put" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    const { dir, name } = await realParent(full, request.path, root);
+    const { dir, name } = realParent(full, request.path, root);
     const target = `${dir}/${name}`;
-    const existing = await lstatOrUndefined(target);
+    const existing = lstatOrUndefined(target);
     if (existing?.isDirectory) {
       throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
     }
     // An existing file keeps its mode unless the client gives one, as cp does.
     const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
     const temp = temporaryName(dir, name);
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    const file = Deno.openSync(temp, { write: true, createNew: true, mode: 0o600 });
     let published = false;
     try {
-      await checkOpenedInside(file, temp, request.path, root);
+      checkOpenedInside(file, temp, request.path, root);
       // The rest of the window, granted at once: see UPLOAD_WINDOW.
       const extra = Math.max(0, Math.min(UPLOAD_WINDOW, request.size) - this.#allowance);
       if (extra > 0) this.#grant(extra);
@@ -317,19 +357,35 @@ export class ServerTransfer {
             `the old file is left as it was`,
         );
       }
+      // All its bytes are in: the next upload may take the connection while this one syncs.
+      this.#released.resolve();
       await file.sync();
-      if (mode !== undefined) await Deno.chmod(temp, mode);
-      if (request.mtime !== undefined) {
-        await file.utime(new Date(), new Date(request.mtime));
+      await this.#settings.previous?.finished;
+      if (this.#settings.commit) {
+        const durationMs = Math.round(performance.now() - this.#started);
+        if (!this.#settings.commit({ path: target, bytes: this.#bytes, sha256, durationMs })) {
+          throw new CopyFailure(
+            "refused",
+            `${request.path}: the server cannot write its audit log, so it changes no files ` +
+              `until it can; tell the server's operator`,
+          );
+        }
+        this.#committed = true;
       }
+      if (mode !== undefined) Deno.chmodSync(temp, mode);
+      if (request.mtime !== undefined) file.utimeSync(new Date(), new Date(request.mtime));
       file.close();
-      await Deno.rename(temp, target);
+      Deno.renameSync(temp, target);
       published = true;
       return { ok: true, bytes: this.#bytes, sha256, path: target };
     } finally {
       if (!published) {
         closeQuietly(file);
-        await Deno.remove(temp).catch(() => {});
+        try {
+          Deno.removeSync(temp);
+        } catch {
+          // Gone already, or never made: nothing to leave behind either way.
+        }
       }
     }
   }
@@ -337,10 +393,18 @@ export class ServerTransfer {
   /** Writes the upload's chunks as they come, returning credit as they are on disk. */
   async #receive(file: Deno.FsFile, hash: Hash, size: number): Promise<void> {
     let owed = 0;
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    // Reported at the end: Linux may not report a failed writeback to a later fsync.
+    let syncFailure: { error: unknown } | undefined;
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk === undefined) {
-        if (this.#endDigest !== undefined) return;
+        if (this.#endDigest !== undefined) {
+          await syncing;
+          if (syncFailure) throw syncFailure.error;
+          return;
+        }
         await this.#next();
         continue;
       }
@@ -351,11 +415,27 @@ export class ServerTransfer {
           `${this.request.path}: more bytes arrived than the ${size} announced`,
         );
       }
-      let offset = 0;
-      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
-      hash.update(chunk);
+      // Small chunks are written at once; large ones without holding up the other sessions.
+      if (chunk.length <= SYNC_WRITE_LIMIT) {
+        writeAllSync(file, chunk);
+        hash.update(chunk);
+      } else {
+        // Hashed while another thread writes it.
+        const writing = writeAll(file, chunk);
+        hash.update(chunk);
+        await writing;
+      }
       this.#bytes += chunk.length;
       owed += chunk.length;
+      unsynced += chunk.length;
+      // A large file is synced as it comes, on another thread, so that the
+      // final fsync finds little left to write.
+      if (unsynced >= SYNC_STEP && syncing === undefined) {
+        unsynced = 0;
+        syncing = file.syncData()
+          .catch((error) => void (syncFailure ??= { error }))
+          .finally(() => syncing = undefined);
+      }
       // Credit only for bytes still to come: the client needs no more.
       if (owed >= GRANT_STEP || this.#chunks.length === 0) {
         const needed = Math.max(0, size - this.#bytes - this.#allowance);
@@ -375,16 +455,16 @@ export class ServerTransfer {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
     // Looked at before it is opened: opening a FIFO would wait for a writer.
-    const info = await Deno.stat(full);
+    const info = Deno.statSync(full);
     if (info.isDirectory) {
       throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
     }
     if (!info.isFile) {
       throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
     }
-    using file = await Deno.open(full, { read: true });
-    await checkOpenedInside(file, full, request.path, root);
-    const opened = await file.stat();
+    using file = Deno.openSync(full, { read: true });
+    checkOpenedInside(file, full, request.path, root);
+    const opened = file.statSync();
     if (!opened.isFile) {
       throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
     }
@@ -392,26 +472,50 @@ export class ServerTransfer {
     const { writer, chunkSize } = this.#settings;
     await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts: factsOf(opened) }));
     const hash = createHash("sha256");
-    const frame = new Uint8Array(HEADER_SIZE + chunkSize);
+    // Two frames: the next chunk is read (on another thread) while this one
+    // is hashed and sent, so the disk, the hash and the socket work at once.
+    let current = new Uint8Array(HEADER_SIZE + chunkSize);
+    let spare = new Uint8Array(HEADER_SIZE + chunkSize);
+    const readInto = (frame: Uint8Array) => {
+      const reading = file.read(frame.subarray(HEADER_SIZE));
+      // Awaited below; when the operation ends first, the file closes under it.
+      reading.catch(() => {});
+      return reading;
+    };
+    let reading = readInto(current);
     for (;;) {
-      while (this.#credit === 0) await this.#next();
-      this.#throwIfStopped();
-      const room = Math.min(chunkSize, this.#credit);
-      const read = await file.read(frame.subarray(HEADER_SIZE, HEADER_SIZE + room));
+      const read = await reading;
       if (read === null) break;
-      hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
-      encodeHeader(frame, FrameType.CopyData, read);
-      // Resolves once the socket took it: a slow client holds the reading back.
-      await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
-      this.#credit -= read;
-      this.#bytes += read;
+      reading = readInto(spare);
+      const body = current.subarray(HEADER_SIZE, HEADER_SIZE + read);
+      for (let offset = 0; offset < read;) {
+        while (this.#credit === 0) await this.#next();
+        this.#throwIfStopped();
+        const size = Math.min(read - offset, this.#credit);
+        // Each send resolves once the socket took it: a slow client holds the reading back.
+        if (size === read) {
+          encodeHeader(current, FrameType.CopyData, read);
+          const sending = writer.writeEncoded(current.subarray(0, HEADER_SIZE + read));
+          hash.update(body);
+          await sending;
+        } else {
+          // Less window than a chunk: the chunk goes in pieces.
+          const piece = body.subarray(offset, offset + size);
+          hash.update(piece);
+          await writer.write(FrameType.CopyData, piece);
+        }
+        this.#credit -= size;
+        this.#bytes += size;
+        offset += size;
+      }
+      [current, spare] = [spare, current];
     }
     return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
   }
 
   async #stat(path: string): Promise<Done> {
     const full = this.#resolve(path);
-    await this.#checkParent(full, path);
+    this.#checkParent(full, path);
     const info = await Deno.lstat(full);
     const facts = factsOf(info);
     return {
@@ -452,7 +556,7 @@ export class ServerTransfer {
         this.#throwIfStopped();
         const entryPath = relative === "" ? name : `${relative}/${name}`;
         const absolute = `${real}/${entryPath}`;
-        const info = await Deno.lstat(absolute);
+        const info = Deno.lstatSync(absolute);
         const facts = factsOf(info);
         const entry: TreeEntry = {
           path: entryPath,
@@ -474,7 +578,7 @@ export class ServerTransfer {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
     if (root !== undefined && full === root) return { ok: true, path: full };
-    const { dir, name } = await realParent(full, path, root);
+    const { dir, name } = realParent(full, path, root);
     const target = `${dir}/${name}`;
     try {
       await Deno.mkdir(target, { mode: mode ?? 0o777 });
@@ -497,9 +601,9 @@ export class ServerTransfer {
   async #symlink(path: string, linkTarget: string): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
-    const { dir, name } = await realParent(full, path, root);
+    const { dir, name } = realParent(full, path, root);
     const target = `${dir}/${name}`;
-    if ((await lstatOrUndefined(target))?.isDirectory) {
+    if (lstatOrUndefined(target)?.isDirectory) {
       throw new CopyFailure("is_a_directory", `${path}: is a directory on the server`);
     }
     // Made beside its place and renamed over it, so an old entry is replaced in one step.
@@ -517,22 +621,22 @@ export class ServerTransfer {
   async #attr(request: Extract<CopyRequest, { op: "attr" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    await this.#checkParent(full, request.path);
+    this.#checkParent(full, request.path);
     const info = await Deno.lstat(full);
     // A link's own mode and time are not kept; chmod would change its target.
     if (info.isSymlink) return { ok: true, path: full };
     using file = await Deno.open(full, { read: true });
-    await checkOpenedInside(file, full, request.path, root);
+    checkOpenedInside(file, full, request.path, root);
     if (request.mode !== undefined) await Deno.chmod(full, request.mode & 0o777);
     if (request.mtime !== undefined) await file.utime(new Date(), new Date(request.mtime));
     return { ok: true, path: full };
   }
 
   /** Under a root, the directory holding `full` must lie inside it. */
-  async #checkParent(full: string, written: string): Promise<void> {
+  #checkParent(full: string, written: string): void {
     const { root } = this.#settings.places;
     if (root === undefined || full === root) return;
-    await realParent(full, written, root);
+    realParent(full, written, root);
   }
 }
 
@@ -566,9 +670,17 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
   };
 }
 
-async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}
+
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
-    return await Deno.lstat(path);
+    return Deno.lstatSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
