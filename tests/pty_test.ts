@@ -253,3 +253,19 @@ Deno.test({
     assert.equal(text(stdout), "65534 65534 [65534]\r\n");
   },
 });
+
+Deno.test("pty: a server shutdown ends the command on the terminal and what it started", async () => {
+  const server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("sleep 300 & echo pids=$$,$!; sleep 300", { tty: TTY });
+  const reader = child.stdout.getReader();
+  const seen = await readUntil(reader, /pids=\d+,\d+\r\n/);
+  reader.releaseLock();
+  const pids = /pids=(\d+),(\d+)/.exec(seen)!.slice(1).map(Number);
+  await server.server.shutdown();
+  const status = await child.status;
+  assert.equal(status.reason, "shutdown");
+  for (const pid of pids) {
+    assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid}`);
+  }
+});
