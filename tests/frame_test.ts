@@ -24,6 +24,7 @@ const WIRE_NAMES: ReadonlyMap<number, string> = new Map([
   [0x13, "STDIN_WINDOW"],
   [0x14, "SIGNAL"],
   [0x15, "CANCEL"],
+  [0x16, "WINDOW_SIZE"],
   [0x20, "STDOUT"],
   [0x21, "STDERR"],
   [0x22, "EXIT"],
