@@ -49,6 +49,10 @@ export async function main(args: readonly string[]): Promise<number> {
         const { runShell } = await import("./lib/cli/shell.ts");
         return await runShell(config);
       }
+      case "cp": {
+        const { runCp } = await import("./lib/cli/cp.ts");
+        return await runCp(config);
+      }
       case "cert": {
         const { runCert } = await import("./lib/cli/cert.ts");
         return await runCert(config);

@@ -35,7 +35,17 @@ export {
 } from "./server/audit.ts";
 export type { AuditFailMode } from "./server/audit_trail.ts";
 export { Client, connect, type ConnectOptions } from "./client/client.ts";
-export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./client/defaults.ts";
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_PARALLEL } from "./client/defaults.ts";
+export {
+  CopyError,
+  type FileFacts,
+  type FileKind,
+  type RemoteFiles,
+  type TransferOptions,
+  type TransferStats,
+  type TreeEntry,
+  type UploadSourceOptions,
+} from "./client/transfer.ts";
 export {
   AuthenticationError,
   ConnectionError,
@@ -118,6 +128,12 @@ export {
   type SelfSignedCertificateOptions,
 } from "./tls/certificate.ts";
 export {
+  createCertificateAuthority,
+  DEFAULT_CA_VALID_DAYS,
+  defaultCaPaths,
+  issueServerCertificate,
+} from "./tls/ca.ts";
+export {
   accountEnv,
   currentUser,
   isRoot,
@@ -127,4 +143,13 @@ export {
   type UserAccount,
   UserLookupError,
 } from "./server/user.ts";
+export {
+  type FleetCommand,
+  type HostOutput,
+  type HostResult,
+  hostResultJson,
+  runMany,
+  type RunManyOptions,
+} from "./fleet/run_many.ts";
+export type { Target } from "./fleet/targets.ts";
 export { VERSION } from "./version.ts";

@@ -15,7 +15,11 @@ import {
   MIN_MAX_FRAME_SIZE,
 } from "../protocol/frame.ts";
 import { MAX_TIMEOUT_SECONDS } from "../protocol/messages.ts";
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_KILL_GRACE,
@@ -31,7 +35,7 @@ export interface HelpConfig {
 }
 
 /** The modes `rexec` has. */
-export type Mode = "serve" | "run" | "shell" | "cert";
+export type Mode = "serve" | "run" | "shell" | "cert" | "cp";
 
 /** `rexec cert`. */
 export interface CertConfig {
@@ -40,6 +44,13 @@ export interface CertConfig {
   readonly names: readonly string[];
   /** Replace an existing pair. */
   readonly force: boolean;
+  /**
+   * `--ca-init`: make the fleet's CA; `--ca-sign`: issue a server
+   * certificate for `names` signed by it. Absent: this host's own pair.
+   */
+  readonly ca?: "init" | "sign";
+  /** `--out DIR`: where `--ca-sign` writes the certificate and key; default `.`. */
+  readonly out?: string;
 }
 
 /** `rexec --version`. */
@@ -94,6 +105,10 @@ export interface ServeConfig {
   readonly auditFail?: "closed" | "open";
   /** `--no-tty`: refuse commands that ask for a terminal. */
   readonly noTty?: boolean;
+  /** The directory file transfers are confined to. */
+  readonly copyRoot?: string;
+  /** Refuse file transfers. */
+  readonly noCopy?: boolean;
 }
 
 /** Settings shared by `run` and `shell`: where to connect and how to run. */
@@ -127,13 +142,69 @@ export interface RunConfig extends ClientConfig {
   readonly tty?: boolean;
   /** `--no-escape`: `~.` and `~~` are plain keys in a session on a terminal. */
   readonly noEscape?: boolean;
+  /**
+   * Set when the command line asks for a fleet: a list of targets,
+   * `--hosts-file`, or a fleet option; `target` is then empty
+   * ({@link NO_TARGET}) unless TARGETS is one host. Without it, one host
+   * runs as it always has, unless the default inventory names it.
+   */
+  readonly fleet?: FleetConfig;
 }
+
+/** The fleet side of `rexec run`: which hosts, how many at once, what output. */
+export interface FleetConfig {
+  /** TARGETS as written: hosts and inventory names, comma-separated; absent with `--hosts-file` alone. */
+  readonly targets?: string;
+  /** `--hosts-file FILE`. */
+  readonly hostsFile?: string;
+  /** `-i FILE`: the inventory; else the default one, when it exists. */
+  readonly inventory?: string;
+  /** Most hosts at once. */
+  readonly parallel: number;
+  /** `prefix` (`HOST: line`, the default), `raw` (`--no-prefix`), `collapse` or `json`. */
+  readonly output: "prefix" | "raw" | "collapse" | "json";
+}
+
+/** The `target` of a run whose TARGETS is not one host. */
+export const NO_TARGET: HostPort = Object.freeze({ hostname: "", port: DEFAULT_PORT });
 
 /** `rexec shell`. */
 export interface ShellConfig extends ClientConfig {
   readonly mode: "shell";
   /** `--no-escape`: `~.` and `~~` are plain keys in an interactive shell. */
   readonly noEscape?: boolean;
+}
+
+/** A place `rexec cp` copies from or to: a local path, or a path on the hosts TARGETS names. */
+export type CopyLocation =
+  | { readonly local: string }
+  | { readonly targets: string; readonly path: string };
+
+/** `rexec cp`. */
+export interface CpConfig {
+  readonly mode: "cp";
+  /** Local files for an upload, or remote ones (all on the same TARGETS) for a download. */
+  readonly sources: readonly CopyLocation[];
+  /** Where they go: remote for an upload, local for a download. */
+  readonly destination: CopyLocation;
+  /** `-r`: copy directories with what they hold. */
+  readonly recursive: boolean;
+  /** Keep modes and modification times (`--no-preserve` turns it off). */
+  readonly preserve: boolean;
+  /** `--json`: one line per file copied on stdout, and nothing else there. */
+  readonly json: boolean;
+  /** `--quiet`: no progress line. */
+  readonly quiet: boolean;
+  /** Token file given with `--token-file`. */
+  readonly tokenFile?: string;
+  /** Seconds allowed to connect and authenticate. */
+  readonly connectTimeout: number;
+  /** TLS for every host, when on; `caFile` is a certificate to trust. */
+  readonly tls?: { readonly caFile?: string };
+  /** Seconds between keepalive PINGs; 0 disables. */
+  readonly keepalive: number;
+  /** The inventory whose host aliases and groups TARGETS may name. */
+  readonly inventory?: string;
 }
 
 /** Everything `rexec` can be asked to do. */
@@ -143,7 +214,8 @@ export type CliConfig =
   | ServeConfig
   | RunConfig
   | ShellConfig
-  | CertConfig;
+  | CertConfig
+  | CpConfig;
 
 interface OptionSpec {
   readonly name: string;
@@ -189,11 +261,16 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "audit-log", value: true },
     { name: "audit-fail", value: true },
     { name: "no-tty", value: false },
+    { name: "copy-root", value: true },
+    { name: "no-copy", value: false },
     { name: "help", short: "h", value: false },
   ],
   cert: [
     { name: "name", value: true },
     { name: "force", value: false },
+    { name: "ca-init", value: false },
+    { name: "ca-sign", value: false },
+    { name: "out", value: true },
     { name: "help", short: "h", value: false },
   ],
   run: [
@@ -202,8 +279,23 @@ const OPTIONS: Record<Mode, readonly OptionSpec[]> = {
     { name: "no-stdin", short: "n", value: false },
     { name: "tty", short: "t", value: false },
     { name: "no-escape", value: false },
+    { name: "inventory", short: "i", value: true },
+    { name: "hosts-file", value: true },
+    { name: "parallel", value: true },
+    { name: "no-prefix", value: false },
+    { name: "collapse", value: false },
+    { name: "json", value: false },
   ],
   shell: [...CLIENT_OPTIONS, { name: "no-escape", value: false }],
+  cp: [
+    { name: "recursive", short: "r", value: false },
+    { name: "preserve", short: "p", value: false },
+    { name: "no-preserve", value: false },
+    { name: "json", value: false },
+    { name: "quiet", short: "q", value: false },
+    { name: "inventory", short: "i", value: true },
+    ...CLIENT_OPTIONS.filter((option) => !["env", "cwd", "timeout"].includes(option.name)),
+  ],
 };
 
 /** Who a command runs as, for those who expect to choose it as with ssh. */
@@ -276,14 +368,127 @@ export function parseCli(args: readonly string[]): CliConfig {
       return parseShell(rest);
     case "cert":
       return parseCert(rest);
+    case "cp":
+      return parseCp(rest);
     default:
-      throw new UsageError(`unknown mode ${JSON.stringify(first)}: use serve, run, shell or cert`);
+      throw new UsageError(
+        `unknown mode ${JSON.stringify(first)}: use serve, run, shell, cp or cert`,
+      );
   }
 }
 
 function requireMode(text: string): Mode {
-  if (text === "serve" || text === "run" || text === "shell" || text === "cert") return text;
-  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run, shell or cert`);
+  if (text === "serve" || text === "run" || text === "shell" || text === "cert" || text === "cp") {
+    return text;
+  }
+  throw new UsageError(`no help for ${JSON.stringify(text)}: use serve, run, shell, cp or cert`);
+}
+
+function parseCp(args: readonly string[]): CpConfig | HelpConfig {
+  const parsed = tokenize("cp", args, false);
+  if (parsed.values.has("help")) return { mode: "help", topic: "cp" };
+  if (parsed.positionals.length < 2) {
+    throw new UsageError(
+      "rexec cp needs SRC... DST: rexec cp FILE HOST:PATH or rexec cp HOST:PATH DIR",
+    );
+  }
+  const locations = parsed.positionals.map(parseCopyLocation);
+  const destination = locations.at(-1)!;
+  const sources = locations.slice(0, -1);
+  const remote = (location: CopyLocation) => "targets" in location;
+  if (remote(destination)) {
+    if (sources.some(remote)) {
+      throw new UsageError(
+        "copying from one server to another is not supported: one side must be local " +
+          "(write a local path that holds a colon as ./NAME)",
+      );
+    }
+  } else {
+    if (!sources.every(remote)) {
+      throw new UsageError(
+        "one side must be remote: HOST:PATH (a local path that holds a colon is written ./NAME)",
+      );
+    }
+    const hosts = new Set(sources.map((source) => "targets" in source ? source.targets : ""));
+    if (hosts.size > 1) {
+      throw new UsageError(
+        "the sources of a download name different hosts; name them once, as HOSTS:PATH",
+      );
+    }
+  }
+  if (parsed.values.has("preserve") && parsed.values.has("no-preserve")) {
+    throw new UsageError("-p contradicts --no-preserve: choose one");
+  }
+  const tokenFile = last(parsed, "token-file");
+  const inventory = last(parsed, "inventory");
+  const caFile = last(parsed, "ca");
+  const tls = caFile !== undefined ? { caFile } : parsed.values.has("tls") ? {} : undefined;
+  return {
+    mode: "cp",
+    sources,
+    destination,
+    recursive: parsed.values.has("recursive"),
+    preserve: !parsed.values.has("no-preserve"),
+    json: parsed.values.has("json"),
+    quiet: parsed.values.has("quiet"),
+    ...(tokenFile !== undefined ? { tokenFile } : {}),
+    connectTimeout: secondsOption(parsed, "connect-timeout", { allowZero: false }) ??
+      DEFAULT_CONNECT_TIMEOUT,
+    ...(tls ? { tls } : {}),
+    keepalive: secondsOption(parsed, "keepalive", { allowZero: true }) ?? DEFAULT_KEEPALIVE,
+    ...(inventory !== undefined ? { inventory } : {}),
+  };
+}
+
+/**
+ * Reads one argument of `rexec cp`: a local path (one with no colon, or one
+ * starting with `/` or `./`), or `TARGETS:PATH`, where TARGETS is a host
+ * (`HOST`, `HOST:PORT`, `[IPV6]:PORT`, `tls://HOST`), a comma-separated
+ * list of them, or an inventory name. A colon followed by digits and
+ * another colon or a comma belongs to a port; the first other colon starts
+ * the path. An empty PATH is the remote home directory (or copy root).
+ *
+ * @throws {UsageError} for an empty TARGETS.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCopyLocation } from "./args.ts";
+ *
+ * assert.deepEqual(parseCopyLocation("box:/tmp/f"), { targets: "box", path: "/tmp/f" });
+ * assert.deepEqual(parseCopyLocation("127.0.0.1:7022:/tmp/f"), {
+ *   targets: "127.0.0.1:7022",
+ *   path: "/tmp/f",
+ * });
+ * assert.deepEqual(parseCopyLocation("[::1]:7022:notes"), { targets: "[::1]:7022", path: "notes" });
+ * assert.deepEqual(parseCopyLocation("web1,web2:7023:dir/"), {
+ *   targets: "web1,web2:7023",
+ *   path: "dir/",
+ * });
+ * assert.deepEqual(parseCopyLocation("box:"), { targets: "box", path: "." });
+ * assert.deepEqual(parseCopyLocation("./a:b"), { local: "./a:b" });
+ * assert.deepEqual(parseCopyLocation("plain.txt"), { local: "plain.txt" });
+ * ```
+ */
+export function parseCopyLocation(text: string): CopyLocation {
+  if (text.startsWith("/") || text.startsWith("./") || text.startsWith("../")) {
+    return { local: text };
+  }
+  const scheme = /^tls:\/\//i.test(text) ? "tls://".length : 0;
+  let inBrackets = false;
+  for (let i = scheme; i < text.length; i++) {
+    const char = text[i];
+    if (char === "[") inBrackets = true;
+    else if (char === "]") inBrackets = false;
+    else if (char === ":" && !inBrackets && !/^\d+[:,]/.test(text.slice(i + 1))) {
+      const targets = text.slice(0, i);
+      if (targets.length === scheme) {
+        throw new UsageError(`${JSON.stringify(text)} names no host before the colon`);
+      }
+      return { targets, path: text.slice(i + 1) || "." };
+    }
+  }
+  return { local: text };
 }
 
 function parseCert(args: readonly string[]): CertConfig | HelpConfig {
@@ -298,7 +503,21 @@ function parseCert(args: readonly string[]): CertConfig | HelpConfig {
       throw new UsageError(`--name takes a host name or IP address, got ${JSON.stringify(name)}`);
     }
   }
-  return { mode: "cert", names, force: parsed.values.has("force") };
+  const init = parsed.values.has("ca-init");
+  const sign = parsed.values.has("ca-sign");
+  if (init && sign) throw new UsageError("--ca-init and --ca-sign are two steps: give one");
+  if (sign && names.length === 0) {
+    throw new UsageError("--ca-sign needs --name HOST: the names clients use to reach the server");
+  }
+  const out = last(parsed, "out");
+  if (out !== undefined && !sign) throw new UsageError("--out goes with --ca-sign");
+  return {
+    mode: "cert",
+    names,
+    force: parsed.values.has("force"),
+    ...(init ? { ca: "init" as const } : sign ? { ca: "sign" as const } : {}),
+    ...(out !== undefined ? { out } : {}),
+  };
 }
 
 function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
@@ -350,6 +569,11 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
   if (auditFail !== undefined && auditLog === undefined) {
     throw new UsageError("--audit-fail needs --audit-log");
   }
+  const copyRoot = last(parsed, "copy-root");
+  if (copyRoot === "") throw new UsageError("--copy-root needs a directory");
+  if (copyRoot !== undefined && parsed.values.has("no-copy")) {
+    throw new UsageError("--copy-root contradicts --no-copy: choose one");
+  }
   const seconds = (name: string, fallback: number) =>
     secondsOption(parsed, name, { allowZero: true }) ?? fallback;
   const count = (name: string, fallback: number) => {
@@ -381,6 +605,8 @@ function parseServe(args: readonly string[]): ServeConfig | HelpConfig {
     ...(auditLog !== undefined ? { auditLog } : {}),
     ...(auditFail !== undefined ? { auditFail } : {}),
     ...(parsed.values.has("no-tty") ? { noTty: true } : {}),
+    ...(copyRoot !== undefined ? { copyRoot } : {}),
+    ...(parsed.values.has("no-copy") ? { noCopy: true } : {}),
   };
 }
 
@@ -401,7 +627,8 @@ function parseListen(listen: string | undefined): HostPort {
 function parseRun(args: readonly string[]): RunConfig | HelpConfig {
   const parsed = tokenize("run", args, true);
   if (parsed.values.has("help")) return { mode: "help", topic: "run" };
-  const client = clientConfig(parsed, "run");
+  const fleet = fleetConfig(parsed);
+  const client = clientConfig(parsed, "run", { list: fleet !== undefined && !isOneHost(fleet) });
   const shell = last(parsed, "command");
   const argv = parsed.command;
   if (shell !== undefined && argv !== undefined && argv.length > 0) {
@@ -423,7 +650,45 @@ function parseRun(args: readonly string[]): RunConfig | HelpConfig {
     noStdin: parsed.values.has("no-stdin"),
     ...(parsed.values.has("tty") ? { tty: true } : {}),
     ...(parsed.values.has("no-escape") ? { noEscape: true } : {}),
+    ...(fleet ? { fleet } : {}),
   };
+}
+
+const FLEET_OPTIONS = ["inventory", "hosts-file", "parallel", "no-prefix", "collapse", "json"];
+
+/** The fleet settings, when the command line asks for more than the single-host run. */
+function fleetConfig(parsed: Parsed): FleetConfig | undefined {
+  const targets = parsed.positionals[0];
+  const asked = FLEET_OPTIONS.some((name) => parsed.values.has(name)) ||
+    targets?.includes(",");
+  if (!asked) return undefined;
+  if (targets === undefined && !parsed.values.has("hosts-file")) {
+    throw new UsageError("missing HOST: rexec run TARGETS, or --hosts-file FILE");
+  }
+  const outputs = (["no-prefix", "collapse", "json"] as const).filter((name) =>
+    parsed.values.has(name)
+  );
+  if (outputs.length > 1) {
+    throw new UsageError(`--${outputs[0]} and --${outputs[1]} are different outputs: choose one`);
+  }
+  const parallel = integerOption(parsed, "parallel", DEFAULT_PARALLEL);
+  if (parallel < 1) throw new UsageError("--parallel must be at least 1");
+  const hostsFile = last(parsed, "hosts-file");
+  const inventory = last(parsed, "inventory");
+  const output = outputs[0] === "no-prefix" ? "raw" : outputs[0] ?? "prefix";
+  return {
+    ...(targets !== undefined ? { targets } : {}),
+    ...(hostsFile !== undefined ? { hostsFile } : {}),
+    ...(inventory !== undefined ? { inventory } : {}),
+    parallel,
+    output,
+  };
+}
+
+/** Whether TARGETS is one name and nothing else adds hosts. */
+function isOneHost(fleet: FleetConfig): boolean {
+  return fleet.hostsFile === undefined && fleet.targets !== undefined &&
+    !fleet.targets.includes(",");
 }
 
 function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
@@ -436,15 +701,19 @@ function parseShell(args: readonly string[]): ShellConfig | HelpConfig {
   };
 }
 
-function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
-  const [host, ...extra] = parsed.positionals;
+function clientConfig(
+  parsed: Parsed,
+  mode: "run" | "shell",
+  { list = false }: { list?: boolean } = {},
+): ClientConfig {
+  const [host = list ? "" : undefined, ...extra] = parsed.positionals;
   if (host === undefined) throw new UsageError(`missing HOST: rexec ${mode} HOST[:PORT]`);
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   }
-  const tlsScheme = /^tls:\/\//i.test(host);
+  const tlsScheme = !list && /^tls:\/\//i.test(host);
   const address = tlsScheme ? host.slice("tls://".length) : host;
-  const at = address.lastIndexOf("@");
+  const at = list ? -1 : address.lastIndexOf("@");
   if (at !== -1) {
     const hostAlone = host.slice(0, host.length - address.length) + address.slice(at + 1);
     throw new UsageError(
@@ -452,7 +721,8 @@ function clientConfig(parsed: Parsed, mode: "run" | "shell"): ClientConfig {
         `write ${JSON.stringify(hostAlone)}`,
     );
   }
-  const target = parseHostPort(address, DEFAULT_PORT);
+  // The hosts of a list are read with the inventory, by the fleet run.
+  const target = list ? NO_TARGET : parseHostPort(address, DEFAULT_PORT);
   if (target.port === 0) {
     throw new UsageError(`cannot connect to port 0 in ${JSON.stringify(host)}`);
   }
@@ -506,7 +776,9 @@ function tokenize(
       if (!commandAfterHost) {
         throw new UsageError(`${mode} takes no command; unexpected --`);
       }
-      if (positionals.length === 0) throw new UsageError("missing HOST before --");
+      if (positionals.length === 0 && !values.has("hosts-file")) {
+        throw new UsageError("missing HOST before --");
+      }
       return { values, positionals, command: args.slice(i + 1) };
     }
     if (!arg.startsWith("-") || arg === "-") {

@@ -33,6 +33,10 @@ import type { CertConfig } from "./args.ts";
  * ```
  */
 export async function runCert(config: CertConfig): Promise<number> {
+  if (config.ca) {
+    const { runCertAuthority } = await import("./cert_ca.ts");
+    return await runCertAuthority(config);
+  }
   const paths = defaultCertificatePaths(defaultConfigDir());
   if (config.force) {
     for (const file of [paths.certFile, paths.keyFile]) await removeIfExists(file);

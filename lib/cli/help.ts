@@ -6,9 +6,16 @@
  * @module
  */
 
-import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "../client/defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_KEEPALIVE,
+  DEFAULT_PARALLEL,
+} from "../client/defaults.ts";
 import {
   EXIT_CANNOT_EXECUTE,
+  EXIT_FLEET_COMMAND_FAILED,
+  EXIT_FLEET_KILLED,
+  EXIT_FLEET_REXEC_FAILED,
   EXIT_INTERRUPTED,
   EXIT_NOT_FOUND,
   EXIT_REFUSED,
@@ -44,6 +51,9 @@ import type { Mode } from "./args.ts";
  * ```
  */
 export const EXIT_STATUS_TABLE: readonly (readonly [status: string, meaning: string])[] = [
+  [`${EXIT_FLEET_KILLED}`, "several hosts: a command was killed by a signal or timed out"],
+  [`${EXIT_FLEET_REXEC_FAILED}`, "several hosts: else rexec failed on a host (unreachable, ...)"],
+  [`${EXIT_FLEET_COMMAND_FAILED}`, "several hosts: else a command exited non-zero"],
   [`${EXIT_SIGNAL_BASE}+N`, "it died of signal N"],
   [`${EXIT_TIMED_OUT}`, "--timeout (or the server's maximum run time) ended it"],
   [`${EXIT_REFUSED}`, "the server's policy or limits refused it"],
@@ -68,7 +78,9 @@ Usage:
   rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
   rexec run [OPTIONS] HOST[:PORT] -c STRING      run one command remotely
   rexec shell [OPTIONS] HOST[:PORT]              a login shell on HOST
+  rexec cp [OPTIONS] SRC... HOST:DST | HOST:SRC... DST   copy files
   rexec cert [--name NAME]... [--force]          make this host's TLS certificate
+  rexec cert --ca-init | --ca-sign --name NAME   a fleet's CA, and certificates it signs
   rexec help MODE | rexec --version
 
 The port defaults to ${DEFAULT_PORT}. Both ends share a token: REXEC_TOKEN, or
@@ -148,10 +160,19 @@ Command policy:
                              open runs them unaudited
       --no-tty               refuse commands that ask for a terminal (run -t,
                              an interactive shell), with status ${EXIT_REFUSED}
+
+File transfer (rexec cp):
+      --copy-root DIR        confine transfers to DIR: relative paths start
+                             there; .., absolute paths and links leading out
+                             are refused (default: the user's home, no limit;
+                             with --allow, transfers need --copy-root)
+      --no-copy              refuse file transfers
   -h, --help                 show this help
 `;
 
 const CERT = `Usage: rexec cert [--name NAME]... [--force]
+       rexec cert --ca-init [--force]
+       rexec cert --ca-sign --name NAME... [--out DIR] [--force]
 
 Makes a private key and a self-signed TLS certificate for this host in
 ~/.config/rexec (tls-key.pem, mode 0600, and tls-cert.pem), or shows the
@@ -164,6 +185,15 @@ Options:
                              ::1 and this host's name are always included
       --force                replace the existing pair (clients must then trust
                              the new certificate)
+
+A fleet's own certificate authority, so that clients trust every server
+with one --ca ca-cert.pem:
+      --ca-init              make the CA: ca-cert.pem and ca-key.pem (mode
+                             0600) in ~/.config/rexec; the key stays there
+      --ca-sign              issue a server certificate for the --name NAMEs,
+                             signed by the CA: NAME-cert.pem and NAME-key.pem
+                             (mode 0600), for rexec serve --tls-cert/--tls-key
+      --out DIR              where --ca-sign writes them (default: .)
   -h, --help                 show this help
 `;
 
@@ -184,6 +214,7 @@ const CLIENT_OPTIONS = `      --token-file FILE        token file, used when REX
 
 const RUN = `Usage: rexec run [OPTIONS] HOST[:PORT] [--] CMD [ARG...]
        rexec run [OPTIONS] HOST[:PORT] -c STRING
+       rexec run [OPTIONS] TARGETS [--hosts-file FILE] -- CMD [ARG...]
 
 Runs CMD on HOST as given (no shell), or STRING with the remote /bin/sh -c.
 The command's stdout and stderr arrive on local stdout and stderr, byte for
@@ -207,6 +238,18 @@ Options:
       --no-escape              with -t, ~. and ~~ are plain keys
 ${CLIENT_OPTIONS}
 
+Many hosts: TARGETS is a comma-separated list of hosts and inventory names
+(a host alias, a group, all). Each line of output comes as HOST: line.
+  -i, --inventory FILE         Ansible inventory, INI or YAML (default:
+                               ~/.config/rexec/inventory, when it exists)
+      --hosts-file FILE        also these targets, one a line (# comments)
+      --parallel N             most hosts at once (default ${DEFAULT_PARALLEL})
+      --no-prefix              each host's raw output, whole, as hosts finish
+      --collapse               at the end, each distinct output once, under
+                               the hosts that wrote it
+      --json                   one JSON object per host per line (also for
+                               one host)
+
 Exit status: the remote command's, or
 ${EXIT_STATUSES}
 `;
@@ -224,6 +267,44 @@ across lines. Exits with the shell's status (exit N).
 Options:
       --no-escape              ~. and ~~ are plain keys
 ${CLIENT_OPTIONS}
+`;
+
+const CP = `Usage: rexec cp [OPTIONS] SRC... TARGETS:DST
+       rexec cp [OPTIONS] TARGETS:SRC... DST
+
+Copies files to or from the server, each checked end to end with SHA-256.
+A file appears under its name only once all of it arrived and was verified;
+an interrupted copy leaves the destination as it was. TARGETS is a host as
+for run (HOST, HOST:PORT, [::1]:PORT, tls://HOST), a comma-separated list,
+or an inventory alias or group; with a port, write HOST:PORT:PATH. A local
+path that holds a colon is written ./NAME. Remote relative paths start in
+the home directory (or the server's --copy-root). Several sources, or DST
+ending in /, need an existing directory. Uploading to several hosts reads
+each file once; downloading from several puts each host's files in DST/HOST/.
+
+Options:
+  -r, --recursive              copy directories: files, directories, links
+                               (as links); other file types are skipped
+  -p, --preserve               keep modes and modification times (the default)
+      --no-preserve            do not keep them
+      --json                   one JSON line per file copied on stdout:
+                               {host, path, bytes, sha256, duration_ms}
+  -q, --quiet                  no progress line (shown only on a terminal)
+  -i, --inventory FILE         the inventory whose aliases and groups
+                               TARGETS may name
+      --token-file FILE        token file, used when REXEC_TOKEN is not set
+      --tls                    connect with TLS (also: a tls://HOST address)
+      --ca FILE                trust this certificate; implies --tls
+      --keepalive SECONDS      ping interval (default ${DEFAULT_KEEPALIVE}; 0: off)
+      --connect-timeout SECONDS  give up connecting after this long (default ${DEFAULT_CONNECT_TIMEOUT})
+  -h, --help                   show this help
+
+Exit status:
+  0      every file was copied
+  1      some file could not be read, written or verified (each is named)
+  ${EXIT_REFUSED}    a server refuses file transfers (its policy)
+  ${EXIT_INTERRUPTED}    Ctrl-C (nothing half copied is left)
+  ${EXIT_REXEC_FAILED}    rexec failed: connection, authentication, usage
 `;
 
 /**
@@ -248,6 +329,8 @@ export function helpText(topic?: Mode): string {
       return SHELL;
     case "cert":
       return CERT;
+    case "cp":
+      return CP;
     default:
       return OVERVIEW;
   }

@@ -9,6 +9,7 @@
 
 import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
 import type { RunConfig } from "./args.ts";
+import { findDefaultInventory } from "../config/inventory_path.ts";
 import { connectFromConfig } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { EXIT_NOT_FOUND, EXIT_STDOUT_CLOSED } from "../protocol/exit_status.ts";
@@ -31,6 +32,29 @@ import { exitCodeFor, forwardOutput, forwardStdin, printError } from "./terminal
  * ```
  */
 export async function runRemote(config: RunConfig): Promise<number> {
+  // The fleet code loads only for a fleet, or when an inventory may name the host.
+  const defaultInventory = config.fleet ? undefined : await findDefaultInventory();
+  if (config.fleet || defaultInventory !== undefined) {
+    const { runFleet } = await import("./fleet.ts");
+    return await runFleet(config, { single: runSingle, defaultInventory });
+  }
+  return await runSingle(config);
+}
+
+/**
+ * Runs the configured command on its one host, `config.target`.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run as a test: it copies this process's stdin and stdout, and exits with the status.
+ * import { parseCli } from "./args.ts";
+ * import { runSingle } from "./run.ts";
+ *
+ * const config = parseCli(["run", "localhost", "--", "uname", "-a"]);
+ * if (config.mode === "run") Deno.exit(await runSingle(config));
+ * ```
+ */
+export async function runSingle(config: RunConfig): Promise<number> {
   await using client = await connectFromConfig(config);
   const options = {
     env: { ...config.env },

@@ -110,6 +110,8 @@ export async function runServe(config: ServeConfig): Promise<number> {
     ...(runAs ? { runAs } : {}),
     ...(audit ? { audit: audit.write, auditFail: config.auditFail } : {}),
     ...(config.noTty ? { noTty: true } : {}),
+    ...(config.copyRoot !== undefined ? { copyRoot: config.copyRoot } : {}),
+    ...(config.noCopy ? { noCopy: true } : {}),
   });
   // Before "listening": a signal sent as soon as that line appears must
   // find the handlers in place, not the default action.

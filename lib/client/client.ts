@@ -40,6 +40,13 @@ import {
   type SpawnOptions,
 } from "./remote_process.ts";
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
+import {
+  FileOperations,
+  type RemoteFiles,
+  type TransferChannel,
+  type TransferOptions,
+  type TransferStats,
+} from "./transfer.ts";
 import { authenticate } from "./handshake.ts";
 
 /** What #nextFrame's race yields when the heartbeat starts first. */
@@ -289,7 +296,10 @@ export class Client implements AsyncDisposable {
   /** Tells a read that began before the heartbeat started that it has. */
   #onHeartbeatStart: (() => void) | undefined;
   #current: CommandChannel | undefined;
+  #transfer: TransferChannel | undefined;
   #failure: Error | undefined;
+  /** The server's files, through this connection; see {@link RemoteFiles}. */
+  readonly files: RemoteFiles;
 
   /** Use {@link connect}. */
   constructor(parts: ClientParts) {
@@ -306,6 +316,18 @@ export class Client implements AsyncDisposable {
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
     this.#keepaliveMs = parts.keepaliveMs;
+    this.files = new FileOperations({
+      where: this.where,
+      writer: this.#writer,
+      maxFrameSize: parts.hello.maxFrameSize,
+      initialWindow: parts.hello.stdinWindow ?? 0,
+      features: parts.hello.features ?? [],
+      begin: (channel) => {
+        if (this.#failure) throw this.#failure;
+        if (this.#current || this.#transfer) throw new SessionBusyError();
+        this.#transfer = channel;
+      },
+    });
     if (parts.keepaliveMs > 0) {
       // The heartbeat starts one interval in, by a timeout signal: its own
       // interval timer is the first setInterval, which loads node:timers, and
@@ -371,6 +393,29 @@ export class Client implements AsyncDisposable {
     return this.#start({ login: true }, options);
   }
 
+  /**
+   * Uploads the local file `localPath` to `remotePath` on the server (see
+   * {@link RemoteFiles.upload}).
+   *
+   * @throws {CopyError} when the file cannot be read, or the server refuses or fails it.
+   */
+  upload(localPath: string, remotePath: string, options?: TransferOptions): Promise<TransferStats> {
+    return this.files.upload(localPath, remotePath, options);
+  }
+
+  /**
+   * Downloads `remotePath` to the local file `localPath` (see {@link RemoteFiles.download}).
+   *
+   * @throws {CopyError} when the server refuses or fails it, or the file cannot be written.
+   */
+  download(
+    remotePath: string,
+    localPath: string,
+    options?: TransferOptions,
+  ): Promise<TransferStats> {
+    return this.files.download(remotePath, localPath, options);
+  }
+
   /** Closes the connection; a running command is terminated by the server. */
   close(): void {
     this.#fail(new ConnectionError(`connection to ${this.where} closed by the client`));
@@ -390,7 +435,7 @@ export class Client implements AsyncDisposable {
     if (options.tty && !this.serverFeatures.includes(FEATURE_TTY)) {
       throw new UnsupportedFeatureError(this.where, FEATURE_TTY, "a terminal (-t)");
     }
-    if (this.#current) throw new SessionBusyError();
+    if (this.#current || this.#transfer) throw new SessionBusyError();
     const channel = new CommandChannel(this.#host, command, options);
     this.#current = channel;
     return channel.process;
@@ -486,6 +531,17 @@ export class Client implements AsyncDisposable {
         this.#current = undefined;
         current.finish(decodeExitReport(body));
         return;
+      case FrameType.CopyInfo:
+      case FrameType.CopyData:
+      case FrameType.CopyWindow:
+      case FrameType.CopyResult: {
+        const transfer = this.#transfer;
+        if (!transfer) {
+          throw new ProtocolError(`${frameTypeName(type)} frame with no file operation running`);
+        }
+        if (await transfer.deliver(type, body)) this.#transfer = undefined;
+        return;
+      }
       case FrameType.Error: {
         const report = decodeErrorReport(body);
         throw new RemoteError(report.code, `${this.where}: ${report.message}`);
@@ -515,6 +571,8 @@ export class Client implements AsyncDisposable {
     this.#heartbeat?.[Symbol.dispose]();
     this.#current?.fail(error);
     this.#current = undefined;
+    this.#transfer?.fail(error);
+    this.#transfer = undefined;
     closeQuietly(this.#conn);
   }
 }

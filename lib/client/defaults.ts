@@ -11,3 +11,6 @@ export const DEFAULT_CONNECT_TIMEOUT = 15;
 
 /** Default seconds between keepalive PINGs from the client. */
 export const DEFAULT_KEEPALIVE = 30;
+
+/** Default most hosts a fleet run (`runMany`, `rexec run TARGETS`) runs at once. */
+export const DEFAULT_PARALLEL = 32;

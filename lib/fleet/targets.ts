@@ -24,7 +24,7 @@
  * The list that comes out is in the order the targets were named, groups
  * expanded in inventory order, each name once.
  *
- * @internal Not part of the public API, which is what lib/mod.ts exports.
+ * Of this module, lib/mod.ts exports only {@link Target}, which `runMany` takes.
  *
  * @module
  */
@@ -48,7 +48,18 @@ export interface TargetSpec {
   readonly line?: number;
 }
 
-/** A server to connect to, and how; see {@link resolveTargets}. */
+/**
+ * A server to connect to, and how; see {@link resolveTargets}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Target } from "./targets.ts";
+ *
+ * const web1: Target = { name: "web1", hostname: "10.0.0.5", port: 7022, tls: { caFile: "ca.pem" } };
+ * assert.equal(web1.tls?.caFile, "ca.pem");
+ * ```
+ */
 export interface Target {
   /** The target as the user named it: a host alias, or the host as written. Unique in a list. */
   readonly name: string;

@@ -168,3 +168,18 @@ export const EXIT_REXEC_FAILED = 255;
  * ```
  */
 export const EXIT_BUSY = 255;
+
+/**
+ * Several hosts ran (`rexec run TARGETS`), and on at least one the command
+ * was killed by a signal or timed out: pssh's status for it.
+ */
+export const EXIT_FLEET_KILLED = 3;
+
+/**
+ * Several hosts ran, none was killed, and rexec itself failed on at least
+ * one: unreachable, authentication, refused, connection lost.
+ */
+export const EXIT_FLEET_REXEC_FAILED = 4;
+
+/** Several hosts ran, rexec failed on none, and at least one command exited non-zero. */
+export const EXIT_FLEET_COMMAND_FAILED = 5;

@@ -85,6 +85,20 @@ export const FrameType = {
   Ping: 0x31,
   /** Both ways: the answer to a PING. */
   Pong: 0x32,
+  /** Client to server: one file operation (see protocol/transfer.ts). */
+  CopyRequest: 0x40,
+  /** Both ways: bytes of the file being uploaded or downloaded. */
+  CopyData: 0x41,
+  /** Client to server: the upload's bytes are all sent; their SHA-256. */
+  CopyEnd: 0x42,
+  /** Both ways: the receiver of COPY_DATA may be sent this many more bytes. */
+  CopyWindow: 0x43,
+  /** Server to client: a download's file facts, or entries of a listed tree. */
+  CopyInfo: 0x44,
+  /** Server to client: how the file operation ended; its last frame. */
+  CopyResult: 0x45,
+  /** Client to server: stop the file operation; nothing of it stays. */
+  CopyCancel: 0x46,
 } as const;
 
 /** A frame type value. */

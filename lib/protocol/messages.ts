@@ -43,7 +43,7 @@ export interface Hello {
   readonly stdinWindow?: number;
   /**
    * Server only: optional capabilities beyond protocol 1, such as
-   * {@link FEATURE_TTY}. A client checks for one before it uses it.
+   * {@link FEATURE_TTY} or `copy` (file transfer). A client checks for one before it uses it.
    */
   readonly features?: readonly string[];
 }
@@ -131,9 +131,9 @@ export function decodeHello(body: Uint8Array): Hello {
   const { features } = fields;
   if (
     features !== undefined &&
-    !(Array.isArray(features) && features.every((feature) => typeof feature === "string"))
+    !(Array.isArray(features) && features.every((name) => typeof name === "string"))
   ) {
-    throw new ProtocolError("HELLO field features must be an array of strings");
+    throw new HandshakeError("HELLO features must be an array of strings");
   }
   return {
     ...hello,

@@ -10,7 +10,14 @@ import { RexecError } from "../errors.ts";
 import { parentDir } from "../util/paths.ts";
 
 /** What an audit record is about; `suppressed` summarises records left out by the rate limit. */
-export type AuditEventName = "connect" | "auth" | "exec" | "exit" | "disconnect" | "suppressed";
+export type AuditEventName =
+  | "connect"
+  | "auth"
+  | "exec"
+  | "exit"
+  | "copy"
+  | "disconnect"
+  | "suppressed";
 
 /** One audit record, without its time stamp. */
 export interface AuditEvent {

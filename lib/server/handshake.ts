@@ -26,7 +26,6 @@ import {
   encodeHello,
   encodeJson,
   type ErrorReport,
-  FEATURE_TTY,
   type Hello,
   PROTOCOL_VERSION,
 } from "../protocol/messages.ts";
@@ -78,6 +77,8 @@ export interface AcceptClientOptions {
   readonly agent: string;
   /** Stdin bytes a client may have in flight per command, announced in HELLO. */
   readonly stdinWindow: number;
+  /** Optional operations announced in HELLO, such as `copy`. */
+  readonly features?: readonly string[];
   /** Decides when a proof may be checked and how long a wrong one's answer waits; none: at once. */
   readonly throttle?: AuthThrottle;
   /** The client's IP address, what the throttle counts by. */
@@ -158,7 +159,7 @@ export async function acceptClient(options: AcceptClientOptions): Promise<Hello 
       maxFrameSize: options.maxFrameSize,
       agent: options.agent,
       stdinWindow: options.stdinWindow,
-      features: [FEATURE_TTY],
+      ...(options.features ? { features: options.features } : {}),
     }),
   );
   const challengeFrame = encodeFrame(FrameType.AuthChallenge, encodeJson({ nonce: serverNonce }));

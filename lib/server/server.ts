@@ -148,6 +148,14 @@ export interface ServeOptions {
    * per run of failures.
    */
   auditFail?: AuditFailMode;
+  /**
+   * Confines file transfers (`rexec cp`) to this directory: relative paths
+   * start there, and paths or links that lead out are refused. Without it,
+   * relative paths start in the account's home.
+   */
+  copyRoot?: string;
+  /** Refuse every file transfer (`--no-copy`). */
+  noCopy?: boolean;
 }
 
 /**
@@ -281,6 +289,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
         "their program's full path as argv[0]: " + setsid.reason,
     });
   }
+  const policy = options.policy ?? await CommandPolicy.create();
   const settings: SessionSettings = {
     token: options.token,
     maxFrameSize,
@@ -297,7 +306,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
       ? { throttle: new AuthThrottle({ baseDelayMs: authFailureDelayMs }) }
       : {}),
     // Without a policy of its own the server still refuses PATH, LD_PRELOAD and the like.
-    policy: options.policy ?? await CommandPolicy.create(),
+    policy,
+    copy: await copySettings(options, policy),
     ...(options.runAs ? { runAs: options.runAs } : {}),
     slots: new RunningCommands(count("maxCommands")),
     ...(setsid !== undefined && "path" in setsid ? { setsid: setsid.path } : {}),
@@ -363,6 +373,53 @@ export function requireSafeTransport(
       `path. Use --tls (a certificate is created for you), or --insecure-plaintext on a network ` +
       `you trust`,
   );
+}
+
+/**
+ * Where file transfers go, or why they are refused: `noCopy`; a server
+ * that restricts commands, unless a copy root keeps transfers away from
+ * the programs it allows; a server that runs commands as another account,
+ * whose files it would write as root.
+ *
+ * @throws {RexecError} when the copy root is not a directory.
+ */
+async function copySettings(
+  options: ServeOptions,
+  policy: ExecPolicy,
+): Promise<SessionSettings["copy"]> {
+  const base = options.runAs?.home ?? Deno.cwd();
+  const refuse = (refusal: string) => ({ places: { base }, refusal });
+  if (options.noCopy) return refuse("this server refuses file transfers (rexec serve --no-copy)");
+  if (options.runAs?.uid !== undefined) {
+    return refuse(
+      "this server runs commands as another account (--user), and refuses file transfers, " +
+        "which it would make as root",
+    );
+  }
+  if (options.copyRoot === undefined) {
+    const restricted = !(policy instanceof CommandPolicy) || policy.allowed !== undefined;
+    if (restricted && options.policy !== undefined) {
+      return refuse(
+        "this server restricts the commands it runs (--allow), and takes file transfers only " +
+          "inside a --copy-root",
+      );
+    }
+    return { places: { base } };
+  }
+  let root: string;
+  try {
+    root = await Deno.realPath(options.copyRoot);
+    if (!(await Deno.stat(root)).isDirectory) {
+      throw new Deno.errors.NotADirectory("not a directory");
+    }
+  } catch (error) {
+    throw new RexecError(
+      `--copy-root ${options.copyRoot} cannot be used: ${(error as Error).message}; ` +
+        `give an existing directory`,
+      { cause: error },
+    );
+  }
+  return { places: { base: root, root } };
 }
 
 /** Counts running commands against the server's limit. */

@@ -44,8 +44,12 @@ import {
   decodeWindowSize,
   encodeJson,
   type ErrorReport,
+  FEATURE_TTY,
   requireEmptyBody,
 } from "../protocol/messages.ts";
+import { COPY_CHUNK_SIZE, ServerTransfer, type TransferOutcome } from "./transfer.ts";
+import type { CopyPlaces } from "./copy_paths.ts";
+import { COPY_FEATURE, decodeCopyRequest } from "../protocol/transfer.ts";
 import {
   type CommandOutcome,
   type CommandSlots,
@@ -105,6 +109,8 @@ export interface SessionSettings {
   readonly setsid?: string;
   /** Refuse requests for a pseudo-terminal (`rexec serve --no-tty`). */
   readonly noTty?: boolean;
+  /** Where file transfers go, or why they are refused; refused when absent. */
+  readonly copy?: { readonly places: CopyPlaces; readonly refusal?: string };
 }
 
 /** PONGs a client may leave unread before the server stops reading its frames. */
@@ -169,7 +175,9 @@ export class ServerSession {
   /** What the client is waiting for during the handshake, so that a timeout can say the right thing. */
   #handshakeStage: HandshakeStage = "open";
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
+  #copyChunkSize = COPY_CHUNK_SIZE;
   #command: ServerCommand | undefined;
+  #transfer: ServerTransfer | undefined;
   #closed = false;
   #shuttingDown = false;
   #commands = 0;
@@ -217,6 +225,9 @@ export class ServerSession {
     } finally {
       clearTimeout(handshakeTimer);
       clearTimeout(this.#idleTimer);
+      this.#transfer?.abort("disconnected");
+      // Bounded by file system calls alone: nothing of a transfer waits on the client.
+      if (this.#transfer) await this.#transfer.finished;
       const command = this.#command;
       if (command) {
         command.cancel("disconnected");
@@ -294,6 +305,8 @@ export class ServerSession {
   async shutdown(options: { deadlineMs: number }): Promise<void> {
     if (this.#shuttingDown || this.#closed) return;
     this.#shuttingDown = true;
+    this.#transfer?.abort("shutdown");
+    if (this.#transfer) await settlesWithin(this.#transfer.finished, options.deadlineMs);
     const command = this.#command;
     if (command) {
       command.cancel("shutdown");
@@ -316,6 +329,7 @@ export class ServerSession {
       maxFrameSize: this.#settings.maxFrameSize,
       agent: this.#settings.agent,
       stdinWindow: this.#settings.stdinWindow,
+      features: [FEATURE_TTY, COPY_FEATURE],
       throttle: this.#settings.throttle,
       address: this.address,
       signal: this.#lifetime.signal,
@@ -329,6 +343,7 @@ export class ServerSession {
     });
     if (hello === undefined) return false;
     this.#outputChunkSize = Math.min(OUTPUT_CHUNK_SIZE, hello.maxFrameSize);
+    this.#copyChunkSize = Math.min(COPY_CHUNK_SIZE, hello.maxFrameSize);
     this.#reader.maxFrameSize = this.#settings.maxFrameSize;
     this.#log("info", "authenticated", { agent: hello.agent });
     this.#markAuthenticated();
@@ -373,7 +388,7 @@ export class ServerSession {
     const command = this.#command;
     switch (type) {
       case FrameType.Exec:
-        if (command) {
+        if (command || this.#transfer) {
           throw new ProtocolError(
             "EXEC while a command is still running on this connection",
             ErrorCode.Busy,
@@ -393,6 +408,22 @@ export class ServerSession {
         return;
       }
       case FrameType.Pong:
+        return;
+      case FrameType.CopyRequest:
+        if (command || this.#transfer) {
+          throw new ProtocolError(
+            "COPY_REQUEST while another operation is running on this connection",
+            ErrorCode.Busy,
+          );
+        }
+        this.#startTransfer(body);
+        return;
+      case FrameType.CopyData:
+      case FrameType.CopyEnd:
+      case FrameType.CopyWindow:
+      case FrameType.CopyCancel:
+        // After its COPY_RESULT, an operation's frames still on their way are stale.
+        this.#transfer?.handle(type, body);
         return;
       case FrameType.Stdin:
       case FrameType.StdinEof:
@@ -430,6 +461,37 @@ export class ServerSession {
         command.resize(decodeWindowSize(body));
         return;
     }
+  }
+
+  #startTransfer(body: Uint8Array): void {
+    const request = decodeCopyRequest(body);
+    clearTimeout(this.#idleTimer);
+    const copy = this.#settings.copy;
+    const transfer = new ServerTransfer(request, {
+      places: copy?.places ?? { base: "/" },
+      refusal: copy ? copy.refusal : "this server takes no file transfers",
+      writer: this.#writer,
+      initialWindow: this.#settings.stdinWindow,
+      chunkSize: this.#copyChunkSize,
+    });
+    this.#transfer = transfer;
+    transfer.finished.then((outcome) => this.#finishTransfer(transfer, outcome));
+  }
+
+  #finishTransfer(transfer: ServerTransfer, outcome: TransferOutcome): void {
+    if (this.#transfer === transfer) this.#transfer = undefined;
+    this.#armIdleTimer();
+    const fields = {
+      op: outcome.op,
+      path: outcome.path,
+      bytes: outcome.bytes,
+      sha256: outcome.sha256,
+      result: outcome.result,
+      duration_ms: outcome.durationMs,
+    };
+    const failed = outcome.result !== "ok";
+    this.#log(failed ? "warn" : "info", "copy", { ...fields, error: outcome.message });
+    this.#audit("copy", { ...fields, message: outcome.message });
   }
 
   #startCommand(body: Uint8Array): void {

@@ -449,14 +449,51 @@ function isDerSequence(der: Uint8Array): boolean {
   return header + length === der.length;
 }
 
-/** 16 random bytes, the first in 0x40..0x7f: positive, and always 16 bytes long in DER. */
-function randomSerialNumber(): string {
+/**
+ * A new certificate serial number, as hex: 16 random bytes, the first in
+ * 0x40..0x7f, so that it is positive and always 16 bytes long in DER.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { randomSerialNumber } from "./certificate.ts";
+ *
+ * assert.match(randomSerialNumber(), /^[4-7][0-9a-f]{31}$/);
+ * ```
+ */
+export function randomSerialNumber(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] & 0x3f) | 0x40;
   return bytes.toHex();
 }
 
-type GeneralName = { type: "dns" | "ip"; value: string };
+/** A subject alternative name entry: a DNS name or an IP address. */
+export type GeneralName = { type: "dns" | "ip"; value: string };
+
+/**
+ * The subject alternative names for host names and addresses, each once:
+ * addresses as iPAddress, the rest as dNSName entries.
+ *
+ * @throws {CertificateError} for something that is neither a host name nor an
+ * IP address, or no names at all.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { certificateNames } from "./certificate.ts";
+ *
+ * assert.deepEqual(certificateNames(["Web1.lan", "10.0.0.5", "web1.lan"]), [
+ *   { type: "dns", value: "web1.lan" },
+ *   { type: "ip", value: "10.0.0.5" },
+ * ]);
+ * ```
+ */
+export function certificateNames(names: readonly string[]): GeneralName[] {
+  if (names.length === 0) {
+    throw new CertificateError("a certificate needs at least one host name or address");
+  }
+  return uniqueNames(names.map(subjectAlternativeName));
+}
 
 /** The subject alternative name entry for a host name or address. */
 function subjectAlternativeName(name: string): GeneralName {

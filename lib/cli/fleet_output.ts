@@ -1,0 +1,313 @@
+/**
+ * What `rexec run` prints when several hosts ran: whole lines written one
+ * batch at a time, the `--collapse` blocks, the summary line, and the exit
+ * status pssh would give.
+ *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
+ * @module
+ */
+
+import { foldHostNames } from "../fleet/hostlist.ts";
+import type { HostResult } from "../fleet/run_many.ts";
+import {
+  EXIT_FLEET_COMMAND_FAILED,
+  EXIT_FLEET_KILLED,
+  EXIT_FLEET_REXEC_FAILED,
+} from "../protocol/exit_status.ts";
+
+const encoder = new TextEncoder();
+
+/** Local stdout or stderr: a write may take only part of what it is given. */
+export interface LocalOutput {
+  /** Writes some of `bytes`, returning how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * The live count kept under the output on a terminal: a line on stderr,
+ * taken away before any output is written and drawn again after it. The
+ * channels that share it write one at a time, so that the line is never
+ * left in the middle of the output.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutputChannel, StatusLine } from "./fleet_output.ts";
+ *
+ * let screen = "";
+ * const terminal = {
+ *   write(bytes: Uint8Array) {
+ *     screen += new TextDecoder().decode(bytes);
+ *     return Promise.resolve(bytes.length);
+ *   },
+ * };
+ * let done = 0;
+ * const status = new StatusLine(terminal, () => `[${done}/2 done]`);
+ * const stdout = new OutputChannel(terminal, { status });
+ * done = 1;
+ * await stdout.write(new TextEncoder().encode("web1: up\n"));
+ * await status.clear();
+ * assert.equal(screen, "web1: up\n[1/2 done]\r\x1b[K");
+ * ```
+ */
+export class StatusLine {
+  readonly #out: LocalOutput;
+  readonly #render: () => string;
+  #shown = false;
+  #queue: Promise<void> = Promise.resolve();
+
+  /** Draws `render()` on `out` (local stderr). */
+  constructor(out: LocalOutput, render: () => string) {
+    this.#out = out;
+    this.#render = render;
+  }
+
+  /** Runs `write` (which writes output) with the line taken away, then draws it again. */
+  around(write: () => Promise<void>): Promise<void> {
+    const turn = this.#queue.then(async () => {
+      if (this.#shown) await writeAll(this.#out, encoder.encode("\r\x1b[K"));
+      this.#shown = false;
+      await write();
+      await writeAll(this.#out, encoder.encode(this.#render()));
+      this.#shown = true;
+    });
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Draws the line again, with the count as it is now. */
+  refresh(): void {
+    this.around(() => Promise.resolve()).catch(() => undefined);
+  }
+
+  /** Takes the line away for good. */
+  async clear(): Promise<void> {
+    const turn = this.#queue.then(async () => {
+      if (this.#shown) await writeAll(this.#out, encoder.encode("\r\x1b[K"));
+      this.#shown = false;
+    });
+    this.#queue = turn.catch(() => undefined);
+    await turn.catch(() => undefined);
+  }
+}
+
+/**
+ * One local output shared by many hosts: each `write` is a run of whole
+ * lines that goes out in one piece, never torn by another host's. Writes
+ * that arrive while one is under way go out together in the next, and
+ * resolve once they have.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutputChannel } from "./fleet_output.ts";
+ *
+ * const written: string[] = [];
+ * const sink = {
+ *   write(bytes: Uint8Array) {
+ *     written.push(new TextDecoder().decode(bytes));
+ *     return Promise.resolve(bytes.length);
+ *   },
+ * };
+ * const channel = new OutputChannel(sink);
+ * await Promise.all([
+ *   channel.write(new TextEncoder().encode("a: 1\n")),
+ *   channel.write(new TextEncoder().encode("b: 1\n")),
+ * ]);
+ * assert.equal(written.join(""), "a: 1\nb: 1\n");
+ * ```
+ */
+export class OutputChannel {
+  readonly #target: LocalOutput;
+  readonly #status: StatusLine | undefined;
+  #pending: Uint8Array[] = [];
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  /** Writes to `target`, keeping `status`, when given, under the output. */
+  constructor(target: LocalOutput, options: { status?: StatusLine } = {}) {
+    this.#target = target;
+    this.#status = options.status;
+  }
+
+  /** Whether the reader of the output went away (a write failed with a broken pipe). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues `bytes` (whole lines; not to be changed after) and resolves once
+   * they were written.
+   *
+   * @throws {Deno.errors.BrokenPipe} once the output was closed.
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BrokenPipe("output closed"));
+    if (bytes.length === 0) return this.#flushing ?? Promise.resolve();
+    this.#pending.push(bytes);
+    return this.#flushing ??= this.#flush();
+  }
+
+  /** Resolves once everything queued was written (or could not be). */
+  async finish(): Promise<void> {
+    await this.#flushing?.catch(() => undefined);
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      // Yield once, so that writes made in the same turn join this batch.
+      await Promise.resolve();
+      while (this.#pending.length > 0) {
+        const batch = concat(this.#pending);
+        this.#pending = [];
+        if (this.#status) await this.#status.around(() => writeAll(this.#target, batch));
+        else await writeAll(this.#target, batch);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
+      throw error;
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+}
+
+async function writeAll(target: LocalOutput, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await target.write(bytes.subarray(offset));
+  }
+}
+
+/**
+ * The status `rexec run` exits with when several hosts ran (pssh's): 0 when
+ * every command exited 0; 3 when one was killed by a signal or timed out;
+ * else 4 when rexec failed on a host; else 5 when a command exited non-zero.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fleetExitStatus } from "./fleet_output.ts";
+ *
+ * const ok = { exitCode: 0, signal: null, timedOut: false, error: null };
+ * const down = { exitCode: null, signal: null, timedOut: false, error: "refused" };
+ * assert.equal(fleetExitStatus([ok, ok]), 0);
+ * assert.equal(fleetExitStatus([ok, { ...ok, exitCode: 2 }]), 5);
+ * assert.equal(fleetExitStatus([down, { ...ok, exitCode: 2 }]), 4);
+ * assert.equal(fleetExitStatus([down, { ...ok, exitCode: 124, timedOut: true }]), 3);
+ * ```
+ */
+export function fleetExitStatus(
+  results: Iterable<Pick<HostResult, "exitCode" | "signal" | "timedOut" | "error">>,
+): number {
+  let status = 0;
+  for (const result of results) {
+    if (result.signal !== null || result.timedOut) return EXIT_FLEET_KILLED;
+    if (result.error !== null) status = EXIT_FLEET_REXEC_FAILED;
+    else if (result.exitCode !== 0 && status === 0) status = EXIT_FLEET_COMMAND_FAILED;
+  }
+  return status;
+}
+
+/**
+ * The one line shown on a terminal after several hosts ran, such as
+ * `12 ok, 1 failed (exit 2): web3, 1 unreachable: db9`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { summaryLine } from "./fleet_output.ts";
+ *
+ * const ok = { exitCode: 0, signal: null, timedOut: false, error: null };
+ * const results = [
+ *   ...["web1", "web2", "web4"].map((host) => ({ ...ok, host })),
+ *   { ...ok, host: "web3", exitCode: 2 },
+ *   { ...ok, host: "db9", exitCode: null, error: "cannot connect to db9:7022: connection refused" },
+ * ];
+ * assert.equal(summaryLine(results), "3 ok, 1 failed (exit 2): web3, 1 unreachable: db9");
+ * ```
+ */
+export function summaryLine(
+  results: Iterable<Pick<HostResult, "host" | "exitCode" | "signal" | "timedOut" | "error">>,
+): string {
+  const kinds = new Map<string, string[]>();
+  let ok = 0;
+  for (const result of results) {
+    let kind: string;
+    if (result.error !== null) {
+      kind = result.error.startsWith("not started")
+        ? "not started"
+        : /cannot connect|no answer|lost|closed the connection/.test(result.error)
+        ? "unreachable"
+        : "failed (rexec)";
+    } else if (result.timedOut) kind = "timed out";
+    else if (result.signal !== null) kind = `killed (${result.signal})`;
+    else if (result.exitCode !== 0) kind = `failed (exit ${result.exitCode})`;
+    else {
+      ok++;
+      continue;
+    }
+    kinds.set(kind, [...(kinds.get(kind) ?? []), result.host]);
+  }
+  return [
+    `${ok} ok`,
+    ...[...kinds].map(([kind, hosts]) => `${hosts.length} ${kind}: ${foldHostNames(hosts)}`),
+  ].join(", ");
+}
+
+/**
+ * `--collapse`: each distinct output once, under a header naming the hosts
+ * that wrote it (folded, `web[1-3,5]`), in the order first written; hosts
+ * that wrote nothing are left out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collapseOutputs } from "./fleet_output.ts";
+ *
+ * const up = new TextEncoder().encode("up\n");
+ * const text = new TextDecoder().decode(collapseOutputs([
+ *   { host: "web1", output: up },
+ *   { host: "web2", output: up },
+ *   { host: "db1", output: new TextEncoder().encode("down") },
+ * ]));
+ * assert.equal(
+ *   text,
+ *   "---------------\nweb[1-2] (2)\n---------------\nup\n" +
+ *     "---------------\ndb1\n---------------\ndown\n",
+ * );
+ * ```
+ */
+export function collapseOutputs(
+  outputs: Iterable<{ readonly host: string; readonly output: Uint8Array }>,
+): Uint8Array {
+  const groups = new Map<string, { output: Uint8Array; hosts: string[] }>();
+  const latin1 = new TextDecoder("latin1");
+  for (const { host, output } of outputs) {
+    if (output.length === 0) continue;
+    // A key that tells any two byte strings apart, whatever their encoding.
+    const key = latin1.decode(output);
+    const group = groups.get(key);
+    if (group) group.hosts.push(host);
+    else groups.set(key, { output, hosts: [host] });
+  }
+  const rule = "---------------\n";
+  const parts: Uint8Array[] = [];
+  for (const { output, hosts } of groups.values()) {
+    const count = hosts.length > 1 ? ` (${hosts.length})` : "";
+    parts.push(encoder.encode(`${rule}${foldHostNames(hosts)}${count}\n${rule}`), output);
+    if (output[output.length - 1] !== 0x0a) parts.push(encoder.encode("\n"));
+  }
+  return concat(parts);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,229 @@
+/**
+ * Where a file transfer may go on the server, and the checks that keep it
+ * there. Paths are resolved from the account's home, or from the copy root
+ * (`--copy-root DIR`), which confines every transfer: a `..` or an absolute
+ * path that leads out is refused on the string, and a symbolic link that
+ * leads out is refused on the file actually opened, by comparing the opened
+ * file's device and inode with those of its resolved path inside the root.
+ *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
+ * @module
+ */
+
+import type { CopyErrorCode } from "../protocol/transfer.ts";
+
+/** A refusal or failure of one file operation, with the code the client is sent. */
+export class CopyFailure extends Error {
+  /** What the client is told the failure was. */
+  readonly code: CopyErrorCode;
+
+  /** Creates the failure; `message` names the path. */
+  constructor(code: CopyErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** What the server's transfers may touch. */
+export interface CopyPlaces {
+  /** Where relative paths start: the copy root, or the account's home. */
+  readonly base: string;
+  /** The copy root, resolved with realPath; no confinement when absent. */
+  readonly root?: string;
+}
+
+/**
+ * Resolves `path` as a client wrote it into an absolute path, lexically:
+ * `.` and `..` are folded, never followed. Under a root, a path that leads
+ * outside it is refused.
+ *
+ * @throws {CopyFailure} `refused` for a path outside the copy root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveCopyPath } from "./copy_paths.ts";
+ *
+ * const places = { base: "/srv/drop", root: "/srv/drop" };
+ * assert.equal(resolveCopyPath("in/a.txt", places), "/srv/drop/in/a.txt");
+ * assert.equal(resolveCopyPath("/srv/drop/b", places), "/srv/drop/b");
+ * assert.throws(() => resolveCopyPath("../etc/passwd", places), /outside the copy root/);
+ * assert.throws(() => resolveCopyPath("/etc/passwd", places), /outside the copy root/);
+ * assert.equal(resolveCopyPath("notes", { base: "/home/ada" }), "/home/ada/notes");
+ * ```
+ */
+export function resolveCopyPath(path: string, places: CopyPlaces): string {
+  const joined = path.startsWith("/") ? path : `${places.base}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  const resolved = `/${parts.join("/")}`;
+  if (places.root !== undefined && !isInside(resolved, places.root)) throw outside(path);
+  return resolved;
+}
+
+/**
+ * Whether `path` is `dir` or below it; both absolute and normalised.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isInside } from "./copy_paths.ts";
+ *
+ * assert.equal(isInside("/srv/drop/a", "/srv/drop"), true);
+ * assert.equal(isInside("/srv/dropper", "/srv/drop"), false);
+ * assert.equal(isInside("/anything", "/"), true);
+ * ```
+ */
+export function isInside(path: string, dir: string): boolean {
+  if (dir === "/") return true;
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * Checks that an opened file is the one its path names inside the copy
+ * root: the path, symbolic links resolved, lies in the root, and names the
+ * same device and inode as the open file. A link that leads out, or a path
+ * swapped for one between the open and the check, is refused. Does nothing
+ * without a root.
+ *
+ * @throws {CopyFailure} `refused` when the opened file is not inside the root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkOpenedInside } from "./copy_paths.ts";
+ *
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * const outside = await Deno.makeTempFile();
+ * try {
+ *   await Deno.symlink(outside, `${root}/link`);
+ *   using file = await Deno.open(`${root}/link`);
+ *   await assert.rejects(
+ *     checkOpenedInside(file, `${root}/link`, "link", root),
+ *     /outside the copy root/,
+ *   );
+ * } finally {
+ *   await Deno.remove(root, { recursive: true });
+ *   await Deno.remove(outside);
+ * }
+ * ```
+ */
+export async function checkOpenedInside(
+  file: Deno.FsFile,
+  path: string,
+  written: string,
+  root: string | undefined,
+): Promise<void> {
+  if (root === undefined) return;
+  const [opened, real] = await Promise.all([file.stat(), Deno.realPath(path)]);
+  if (!isInside(real, root)) throw outside(written);
+  const named = await Deno.stat(real);
+  if (named.dev !== opened.dev || named.ino !== opened.ino) throw outside(written);
+}
+
+/**
+ * The directory a new entry `path` goes into, symbolic links resolved, and
+ * checked to lie inside the root when there is one.
+ *
+ * @throws {CopyFailure} `refused` outside the root, `not_found` when the
+ * directory does not exist (it is not created), `not_a_directory` when it
+ * is something else.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { realParent } from "./copy_paths.ts";
+ *
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   assert.deepEqual(await realParent(`${root}/new.txt`, "new.txt", root), {
+ *     dir: root,
+ *     name: "new.txt",
+ *   });
+ *   await assert.rejects(realParent(`${root}/missing/x`, "missing/x", root), /no directory/);
+ * } finally {
+ *   await Deno.remove(root, { recursive: true });
+ * }
+ * ```
+ */
+export async function realParent(
+  path: string,
+  written: string,
+  root: string | undefined,
+): Promise<{ dir: string; name: string }> {
+  const cut = path.lastIndexOf("/");
+  const name = path.slice(cut + 1);
+  if (name === "") throw new CopyFailure("is_a_directory", `${written}: names a directory`);
+  const parent = path.slice(0, cut) || "/";
+  let dir: string;
+  try {
+    dir = await Deno.realPath(parent);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CopyFailure("not_found", `${written}: no directory ${parent} on the server`, {
+        cause: error,
+      });
+    }
+    throw describeFsError(error, written);
+  }
+  if (root !== undefined && !isInside(dir, root)) throw outside(written);
+  const info = await Deno.stat(dir);
+  if (!info.isDirectory) {
+    throw new CopyFailure("not_a_directory", `${written}: ${parent} is not a directory`);
+  }
+  return { dir, name };
+}
+
+/**
+ * Turns a file system error into the failure the client is told, naming
+ * the path as the client wrote it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeFsError } from "./copy_paths.ts";
+ *
+ * const failure = describeFsError(new Deno.errors.NotFound("gone"), "a.txt");
+ * assert.equal(failure.code, "not_found");
+ * assert.equal(failure.message, "a.txt: no such file or directory on the server");
+ * ```
+ */
+export function describeFsError(error: unknown, written: string): CopyFailure {
+  if (error instanceof CopyFailure) return error;
+  const options = { cause: error };
+  if (error instanceof Deno.errors.NotFound) {
+    return new CopyFailure(
+      "not_found",
+      `${written}: no such file or directory on the server`,
+      options,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new CopyFailure(
+      "permission_denied",
+      `${written}: permission denied on the server`,
+      options,
+    );
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return new CopyFailure("is_a_directory", `${written}: is a directory on the server`, options);
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new CopyFailure(
+      "not_a_directory",
+      `${written}: a part of the path is not a directory`,
+      options,
+    );
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new CopyFailure("io_error", `${written}: ${reason}`, options);
+}
+
+function outside(written: string): CopyFailure {
+  return new CopyFailure("refused", `${written}: outside the copy root of this server`);
+}

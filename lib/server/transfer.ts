@@ -1,0 +1,576 @@
+/**
+ * One file operation on the server, from its COPY_REQUEST to its
+ * COPY_RESULT: an upload written to a temporary file beside its
+ * destination, hashed as it is written and renamed into place only once its
+ * size and SHA-256 match what the client read; a download read and hashed
+ * in chunks, sent only as far as the client's window allows; and the small
+ * operations a recursive copy needs (stat, list, mkdir, symlink, attr).
+ *
+ * Memory does not grow with the file: an upload's bytes in flight are
+ * bounded by the window the server grants as it writes them to disk, and a
+ * download holds one chunk, sent only when the client has room and the
+ * socket took the previous one. However the operation ends (a failure, a
+ * cancel, a lost connection, a shutdown) its temporary file is removed.
+ *
+ * @internal Not part of the public API, which is what lib/mod.ts exports.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { ErrorCode } from "../protocol/error_code.ts";
+import { ProtocolError } from "../errors.ts";
+import { encodeHeader, FrameType, frameTypeName, HEADER_SIZE } from "../protocol/frame.ts";
+import { requireEmptyBody } from "../protocol/messages.ts";
+import {
+  type CopyErrorCode,
+  type CopyRequest,
+  type CopyResult,
+  decodeCopyEnd,
+  decodeCopyWindow,
+  encodeCopyJson,
+  encodeCopyWindow,
+  type FileFacts,
+  type TreeEntry,
+} from "../protocol/transfer.ts";
+import type { FrameWriter } from "../transport/frame_writer.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { temporaryName } from "../util/temp_name.ts";
+import {
+  checkOpenedInside,
+  CopyFailure,
+  type CopyPlaces,
+  describeFsError,
+  isInside,
+  realParent,
+  resolveCopyPath,
+} from "./copy_paths.ts";
+
+/**
+ * Bytes of an upload a client may have in flight, in all: it starts with the
+ * HELLO's `stdinWindow`, and the server grants the rest at once. Large
+ * enough to keep a fast link busy, small enough that many uploads at once
+ * stay far from the memory a server has.
+ */
+export const UPLOAD_WINDOW = 4 * 1024 * 1024;
+
+/**
+ * Largest COPY_DATA body a download sends, when the client takes it: a
+ * file is read ahead of need, unlike a command's output, so large frames
+ * cost no latency and save calls.
+ */
+export const COPY_CHUNK_SIZE = 1024 * 1024;
+
+/** Credit is returned in steps of at least this much, or when the queue empties. */
+const GRANT_STEP = 256 * 1024;
+
+/** Most bytes of entries in one COPY_INFO of a listing. */
+const LIST_BATCH_BYTES = 32 * 1024;
+
+/** A COPY_RESULT that says the operation succeeded. */
+type Done = Extract<CopyResult, { ok: true }>;
+
+/** What a transfer takes from its session. */
+export interface TransferSettings {
+  /** Where paths go, and the root that confines them. */
+  readonly places: CopyPlaces;
+  /** Set when the server refuses transfers: the reason, for the client. */
+  readonly refusal?: string;
+  /** The session's frame writer. */
+  readonly writer: FrameWriter;
+  /** COPY_DATA bytes a client may send before the first COPY_WINDOW: the HELLO's `stdinWindow`. */
+  readonly initialWindow: number;
+  /** Largest COPY_DATA body to send: the client's limit or less. */
+  readonly chunkSize: number;
+}
+
+/** How an operation ended, for the log and the audit trail. */
+export interface TransferOutcome {
+  /** The operation. */
+  readonly op: CopyRequest["op"];
+  /** The path as resolved on the server, or as written when it could not be. */
+  readonly path: string;
+  /** Bytes written or sent. */
+  readonly bytes?: number;
+  /** SHA-256 of those bytes, hex, once complete. */
+  readonly sha256?: string;
+  /** `ok`, the error code the client was told, or `disconnected`. */
+  readonly result: "ok" | CopyErrorCode | "disconnected";
+  /** The failure's message. */
+  readonly message?: string;
+  /** How long it took. */
+  readonly durationMs: number;
+}
+
+/**
+ * One file operation. Feed it the client's frames with {@link handle};
+ * {@link finished} resolves once it has ended and left nothing behind.
+ *
+ * @example An upload, a download and a refusal, through the server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../client/client.ts";
+ * import { serve } from "./server.ts";
+ *
+ * const token = "a-shared-secret-of-some-length";
+ * const root = await Deno.makeTempDir();
+ * try {
+ *   await using server = await serve({ token, hostname: "127.0.0.1", port: 0, copyRoot: root });
+ *   await using client = await connect({ hostname: "127.0.0.1", port: server.addr.port, token });
+ *   const bytes = new TextEncoder().encode("hello\n");
+ *   await client.files.uploadBytes(bytes, "greeting.txt");
+ *   assert.equal(await Deno.readTextFile(`${root}/greeting.txt`), "hello\n");
+ *   await assert.rejects(client.files.uploadBytes(bytes, "../escape.txt"), /outside the copy root/);
+ * } finally {
+ *   await Deno.remove(root, { recursive: true });
+ * }
+ * ```
+ */
+export class ServerTransfer {
+  /** What the client asked for. */
+  readonly request: CopyRequest;
+  /** Resolves once the operation has ended and its COPY_RESULT, if any, was queued. */
+  readonly finished: Promise<TransferOutcome>;
+  readonly #settings: TransferSettings;
+  readonly #started = performance.now();
+  readonly #chunks: Uint8Array[] = [];
+  #endDigest: string | undefined;
+  /** Upload bytes the client may still send. */
+  #allowance: number;
+  /** Download bytes the server may still send. */
+  #credit = 0;
+  #stop: "cancelled" | "disconnected" | "shutdown" | undefined;
+  #wake: PromiseWithResolvers<void> | undefined;
+  #path: string;
+  #bytes = 0;
+
+  /** Starts the operation at once; its frames go to {@link handle}. */
+  constructor(request: CopyRequest, settings: TransferSettings) {
+    this.request = request;
+    this.#settings = settings;
+    this.#allowance = settings.initialWindow;
+    this.#path = request.path;
+    this.finished = this.#run();
+  }
+
+  /**
+   * Takes a COPY_DATA, COPY_END, COPY_WINDOW or COPY_CANCEL for this operation.
+   *
+   * @throws {ProtocolError} for a frame this operation cannot take, or more
+   * COPY_DATA than the window allows.
+   */
+  handle(type: FrameType, body: Uint8Array): void {
+    const op = this.request.op;
+    switch (type) {
+      case FrameType.CopyData:
+        if (op !== "put" || this.#endDigest !== undefined || body.length === 0) break;
+        this.#allowance -= body.length;
+        if (this.#allowance < 0) {
+          throw new ProtocolError(
+            "more COPY_DATA than the window allows",
+            ErrorCode.WindowExceeded,
+          );
+        }
+        this.#chunks.push(body);
+        this.#wakeUp();
+        return;
+      case FrameType.CopyEnd:
+        if (op !== "put" || this.#endDigest !== undefined) break;
+        this.#endDigest = decodeCopyEnd(body);
+        this.#wakeUp();
+        return;
+      case FrameType.CopyWindow:
+        if (op !== "get") break;
+        this.#credit += decodeCopyWindow(body);
+        this.#wakeUp();
+        return;
+      case FrameType.CopyCancel:
+        requireEmptyBody(type, body);
+        this.#stop ??= "cancelled";
+        this.#wakeUp();
+        return;
+    }
+    throw new ProtocolError(`unexpected ${frameTypeName(type)} frame during a ${op} operation`);
+  }
+
+  /** Ends the operation because its connection ended or the server is stopping. */
+  abort(reason: "disconnected" | "shutdown"): void {
+    this.#stop ??= reason;
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    this.#wake?.resolve();
+    this.#wake = undefined;
+  }
+
+  /** Waits for the next frame of this operation, or its end. */
+  async #next(): Promise<void> {
+    this.#throwIfStopped();
+    this.#wake ??= Promise.withResolvers();
+    await this.#wake.promise;
+    this.#throwIfStopped();
+  }
+
+  #throwIfStopped(): void {
+    if (this.#stop === undefined) return;
+    const message = this.#stop === "shutdown"
+      ? `${this.request.path}: the server is shutting down`
+      : `${this.request.path}: cancelled`;
+    throw new CopyFailure("cancelled", message);
+  }
+
+  async #run(): Promise<TransferOutcome> {
+    let result: CopyResult;
+    let done: Done;
+    let outcome: Omit<TransferOutcome, "durationMs" | "op" | "path">;
+    try {
+      if (this.#settings.refusal !== undefined) {
+        throw new CopyFailure("refused", this.#settings.refusal);
+      }
+      result = done = await this.#perform();
+      outcome = {
+        result: "ok",
+        ...(done.bytes !== undefined ? { bytes: done.bytes } : {}),
+        ...(done.sha256 !== undefined ? { sha256: done.sha256 } : {}),
+      };
+    } catch (error) {
+      const failure = describeFsError(error, this.request.path);
+      result = { ok: false, error: failure.code, message: failure.message };
+      outcome = {
+        result: this.#stop === "disconnected" ? "disconnected" : failure.code,
+        message: failure.message,
+        ...(this.#bytes > 0 ? { bytes: this.#bytes } : {}),
+      };
+    }
+    if (this.#stop !== "disconnected") {
+      // A failed write means the connection is gone; the session sees it too.
+      this.#settings.writer.write(FrameType.CopyResult, encodeCopyJson(result)).catch(() => {});
+    }
+    return {
+      op: this.request.op,
+      path: this.#path,
+      ...outcome,
+      durationMs: Math.round(performance.now() - this.#started),
+    };
+  }
+
+  #resolve(path: string): string {
+    const resolved = resolveCopyPath(path, this.#settings.places);
+    this.#path = resolved;
+    return resolved;
+  }
+
+  #perform(): Promise<Done> {
+    const request = this.request;
+    switch (request.op) {
+      case "put":
+        return this.#put(request);
+      case "get":
+        return this.#get(request);
+      case "stat":
+        return this.#stat(request.path);
+      case "list":
+        return this.#list(request.path);
+      case "mkdir":
+        return this.#mkdir(request.path, request.mode);
+      case "symlink":
+        return this.#symlink(request.path, request.target);
+      case "attr":
+        return this.#attr(request);
+    }
+  }
+
+  async #put(request: Extract<CopyRequest, { op: "put" }>): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(request.path);
+    const { dir, name } = await realParent(full, request.path, root);
+    const target = `${dir}/${name}`;
+    const existing = await lstatOrUndefined(target);
+    if (existing?.isDirectory) {
+      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
+    }
+    // An existing file keeps its mode unless the client gives one, as cp does.
+    const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
+    const temp = temporaryName(dir, name);
+    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    let published = false;
+    try {
+      await checkOpenedInside(file, temp, request.path, root);
+      // The rest of the window, granted at once: see UPLOAD_WINDOW.
+      const extra = Math.max(0, Math.min(UPLOAD_WINDOW, request.size) - this.#allowance);
+      if (extra > 0) this.#grant(extra);
+      const hash = createHash("sha256");
+      await this.#receive(file, hash, request.size);
+      const sha256 = hash.digest("hex");
+      if (this.#bytes !== request.size) {
+        throw new CopyFailure(
+          "size_mismatch",
+          `${request.path}: ${this.#bytes} bytes arrived of the ${request.size} announced ` +
+            `(did the file change while it was read?); the old file is left as it was`,
+        );
+      }
+      if (sha256 !== this.#endDigest) {
+        throw new CopyFailure(
+          "checksum_mismatch",
+          `${request.path}: the SHA-256 of the bytes written differs from the sender's; ` +
+            `the old file is left as it was`,
+        );
+      }
+      await file.sync();
+      if (mode !== undefined) await Deno.chmod(temp, mode);
+      if (request.mtime !== undefined) {
+        await file.utime(new Date(), new Date(request.mtime));
+      }
+      file.close();
+      await Deno.rename(temp, target);
+      published = true;
+      return { ok: true, bytes: this.#bytes, sha256, path: target };
+    } finally {
+      if (!published) {
+        closeQuietly(file);
+        await Deno.remove(temp).catch(() => {});
+      }
+    }
+  }
+
+  /** Writes the upload's chunks as they come, returning credit as they are on disk. */
+  async #receive(file: Deno.FsFile, hash: Hash, size: number): Promise<void> {
+    let owed = 0;
+    for (;;) {
+      const chunk = this.#chunks.shift();
+      if (chunk === undefined) {
+        if (this.#endDigest !== undefined) return;
+        await this.#next();
+        continue;
+      }
+      this.#throwIfStopped();
+      if (this.#bytes + chunk.length > size) {
+        throw new CopyFailure(
+          "size_mismatch",
+          `${this.request.path}: more bytes arrived than the ${size} announced`,
+        );
+      }
+      let offset = 0;
+      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+      hash.update(chunk);
+      this.#bytes += chunk.length;
+      owed += chunk.length;
+      // Credit only for bytes still to come: the client needs no more.
+      if (owed >= GRANT_STEP || this.#chunks.length === 0) {
+        const needed = Math.max(0, size - this.#bytes - this.#allowance);
+        const grant = Math.min(owed, needed);
+        owed = 0;
+        if (grant > 0) this.#grant(grant);
+      }
+    }
+  }
+
+  #grant(bytes: number): void {
+    this.#allowance += bytes;
+    this.#settings.writer.write(FrameType.CopyWindow, encodeCopyWindow(bytes)).catch(() => {});
+  }
+
+  async #get(request: Extract<CopyRequest, { op: "get" }>): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(request.path);
+    // Looked at before it is opened: opening a FIFO would wait for a writer.
+    const info = await Deno.stat(full);
+    if (info.isDirectory) {
+      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
+    }
+    if (!info.isFile) {
+      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
+    }
+    using file = await Deno.open(full, { read: true });
+    await checkOpenedInside(file, full, request.path, root);
+    const opened = await file.stat();
+    if (!opened.isFile) {
+      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
+    }
+    this.#credit = request.window;
+    const { writer, chunkSize } = this.#settings;
+    await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts: factsOf(opened) }));
+    const hash = createHash("sha256");
+    const frame = new Uint8Array(HEADER_SIZE + chunkSize);
+    for (;;) {
+      while (this.#credit === 0) await this.#next();
+      this.#throwIfStopped();
+      const room = Math.min(chunkSize, this.#credit);
+      const read = await file.read(frame.subarray(HEADER_SIZE, HEADER_SIZE + room));
+      if (read === null) break;
+      hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
+      encodeHeader(frame, FrameType.CopyData, read);
+      // Resolves once the socket took it: a slow client holds the reading back.
+      await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
+      this.#credit -= read;
+      this.#bytes += read;
+    }
+    return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
+  }
+
+  async #stat(path: string): Promise<Done> {
+    const full = this.#resolve(path);
+    await this.#checkParent(full, path);
+    const info = await Deno.lstat(full);
+    const facts = factsOf(info);
+    return {
+      ok: true,
+      path: full,
+      facts: info.isSymlink ? { ...facts, target: await Deno.readLink(full) } : facts,
+    };
+  }
+
+  async #list(path: string): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(path);
+    const real = await Deno.realPath(full);
+    if (root !== undefined && !isInside(real, root)) {
+      throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
+    }
+    if (!(await Deno.stat(real)).isDirectory) {
+      throw new CopyFailure("not_a_directory", `${path}: not a directory on the server`);
+    }
+    let batch: TreeEntry[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.#settings.writer.write(FrameType.CopyInfo, encodeCopyJson({ entries: batch }));
+      batch = [];
+      batchBytes = 0;
+    };
+    // Depth first, each directory before what it holds; links are listed, not followed.
+    const pending: string[] = [""];
+    for (let relative = pending.pop(); relative !== undefined; relative = pending.pop()) {
+      const names: string[] = [];
+      for await (const entry of Deno.readDir(relative === "" ? real : `${real}/${relative}`)) {
+        names.push(entry.name);
+      }
+      names.sort();
+      const subdirs: string[] = [];
+      for (const name of names) {
+        this.#throwIfStopped();
+        const entryPath = relative === "" ? name : `${relative}/${name}`;
+        const absolute = `${real}/${entryPath}`;
+        const info = await Deno.lstat(absolute);
+        const facts = factsOf(info);
+        const entry: TreeEntry = {
+          path: entryPath,
+          ...(info.isSymlink ? { ...facts, target: await Deno.readLink(absolute) } : facts),
+        };
+        if (info.isDirectory) subdirs.push(entryPath);
+        const size = JSON.stringify(entry).length + 1;
+        if (batchBytes + size > LIST_BATCH_BYTES) await flush();
+        batch.push(entry);
+        batchBytes += size;
+      }
+      pending.push(...subdirs.reverse());
+    }
+    await flush();
+    return { ok: true, path: real };
+  }
+
+  async #mkdir(path: string, mode: number | undefined): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(path);
+    if (root !== undefined && full === root) return { ok: true, path: full };
+    const { dir, name } = await realParent(full, path, root);
+    const target = `${dir}/${name}`;
+    try {
+      await Deno.mkdir(target, { mode: mode ?? 0o777 });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const real = await Deno.realPath(target);
+      if (root !== undefined && !isInside(real, root)) {
+        throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
+      }
+      if (!(await Deno.stat(real)).isDirectory) {
+        throw new CopyFailure(
+          "not_a_directory",
+          `${path}: exists on the server, not as a directory`,
+        );
+      }
+    }
+    return { ok: true, path: target };
+  }
+
+  async #symlink(path: string, linkTarget: string): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(path);
+    const { dir, name } = await realParent(full, path, root);
+    const target = `${dir}/${name}`;
+    if ((await lstatOrUndefined(target))?.isDirectory) {
+      throw new CopyFailure("is_a_directory", `${path}: is a directory on the server`);
+    }
+    // Made beside its place and renamed over it, so an old entry is replaced in one step.
+    const temp = temporaryName(dir, name);
+    await Deno.symlink(linkTarget, temp);
+    try {
+      await Deno.rename(temp, target);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      throw error;
+    }
+    return { ok: true, path: target };
+  }
+
+  async #attr(request: Extract<CopyRequest, { op: "attr" }>): Promise<Done> {
+    const { root } = this.#settings.places;
+    const full = this.#resolve(request.path);
+    await this.#checkParent(full, request.path);
+    const info = await Deno.lstat(full);
+    // A link's own mode and time are not kept; chmod would change its target.
+    if (info.isSymlink) return { ok: true, path: full };
+    using file = await Deno.open(full, { read: true });
+    await checkOpenedInside(file, full, request.path, root);
+    if (request.mode !== undefined) await Deno.chmod(full, request.mode & 0o777);
+    if (request.mtime !== undefined) await file.utime(new Date(), new Date(request.mtime));
+    return { ok: true, path: full };
+  }
+
+  /** Under a root, the directory holding `full` must lie inside it. */
+  async #checkParent(full: string, written: string): Promise<void> {
+    const { root } = this.#settings.places;
+    if (root === undefined || full === root) return;
+    await realParent(full, written, root);
+  }
+}
+
+/**
+ * The facts of a file that a copy keeps.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { factsOf } from "./transfer.ts";
+ *
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(path, "abc");
+ *   await Deno.chmod(path, 0o640);
+ *   const facts = factsOf(await Deno.stat(path));
+ *   assert.equal(facts.kind, "file");
+ *   assert.equal(facts.size, 3);
+ *   assert.equal(facts.mode, 0o640);
+ * } finally {
+ *   await Deno.remove(path);
+ * }
+ * ```
+ */
+export function factsOf(info: Deno.FileInfo): FileFacts {
+  return {
+    kind: info.isFile ? "file" : info.isDirectory ? "dir" : info.isSymlink ? "symlink" : "other",
+    size: info.size,
+    mode: (info.mode ?? 0o644) & 0o777,
+    mtime: info.mtime?.getTime() ?? 0,
+  };
+}
+
+async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}

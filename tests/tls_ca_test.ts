@@ -1,0 +1,86 @@
+/**
+ * The fleet's certificate authority: `rexec cert --ca-init` and `--ca-sign`,
+ * and clients that trust every server it signed with one `--ca`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createCertificateAuthority, issueServerCertificate } from "../lib/tls/ca.ts";
+import { runCli, startServer, withTempDir } from "./helpers.ts";
+
+Deno.test("rexec cert --ca-init and --ca-sign: keys 0600; one --ca trusts two servers, not another CA's", async () => {
+  await withTempDir(async (dir) => {
+    const env = { XDG_CONFIG_HOME: dir };
+    const init = await runCli(["cert", "--ca-init"], { env });
+    assert.equal(init.code, 0, init.stderrText);
+    const caCert = `${dir}/rexec/ca-cert.pem`;
+    const caKey = `${dir}/rexec/ca-key.pem`;
+    assert.equal((await Deno.stat(caKey)).mode! & 0o777, 0o600);
+    assert.match(init.stdoutText, /created CA certificate/);
+    const again = await runCli(["cert", "--ca-init"], { env });
+    assert.equal(again.code, 255);
+    assert.match(again.stderrText, /exists/);
+
+    const out = `${dir}/issued`;
+    await Deno.mkdir(out);
+    for (const name of ["one.test", "two.test"]) {
+      const signed = await runCli(
+        ["cert", "--ca-sign", "--name", name, "--name", "127.0.0.1", "--out", out],
+        { env },
+      );
+      assert.equal(signed.code, 0, signed.stderrText);
+      assert.equal((await Deno.stat(`${out}/${name}-key.pem`)).mode! & 0o777, 0o600);
+    }
+    const tlsOf = async (name: string) => ({
+      cert: await Deno.readTextFile(`${out}/${name}-cert.pem`),
+      key: await Deno.readTextFile(`${out}/${name}-key.pem`),
+    });
+    const [one, two] = [await tlsOf("one.test"), await tlsOf("two.test")];
+    assert.notEqual(one.cert, two.cert);
+    const stranger = await issueServerCertificate({
+      ca: await createCertificateAuthority({ name: "another CA" }),
+      names: ["127.0.0.1"],
+    });
+    await using a = await startServer({ tls: one });
+    await using b = await startServer({ tls: two });
+    await using c = await startServer({ tls: { cert: stranger.certPem, key: stranger.keyPem } });
+
+    const targets = [a, b, c].map((server) => `tls://${server.address}`).join(",");
+    const run = await runCli(["run", "-n", "--json", "--ca", caCert, targets, "--", "true"]);
+    const results = new Map(
+      run.stdoutText.trimEnd().split("\n").map((line) => JSON.parse(line))
+        .map((line) => [line.address, line]),
+    );
+    assert.equal(results.get(a.address).exit_code, 0);
+    assert.equal(results.get(b.address).exit_code, 0);
+    assert.match(results.get(c.address).error, /not trusted/);
+    assert.equal(run.code, 4);
+
+    // A single host, as before, with the CA's certificate.
+    const single = await runCli([
+      "run",
+      "-n",
+      "--ca",
+      caCert,
+      `tls://${a.address}`,
+      "--",
+      "echo",
+      "ok",
+    ]);
+    assert.equal(single.code, 0, single.stderrText);
+    assert.equal(single.stdoutText, "ok\n");
+  });
+});
+
+Deno.test("rexec cert --ca-sign without a CA, or without --name, says what to do", async () => {
+  await withTempDir(async (dir) => {
+    const env = { XDG_CONFIG_HOME: dir };
+    const noCa = await runCli(["cert", "--ca-sign", "--name", "web1", "--out", dir], { env });
+    assert.equal(noCa.code, 255);
+    assert.match(noCa.stderrText, /rexec cert --ca-init/);
+    const noName = await runCli(["cert", "--ca-sign"], { env });
+    assert.equal(noName.code, 255);
+    assert.match(noName.stderrText, /--ca-sign needs --name/);
+  });
+});

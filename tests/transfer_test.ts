@@ -1,0 +1,297 @@
+/**
+ * File transfer through the library: client.upload / client.download and
+ * client.files against an in-process server, with the server's policy.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { CopyError, FileOperations } from "../lib/client/transfer.ts";
+import { CommandPolicy } from "../lib/server/policy.ts";
+import type { AuditEvent } from "../lib/server/audit.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
+import { connectTo, startServer, tempDir, waitFor } from "./helpers.ts";
+
+/** Bytes that do not repeat in any short period, so that a misplaced chunk shows. */
+function noise(length: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let state = seed | 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[i] = state;
+  }
+  return bytes;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The names in `dir`, sorted: what a test expects to see, and no temporary file. */
+async function names(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name).sort();
+}
+
+function refused(error: unknown): boolean {
+  return error instanceof CopyError && error.code === "refused";
+}
+
+Deno.test("transfer: a large file goes up and comes back with the same SHA-256, mode and mtime", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const bytes = noise(24 * 1024 * 1024 + 7);
+  await Deno.writeFile(`${local.path}/big.bin`, bytes, { mode: 0o640 });
+  await Deno.chmod(`${local.path}/big.bin`, 0o640);
+  const mtime = new Date("2024-05-06T07:08:09.000Z");
+  await Deno.utime(`${local.path}/big.bin`, mtime, mtime);
+
+  const progress: number[] = [];
+  const up = await client.upload(`${local.path}/big.bin`, "big.bin", {
+    onProgress: (done) => progress.push(done),
+  });
+  assert.equal(up.bytes, bytes.length);
+  assert.equal(up.sha256, sha256(bytes));
+  assert.equal(up.path, `${remote.path}/big.bin`);
+  assert.equal(progress.at(-1), bytes.length);
+  const stored = await Deno.stat(`${remote.path}/big.bin`);
+  assert.equal(stored.mode! & 0o777, 0o640);
+  assert.equal(stored.mtime?.getTime(), mtime.getTime());
+
+  const down = await client.download("big.bin", `${local.path}/back.bin`);
+  assert.equal(down.sha256, up.sha256);
+  assert.deepEqual(await Deno.readFile(`${local.path}/back.bin`), bytes);
+  const back = await Deno.stat(`${local.path}/back.bin`);
+  assert.equal(back.mode! & 0o777, 0o640);
+  assert.equal(back.mtime?.getTime(), mtime.getTime());
+  assert.deepEqual(await names(remote.path), ["big.bin"]);
+  assert.deepEqual(await names(local.path), ["back.bin", "big.bin"]);
+});
+
+Deno.test("transfer: empty files, files of zeros and odd names", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const files: [string, Uint8Array][] = [
+    ["empty", new Uint8Array(0)],
+    ["zeros", new Uint8Array(5 * 1024 * 1024)],
+    ["with space", noise(1000)],
+    ["new\nline", noise(10, 2)],
+    ["été 日本 ünï", noise(3000, 3)],
+  ];
+  for (const [name, bytes] of files) {
+    const up = await client.files.uploadBytes(bytes, name);
+    assert.equal(up.sha256, sha256(bytes), name);
+    await client.download(name, `${local.path}/${name}`);
+    assert.deepEqual(await Deno.readFile(`${local.path}/${name}`), bytes, name);
+  }
+  assert.deepEqual(await names(remote.path), files.map(([name]) => name).sort());
+  assert.deepEqual(await names(local.path), files.map(([name]) => name).sort());
+});
+
+Deno.test("transfer: an upload replaces an existing file, keeping its mode unless told", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old contents, longer than the new");
+  await Deno.chmod(`${remote.path}/f`, 0o600);
+  await client.files.uploadBytes(new TextEncoder().encode("new"), "f");
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "new");
+  assert.equal((await Deno.stat(`${remote.path}/f`)).mode! & 0o777, 0o600);
+  await client.files.uploadBytes(new TextEncoder().encode("newer"), "f", { mode: 0o644 });
+  assert.equal((await Deno.stat(`${remote.path}/f`)).mode! & 0o777, 0o644);
+});
+
+Deno.test("transfer: a connection lost mid-upload leaves the old file and no temporary file", async () => {
+  await using remote = await tempDir();
+  const audit: AuditEvent[] = [];
+  await using server = await startServer({
+    copyRoot: remote.path,
+    audit: (event) => audit.push(event),
+  });
+  await Deno.writeTextFile(`${remote.path}/data`, "old");
+  const client = await connectTo(server);
+  const half = noise(3 * 1024 * 1024);
+  const upload = client.files.uploadFrom(
+    (async function* () {
+      yield half;
+      // The server has a temporary file by now; the connection goes.
+      await waitFor(async () => (await names(remote.path)).length === 2);
+      client.close();
+      yield half;
+    })(),
+    "data",
+    { size: half.length * 2 },
+  );
+  await assert.rejects(upload);
+  assert.ok(
+    await waitFor(() => audit.some((event) => event.event === "copy")),
+    "the server recorded the copy",
+  );
+  assert.deepEqual(await names(remote.path), ["data"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/data`), "old");
+  const record = audit.find((event) => event.event === "copy")!;
+  assert.equal(record.result, "disconnected");
+  assert.equal(record.op, "put");
+});
+
+Deno.test("transfer: an aborted upload and download leave both sides as they were", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/data`, "old remote");
+  await Deno.writeTextFile(`${local.path}/data`, "old local");
+  const stop = new AbortController();
+  const chunk = noise(1024 * 1024);
+  const upload = client.files.uploadFrom(
+    (async function* () {
+      yield chunk;
+      await waitFor(async () => (await names(remote.path)).length === 2);
+      stop.abort(new Error("stopped by the test"));
+      yield chunk;
+    })(),
+    "data",
+    { size: chunk.length * 8, signal: stop.signal },
+  );
+  await assert.rejects(upload, /stopped by the test/);
+  assert.deepEqual(await names(remote.path), ["data"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/data`), "old remote");
+
+  // The connection is still usable: a large file for a download that is stopped midway.
+  await client.files.uploadBytes(noise(32 * 1024 * 1024), "big");
+  const stopDownload = new AbortController();
+  const download = client.download("big", `${local.path}/data`, {
+    signal: stopDownload.signal,
+    onProgress: (done) => {
+      if (done > 1024 * 1024) stopDownload.abort(new Error("download stopped"));
+    },
+  });
+  await assert.rejects(download, /download stopped/);
+  assert.deepEqual(await names(local.path), ["data"]);
+  assert.equal(await Deno.readTextFile(`${local.path}/data`), "old local");
+  assert.equal((await client.files.stat("big")).size, 32 * 1024 * 1024);
+});
+
+Deno.test("transfer: a source that yields fewer bytes than announced is refused, old file kept", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old");
+  await assert.rejects(
+    client.files.uploadFrom([noise(100)], "f", { size: 200 }),
+    (error) => error instanceof CopyError && error.code === "size_mismatch",
+  );
+  assert.deepEqual(await names(remote.path), ["f"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
+});
+
+Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${outside.path}/secret`, "secret");
+  await Deno.symlink(`${outside.path}/secret`, `${remote.path}/link`);
+  await Deno.symlink(outside.path, `${remote.path}/dirlink`);
+  const bytes = new TextEncoder().encode("x");
+  await assert.rejects(client.files.uploadBytes(bytes, "../escape"), refused);
+  await assert.rejects(client.files.uploadBytes(bytes, `${outside.path}/abs`), refused);
+  await assert.rejects(client.files.uploadBytes(bytes, "dirlink/through"), refused);
+  await assert.rejects(client.download("link", `${outside.path}/copy`), refused);
+  await assert.rejects(client.download("dirlink/secret", `${outside.path}/copy`), refused);
+  await assert.rejects(client.files.list("dirlink"), refused);
+  await assert.rejects(client.files.mkdir("dirlink/new"), refused);
+  assert.deepEqual(await names(outside.path), ["secret"]);
+  // Inside the root, an absolute path is fine.
+  await client.files.uploadBytes(bytes, `${remote.path}/inside`);
+  assert.equal(await Deno.readTextFile(`${remote.path}/inside`), "x");
+});
+
+Deno.test("transfer: --no-copy and --allow without a copy root refuse transfers", async () => {
+  await using remote = await tempDir();
+  const bytes = new TextEncoder().encode("x");
+  {
+    await using server = await startServer({ noCopy: true });
+    await using client = await connectTo(server);
+    await assert.rejects(client.files.uploadBytes(bytes, `${remote.path}/a`), refused);
+    await assert.rejects(client.files.stat(remote.path), /--no-copy/);
+  }
+  const policy = await CommandPolicy.create({ allow: ["true"] });
+  {
+    await using server = await startServer({ policy });
+    await using client = await connectTo(server);
+    await assert.rejects(client.files.uploadBytes(bytes, `${remote.path}/a`), /--copy-root/);
+  }
+  {
+    await using server = await startServer({ policy, copyRoot: remote.path });
+    await using client = await connectTo(server);
+    await client.files.uploadBytes(bytes, "a");
+    assert.equal((await client.spawn(["true"]).status).code, 0);
+  }
+  assert.deepEqual(await names(remote.path), ["a"]);
+});
+
+Deno.test("transfer: directories, links and listings for recursive copies", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await client.files.mkdir("tree", { mode: 0o755 });
+  await client.files.mkdir("tree"); // there already: fine
+  await client.files.mkdir("tree/empty");
+  await client.files.uploadBytes(new TextEncoder().encode("a"), "tree/a.txt");
+  await client.files.symlink("tree/to-a", "a.txt");
+  await client.files.setAttributes("tree/empty", { mode: 0o700, mtime: 1_600_000_000_000 });
+  const entries = await client.files.list("tree");
+  assert.deepEqual(
+    entries.map(({ path, kind, target }) => ({ path, kind, target })),
+    [
+      { path: "a.txt", kind: "file", target: undefined },
+      { path: "empty", kind: "dir", target: undefined },
+      { path: "to-a", kind: "symlink", target: "a.txt" },
+    ],
+  );
+  const empty = await Deno.stat(`${remote.path}/tree/empty`);
+  assert.equal(empty.mode! & 0o777, 0o700);
+  assert.equal(empty.mtime?.getTime(), 1_600_000_000_000);
+  await assert.rejects(
+    client.files.mkdir("missing/dir"),
+    (error) => error instanceof CopyError && error.code === "not_found",
+  );
+  await assert.rejects(
+    client.files.stat("nothing"),
+    (error) => error instanceof CopyError && error.code === "not_found",
+  );
+});
+
+Deno.test("transfer: a command and a transfer do not share a connection at once", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const child = client.spawn(["sleep", "0.2"]);
+  await assert.rejects(client.files.stat("."), /already running/);
+  assert.equal((await child.status).code, 0);
+  assert.equal((await client.files.stat(".")).kind, "dir");
+});
+
+Deno.test("transfer: a server without the copy feature is named as such", async () => {
+  const files = new FileOperations({
+    where: "old-box:7022",
+    writer: new FrameWriter({ write: (bytes) => Promise.resolve(bytes.length) }),
+    maxFrameSize: 1 << 20,
+    initialWindow: 1 << 18,
+    features: [],
+    begin: () => {},
+  });
+  await assert.rejects(
+    files.stat("x"),
+    (error) =>
+      error instanceof CopyError && error.code === "unsupported" &&
+      /old-box:7022 runs a rexec server without file transfer/.test(error.message),
+  );
+});
