@@ -269,3 +269,24 @@ Deno.test("pty: a server shutdown ends the command on the terminal and what it s
     assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid}`);
   }
 });
+
+Deno.test("pty: a command that exits while input is still being typed into its terminal reports its status", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  for (let round = 0; round < 3; round++) {
+    const child = client.spawnShell("head -c 10 >/dev/null; echo bye; exit 3", { tty: TTY });
+    const writer = child.stdin.getWriter();
+    const typing = (async () => {
+      // Far more than the terminal holds once nobody reads it.
+      const lines = utf8("aaaaaaaaa\n".repeat(1000));
+      for (let i = 0; i < 50; i++) await writer.write(lines);
+    })();
+    const [{ code, stdout }] = await Promise.all([
+      child.output(),
+      typing.catch((error) => assert.ok(error instanceof Deno.errors.BrokenPipe, String(error))),
+    ]);
+    assert.equal(code, 3);
+    assert.match(text(stdout), /bye\r\n/);
+  }
+  assert.equal((await client.spawn(["true"], { tty: TTY }).status).code, 0);
+});
