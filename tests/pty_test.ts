@@ -290,3 +290,18 @@ Deno.test("pty: a command that exits while input is still being typed into its t
   }
   assert.equal((await client.spawn(["true"], { tty: TTY }).status).code, 0);
 });
+
+Deno.test("pty: jobs an interactive shell leaves behind end when it exits, as when a terminal hangs up", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const shell = client.spawnLogin({ tty: TTY });
+  const reader = shell.stdout.getReader();
+  // Job control puts the job in a process group of its own, which a hang-up would not reach.
+  await type(shell, "sleep 300 & echo BG=$!\r");
+  const [, job] = (await readUntil(reader, /BG=\d+\r\n/)).match(/BG=(\d+)/)!;
+  await type(shell, "exit 0\r");
+  reader.releaseLock();
+  await shell.stdout.cancel();
+  assert.equal((await shell.status).code, 0);
+  assert.ok(await waitFor(async () => !(await processExists(Number(job)))), `job ${job}`);
+});
