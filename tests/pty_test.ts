@@ -194,6 +194,21 @@ Deno.test("pty: a flood into a client that stops reading holds the command back,
   assert.equal((await child.status).code, 0);
 });
 
+Deno.test("pty: a command on a terminal whose output is not wanted (stdout null) runs to its end", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  // Far more than the terminal may read ahead: output nobody reads must be
+  // thrown away, as pipe mode's /dev/null does, not hold the command back.
+  const status = await client.spawnShell("head -c 4000000 /dev/zero; exit 3", {
+    tty: TTY,
+    stdin: "null",
+    stdout: "null",
+    timeout: 120,
+  }).status;
+  assert.equal(status.reason, undefined);
+  assert.equal(status.code, 3);
+});
+
 Deno.test("pty: a client refuses a terminal when the server does not offer one", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {

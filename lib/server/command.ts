@@ -432,7 +432,11 @@ export class ServerCommand {
         this.#pumpStdin(child.stdin).catch(() => this.#connectionLost());
       }
       const output = Promise.all([
-        request.stdout ? this.#pumpOutput(child.stdout, FrameType.Stdout) : undefined,
+        request.stdout
+          ? this.#pumpOutput(child.stdout, FrameType.Stdout)
+          : request.tty
+          ? this.#discardOutput(child.stdout)
+          : undefined,
         // On a terminal, stderr is the terminal too: all comes as STDOUT.
         request.stderr && !request.tty
           ? this.#pumpOutput(child.stderr, FrameType.Stderr)
@@ -587,6 +591,22 @@ export class ServerCommand {
           }`,
         );
       }
+    } finally {
+      this.#outputCutOff.signal.removeEventListener("abort", cutOff);
+    }
+  }
+
+  /**
+   * Reads and drops what a terminal shows when the client wants no output:
+   * a terminal has no /dev/null behind it as a pipe does, and output left
+   * unread would hold the command back for ever.
+   */
+  async #discardOutput(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    const cutOff = () => reader.cancel().catch(ignoreClosed);
+    this.#outputCutOff.signal.addEventListener("abort", cutOff, { once: true });
+    try {
+      while (!(await reader.read()).done);
     } finally {
       this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }
