@@ -194,6 +194,29 @@ Deno.test("pty: a flood into a client that stops reading holds the command back,
   assert.equal((await child.status).code, 0);
 });
 
+Deno.test("pty: far more input than the terminal holds reaches a command that reads it all", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  // A paste of 2 MiB into a program reading a raw terminal: the terminal's
+  // buffer fills many times over, and each time the server must go on
+  // writing once the program has read.
+  const size = 2 * 1024 * 1024;
+  const child = client.spawnShell(
+    `stty raw -echo; echo ready; head -c ${size} > ${dir.path}/got; echo "got=$(wc -c < ${dir.path}/got)"`,
+    { tty: TTY, timeout: 120 },
+  );
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  const writer = child.stdin.getWriter();
+  const chunk = new Uint8Array(16 * 1024).fill(0x61);
+  for (let sent = 0; sent < size; sent += chunk.length) await writer.write(chunk);
+  writer.releaseLock();
+  assert.match(await readUntil(reader, /got=\d+/), new RegExp(`got=${size}`));
+  reader.releaseLock();
+  assert.equal((await child.status).code, 0);
+});
+
 Deno.test("pty: a command on a terminal whose output is not wanted (stdout null) runs to its end", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
