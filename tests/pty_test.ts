@@ -20,7 +20,9 @@ import {
   utf8,
   waitFor,
 } from "./helpers.ts";
-import { encodeFrame, FrameType } from "../lib/protocol/frame.ts";
+import { encodeFrame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import { ServerCommand } from "../lib/server/command.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import { encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
@@ -129,6 +131,35 @@ Deno.test("pty: a disconnect ends the command on the terminal and what it starte
   for (const pid of pids) {
     assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid}`);
   }
+});
+
+Deno.test("pty: a resize that arrives while the terminal is still being opened is not lost", async () => {
+  let shown = "";
+  const writer = new FrameWriter({
+    write: (bytes) => {
+      if (bytes[4] === FrameType.Stdout) shown += text(bytes.subarray(HEADER_SIZE));
+      return Promise.resolve(bytes.length);
+    },
+  });
+  const command = new ServerCommand({
+    request: {
+      argv: ["sh", "-c", "echo ready; read -r line; stty size"],
+      tty: { ...TTY, term: "vt100" },
+      stdin: true,
+      stdout: true,
+      stderr: false,
+    },
+    writer,
+    outputChunkSize: 65536,
+    stdinWindow: 262144,
+    killGraceMs: 2000,
+  });
+  // Before the command has even begun to open its terminal.
+  command.resize({ rows: 41, cols: 101 });
+  assert.ok(await waitFor(() => shown.includes("ready"), 60_000), shown);
+  command.pushStdin(utf8("go\r"));
+  assert.equal((await command.finished).report.code, 0);
+  assert.match(shown, /41 101\r\n/);
 });
 
 Deno.test("pty: a --timeout ends the command on the terminal", async () => {

@@ -222,6 +222,8 @@ export class ServerCommand {
   #child: GroupProcess | undefined;
   /** The child's terminal, for a command that runs on one. */
   #terminal: { resize(size: WindowSize): void } | undefined;
+  /** The size the last WINDOW_SIZE asked for, for a terminal that was still opening. */
+  #windowSize: WindowSize | undefined;
   #exited = false;
   #endReason: EndReason | undefined;
   readonly #outputCutOff = new AbortController();
@@ -304,8 +306,9 @@ export class ServerCommand {
 
   /**
    * Takes a WINDOW_SIZE frame: the terminal gets the new size, and the
-   * command SIGWINCH. One that arrives before the terminal is open is
-   * dropped, since the terminal opens at the size the EXEC gave.
+   * command SIGWINCH. One that arrives while the terminal is still opening
+   * is kept and given to the terminal once it is open: the client's window
+   * changed after the EXEC was sent.
    *
    * @throws {ProtocolError} when the command was started without a terminal.
    */
@@ -313,7 +316,9 @@ export class ServerCommand {
     if (!this.#options.request.tty) {
       throw new ProtocolError("WINDOW_SIZE frame for a command started without a terminal");
     }
-    if (!this.#exited) this.#terminal?.resize(size);
+    if (this.#exited) return;
+    this.#windowSize = size;
+    this.#terminal?.resize(size);
   }
 
   /**
@@ -473,13 +478,15 @@ export class ServerCommand {
       argv: this.#argv,
       env: terminalEnvironment({ ...runAs?.env, ...request.env, TERM: request.tty!.term }),
       cwd: cwd ?? Deno.cwd(),
-      size: request.tty!,
+      size: this.#windowSize ?? request.tty!,
       ...(checkedProgram !== undefined ? { checkedProgram } : {}),
       ...(runAs?.uid !== undefined && runAs.gid !== undefined
         ? { uid: runAs.uid, gid: runAs.gid }
         : {}),
     });
     this.#terminal = child;
+    // A WINDOW_SIZE that came while node-pty was loading.
+    if (this.#windowSize) child.resize(this.#windowSize);
     return child;
   }
 
