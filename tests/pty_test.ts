@@ -162,6 +162,22 @@ Deno.test("pty: a resize that arrives while the terminal is still being opened i
   assert.match(shown, /41 101\r\n/);
 });
 
+Deno.test("pty: a resize to an impossible size is the caller's TypeError, and the command runs on", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("echo ready; read -r line; stty size", { tty: TTY });
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  for (const size of [{ rows: 0, cols: 80 }, { rows: 24, cols: 65536 }, { rows: 2.5, cols: 80 }]) {
+    assert.throws(() => child.resize(size), TypeError);
+  }
+  child.resize({ rows: 30, cols: 90 });
+  await type(child, "go\r");
+  assert.match(await readUntil(reader, /\d+ \d+\r\n/), /30 90\r\n/);
+  reader.releaseLock();
+  assert.equal((await child.status).code, 0);
+});
+
 Deno.test("pty: a --timeout ends the command on the terminal", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
