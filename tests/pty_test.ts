@@ -20,7 +20,9 @@ import {
   utf8,
   waitFor,
 } from "./helpers.ts";
-import { encodeFrame, FrameType } from "../lib/protocol/frame.ts";
+import { encodeFrame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
+import { ServerCommand } from "../lib/server/command.ts";
+import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import { encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
 import { computeProof, createNonce } from "../lib/protocol/auth.ts";
@@ -131,6 +133,51 @@ Deno.test("pty: a disconnect ends the command on the terminal and what it starte
   }
 });
 
+Deno.test("pty: a resize that arrives while the terminal is still being opened is not lost", async () => {
+  let shown = "";
+  const writer = new FrameWriter({
+    write: (bytes) => {
+      if (bytes[4] === FrameType.Stdout) shown += text(bytes.subarray(HEADER_SIZE));
+      return Promise.resolve(bytes.length);
+    },
+  });
+  const command = new ServerCommand({
+    request: {
+      argv: ["sh", "-c", "echo ready; read -r line; stty size"],
+      tty: { ...TTY, term: "vt100" },
+      stdin: true,
+      stdout: true,
+      stderr: false,
+    },
+    writer,
+    outputChunkSize: 65536,
+    stdinWindow: 262144,
+    killGraceMs: 2000,
+  });
+  // Before the command has even begun to open its terminal.
+  command.resize({ rows: 41, cols: 101 });
+  assert.ok(await waitFor(() => shown.includes("ready"), 60_000), shown);
+  command.pushStdin(utf8("go\r"));
+  assert.equal((await command.finished).report.code, 0);
+  assert.match(shown, /41 101\r\n/);
+});
+
+Deno.test("pty: a resize to an impossible size is the caller's TypeError, and the command runs on", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("echo ready; read -r line; stty size", { tty: TTY });
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  for (const size of [{ rows: 0, cols: 80 }, { rows: 24, cols: 65536 }, { rows: 2.5, cols: 80 }]) {
+    assert.throws(() => child.resize(size), TypeError);
+  }
+  child.resize({ rows: 30, cols: 90 });
+  await type(child, "go\r");
+  assert.match(await readUntil(reader, /\d+ \d+\r\n/), /30 90\r\n/);
+  reader.releaseLock();
+  assert.equal((await child.status).code, 0);
+});
+
 Deno.test("pty: a --timeout ends the command on the terminal", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
@@ -192,6 +239,44 @@ Deno.test("pty: a flood into a client that stops reading holds the command back,
   for await (const chunk of child.stdout) received += chunk.length;
   assert.equal(received, size);
   assert.equal((await child.status).code, 0);
+});
+
+Deno.test("pty: far more input than the terminal holds reaches a command that reads it all", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  // A paste of 2 MiB into a program reading a raw terminal: the terminal's
+  // buffer fills many times over, and each time the server must go on
+  // writing once the program has read.
+  const size = 2 * 1024 * 1024;
+  const child = client.spawnShell(
+    `stty raw -echo; echo ready; head -c ${size} > ${dir.path}/got; echo "got=$(wc -c < ${dir.path}/got)"`,
+    { tty: TTY, timeout: 120 },
+  );
+  const reader = child.stdout.getReader();
+  await readUntil(reader, "ready");
+  const writer = child.stdin.getWriter();
+  const chunk = new Uint8Array(16 * 1024).fill(0x61);
+  for (let sent = 0; sent < size; sent += chunk.length) await writer.write(chunk);
+  writer.releaseLock();
+  assert.match(await readUntil(reader, /got=\d+/), new RegExp(`got=${size}`));
+  reader.releaseLock();
+  assert.equal((await child.status).code, 0);
+});
+
+Deno.test("pty: a command on a terminal whose output is not wanted (stdout null) runs to its end", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  // Far more than the terminal may read ahead: output nobody reads must be
+  // thrown away, as pipe mode's /dev/null does, not hold the command back.
+  const status = await client.spawnShell("head -c 4000000 /dev/zero; exit 3", {
+    tty: TTY,
+    stdin: "null",
+    stdout: "null",
+    timeout: 120,
+  }).status;
+  assert.equal(status.reason, undefined);
+  assert.equal(status.code, 3);
 });
 
 Deno.test("pty: a client refuses a terminal when the server does not offer one", async () => {

@@ -9,6 +9,7 @@ import { FrameType } from "../protocol/frame.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import {
   decodeExecRequest,
+  decodeWindowSize,
   encodeJson,
   type ExecRequest,
   type ExitReason,
@@ -322,7 +323,8 @@ export class RemoteProcess {
   /**
    * Tells the command's terminal its new size; the command gets SIGWINCH.
    *
-   * @throws {TypeError} when the command was not started with `tty`.
+   * @throws {TypeError} when the command was not started with `tty`, or
+   * `rows` or `cols` is not a whole number from 1 to 65535.
    *
    * @example A full-screen program learns of a resize
    * ```ts
@@ -348,10 +350,15 @@ export class RemoteProcess {
    */
   resize(size: WindowSize): void {
     if (!this.#channel.hasTerminal) throw new TypeError("the command has no terminal to resize");
-    this.#channel.sendControl(
-      FrameType.WindowSize,
-      encodeJson({ rows: size.rows, cols: size.cols }),
-    );
+    const body = encodeJson({ rows: size.rows, cols: size.cols });
+    try {
+      // The server's own validator: a bad size is the caller's error here,
+      // not a protocol error that ends the connection and the command.
+      decodeWindowSize(body);
+    } catch (error) {
+      throw new TypeError((error as Error).message, { cause: error });
+    }
+    this.#channel.sendControl(FrameType.WindowSize, body);
   }
 
   /**

@@ -222,6 +222,8 @@ export class ServerCommand {
   #child: GroupProcess | undefined;
   /** The child's terminal, for a command that runs on one. */
   #terminal: { resize(size: WindowSize): void } | undefined;
+  /** The size the last WINDOW_SIZE asked for, for a terminal that was still opening. */
+  #windowSize: WindowSize | undefined;
   #exited = false;
   #endReason: EndReason | undefined;
   readonly #outputCutOff = new AbortController();
@@ -304,8 +306,9 @@ export class ServerCommand {
 
   /**
    * Takes a WINDOW_SIZE frame: the terminal gets the new size, and the
-   * command SIGWINCH. One that arrives before the terminal is open is
-   * dropped, since the terminal opens at the size the EXEC gave.
+   * command SIGWINCH. One that arrives while the terminal is still opening
+   * is kept and given to the terminal once it is open: the client's window
+   * changed after the EXEC was sent.
    *
    * @throws {ProtocolError} when the command was started without a terminal.
    */
@@ -313,7 +316,9 @@ export class ServerCommand {
     if (!this.#options.request.tty) {
       throw new ProtocolError("WINDOW_SIZE frame for a command started without a terminal");
     }
-    if (!this.#exited) this.#terminal?.resize(size);
+    if (this.#exited) return;
+    this.#windowSize = size;
+    this.#terminal?.resize(size);
   }
 
   /**
@@ -432,7 +437,11 @@ export class ServerCommand {
         this.#pumpStdin(child.stdin).catch(() => this.#connectionLost());
       }
       const output = Promise.all([
-        request.stdout ? this.#pumpOutput(child.stdout, FrameType.Stdout) : undefined,
+        request.stdout
+          ? this.#pumpOutput(child.stdout, FrameType.Stdout)
+          : request.tty
+          ? this.#discardOutput(child.stdout)
+          : undefined,
         // On a terminal, stderr is the terminal too: all comes as STDOUT.
         request.stderr && !request.tty
           ? this.#pumpOutput(child.stderr, FrameType.Stderr)
@@ -472,13 +481,15 @@ export class ServerCommand {
       argv: this.#argv,
       env: terminalEnvironment({ ...runAs?.env, ...request.env, TERM: request.tty!.term }),
       cwd: cwd ?? Deno.cwd(),
-      size: request.tty!,
+      size: this.#windowSize ?? request.tty!,
       ...(checkedProgram !== undefined ? { checkedProgram } : {}),
       ...(runAs?.uid !== undefined && runAs.gid !== undefined
         ? { uid: runAs.uid, gid: runAs.gid }
         : {}),
     });
     this.#terminal = child;
+    // A WINDOW_SIZE that came while node-pty was loading.
+    if (this.#windowSize) child.resize(this.#windowSize);
     return child;
   }
 
@@ -590,6 +601,22 @@ export class ServerCommand {
           }`,
         );
       }
+    } finally {
+      this.#outputCutOff.signal.removeEventListener("abort", cutOff);
+    }
+  }
+
+  /**
+   * Reads and drops what a terminal shows when the client wants no output:
+   * a terminal has no /dev/null behind it as a pipe does, and output left
+   * unread would hold the command back for ever.
+   */
+  async #discardOutput(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    const cutOff = () => reader.cancel().catch(ignoreClosed);
+    this.#outputCutOff.signal.addEventListener("abort", cutOff, { once: true });
+    try {
+      while (!(await reader.read()).done);
     } finally {
       this.#outputCutOff.signal.removeEventListener("abort", cutOff);
     }

@@ -62,8 +62,10 @@ interface Terminal {
   resume(): void;
   /** node-pty throws an error of the terminal's from its event handler unless someone listens. */
   on(event: "error", listener: (error: Error) => void): unknown;
-  /** The master side, a `net.Socket`: its write callback tells when the bytes left. */
-  readonly _socket: { write(data: Uint8Array, callback: (error?: Error) => void): boolean };
+  /** The master side's file descriptor, non-blocking. */
+  readonly _fd: number;
+  /** The master side as a stream, which reads it; destroyed once node-pty closes the descriptor. */
+  readonly _socket: { readonly destroyed: boolean };
 }
 
 interface NodePty {
@@ -84,6 +86,57 @@ async function loadNodePty(): Promise<NodePty> {
       `the server cannot open a pseudo-terminal: loading @lydell/node-pty failed (${
         (error as Error).message
       }); the server needs --allow-ffi and its npm packages installed (deno install)`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The C library calls that write to a terminal. Node-pty writes through a
+ * `tty.ReadStream`, and under Deno such a write that meets a full terminal
+ * never resumes once the program reads again (a paste larger than the
+ * terminal's few kilobytes of buffer would hang for ever); write(2) on the
+ * non-blocking descriptor, retried while it says EAGAIN, does not.
+ */
+interface Libc {
+  write(fd: number, bytes: Uint8Array, length: bigint): number | bigint;
+  /** The calling thread's errno, read right after a failed call. */
+  errno(): number;
+  readonly eagain: number;
+}
+
+/** errno values that are the same on Linux and macOS. */
+const EINTR = 4;
+const EIO = 5;
+
+let libc: Libc | undefined;
+
+/** Opens the C library once. @throws {SpawnError} 126 when it cannot be opened. */
+function openLibc(): Libc {
+  if (libc) return libc;
+  const darwin = Deno.build.os === "darwin";
+  const errnoSymbol = darwin ? "__error" : "__errno_location";
+  try {
+    const { symbols } = Deno.dlopen(
+      darwin ? "/usr/lib/libSystem.B.dylib" : "libc.so.6",
+      {
+        write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+        [errnoSymbol]: { parameters: [], result: "pointer" },
+      } as const,
+    );
+    const where = symbols[errnoSymbol] as () => Deno.PointerValue;
+    libc = {
+      write: symbols.write,
+      errno: () => new Deno.UnsafePointerView(where()!).getInt32(),
+      eagain: darwin ? 35 : 11,
+    };
+    return libc;
+  } catch (error) {
+    throw new SpawnError(
+      EXIT_CANNOT_EXECUTE,
+      `the server cannot write to a pseudo-terminal: opening the C library failed (${
+        (error as Error).message
+      }); the server needs --allow-ffi`,
       { cause: error },
     );
   }
@@ -137,6 +190,7 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
     ...args,
   ]];
   const nodePty = await loadNodePty();
+  const writer = openLibc();
   let terminal: Terminal;
   try {
     terminal = nodePty.spawn(file, fileArgs, {
@@ -155,7 +209,7 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
       { cause: error },
     );
   }
-  return new PtyProcess(terminal);
+  return new PtyProcess(terminal, writer);
 }
 
 /**
@@ -201,8 +255,8 @@ function findSetpriv(): string {
 export class PtyProcess extends GroupProcess {
   readonly #terminal: Terminal;
 
-  /** Wraps a terminal node-pty has started. */
-  constructor(terminal: Terminal) {
+  /** Wraps a terminal node-pty has started; what is typed into it is written through `libc`. */
+  constructor(terminal: Terminal, libc: Libc) {
     const status = Promise.withResolvers<Deno.CommandStatus>();
     let output: ReadableByteStreamController | undefined;
     let ended = false;
@@ -251,8 +305,8 @@ export class PtyProcess extends GroupProcess {
       });
     });
     const stdin = new WritableStream<Uint8Array>({
-      write: (chunk) => writeTo(terminal, chunk),
-      close: () => writeTo(terminal, END_OF_FILE),
+      write: (chunk, controller) => writeTo(terminal, libc, chunk, controller.signal),
+      close: () => writeTo(terminal, libc, END_OF_FILE),
     });
     super({
       pid: terminal.pid,
@@ -272,20 +326,54 @@ export class PtyProcess extends GroupProcess {
   }
 }
 
+/** Longest pause, in milliseconds, between tries to write to a full terminal. */
+const MAX_WRITE_PAUSE_MS = 50;
+
 /**
- * Writes to the terminal; resolves once the bytes have left for it. A
- * terminal that takes no more (the command's side is closed) is a broken
- * pipe, as the stdin of a command that went away.
+ * Writes to the terminal; resolves once the bytes have left for it. While
+ * the terminal is full (the program is not reading), tries again after a
+ * pause that grows to {@link MAX_WRITE_PAUSE_MS}, until `stop` is aborted.
+ *
+ * @throws {Deno.errors.BrokenPipe} once the terminal is closed or nothing
+ * holds its other side any more.
  */
-function writeTo(terminal: Terminal, bytes: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    terminal._socket.write(
-      bytes.slice(),
-      (error) =>
-        error
-          ? reject(new Deno.errors.BrokenPipe(`the terminal takes no more input: ${error.message}`))
-          : resolve(),
-    );
+async function writeTo(
+  terminal: Terminal,
+  libc: Libc,
+  bytes: Uint8Array,
+  stop?: AbortSignal,
+): Promise<void> {
+  let pauseMs = 1;
+  for (let offset = 0; offset < bytes.length;) {
+    stop?.throwIfAborted();
+    // Once node-pty has closed the descriptor its number may be another file's.
+    if (terminal._socket.destroyed) throw new Deno.errors.BrokenPipe("the terminal is closed");
+    const left = bytes.subarray(offset);
+    const written = Number(libc.write(terminal._fd, left, BigInt(left.length)));
+    if (written >= 0) {
+      offset += written;
+      pauseMs = 1;
+      continue;
+    }
+    const errno = libc.errno();
+    if (errno === EINTR) continue;
+    if (errno === EIO) throw new Deno.errors.BrokenPipe("the terminal has no program on it");
+    if (errno !== libc.eagain) throw new Error(`writing to the terminal failed: errno ${errno}`);
+    await pause(pauseMs, stop);
+    pauseMs = Math.min(pauseMs * 2, MAX_WRITE_PAUSE_MS);
+  }
+}
+
+/** Waits `ms`, or less when `stop` is aborted. */
+function pause(ms: number, stop: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done, { once: true });
   });
 }
 
