@@ -844,7 +844,8 @@ function secondsOption(
 function integerOption(parsed: Parsed, name: string, fallback: number): number {
   const text = last(parsed, name);
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) {
+  // Past 2^53 a number is no longer whole to the program: too big for any option.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(text)}`);
   }
   return Number(text);
