@@ -15,6 +15,7 @@ import {
   startServer,
   type TestServer,
   text,
+  TOKEN,
   withTempDir,
 } from "./helpers.ts";
 
@@ -285,5 +286,50 @@ Deno.test("fleet CLI: -t with several targets is a usage error and runs nothing"
       assert.match(result.stderrText, /-t gives one host a terminal/);
       assert.equal(await Deno.stat(marker).then(() => true, () => false), false);
     }
+  });
+});
+
+Deno.test("fleet CLI: hosts that each name a token file need no default token, and a bad --token-file still stops the run", async () => {
+  const tokens = ["first-host-token-of-some-length", "second-host-token-of-some-length"];
+  await using a = await startServer({ token: tokens[0] });
+  await using b = await startServer({ token: tokens[1] });
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a-token`, `${tokens[0]}\n`, { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/b-token`, `${tokens[1]}\n`, { mode: 0o600 });
+    await Deno.writeTextFile(
+      `${dir}/inventory`,
+      `[web]\nweb1 ansible_host=127.0.0.1 rexec_port=${a.port} rexec_token_file=a-token\n` +
+        `web2 ansible_host=127.0.0.1 rexec_port=${b.port} rexec_token_file=b-token\n`,
+    );
+    // No REXEC_TOKEN and an empty configuration directory: no default token anywhere.
+    const env = { XDG_CONFIG_HOME: `${dir}/empty-config` };
+    const result = await runCli(
+      ["run", "-n", "-i", `${dir}/inventory`, "web", "--", "echo", "hi"],
+      { token: null, env },
+    );
+    assert.equal(result.code, 0, result.stderrText);
+    assert.deepEqual(result.stdoutText.split("\n").filter(Boolean).sort(), [
+      "web1: hi",
+      "web2: hi",
+    ]);
+
+    // A --token-file others can read is warned about once, however many hosts use it.
+    await Deno.writeTextFile(`${dir}/shared-token`, `${TOKEN}\n`);
+    await Deno.chmod(`${dir}/shared-token`, 0o644);
+    await using c = await startServer();
+    await using d = await startServer();
+    const shared = await runCli(
+      ["run", "-n", "--token-file", `${dir}/shared-token`, `${c.address},${d.address}`, "true"],
+      { token: null, env },
+    );
+    assert.equal(shared.code, 0, shared.stderrText);
+    assert.equal(shared.stderrText.match(/warning: token file/g)?.length, 1, shared.stderrText);
+
+    const missing = await runCli(
+      ["run", "-n", "--token-file", `${dir}/no-such-token`, `${c.address},${d.address}`, "true"],
+      { token: null, env },
+    );
+    assert.equal(missing.code, 255);
+    assert.match(missing.stderrText, /no-such-token/);
   });
 });

@@ -167,8 +167,7 @@ async function runTargets(
   { single }: { single: boolean },
 ): Promise<number> {
   const output = config.fleet?.output ?? "prefix";
-  const { token, warnings } = await resolveToken({ tokenFile: config.tokenFile });
-  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
+  const token = await defaultToken(config, targets);
 
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
@@ -198,7 +197,7 @@ async function runTargets(
   const run = async () => {
     for await (
       const result of runMany(targets, command(config), {
-        token,
+        ...(token !== undefined ? { token } : {}),
         env: config.env,
         ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
         ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
@@ -290,6 +289,26 @@ async function runTargets(
   if (result.error !== null) return EXIT_REXEC_FAILED;
   if (result.timedOut) return EXIT_TIMED_OUT;
   return result.exitCode ?? EXIT_REXEC_FAILED;
+}
+
+/**
+ * The token for the targets that name no token file of their own, when
+ * there are such targets. Every target has one when `--token-file` was
+ * given: that file is read here only so that a bad one stops the run before
+ * anything ran, and runMany warns about it, once.
+ */
+async function defaultToken(
+  config: RunConfig,
+  targets: readonly Target[],
+): Promise<string | undefined> {
+  if (config.tokenFile !== undefined) {
+    await resolveToken({ tokenFile: config.tokenFile });
+    return undefined;
+  }
+  if (targets.every((target) => target.tokenFile !== undefined)) return undefined;
+  const { token, warnings } = await resolveToken({});
+  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
+  return token;
 }
 
 function command(config: RunConfig): readonly string[] | { shell: string } {
