@@ -333,3 +333,35 @@ Deno.test("fleet CLI: hosts that each name a token file need no default token, a
     assert.match(missing.stderrText, /no-such-token/);
   });
 });
+
+Deno.test("fleet CLI: a --ca or rexec_ca that holds no certificate stops the run before anything ran, said once", async () => {
+  await using servers = await startServers(2);
+  const hosts = servers.map((server) => server.address).join(",");
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/key.pem`,
+      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    for (
+      const [caFile, says] of [
+        [`${dir}/key.pem`, /it is a private key/],
+        [`${dir}/missing.pem`, /cannot read the CA certificate/],
+      ] as const
+    ) {
+      const result = await runCli(["run", "-n", "--ca", caFile, hosts, "--", "echo", "ran"]);
+      assert.equal(result.code, 255, result.stderrText);
+      assert.equal(result.stdoutText, "");
+      assert.equal(result.stderrText.match(/^rexec: /gm)?.length, 1, result.stderrText);
+      assert.match(result.stderrText, says);
+    }
+    await Deno.writeTextFile(
+      `${dir}/inventory`,
+      `[web]\nweb1 ansible_host=127.0.0.1 rexec_port=${servers[0].port}\n` +
+        `web2 ansible_host=127.0.0.1 rexec_port=${servers[1].port}\n[web:vars]\nrexec_ca=key.pem\n`,
+    );
+    const inventory = await runCli(["run", "-n", "-i", `${dir}/inventory`, "web", "echo", "ran"]);
+    assert.equal(inventory.code, 255, inventory.stderrText);
+    assert.equal(inventory.stdoutText, "");
+    assert.match(inventory.stderrText, /key\.pem is not a PEM certificate \(it is a private key/);
+  });
+});

@@ -32,6 +32,7 @@ import {
   StatusLine,
   summaryLine,
 } from "./fleet_output.ts";
+import { readCaCertificate } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { printError } from "./terminal.ts";
 
@@ -168,6 +169,11 @@ async function runTargets(
 ): Promise<number> {
   const output = config.fleet?.output ?? "prefix";
   const token = await defaultToken(config, targets);
+  // A CA file that holds no certificate is a mistake of the command line or
+  // the inventory: said once, before anything ran, not once per host.
+  const caFiles = new Set(targets.map((target) => target.tls?.caFile));
+  caFiles.delete(undefined);
+  for (const caFile of caFiles) await readCaCertificate(caFile!);
 
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
