@@ -113,7 +113,11 @@ export interface RunManyOptions {
   readonly keepalive?: number;
   /** Most hosts at once; default {@link DEFAULT_PARALLEL}. */
   readonly parallel?: number;
-  /** Bytes every host reads as its stdin, each its own copy; when absent, stdin is empty. */
+  /**
+   * Bytes every host reads as its stdin, each its own copy; when absent,
+   * stdin is empty. A stream is read no further than 8 MiB ahead of the
+   * slowest running host.
+   */
   readonly stdin?: ReadableStream<Uint8Array> | Uint8Array;
   /**
    * Ends every running command (and waits for its end) and starts no more
