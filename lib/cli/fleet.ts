@@ -14,7 +14,7 @@ import { resolveToken } from "../config/token.ts";
 import { UsageError } from "../errors.ts";
 import { type Inventory, readInventory } from "../fleet/inventory.ts";
 import { LineSplitter } from "../fleet/line_splitter.ts";
-import { type HostResult, hostResultJson, runMany } from "../fleet/run_many.ts";
+import { type HostResult, hostResultJsonParts, runMany } from "../fleet/run_many.ts";
 import {
   readHostsFile,
   resolveTargets,
@@ -251,7 +251,9 @@ async function runTargets(
     const name = result.host;
     switch (output) {
       case "json":
-        await stdout.write(encoder.encode(`${hostResultJson(result)}\n`));
+        // In pieces: the line of a host that wrote hundreds of MiB is too long for one string.
+        for (const part of hostResultJsonParts(result)) await stdout.write(encoder.encode(part));
+        await stdout.write(encoder.encode("\n"));
         return;
       case "prefix": {
         const splitter = splitters.get(name);
