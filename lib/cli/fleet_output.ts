@@ -281,24 +281,47 @@ export function summaryLine(
 export function collapseOutputs(
   outputs: Iterable<{ readonly host: string; readonly output: Uint8Array }>,
 ): Uint8Array {
-  const groups = new Map<string, { output: Uint8Array; hosts: string[] }>();
-  const latin1 = new TextDecoder("latin1");
+  // Outputs are told apart by their bytes, compared only within a bucket of
+  // the same length and hash: no output is ever made one string, which could
+  // be longer than a string may be.
+  const buckets = new Map<string, { output: Uint8Array; hosts: string[] }[]>();
+  const groups: { output: Uint8Array; hosts: string[] }[] = [];
   for (const { host, output } of outputs) {
     if (output.length === 0) continue;
-    // A key that tells any two byte strings apart, whatever their encoding.
-    const key = latin1.decode(output);
-    const group = groups.get(key);
+    const key = `${output.length}:${hashBytes(output)}`;
+    const bucket = buckets.get(key) ?? [];
+    buckets.set(key, bucket);
+    const group = bucket.find((group) => sameBytes(group.output, output));
     if (group) group.hosts.push(host);
-    else groups.set(key, { output, hosts: [host] });
+    else {
+      const created = { output, hosts: [host] };
+      bucket.push(created);
+      groups.push(created);
+    }
   }
   const rule = "---------------\n";
   const parts: Uint8Array[] = [];
-  for (const { output, hosts } of groups.values()) {
+  for (const { output, hosts } of groups) {
     const count = hosts.length > 1 ? ` (${hosts.length})` : "";
     parts.push(encoder.encode(`${rule}${foldHostNames(hosts)}${count}\n${rule}`), output);
     if (output[output.length - 1] !== 0x0a) parts.push(encoder.encode("\n"));
   }
   return concat(parts);
+}
+
+/** FNV-1a, 32 bits: enough to keep different outputs apart in most cases, cheaply. */
+function hashBytes(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < bytes.length; index++) {
+    hash = Math.imul(hash ^ bytes[index], 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
