@@ -8,6 +8,8 @@
 
 import assert from "node:assert/strict";
 import {
+  CLI_PERMISSIONS,
+  MAIN,
   processExists,
   readUntil,
   runCli,
@@ -364,4 +366,41 @@ Deno.test("fleet CLI: a --ca or rexec_ca that holds no certificate stops the run
     assert.equal(inventory.stdoutText, "");
     assert.match(inventory.stderrText, /key\.pem is not a PEM certificate \(it is a private key/);
   });
+});
+
+Deno.test({
+  name:
+    "fleet CLI: local stdout that cannot be written (a full disk) is an error exiting 255, in every output form",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using servers = await startServers(2);
+    const hosts = servers.map((server) => server.address).join(",");
+    for (const form of [[], ["--json"], ["--no-prefix"], ["--collapse"]]) {
+      // The shell gives rexec /dev/full as its stdout: every write fails with ENOSPC.
+      const { code, stderr } = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$@" > /dev/full',
+          "sh",
+          Deno.execPath(),
+          "run",
+          ...CLI_PERMISSIONS,
+          MAIN,
+          "run",
+          "-n",
+          ...form,
+          hosts,
+          "--",
+          "echo",
+          "hi",
+        ],
+        env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const message = text(stderr);
+      assert.equal(code, 255, `${form}: ${message}`);
+      assert.match(message, /^rexec: cannot write to local stdout: /m, `${form}`);
+    }
+  },
 });

@@ -243,7 +243,7 @@ async function runTargets(
         // The reader of local stdout or stderr went away: end the rest.
         stop.abort();
       });
-      if (stdout.closed || stderr.closed) stop.abort();
+      if (stdout.closed || stderr.closed || stdout.failure || stderr.failure) stop.abort();
     }
   };
 
@@ -289,6 +289,12 @@ async function runTargets(
   await stderr.finish();
   await status?.clear();
   if (terminal && !stderr.closed) printError(summaryLine(results));
+  for (const [name, channel] of [["stdout", stdout], ["stderr", stderr]] as const) {
+    if (!channel.failure) continue;
+    // The output is incomplete: no host's status can stand for the run.
+    printError(`rexec: cannot write to local ${name}: ${channel.failure.message}`);
+    return EXIT_REXEC_FAILED;
+  }
   if (interrupted) return exitCodeForSignal(interrupted);
   if (stdout.closed || stderr.closed) return EXIT_STDOUT_CLOSED;
   if (!single) return fleetExitStatus(results);

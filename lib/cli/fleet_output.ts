@@ -124,6 +124,7 @@ export class OutputChannel {
   #pending: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  #failure: Error | undefined;
 
   /** Writes to `target`, keeping `status`, when given, under the output. */
   constructor(target: LocalOutput, options: { status?: StatusLine } = {}) {
@@ -136,14 +137,21 @@ export class OutputChannel {
     return this.#closed;
   }
 
+  /** Why a write failed otherwise (a full disk, an I/O error), if one did; nothing more is written then. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /**
    * Queues `bytes` (whole lines; not to be changed after) and resolves once
    * they were written.
    *
    * @throws {Deno.errors.BrokenPipe} once the output was closed.
+   * @throws {Error} the {@link OutputChannel.failure}, once a write failed.
    */
   write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BrokenPipe("output closed"));
+    if (this.#failure) return Promise.reject(this.#failure);
     if (bytes.length === 0) return this.#flushing ?? Promise.resolve();
     this.#pending.push(bytes);
     return this.#flushing ??= this.#flush();
@@ -166,6 +174,7 @@ export class OutputChannel {
       }
     } catch (error) {
       if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
+      else this.#failure ??= error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
       this.#flushing = undefined;
