@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collapseOutputs } from "../lib/cli/fleet_output.ts";
+import { collapseOutputs, OutputChannel } from "../lib/cli/fleet_output.ts";
 
 const encoder = new TextEncoder();
 
@@ -36,4 +36,23 @@ Deno.test("collapseOutputs(): outputs are grouped by equal bytes, whatever their
     0x00,
     0x0a,
   ]);
+});
+
+Deno.test("OutputChannel: many hosts' lines queued at once go out in order, in writes of a few hundred KiB, not one copy of all", async () => {
+  const writes: number[] = [];
+  const received: number[] = [];
+  const channel = new OutputChannel({
+    write(bytes: Uint8Array) {
+      writes.push(bytes.length);
+      received.push(...new Set(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  });
+  // 200 hosts, 100 000 bytes of lines each, queued in the same turn.
+  await Promise.all(
+    Array.from({ length: 200 }, (_, index) => channel.write(new Uint8Array(100_000).fill(index))),
+  );
+  assert.deepEqual(received, Array.from({ length: 200 }, (_, index) => index));
+  assert.equal(writes.reduce((sum, size) => sum + size, 0), 200 * 100_000);
+  assert.ok(Math.max(...writes) <= 400_000, `a write of ${Math.max(...writes)} bytes`);
 });

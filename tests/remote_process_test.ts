@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { FrameType } from "../lib/protocol/frame.ts";
 import type { FrameWriter } from "../lib/transport/frame_writer.ts";
-import { CommandChannel } from "../lib/client/remote_process.ts";
+import { CommandChannel, type SpawnOptions } from "../lib/client/remote_process.ts";
+import { turn } from "./helpers.ts";
 
-function channel(): CommandChannel {
+function channel(options: SpawnOptions = {}): CommandChannel {
   const host = {
     writer: { write: () => Promise.resolve() } as unknown as FrameWriter,
     maxFrameSize: 1 << 20,
     stdinWindow: 0,
     onWriteFailed: () => {},
   };
-  return new CommandChannel(host, { argv: ["x"] }, {});
+  return new CommandChannel(host, { argv: ["x"] }, options);
 }
 
 Deno.test("CommandChannel: output that reached the client before the connection failed is read before the error", async () => {
@@ -43,4 +44,22 @@ Deno.test("CommandChannel.deliver() copies a body: the caller may reuse its buff
     new Uint8Array(await new Response(command.process.stderr).arrayBuffer()),
     new Uint8Array([1, 2, 3]),
   );
+});
+
+Deno.test("CommandChannel: outputBuffer is how much output the client holds before it stops taking more", async () => {
+  const command = channel({ outputBuffer: 64 * 1024 });
+  await command.deliver(FrameType.Stdout, new Uint8Array(40_000));
+  let settled = false;
+  const second = command.deliver(FrameType.Stdout, new Uint8Array(40_000))
+    .finally(() => settled = true);
+  await turn();
+  assert.equal(settled, false, "80 000 bytes held: the connection waits");
+  const reader = command.process.stdout.getReader();
+  let received = 0;
+  while (received < 80_000) received += (await reader.read()).value!.length;
+  await second;
+  // The default holds 1 MiB.
+  const roomy = channel();
+  await roomy.deliver(FrameType.Stdout, new Uint8Array(80_000));
+  assert.throws(() => channel({ outputBuffer: 0 }), TypeError);
 });

@@ -18,6 +18,9 @@ import {
 
 const encoder = new TextEncoder();
 
+/** The most bytes of whole lines joined into one write (one piece may be longer). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 /** Local stdout or stderr: a write may take only part of what it is given. */
 export interface LocalOutput {
   /** Writes some of `bytes`, returning how many. */
@@ -167,8 +170,14 @@ export class OutputChannel {
       // Yield once, so that writes made in the same turn join this batch.
       await Promise.resolve();
       while (this.#pending.length > 0) {
-        const batch = concat(this.#pending);
-        this.#pending = [];
+        // Whole pieces, up to about MAX_BATCH_BYTES: one copy of a few
+        // hundred hosts' output at once would double what the client holds.
+        let count = 0;
+        for (let size = 0; count < this.#pending.length && size < MAX_BATCH_BYTES; count++) {
+          size += this.#pending[count].length;
+        }
+        const batch = concat(this.#pending.slice(0, count));
+        this.#pending = this.#pending.slice(count);
         if (this.#status) await this.#status.around(() => writeAll(this.#target, batch));
         else await writeAll(this.#target, batch);
       }

@@ -146,6 +146,12 @@ export interface SpawnOptions {
    * `stdin` is piped unless asked otherwise. Closing stdin types Ctrl-D.
    */
   tty?: { rows: number; cols: number; term?: string };
+  /**
+   * Bytes of each output the client holds for the caller before it stops
+   * reading from the server (default 1 MiB). Many commands at once, one
+   * per host, hold that much each: a smaller buffer bounds their memory.
+   */
+  outputBuffer?: number;
 }
 
 /** The `TERM` of a command on a terminal when the caller names none. */
@@ -422,7 +428,13 @@ export class CommandChannel {
     // Rejections are for whoever awaits the status; a caller who only reads
     // the streams sees the same error there and must not crash on it.
     this.#status.promise.catch(() => undefined);
-    const output = () => new PushedByteStream({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
+    const highWaterMark = options.outputBuffer ?? OUTPUT_HIGH_WATER_MARK;
+    if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+      throw new TypeError(
+        `outputBuffer must be a whole number of bytes from 1, got ${highWaterMark}`,
+      );
+    }
+    const output = () => new PushedByteStream({ highWaterMark });
     this.#stdout = this.#request.stdout ? output() : undefined;
     this.#stderr = this.#request.stderr ? output() : undefined;
     this.process = new RemoteProcess(this, this.#status.promise);

@@ -374,6 +374,13 @@ function toTarget(target: Target | string): Target {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Bytes of each output held per host before its connection waits: a
+ * fleet's memory is this times its hosts at once, so it is well under a
+ * single command's.
+ */
+const HOST_OUTPUT_BUFFER = 128 * 1024;
+
 type StdinReader = ReturnType<StdinFanout["reader"]>;
 
 function notStarted(target: Target): HostResult {
@@ -495,6 +502,7 @@ async function runOne(
     if (stop.aborted) return failed(target, elapsed(), "cancelled while connecting");
     const spawnOptions = {
       env: { ...options.env },
+      outputBuffer: HOST_OUTPUT_BUFFER,
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       stdin: stdinReader ? "piped" as const : "null" as const,
