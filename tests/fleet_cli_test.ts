@@ -404,3 +404,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test("fleet CLI: with stdout and stderr on one pipe (2>&1), lines of both are never torn", async () => {
+  await using servers = await startServers(3);
+  const hosts = servers.map((server) => server.address).join(",");
+  const script =
+    'i=0; while [ $i -lt 20000 ]; do echo "out-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; ' +
+    'echo "err-$i-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" >&2; i=$((i+1)); done';
+  const { code, stdout } = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$@" 2>&1',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...CLI_PERMISSIONS,
+      MAIN,
+      "run",
+      "-n",
+      hosts,
+      "-c",
+      script,
+    ],
+    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(code, 0);
+  const lines = text(stdout).split("\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.length, 3 * 2 * 20000);
+  const next = new Map<string, number>();
+  for (const line of lines) {
+    const match = /^(127\.0\.0\.1:\d+): (out|err)-(\d+)-(x{32}|y{32})$/.exec(line);
+    assert.ok(match, `a torn line: ${JSON.stringify(line)}`);
+    const key = `${match[1]} ${match[2]}`;
+    assert.equal(Number(match[3]), next.get(key) ?? 0, `${key}: in order`);
+    next.set(key, Number(match[3]) + 1);
+  }
+});

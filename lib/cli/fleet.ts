@@ -31,6 +31,7 @@ import {
   OutputChannel,
   StatusLine,
   summaryLine,
+  WriteTurns,
 } from "./fleet_output.ts";
 import { readCaCertificate } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
@@ -182,10 +183,15 @@ async function runTargets(
     ? new StatusLine(Deno.stderr, () => `[${finished}/${targets.length} done, ${running} running]`)
     : undefined;
   // Output to another place than the terminal the count is on needs no making way for it.
+  const turns = sameFile(1, 2) ? new WriteTurns() : undefined;
   const stdout = new OutputChannel(Deno.stdout, {
     ...(status && Deno.stdout.isTerminal() ? { status } : {}),
+    ...(turns ? { turns } : {}),
   });
-  const stderr = new OutputChannel(Deno.stderr, { ...(status ? { status } : {}) });
+  const stderr = new OutputChannel(Deno.stderr, {
+    ...(status ? { status } : {}),
+    ...(turns ? { turns } : {}),
+  });
   const splitters = new Map<string, { stdout: LineSplitter; stderr: LineSplitter }>();
   const stop = new AbortController();
   let interrupted: Deno.Signal | undefined;
@@ -323,6 +329,22 @@ async function defaultToken(
   const { token, warnings } = await resolveToken({});
   for (const warning of warnings) printError(`rexec: warning: ${warning}`);
   return token;
+}
+
+/**
+ * Whether two of this process's file descriptors are the same file, as
+ * stdout and stderr are after `2>&1`; when that cannot be told (another
+ * system, no permission to look), they are taken to be.
+ */
+function sameFile(a: number, b: number): boolean {
+  try {
+    const first = Deno.statSync(`/dev/fd/${a}`);
+    const second = Deno.statSync(`/dev/fd/${b}`);
+    return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    // Taking writes in turns is right either way, only less parallel.
+    return true;
+  }
 }
 
 function command(config: RunConfig): readonly string[] | { shell: string } {

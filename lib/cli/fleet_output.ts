@@ -96,6 +96,41 @@ export class StatusLine {
 }
 
 /**
+ * Takes writes one at a time: local stdout and stderr share one when they
+ * are the same file (`2>&1`), so that a write to one, cut short by a full
+ * pipe and finished later, is never mixed with a write to the other.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WriteTurns } from "./fleet_output.ts";
+ *
+ * const turns = new WriteTurns();
+ * const order: string[] = [];
+ * const slow = turns.run(async () => {
+ *   await new Promise((resolve) => setTimeout(resolve, 10));
+ *   order.push("first");
+ * });
+ * const quick = turns.run(() => {
+ *   order.push("second");
+ *   return Promise.resolve();
+ * });
+ * await Promise.all([slow, quick]);
+ * assert.deepEqual(order, ["first", "second"]);
+ * ```
+ */
+export class WriteTurns {
+  #queue: Promise<void> = Promise.resolve();
+
+  /** Runs `write` once every write given before it has ended. */
+  run(write: () => Promise<void>): Promise<void> {
+    const turn = this.#queue.then(write);
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+}
+
+/**
  * One local output shared by many hosts: each `write` is a run of whole
  * lines that goes out in one piece, never torn by another host's. Writes
  * that arrive while one is under way go out together in the next, and
@@ -124,15 +159,20 @@ export class StatusLine {
 export class OutputChannel {
   readonly #target: LocalOutput;
   readonly #status: StatusLine | undefined;
+  readonly #turns: WriteTurns | undefined;
   #pending: Uint8Array[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
   #failure: Error | undefined;
 
-  /** Writes to `target`, keeping `status`, when given, under the output. */
-  constructor(target: LocalOutput, options: { status?: StatusLine } = {}) {
+  /**
+   * Writes to `target`, keeping `status`, when given, under the output;
+   * without a status line, writes take their `turns` when given.
+   */
+  constructor(target: LocalOutput, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
     this.#target = target;
     this.#status = options.status;
+    this.#turns = options.turns;
   }
 
   /** Whether the reader of the output went away (a write failed with a broken pipe). */
@@ -178,8 +218,10 @@ export class OutputChannel {
         }
         const batch = concat(this.#pending.slice(0, count));
         this.#pending = this.#pending.slice(count);
-        if (this.#status) await this.#status.around(() => writeAll(this.#target, batch));
-        else await writeAll(this.#target, batch);
+        const write = () => writeAll(this.#target, batch);
+        if (this.#status) await this.#status.around(write);
+        else if (this.#turns) await this.#turns.run(write);
+        else await write();
       }
     } catch (error) {
       if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
