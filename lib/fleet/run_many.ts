@@ -527,7 +527,8 @@ async function runOne(
     const { reason, message, code, signal } = status.status;
     if (reason === "refused" || reason === "busy" || reason === "shutdown") {
       return {
-        ...failed(target, elapsed(), `${target.name}: ${message ?? reason}`),
+        // The host is named where the error is shown: the message is the server's own.
+        ...failed(target, elapsed(), message ?? reason),
         stdout,
         stderr,
       };
