@@ -124,3 +124,20 @@ Deno.test("issueServerCertificate() refuses a CA certificate that has expired, s
     },
   );
 });
+
+Deno.test("rexec cert --ca-sign warns when others can read the CA key, and signs all the same", async () => {
+  await withTempDir(async (dir) => {
+    const env = { XDG_CONFIG_HOME: dir };
+    assert.equal((await runCli(["cert", "--ca-init"], { env })).code, 0);
+    const quiet = await runCli(["cert", "--ca-sign", "--name", "web1", "--out", dir], { env });
+    assert.equal(quiet.code, 0, quiet.stderrText);
+    assert.doesNotMatch(quiet.stderrText, /warning/);
+    await Deno.chmod(`${dir}/rexec/ca-key.pem`, 0o644);
+    const warned = await runCli(["cert", "--ca-sign", "--name", "web2", "--out", dir], { env });
+    assert.equal(warned.code, 0, warned.stderrText);
+    assert.match(
+      warned.stderrText,
+      /^rexec: warning: CA key \S+ca-key\.pem can be reached by other users \(mode 0644\).*chmod 600/m,
+    );
+  });
+});
