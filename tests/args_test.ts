@@ -585,3 +585,11 @@ Deno.test("parseCli(): a whole-number option too big to count exactly, as --para
   );
   usageError(["serve", "--max-frame-size", "99999999999999999999"], "--max-frame-size");
 });
+
+Deno.test("parseCli(): --hosts-file is repeatable, each file kept in order", () => {
+  assert.deepEqual(
+    parseRun(["--hosts-file", "a", "--hosts-file=b", "--", "true"]).fleet?.hostsFiles,
+    ["a", "b"],
+  );
+  assert.equal(parseRun(["a,b", "true"]).fleet?.hostsFiles, undefined);
+});

@@ -443,3 +443,27 @@ Deno.test("fleet CLI: with stdout and stderr on one pipe (2>&1), lines of both a
     next.set(key, Number(match[3]) + 1);
   }
 });
+
+Deno.test("fleet CLI: two --hosts-file options run the hosts of both", async () => {
+  await using servers = await startServers(2);
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/first`, `${servers[0].address}\n`);
+    await Deno.writeTextFile(`${dir}/second`, `${servers[1].address}\n`);
+    const result = await runCli([
+      "run",
+      "-n",
+      "--hosts-file",
+      `${dir}/first`,
+      "--hosts-file",
+      `${dir}/second`,
+      "--",
+      "echo",
+      "hi",
+    ]);
+    assert.equal(result.code, 0, result.stderrText);
+    assert.deepEqual(
+      result.stdoutText.split("\n").filter(Boolean).sort(),
+      servers.map((server) => `${server.address}: hi`).sort(),
+    );
+  });
+});

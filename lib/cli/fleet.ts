@@ -75,7 +75,7 @@ export async function runFleet(
     return await options.single(config);
   }
   const specs: TargetSpec[] = fleet.targets === undefined ? [] : splitTargetList(fleet.targets);
-  if (fleet.hostsFile !== undefined) specs.push(...await readHostsFile(fleet.hostsFile));
+  for (const file of fleet.hostsFiles ?? []) specs.push(...await readHostsFile(file));
   const targets = resolveTargets(specs, {
     ...(inventory ? { inventory, inventoryDir: parentDir(inventoryPath!) } : {}),
     ...(Deno.env.get("HOME") ? { homeDir: Deno.env.get("HOME") } : {}),
@@ -84,7 +84,7 @@ export async function runFleet(
       ...(config.tokenFile !== undefined ? { tokenFile: config.tokenFile } : {}),
     },
   });
-  const oneHost = specs.length === 1 && fleet.hostsFile === undefined && targets.length === 1 &&
+  const oneHost = specs.length === 1 && fleet.hostsFiles === undefined && targets.length === 1 &&
     !isGroup(inventory, specs[0].text);
   if (oneHost && fleet.output === "prefix") {
     // One host of the inventory: a plain run, at the address it gives.
