@@ -150,6 +150,7 @@ export {
   type HostOutput,
   type HostResult,
   hostResultJson,
+  hostResultJsonParts,
   runMany,
   type RunManyOptions,
 } from "./fleet/run_many.ts";

@@ -576,3 +576,20 @@ Deno.test("parseCli(): serve --no-tty refuses terminals", () => {
   assert.equal(parseServe(["--no-tty"]).noTty, true);
   assert.equal(parseServe([]).noTty, undefined);
 });
+
+Deno.test("parseCli(): a whole-number option too big to count exactly, as --parallel 10^20, is a usage error", () => {
+  assert.equal(parseRun(["--parallel", "1000000", "a,b", "true"]).fleet?.parallel, 1000000);
+  usageError(
+    ["run", "--parallel", "100000000000000000000", "a,b", "true"],
+    "--parallel takes a whole number",
+  );
+  usageError(["serve", "--max-frame-size", "99999999999999999999"], "--max-frame-size");
+});
+
+Deno.test("parseCli(): --hosts-file is repeatable, each file kept in order", () => {
+  assert.deepEqual(
+    parseRun(["--hosts-file", "a", "--hosts-file=b", "--", "true"]).fleet?.hostsFiles,
+    ["a", "b"],
+  );
+  assert.equal(parseRun(["a,b", "true"]).fleet?.hostsFiles, undefined);
+});

@@ -8,6 +8,8 @@
 
 import assert from "node:assert/strict";
 import {
+  CLI_PERMISSIONS,
+  MAIN,
   processExists,
   readUntil,
   runCli,
@@ -15,6 +17,7 @@ import {
   startServer,
   type TestServer,
   text,
+  TOKEN,
   waitFor,
   withTempDir,
 } from "./helpers.ts";
@@ -348,5 +351,182 @@ Deno.test("fleet CLI: when the reader of stdout goes away, every host is ended a
         `process ${pid} is left`,
       );
     }
+  });
+});
+
+Deno.test("fleet CLI: hosts that each name a token file need no default token, and a bad --token-file still stops the run", async () => {
+  const tokens = ["first-host-token-of-some-length", "second-host-token-of-some-length"];
+  await using a = await startServer({ token: tokens[0] });
+  await using b = await startServer({ token: tokens[1] });
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a-token`, `${tokens[0]}\n`, { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/b-token`, `${tokens[1]}\n`, { mode: 0o600 });
+    await Deno.writeTextFile(
+      `${dir}/inventory`,
+      `[web]\nweb1 ansible_host=127.0.0.1 rexec_port=${a.port} rexec_token_file=a-token\n` +
+        `web2 ansible_host=127.0.0.1 rexec_port=${b.port} rexec_token_file=b-token\n`,
+    );
+    // No REXEC_TOKEN and an empty configuration directory: no default token anywhere.
+    const env = { XDG_CONFIG_HOME: `${dir}/empty-config` };
+    const result = await runCli(
+      ["run", "-n", "-i", `${dir}/inventory`, "web", "--", "echo", "hi"],
+      { token: null, env },
+    );
+    assert.equal(result.code, 0, result.stderrText);
+    assert.deepEqual(result.stdoutText.split("\n").filter(Boolean).sort(), [
+      "web1: hi",
+      "web2: hi",
+    ]);
+
+    // A --token-file others can read is warned about once, however many hosts use it.
+    await Deno.writeTextFile(`${dir}/shared-token`, `${TOKEN}\n`);
+    await Deno.chmod(`${dir}/shared-token`, 0o644);
+    await using c = await startServer();
+    await using d = await startServer();
+    const shared = await runCli(
+      ["run", "-n", "--token-file", `${dir}/shared-token`, `${c.address},${d.address}`, "true"],
+      { token: null, env },
+    );
+    assert.equal(shared.code, 0, shared.stderrText);
+    assert.equal(shared.stderrText.match(/warning: token file/g)?.length, 1, shared.stderrText);
+
+    const missing = await runCli(
+      ["run", "-n", "--token-file", `${dir}/no-such-token`, `${c.address},${d.address}`, "true"],
+      { token: null, env },
+    );
+    assert.equal(missing.code, 255);
+    assert.match(missing.stderrText, /no-such-token/);
+  });
+});
+
+Deno.test("fleet CLI: a --ca or rexec_ca that holds no certificate stops the run before anything ran, said once", async () => {
+  await using servers = await startServers(2);
+  const hosts = servers.map((server) => server.address).join(",");
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/key.pem`,
+      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    for (
+      const [caFile, says] of [
+        [`${dir}/key.pem`, /it is a private key/],
+        [`${dir}/missing.pem`, /cannot read the CA certificate/],
+      ] as const
+    ) {
+      const result = await runCli(["run", "-n", "--ca", caFile, hosts, "--", "echo", "ran"]);
+      assert.equal(result.code, 255, result.stderrText);
+      assert.equal(result.stdoutText, "");
+      assert.equal(result.stderrText.match(/^rexec: /gm)?.length, 1, result.stderrText);
+      assert.match(result.stderrText, says);
+    }
+    await Deno.writeTextFile(
+      `${dir}/inventory`,
+      `[web]\nweb1 ansible_host=127.0.0.1 rexec_port=${servers[0].port}\n` +
+        `web2 ansible_host=127.0.0.1 rexec_port=${servers[1].port}\n[web:vars]\nrexec_ca=key.pem\n`,
+    );
+    const inventory = await runCli(["run", "-n", "-i", `${dir}/inventory`, "web", "echo", "ran"]);
+    assert.equal(inventory.code, 255, inventory.stderrText);
+    assert.equal(inventory.stdoutText, "");
+    assert.match(inventory.stderrText, /key\.pem is not a PEM certificate \(it is a private key/);
+  });
+});
+
+Deno.test({
+  name:
+    "fleet CLI: local stdout that cannot be written (a full disk) is an error exiting 255, in every output form",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using servers = await startServers(2);
+    const hosts = servers.map((server) => server.address).join(",");
+    for (const form of [[], ["--json"], ["--no-prefix"], ["--collapse"]]) {
+      // The shell gives rexec /dev/full as its stdout: every write fails with ENOSPC.
+      const { code, stderr } = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$@" > /dev/full',
+          "sh",
+          Deno.execPath(),
+          "run",
+          ...CLI_PERMISSIONS,
+          MAIN,
+          "run",
+          "-n",
+          ...form,
+          hosts,
+          "--",
+          "echo",
+          "hi",
+        ],
+        env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const message = text(stderr);
+      assert.equal(code, 255, `${form}: ${message}`);
+      assert.match(message, /^rexec: cannot write to local stdout: /m, `${form}`);
+    }
+  },
+});
+
+Deno.test("fleet CLI: with stdout and stderr on one pipe (2>&1), lines of both are never torn", async () => {
+  await using servers = await startServers(3);
+  const hosts = servers.map((server) => server.address).join(",");
+  const script =
+    'i=0; while [ $i -lt 20000 ]; do echo "out-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; ' +
+    'echo "err-$i-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" >&2; i=$((i+1)); done';
+  const { code, stdout } = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$@" 2>&1',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...CLI_PERMISSIONS,
+      MAIN,
+      "run",
+      "-n",
+      hosts,
+      "-c",
+      script,
+    ],
+    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(code, 0);
+  const lines = text(stdout).split("\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.length, 3 * 2 * 20000);
+  const next = new Map<string, number>();
+  for (const line of lines) {
+    const match = /^(127\.0\.0\.1:\d+): (out|err)-(\d+)-(x{32}|y{32})$/.exec(line);
+    assert.ok(match, `a torn line: ${JSON.stringify(line)}`);
+    const key = `${match[1]} ${match[2]}`;
+    assert.equal(Number(match[3]), next.get(key) ?? 0, `${key}: in order`);
+    next.set(key, Number(match[3]) + 1);
+  }
+});
+
+Deno.test("fleet CLI: two --hosts-file options run the hosts of both", async () => {
+  await using servers = await startServers(2);
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/first`, `${servers[0].address}\n`);
+    await Deno.writeTextFile(`${dir}/second`, `${servers[1].address}\n`);
+    const result = await runCli([
+      "run",
+      "-n",
+      "--hosts-file",
+      `${dir}/first`,
+      "--hosts-file",
+      `${dir}/second`,
+      "--",
+      "echo",
+      "hi",
+    ]);
+    assert.equal(result.code, 0, result.stderrText);
+    assert.deepEqual(
+      result.stdoutText.split("\n").filter(Boolean).sort(),
+      servers.map((server) => `${server.address}: hi`).sort(),
+    );
   });
 });

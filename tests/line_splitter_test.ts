@@ -36,9 +36,25 @@ function chunked(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
 }
 
 /**
+ * The length of the piece cut from a line longer than `max`, the plain
+ * way: `max`, less the bytes of a UTF-8 character that starts in its last
+ * three bytes (not at its first) and would end past it.
+ */
+function pieceLength(line: Uint8Array, max: number): number {
+  for (let at = max - 1; at >= Math.max(1, max - 3); at--) {
+    const byte = line[at];
+    if (byte >= 0x80 && byte < 0xc0) continue;
+    const length = byte >= 0xf8 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return at + length > max ? at : max;
+  }
+  return max;
+}
+
+/**
  * What the splitter must write for `input`, computed the plain way on the
- * whole input: each line cut into pieces of at most `max` bytes, each piece
- * prefixed and ended by a newline.
+ * whole input: each line cut into pieces of at most `max` bytes (fewer
+ * where the limit falls within a UTF-8 character), each piece prefixed and
+ * ended by a newline.
  */
 function model(prefix: Uint8Array, input: Uint8Array, max: number): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -48,7 +64,7 @@ function model(prefix: Uint8Array, input: Uint8Array, max: number): Uint8Array {
     if (end === -1) end = input.length;
     let piece = start;
     do {
-      const pieceEnd = Math.min(end, piece + max);
+      const pieceEnd = end - piece > max ? piece + pieceLength(input.subarray(piece), max) : end;
       parts.push(prefix, input.subarray(piece, pieceEnd), Uint8Array.of(0x0a));
       piece = pieceEnd;
     } while (piece < end);
@@ -225,4 +241,28 @@ Deno.test("PrefixedLineStream property: the stream form writes the same as the s
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("LineSplitter: a long line is never cut within a UTF-8 character, however it comes in chunks", () => {
+  const text = `${"é€😀x".repeat(30_000)}\n`;
+  const line = encode(text);
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  for (const chunkSize of [1, 7, 4096, 65_536, line.length]) {
+    const chunks = [];
+    for (let start = 0; start < line.length; start += chunkSize) {
+      chunks.push(line.subarray(start, start + chunkSize));
+    }
+    const output = split("h: ", chunks);
+    let rejoined = "";
+    let pieces = 0;
+    for (let start = 0; start < output.length; pieces++) {
+      const end = output.indexOf(0x0a, start);
+      assert.ok(end - start - 3 <= DEFAULT_MAX_LINE_BYTES);
+      // Each piece alone is valid UTF-8: no character was cut in two.
+      rejoined += strict.decode(output.subarray(start + 3, end));
+      start = end + 1;
+    }
+    assert.ok(pieces > 1);
+    assert.equal(`${rejoined}\n`, text, `chunks of ${chunkSize}`);
+  }
 });

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { type HostResult, runMany } from "../lib/fleet/run_many.ts";
 import type { Target } from "../lib/fleet/targets.ts";
+import { CommandPolicy } from "../lib/server/policy.ts";
 import {
   processExists,
   startServer,
@@ -178,4 +179,13 @@ Deno.test("runMany: breaking out of the loop ends the commands still running", a
       assert.equal(await processExists(Number(entry.name)), false);
     }
   });
+});
+
+Deno.test("runMany: a command the server refuses is that host's error, said once, without the host's name again", async () => {
+  await using strict = await startServer({
+    policy: await CommandPolicy.create({ allow: ["echo"], path: "/usr/bin:/bin" }),
+  });
+  const [result] = await collect(runMany([strict.address], ["true"], { token: TOKEN }));
+  assert.equal(result.exitCode, null);
+  assert.match(result.error!, /^"true" \(\S+\) is not allowed on this server/);
 });

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createCertificateAuthority, issueServerCertificate } from "../lib/tls/ca.ts";
+import { CertificateError } from "../lib/tls/certificate.ts";
 import { runCli, startServer, withTempDir } from "./helpers.ts";
 
 Deno.test("rexec cert --ca-init and --ca-sign: keys 0600; one --ca trusts two servers, not another CA's", async () => {
@@ -101,5 +102,61 @@ Deno.test("rexec cert --ca-sign without a CA, or without --name, says what to do
     const noName = await runCli(["cert", "--ca-sign"], { env });
     assert.equal(noName.code, 255);
     assert.match(noName.stderrText, /--ca-sign needs --name/);
+  });
+});
+
+Deno.test("issueServerCertificate() refuses a CA key that does not belong to the CA certificate", async () => {
+  const [first, second] = await Promise.all([
+    createCertificateAuthority(),
+    createCertificateAuthority(),
+  ]);
+  await assert.rejects(
+    issueServerCertificate({
+      ca: { certPem: first.certPem, keyPem: second.keyPem },
+      names: ["web1"],
+    }),
+    (error: Error) => {
+      assert.ok(error instanceof CertificateError, String(error));
+      assert.match(error.message, /the CA key does not belong to the CA certificate/);
+      return true;
+    },
+  );
+  // The right pair still signs.
+  const issued = await issueServerCertificate({
+    ca: { certPem: first.certPem, keyPem: first.keyPem },
+    names: ["web1"],
+  });
+  assert.match(issued.certPem, /BEGIN CERTIFICATE/);
+});
+
+Deno.test("issueServerCertificate() refuses a CA certificate that has expired, saying how to make a new one", async () => {
+  const ca = await createCertificateAuthority({ validDays: 1 / 86400 });
+  const { X509Certificate } = await import("@peculiar/x509");
+  const notAfter = new X509Certificate(ca.certPem).notAfter.getTime();
+  while (Date.now() <= notAfter) await new Promise((resolve) => setTimeout(resolve, 100));
+  await assert.rejects(
+    issueServerCertificate({ ca, names: ["web1"] }),
+    (error: Error) => {
+      assert.ok(error instanceof CertificateError, String(error));
+      assert.match(error.message, /the CA certificate expired on .*--ca-init --force/);
+      return true;
+    },
+  );
+});
+
+Deno.test("rexec cert --ca-sign warns when others can read the CA key, and signs all the same", async () => {
+  await withTempDir(async (dir) => {
+    const env = { XDG_CONFIG_HOME: dir };
+    assert.equal((await runCli(["cert", "--ca-init"], { env })).code, 0);
+    const quiet = await runCli(["cert", "--ca-sign", "--name", "web1", "--out", dir], { env });
+    assert.equal(quiet.code, 0, quiet.stderrText);
+    assert.doesNotMatch(quiet.stderrText, /warning/);
+    await Deno.chmod(`${dir}/rexec/ca-key.pem`, 0o644);
+    const warned = await runCli(["cert", "--ca-sign", "--name", "web2", "--out", dir], { env });
+    assert.equal(warned.code, 0, warned.stderrText);
+    assert.match(
+      warned.stderrText,
+      /^rexec: warning: CA key \S+ca-key\.pem can be reached by other users \(mode 0644\).*chmod 600/m,
+    );
   });
 });

@@ -3,7 +3,7 @@ import * as x509 from "@peculiar/x509";
 import { connect } from "../lib/client/client.ts";
 import { HandshakeError, TlsError } from "../lib/errors.ts";
 import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
-import { runCli, startCliServer, startServer, text, TOKEN } from "./helpers.ts";
+import { runCli, startCliServer, startServer, tempDir, text, TOKEN } from "./helpers.ts";
 
 const pair = await createSelfSignedCertificate({ names: ["localhost", "127.0.0.1", "::1"] });
 const tls = { cert: pair.certPem, key: pair.keyPem };
@@ -205,4 +205,28 @@ Deno.test("rexec serve refuses plaintext beyond loopback and explains how to ena
   const refused = await runCli(["serve", "--listen", "0.0.0.0:0"]);
   assert.equal(refused.code, 255);
   assert.match(refused.stderrText, /^rexec: refusing to serve 0\.0\.0\.0:0 without TLS.*--tls/);
+});
+
+Deno.test("rexec serve refuses to start with a key that is not its certificate's, or a certificate file without one", async () => {
+  await using dir = await tempDir();
+  const [one, other] = await Promise.all([
+    createSelfSignedCertificate({ names: ["localhost"] }),
+    createSelfSignedCertificate({ names: ["localhost"] }),
+  ]);
+  await Deno.writeTextFile(`${dir.path}/cert.pem`, one.certPem);
+  await Deno.writeTextFile(`${dir.path}/other-key.pem`, other.keyPem, { mode: 0o600 });
+  await Deno.writeTextFile(`${dir.path}/empty.pem`, "");
+  for (
+    const [cert, key, says] of [
+      ["cert.pem", "other-key.pem", /the private key is not the certificate's/],
+      ["empty.pem", "other-key.pem", /no PEM certificate/],
+    ] as const
+  ) {
+    const args = ["--tls-cert", `${dir.path}/${cert}`, "--tls-key", `${dir.path}/${key}`];
+    const result = await runCli(["serve", "--listen", "127.0.0.1:0", ...args]);
+    assert.equal(result.code, 255, result.stderrText);
+    assert.match(result.stderrText, says);
+    assert.ok(result.stderrText.includes(`${dir.path}/${cert} and ${dir.path}/${key}`));
+    assert.doesNotMatch(result.stderrText, /listening/);
+  }
 });

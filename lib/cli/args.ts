@@ -155,8 +155,8 @@ export interface RunConfig extends ClientConfig {
 export interface FleetConfig {
   /** TARGETS as written: hosts and inventory names, comma-separated; absent with `--hosts-file` alone. */
   readonly targets?: string;
-  /** `--hosts-file FILE`. */
-  readonly hostsFile?: string;
+  /** `--hosts-file FILE`, each one given, in order; absent when none was. */
+  readonly hostsFiles?: readonly string[];
   /** `-i FILE`: the inventory; else the default one, when it exists. */
   readonly inventory?: string;
   /** Most hosts at once. */
@@ -673,12 +673,13 @@ function fleetConfig(parsed: Parsed): FleetConfig | undefined {
   }
   const parallel = integerOption(parsed, "parallel", DEFAULT_PARALLEL);
   if (parallel < 1) throw new UsageError("--parallel must be at least 1");
-  const hostsFile = last(parsed, "hosts-file");
+  // Repeatable, as pssh's -h: each file adds its targets.
+  const hostsFiles = parsed.values.get("hosts-file");
   const inventory = last(parsed, "inventory");
   const output = outputs[0] === "no-prefix" ? "raw" : outputs[0] ?? "prefix";
   return {
     ...(targets !== undefined ? { targets } : {}),
-    ...(hostsFile !== undefined ? { hostsFile } : {}),
+    ...(hostsFiles !== undefined ? { hostsFiles: [...hostsFiles] } : {}),
     ...(inventory !== undefined ? { inventory } : {}),
     parallel,
     output,
@@ -687,7 +688,7 @@ function fleetConfig(parsed: Parsed): FleetConfig | undefined {
 
 /** Whether TARGETS is one name and nothing else adds hosts. */
 function isOneHost(fleet: FleetConfig): boolean {
-  return fleet.hostsFile === undefined && fleet.targets !== undefined &&
+  return fleet.hostsFiles === undefined && fleet.targets !== undefined &&
     !fleet.targets.includes(",");
 }
 
@@ -844,7 +845,8 @@ function secondsOption(
 function integerOption(parsed: Parsed, name: string, fallback: number): number {
   const text = last(parsed, name);
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) {
+  // Past 2^53 a number is no longer whole to the program: too big for any option.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(text)}`);
   }
   return Number(text);

@@ -15,6 +15,7 @@ import { DEFAULT_PORT, formatHostPort } from "../transport/address.ts";
 import { removeIfExists, writeFileExclusive } from "../util/files.ts";
 import { joinPath } from "../util/paths.ts";
 import type { CertConfig } from "./args.ts";
+import { printError } from "./terminal.ts";
 
 /**
  * Makes the CA (`--ca-init`) or issues a server certificate (`--ca-sign`),
@@ -58,6 +59,15 @@ export async function runCertAuthority(config: CertConfig): Promise<number> {
     readCa(ca.certFile, "certificate"),
     readCa(ca.keyFile, "key"),
   ]);
+  const { mode } = await Deno.stat(ca.keyFile);
+  if (mode !== null && (mode & 0o077) !== 0) {
+    // As ssh does for keys: whoever can read this one can make servers every client trusts.
+    printError(
+      `rexec: warning: CA key ${ca.keyFile} can be reached by other users (mode ` +
+        `0${(mode & 0o777).toString(8)}): with it anyone issues certificates your clients ` +
+        `trust; run: chmod 600 ${ca.keyFile}`,
+    );
+  }
   const pair = await issueServerCertificate({ ca: { certPem, keyPem }, names: config.names });
   const base = config.names[0].replace(/[^A-Za-z0-9.-]/g, "_");
   const out = config.out ?? ".";

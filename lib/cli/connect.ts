@@ -64,8 +64,20 @@ export async function connectFromConfig(config: ClientConfig): Promise<Client> {
 /**
  * Reads `--ca FILE` and checks that it holds a certificate: given anything
  * else, the TLS handshake would only report the server as not trusted.
+ *
+ * @throws {ConnectionError} when the file cannot be read.
+ * @throws {TlsError} when it holds no certificate, saying what it holds instead.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TlsError } from "../errors.ts";
+ * import { readCaCertificate } from "./connect.ts";
+ *
+ * await assert.rejects(readCaCertificate("/dev/null"), TlsError);
+ * ```
  */
-async function readCaCertificate(caFile: string): Promise<string> {
+export async function readCaCertificate(caFile: string): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(caFile);

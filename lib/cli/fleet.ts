@@ -15,7 +15,7 @@ import { UsageError } from "../errors.ts";
 import { type Inventory, readInventory } from "../fleet/inventory.ts";
 import { foldHostNames } from "../fleet/hostlist.ts";
 import { LineSplitter } from "../fleet/line_splitter.ts";
-import { type HostResult, hostResultJson, runMany } from "../fleet/run_many.ts";
+import { type HostResult, hostResultJsonParts, runMany } from "../fleet/run_many.ts";
 import {
   readHostsFile,
   resolveTargets,
@@ -32,7 +32,9 @@ import {
   OutputChannel,
   StatusLine,
   summaryLine,
+  WriteTurns,
 } from "./fleet_output.ts";
+import { readCaCertificate } from "./connect.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { printError } from "./terminal.ts";
 
@@ -75,7 +77,7 @@ export async function runFleet(
     return await options.single(config);
   }
   const specs: TargetSpec[] = fleet.targets === undefined ? [] : splitTargetList(fleet.targets);
-  if (fleet.hostsFile !== undefined) specs.push(...await readHostsFile(fleet.hostsFile));
+  for (const file of fleet.hostsFiles ?? []) specs.push(...await readHostsFile(file));
   const targets = resolveTargets(specs, {
     ...(inventory ? { inventory, inventoryDir: parentDir(inventoryPath!) } : {}),
     ...(Deno.env.get("HOME") ? { homeDir: Deno.env.get("HOME") } : {}),
@@ -84,7 +86,7 @@ export async function runFleet(
       ...(config.tokenFile !== undefined ? { tokenFile: config.tokenFile } : {}),
     },
   });
-  const oneHost = specs.length === 1 && fleet.hostsFile === undefined && targets.length === 1 &&
+  const oneHost = specs.length === 1 && fleet.hostsFiles === undefined && targets.length === 1 &&
     !isGroup(inventory, specs[0].text);
   if (oneHost && fleet.output === "prefix") {
     // One host of the inventory: a plain run, at the address it gives.
@@ -169,13 +171,12 @@ async function runTargets(
   { single }: { single: boolean },
 ): Promise<number> {
   const output = config.fleet?.output ?? "prefix";
-  // The default token, unless every target has a token file of its own.
-  let token: string | undefined;
-  if (targets.some((target) => target.tokenFile === undefined)) {
-    const resolved = await resolveToken({ tokenFile: config.tokenFile });
-    for (const warning of resolved.warnings) printError(`rexec: warning: ${warning}`);
-    token = resolved.token;
-  }
+  const token = await defaultToken(config, targets);
+  // A CA file that holds no certificate is a mistake of the command line or
+  // the inventory: said once, before anything ran, not once per host.
+  const caFiles = new Set(targets.map((target) => target.tls?.caFile));
+  caFiles.delete(undefined);
+  for (const caFile of caFiles) await readCaCertificate(caFile!);
 
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
@@ -184,10 +185,15 @@ async function runTargets(
     ? new StatusLine(Deno.stderr, () => `[${finished}/${targets.length} done, ${running} running]`)
     : undefined;
   // Output to another place than the terminal the count is on needs no making way for it.
+  const turns = sameFile(1, 2) ? new WriteTurns() : undefined;
   const stdout = new OutputChannel(Deno.stdout, {
     ...(status && Deno.stdout.isTerminal() ? { status } : {}),
+    ...(turns ? { turns } : {}),
   });
-  const stderr = new OutputChannel(Deno.stderr, { ...(status ? { status } : {}) });
+  const stderr = new OutputChannel(Deno.stderr, {
+    ...(status ? { status } : {}),
+    ...(turns ? { turns } : {}),
+  });
   const splitters = new Map<string, { stdout: LineSplitter; stderr: LineSplitter }>();
   const stop = new AbortController();
   let interrupted: Deno.Signal | undefined;
@@ -248,7 +254,7 @@ async function runTargets(
         // The reader of local stdout or stderr went away: end the rest.
         stop.abort();
       });
-      if (stdout.closed || stderr.closed) stop.abort();
+      if (stdout.closed || stderr.closed || stdout.failure || stderr.failure) stop.abort();
     }
   };
 
@@ -256,7 +262,9 @@ async function runTargets(
     const name = result.host;
     switch (output) {
       case "json":
-        await stdout.write(encoder.encode(`${hostResultJson(result)}\n`));
+        // In pieces: the line of a host that wrote hundreds of MiB is too long for one string.
+        for (const part of hostResultJsonParts(result)) await stdout.write(encoder.encode(part));
+        await stdout.write(encoder.encode("\n"));
         return;
       case "prefix": {
         const splitter = splitters.get(name);
@@ -298,6 +306,12 @@ async function runTargets(
     printError(`rexec: ${notStarted.length} not started: ${foldHostNames(notStarted)}`);
   }
   if (terminal && !stderr.closed) printError(summaryLine(results));
+  for (const [name, channel] of [["stdout", stdout], ["stderr", stderr]] as const) {
+    if (!channel.failure) continue;
+    // The output is incomplete: no host's status can stand for the run.
+    printError(`rexec: cannot write to local ${name}: ${channel.failure.message}`);
+    return EXIT_REXEC_FAILED;
+  }
   if (interrupted) return exitCodeForSignal(interrupted);
   if (stdout.closed || stderr.closed) return EXIT_STDOUT_CLOSED;
   if (!single) return fleetExitStatus(results);
@@ -310,6 +324,42 @@ async function runTargets(
 
 function isNotStarted(result: HostResult): boolean {
   return result.error?.startsWith("not started") ?? false;
+}
+
+/**
+ * The token for the targets that name no token file of their own, when
+ * there are such targets. Every target has one when `--token-file` was
+ * given: that file is read here only so that a bad one stops the run before
+ * anything ran, and runMany warns about it, once.
+ */
+async function defaultToken(
+  config: RunConfig,
+  targets: readonly Target[],
+): Promise<string | undefined> {
+  if (config.tokenFile !== undefined) {
+    await resolveToken({ tokenFile: config.tokenFile });
+    return undefined;
+  }
+  if (targets.every((target) => target.tokenFile !== undefined)) return undefined;
+  const { token, warnings } = await resolveToken({});
+  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
+  return token;
+}
+
+/**
+ * Whether two of this process's file descriptors are the same file, as
+ * stdout and stderr are after `2>&1`; when that cannot be told (another
+ * system, no permission to look), they are taken to be.
+ */
+function sameFile(a: number, b: number): boolean {
+  try {
+    const first = Deno.statSync(`/dev/fd/${a}`);
+    const second = Deno.statSync(`/dev/fd/${b}`);
+    return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    // Taking writes in turns is right either way, only less parallel.
+    return true;
+  }
 }
 
 function command(config: RunConfig): readonly string[] | { shell: string } {

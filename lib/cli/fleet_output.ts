@@ -18,6 +18,16 @@ import {
 
 const encoder = new TextEncoder();
 
+/** The most bytes of whole lines joined into one write (one piece may be longer). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * Bytes an {@link OutputChannel} takes before its writers wait: a host's
+ * output is taken from its connection at once while the batch is smaller,
+ * so that bytes do not pile up in every host's own buffers instead.
+ */
+const CHANNEL_BUDGET = 1024 * 1024;
+
 /** Local stdout or stderr: a write may take only part of what it is given. */
 export interface LocalOutput {
   /** Writes some of `bytes`, returning how many. */
@@ -93,11 +103,39 @@ export class StatusLine {
 }
 
 /**
- * Bytes an {@link OutputChannel} takes before its writers wait: a host's
- * output is taken from its connection at once while the batch is smaller,
- * so that bytes do not pile up in every host's own buffers instead.
+ * Takes writes one at a time: local stdout and stderr share one when they
+ * are the same file (`2>&1`), so that a write to one, cut short by a full
+ * pipe and finished later, is never mixed with a write to the other.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WriteTurns } from "./fleet_output.ts";
+ *
+ * const turns = new WriteTurns();
+ * const order: string[] = [];
+ * const slow = turns.run(async () => {
+ *   await new Promise((resolve) => setTimeout(resolve, 10));
+ *   order.push("first");
+ * });
+ * const quick = turns.run(() => {
+ *   order.push("second");
+ *   return Promise.resolve();
+ * });
+ * await Promise.all([slow, quick]);
+ * assert.deepEqual(order, ["first", "second"]);
+ * ```
  */
-const CHANNEL_BUDGET = 1024 * 1024;
+export class WriteTurns {
+  #queue: Promise<void> = Promise.resolve();
+
+  /** Runs `write` once every write given before it has ended. */
+  run(write: () => Promise<void>): Promise<void> {
+    const turn = this.#queue.then(write);
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+}
 
 /**
  * One local output shared by many hosts: each `write` is a run of whole
@@ -128,17 +166,23 @@ const CHANNEL_BUDGET = 1024 * 1024;
 export class OutputChannel {
   readonly #target: LocalOutput;
   readonly #status: StatusLine | undefined;
+  readonly #turns: WriteTurns | undefined;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   /** Where a batch is put together, reused: a new buffer per batch would churn memory. */
   #batch: Uint8Array | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
+  #failure: Error | undefined;
 
-  /** Writes to `target`, keeping `status`, when given, under the output. */
-  constructor(target: LocalOutput, options: { status?: StatusLine } = {}) {
+  /**
+   * Writes to `target`, keeping `status`, when given, under the output;
+   * without a status line, writes take their `turns` when given.
+   */
+  constructor(target: LocalOutput, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
     this.#target = target;
     this.#status = options.status;
+    this.#turns = options.turns;
   }
 
   /** Whether the reader of the output went away (a write failed with a broken pipe). */
@@ -146,14 +190,21 @@ export class OutputChannel {
     return this.#closed;
   }
 
+  /** Why a write failed otherwise (a full disk, an I/O error), if one did; nothing more is written then. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /**
-   * Queues `bytes` (whole lines; not to be changed after) and resolves once
-   * they were written.
+   * Queues `bytes` (whole lines; not to be changed after) and resolves at
+   * once while few bytes wait, else once they were written.
    *
    * @throws {Deno.errors.BrokenPipe} once the output was closed.
+   * @throws {Error} the {@link OutputChannel.failure}, once a write failed.
    */
   write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BrokenPipe("output closed"));
+    if (this.#failure) return Promise.reject(this.#failure);
     if (bytes.length === 0) return this.#flushing ?? Promise.resolve();
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
@@ -179,21 +230,29 @@ export class OutputChannel {
         const parts = this.#pending;
         this.#pending = [];
         this.#pendingBytes = 0;
+        // One turn for the whole batch: a write to the same file from the
+        // other channel (2>&1) comes before or after it, never inside.
         const write = () => this.#writeParts(parts);
         if (this.#status) await this.#status.around(write);
+        else if (this.#turns) await this.#turns.run(write);
         else await write();
       }
     } catch (error) {
       if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
+      else this.#failure ??= error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
       this.#flushing = undefined;
     }
   }
 
-  /** Writes `parts` in order, as few writes as the batch buffer allows (whole parts each). */
+  /**
+   * Writes `parts` in order, joined into writes of up to MAX_BATCH_BYTES
+   * (whole parts each) in one reused buffer: one copy of a few hundred
+   * hosts' output at once would double what the client holds.
+   */
   async #writeParts(parts: readonly Uint8Array[]): Promise<void> {
-    const batch = this.#batch ??= new Uint8Array(CHANNEL_BUDGET);
+    const batch = this.#batch ??= new Uint8Array(MAX_BATCH_BYTES);
     let filled = 0;
     for (const part of parts) {
       if (filled + part.length > batch.length && filled > 0) {
@@ -319,24 +378,47 @@ export function summaryLine(
 export function collapseOutputs(
   outputs: Iterable<{ readonly host: string; readonly output: Uint8Array }>,
 ): Uint8Array {
-  const groups = new Map<string, { output: Uint8Array; hosts: string[] }>();
-  const latin1 = new TextDecoder("latin1");
+  // Outputs are told apart by their bytes, compared only within a bucket of
+  // the same length and hash: no output is ever made one string, which could
+  // be longer than a string may be.
+  const buckets = new Map<string, { output: Uint8Array; hosts: string[] }[]>();
+  const groups: { output: Uint8Array; hosts: string[] }[] = [];
   for (const { host, output } of outputs) {
     if (output.length === 0) continue;
-    // A key that tells any two byte strings apart, whatever their encoding.
-    const key = latin1.decode(output);
-    const group = groups.get(key);
+    const key = `${output.length}:${hashBytes(output)}`;
+    const bucket = buckets.get(key) ?? [];
+    buckets.set(key, bucket);
+    const group = bucket.find((group) => sameBytes(group.output, output));
     if (group) group.hosts.push(host);
-    else groups.set(key, { output, hosts: [host] });
+    else {
+      const created = { output, hosts: [host] };
+      bucket.push(created);
+      groups.push(created);
+    }
   }
   const rule = "---------------\n";
   const parts: Uint8Array[] = [];
-  for (const { output, hosts } of groups.values()) {
+  for (const { output, hosts } of groups) {
     const count = hosts.length > 1 ? ` (${hosts.length})` : "";
     parts.push(encoder.encode(`${rule}${foldHostNames(hosts)}${count}\n${rule}`), output);
     if (output[output.length - 1] !== 0x0a) parts.push(encoder.encode("\n"));
   }
   return concat(parts);
+}
+
+/** FNV-1a, 32 bits: enough to keep different outputs apart in most cases, cheaply. */
+function hashBytes(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < bytes.length; index++) {
+    hash = Math.imul(hash ^ bytes[index], 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

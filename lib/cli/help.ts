@@ -242,7 +242,8 @@ Many hosts: TARGETS is a comma-separated list of hosts and inventory names
 (a host alias, a group, all). Each line of output comes as HOST: line.
   -i, --inventory FILE         Ansible inventory, INI or YAML (default:
                                ~/.config/rexec/inventory, when it exists)
-      --hosts-file FILE        also these targets, one a line (# comments)
+      --hosts-file FILE        also these targets, one a line (# comments);
+                               repeatable
       --parallel N             most hosts at once (default ${DEFAULT_PARALLEL})
       --no-prefix              each host's raw output, whole, as hosts finish
       --collapse               at the end, each distinct output once, under

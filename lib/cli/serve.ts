@@ -15,6 +15,7 @@ import { createTextLogger, type Logger } from "../util/log.ts";
 import { requireSafeTransport, serve } from "../server/server.ts";
 import {
   certificateValidity,
+  checkCertificateKey,
   defaultCertificateNames,
   defaultCertificatePaths,
   ensureCertificate,
@@ -199,8 +200,15 @@ async function loadTls(
     }
   };
   const cert = await read(certFile, "certificate");
+  const key = await read(keyFile, "key");
+  try {
+    await checkCertificateKey(cert, key);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    throw new CertificateError(`${certFile} and ${keyFile}: ${error.message}`, { cause: error });
+  }
   await warnIfOutOfDate(cert, certFile, logger);
-  return { cert, key: await read(keyFile, "key") };
+  return { cert, key };
 }
 
 /**

@@ -118,6 +118,7 @@ export interface ConnectOptions {
  * @throws {AuthenticationError} when either side's token does not match.
  * @throws {HandshakeError} when the peer is not a rexec server of this
  * protocol version.
+ * @throws {TypeError} when `bufferSize` is not a whole number from 1.
  *
  * @example Running a command and collecting its output
  * ```ts
@@ -136,6 +137,10 @@ export interface ConnectOptions {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
+  const { bufferSize } = options;
+  if (bufferSize !== undefined && (!Number.isSafeInteger(bufferSize) || bufferSize < 1)) {
+    throw new TypeError(`bufferSize must be a whole number of bytes from 1, got ${bufferSize}`);
+  }
   const port = options.port ?? DEFAULT_PORT;
   const where = formatHostPort(options.hostname, port);
   options.signal?.throwIfAborted();

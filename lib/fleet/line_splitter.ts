@@ -6,7 +6,8 @@
  * exactly what went in, with the prefix before each line and a newline
  * after a last line that had none. Memory is bounded: a line longer than
  * `maxLineBytes` (default {@link DEFAULT_MAX_LINE_BYTES}) is cut into pieces
- * of that many bytes, each written as a line of its own, with the prefix
+ * of that many bytes (up to three fewer, so as not to cut a UTF-8
+ * character in two), each written as a line of its own, with the prefix
  * and a newline, so that a host that writes no newline cannot make rexec
  * hold its whole output.
  *
@@ -17,7 +18,8 @@
 
 /**
  * The longest line, in bytes without its newline, kept whole; a longer one
- * is written in pieces of this size.
+ * is written in pieces of this size (or up to three bytes less, where the
+ * limit falls within a UTF-8 character).
  *
  * @example
  * ```ts
@@ -84,6 +86,9 @@ const EMPTY = new Uint8Array(0);
  * const splitter = new LineSplitter("h: ", { maxLineBytes: 4 });
  * const out = splitter.push(new TextEncoder().encode("abcdefghij\n"));
  * assert.equal(new TextDecoder().decode(out), "h: abcd\nh: efgh\nh: ij\n");
+ * // A character is not cut in two: "€" is three bytes.
+ * const euro = splitter.push(new TextEncoder().encode("ab€€\n"));
+ * assert.equal(new TextDecoder().decode(euro), "h: ab\nh: €\nh: €\n");
  * ```
  */
 export class LineSplitter {
@@ -120,13 +125,20 @@ export class LineSplitter {
   push(chunk: Uint8Array): Uint8Array {
     const prefix = this.prefix.length;
     const max = this.maxLineBytes;
-    // First the lines this chunk ends, as [start, end, cut] of the chunk,
-    // then one buffer for all of them: one allocation and one write per
-    // chunk, however short its lines.
+    const pending = this.#pending;
+    // First the lines this chunk ends, as [heldFrom, heldTo, start, end, cut]
+    // (the held bytes of the line, then its part of the chunk), then one
+    // buffer for all of them: one allocation and one write per chunk,
+    // however short its lines.
     const lines: number[] = [];
     let size = 0;
+    // The held bytes not written yet are pending[heldFrom, heldFrom + held).
+    let heldFrom = 0;
     let held = this.#length;
     let position = 0;
+    // Byte `index` of the line being cut: its held bytes, then the chunk's.
+    const byteAt = (index: number) =>
+      index < held ? pending[heldFrom + index] : chunk[position + index - held];
     // The next newline at or after position; NONE when the chunk has no more.
     let newline = -1;
     while (position < chunk.length) {
@@ -136,32 +148,41 @@ export class LineSplitter {
       }
       const room = max - held;
       if (newline - position <= room) {
-        lines.push(position, newline + 1, 0);
+        lines.push(heldFrom, heldFrom + held, position, newline + 1, 0);
         size += prefix + held + newline + 1 - position;
         position = newline + 1;
       } else if (chunk.length - position <= room) {
         break;
       } else {
-        lines.push(position, position + room, 1);
-        size += prefix + held + room + 1;
-        position += room;
+        const length = pieceLength(byteAt, max);
+        if (length < held) {
+          // The piece ends within the held bytes: the rest of them start the next.
+          lines.push(heldFrom, heldFrom + length, position, position, 1);
+          size += prefix + length + 1;
+          heldFrom += length;
+          held -= length;
+          continue;
+        }
+        lines.push(heldFrom, heldFrom + held, position, position + length - held, 1);
+        size += prefix + length + 1;
+        position += length - held;
       }
+      heldFrom += held;
       held = 0;
     }
     const output = size === 0 ? EMPTY : new Uint8Array(size);
     let offset = 0;
-    for (let index = 0; index < lines.length; index += 3) {
+    for (let index = 0; index < lines.length; index += 5) {
       output.set(this.prefix, offset);
       offset += prefix;
-      if (index === 0 && this.#length > 0) {
-        output.set(this.#pending.subarray(0, this.#length), offset);
-        offset += this.#length;
-      }
-      output.set(chunk.subarray(lines[index], lines[index + 1]), offset);
+      output.set(pending.subarray(lines[index], lines[index + 1]), offset);
       offset += lines[index + 1] - lines[index];
-      if (lines[index + 2] === 1) output[offset++] = NEWLINE;
+      output.set(chunk.subarray(lines[index + 2], lines[index + 3]), offset);
+      offset += lines[index + 3] - lines[index + 2];
+      if (lines[index + 4] === 1) output[offset++] = NEWLINE;
     }
-    if (lines.length > 0) this.#length = 0;
+    if (heldFrom > 0) pending.copyWithin(0, heldFrom, heldFrom + held);
+    this.#length = held;
     this.#hold(chunk.subarray(position));
     return output;
   }
@@ -195,6 +216,22 @@ export class LineSplitter {
     this.#pending.set(bytes, this.#length);
     this.#length = needed;
   }
+}
+
+/**
+ * How long a piece of a line longer than `max` bytes is: `max`, or less
+ * when a UTF-8 character starts in its last three bytes and would end past
+ * it, so that the character goes whole to the next piece. Other bytes are
+ * cut where the limit falls.
+ */
+function pieceLength(byteAt: (index: number) => number, max: number): number {
+  for (let at = max - 1; at >= 1 && at >= max - 3; at--) {
+    const byte = byteAt(at);
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look for its lead
+    const length = byte >= 0xf8 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return at + length > max ? at : max;
+  }
+  return max;
 }
 
 /**

@@ -113,7 +113,11 @@ export interface RunManyOptions {
   readonly keepalive?: number;
   /** Most hosts at once; default {@link DEFAULT_PARALLEL}. */
   readonly parallel?: number;
-  /** Bytes every host reads as its stdin, each its own copy; when absent, stdin is empty. */
+  /**
+   * Bytes every host reads as its stdin, each its own copy; when absent,
+   * stdin is empty. A stream is read no further than 8 MiB ahead of the
+   * slowest running host.
+   */
   readonly stdin?: ReadableStream<Uint8Array> | Uint8Array;
   /**
    * Ends every running command (and waits for its end) and starts no more
@@ -266,7 +270,37 @@ export async function* runMany(
  * ```
  */
 export function hostResultJson(result: HostResult): string {
-  return JSON.stringify({
+  return [...hostResultJsonParts(result)].join("");
+}
+
+/**
+ * The same line as {@link hostResultJson}, newline not included, in pieces
+ * of a few MiB each: an output too big to be one string in memory (more
+ * than about 500 MiB) can still be written, one piece after the other.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hostResultJson, hostResultJsonParts } from "./run_many.ts";
+ *
+ * const result = {
+ *   host: "web1",
+ *   address: "10.0.0.5:7022",
+ *   exitCode: 0,
+ *   signal: null,
+ *   timedOut: false,
+ *   error: null,
+ *   durationMs: 12,
+ *   stdout: new Uint8Array(20_000_000).fill(0x61),
+ *   stderr: new Uint8Array(0),
+ * };
+ * const parts = [...hostResultJsonParts(result)];
+ * assert.ok(parts.length > 1);
+ * assert.equal(parts.join(""), hostResultJson(result));
+ * ```
+ */
+export function* hostResultJsonParts(result: HostResult): Generator<string, void, undefined> {
+  const head = JSON.stringify({
     host: result.host,
     address: result.address,
     exit_code: result.exitCode,
@@ -274,19 +308,48 @@ export function hostResultJson(result: HostResult): string {
     timed_out: result.timedOut,
     error: result.error,
     duration_ms: result.durationMs,
-    ...outputField("stdout", result.stdout),
-    ...outputField("stderr", result.stderr),
   });
+  yield head.slice(0, -1);
+  yield* outputField("stdout", result.stdout);
+  yield* outputField("stderr", result.stderr);
+  yield "}";
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Bytes of output turned into JSON at a time: a few MiB of text, whatever the output's size. */
+const PIECE_BYTES = 4 * 1024 * 1024;
 
-function outputField(name: string, bytes: Uint8Array): Record<string, string> {
+function* outputField(name: string, bytes: Uint8Array): Generator<string, void, undefined> {
+  if (isUtf8(bytes)) {
+    yield `,"${name}":"`;
+    const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+    for (let start = 0; start < bytes.length; start += PIECE_BYTES) {
+      const end = Math.min(start + PIECE_BYTES, bytes.length);
+      // stream: a character cut at the end of a piece is finished by the next.
+      const text = decoder.decode(bytes.subarray(start, end), { stream: end < bytes.length });
+      yield JSON.stringify(text).slice(1, -1);
+    }
+    yield '"';
+  } else {
+    // Not UTF-8: the bytes go as they are, in base64, three bytes to four characters.
+    yield `,"${name}_base64":"`;
+    const piece = PIECE_BYTES - PIECE_BYTES % 3;
+    for (let start = 0; start < bytes.length; start += piece) {
+      yield base64(bytes.subarray(start, start + piece));
+    }
+    yield '"';
+  }
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   try {
-    return { [name]: strictUtf8.decode(bytes) };
+    for (let start = 0; start < bytes.length; start += PIECE_BYTES) {
+      const end = Math.min(start + PIECE_BYTES, bytes.length);
+      decoder.decode(bytes.subarray(start, end), { stream: end < bytes.length });
+    }
+    return true;
   } catch {
-    // Not UTF-8: the bytes go as they are, in base64.
-    return { [`${name}_base64`]: base64(bytes) };
+    return false;
   }
 }
 
@@ -462,7 +525,8 @@ async function runOne(
     const { reason, message, code, signal } = status.status;
     if (reason === "refused" || reason === "busy" || reason === "shutdown") {
       return {
-        ...failed(target, elapsed(), `${target.name}: ${message ?? reason}`),
+        // The host is named where the error is shown: the message is the server's own.
+        ...failed(target, elapsed(), message ?? reason),
         stdout,
         stderr,
       };

@@ -1,8 +1,11 @@
 /**
  * One stdin for many hosts: each host reads its own copy of the same bytes,
  * end of file included, whenever it starts. The source is read only as fast
- * as the fastest host asks for more; a chunk is let go once every host has
- * read it (hosts not started yet count as not having read it).
+ * as the fastest host asks for more, and no further than
+ * {@link MAX_STDIN_LEAD} bytes ahead of the slowest running host, so that a
+ * host whose command does not read its stdin cannot make the client hold an
+ * endless input; a chunk is let go once every host has read it (hosts not
+ * started yet count as not having read it).
  *
  * @internal Not part of the public API, which is what lib/mod.ts exports.
  *
@@ -10,6 +13,20 @@
  */
 
 const EMPTY_READ: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+
+/**
+ * How many bytes of stdin the fastest reader may be ahead of the slowest
+ * open one before it waits for that one to read on (as `tee` would).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_STDIN_LEAD } from "./stdin_fanout.ts";
+ *
+ * assert.equal(MAX_STDIN_LEAD, 8 * 1024 * 1024);
+ * ```
+ */
+export const MAX_STDIN_LEAD = 8 * 1024 * 1024;
 
 /**
  * Copies one byte source to a known number of readers.
@@ -38,6 +55,9 @@ export class StdinFanout {
   readonly #expected: number;
   /** Chunks not yet read by every reader; `#chunks[0]` is chunk number `#base`. */
   #chunks: Uint8Array[] = [];
+  /** The offset in the input of each chunk of `#chunks`, and of their end. */
+  #offsets: number[] = [];
+  #end = 0;
   #base = 0;
   #ended = false;
   #failure: { reason: unknown } | undefined;
@@ -45,15 +65,23 @@ export class StdinFanout {
   /** Where each open reader is: the number of the next chunk it reads. */
   readonly #cursors = new Map<number, number>();
   #created = 0;
+  readonly #maxLead: number;
+  /** Settles when a reader reads on or closes, or the source is closed. */
+  #moved: PromiseWithResolvers<void> | undefined;
 
   /**
    * Reads `source` (a stream, or all the bytes at once) for `readers`
    * readers, each made by {@link StdinFanout.reader}.
    */
-  constructor(source: ReadableStream<Uint8Array> | Uint8Array, readers: number) {
+  constructor(
+    source: ReadableStream<Uint8Array> | Uint8Array,
+    readers: number,
+    options: { readonly maxLead?: number } = {},
+  ) {
     this.#expected = readers;
+    this.#maxLead = options.maxLead ?? MAX_STDIN_LEAD;
     if (source instanceof Uint8Array) {
-      if (source.length > 0) this.#chunks.push(source);
+      if (source.length > 0) this.#append(source);
       this.#ended = true;
     } else {
       this.#source = source.getReader();
@@ -76,16 +104,22 @@ export class StdinFanout {
             const chunk = this.#chunks[cursor - this.#base];
             this.#cursors.set(id, cursor + 1);
             this.#trim();
+            this.#notify();
             return chunk;
           }
           if (this.#failure) throw this.#failure.reason;
           if (this.#ended) return null;
+          if (this.#lead() >= this.#maxLead) {
+            await (this.#moved ??= Promise.withResolvers()).promise;
+            continue;
+          }
           await (this.#pending ??= this.#pull());
         }
       },
       close: () => {
         this.#cursors.delete(id);
         this.#trim();
+        this.#notify();
       },
     };
   }
@@ -98,6 +132,7 @@ export class StdinFanout {
   close(): void {
     if (this.#ended || !this.#source) return;
     this.#ended = true;
+    this.#notify();
     this.#source.cancel().catch(() => undefined);
   }
 
@@ -105,12 +140,32 @@ export class StdinFanout {
     try {
       const { done, value } = this.#ended ? EMPTY_READ : await this.#source!.read();
       if (done) this.#ended = true;
-      else if (value.length > 0) this.#chunks.push(value);
+      else if (value.length > 0) this.#append(value);
     } catch (error) {
       this.#failure = { reason: error };
     } finally {
       this.#pending = undefined;
     }
+  }
+
+  #append(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#offsets.push(this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** How many bytes read from the source the slowest open reader has yet to read. */
+  #lead(): number {
+    let slowest = this.#base + this.#chunks.length;
+    for (const cursor of this.#cursors.values()) slowest = Math.min(slowest, cursor);
+    const index = slowest - this.#base;
+    return index >= this.#chunks.length ? 0 : this.#end - this.#offsets[index];
+  }
+
+  #notify(): void {
+    const moved = this.#moved;
+    this.#moved = undefined;
+    moved?.resolve();
   }
 
   /** Lets go of the chunks every reader, present and to come, has read. */
@@ -121,6 +176,7 @@ export class StdinFanout {
     const drop = lowest - this.#base;
     if (drop <= 0) return;
     this.#chunks = this.#chunks.slice(drop);
+    this.#offsets = this.#offsets.slice(drop);
     this.#base = lowest;
   }
 }

@@ -158,6 +158,12 @@ export async function issueServerCertificate(options: {
       "the CA certificate is not a CA (make one with rexec cert --ca-init)",
     );
   }
+  if (caCert.notAfter.getTime() <= Date.now()) {
+    throw new CertificateError(
+      `the CA certificate expired on ${caCert.notAfter.toISOString()}: clients refuse what it ` +
+        "signs (make a new CA with rexec cert --ca-init --force, and give clients its certificate)",
+    );
+  }
   const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.create({
@@ -178,6 +184,14 @@ export async function issueServerCertificate(options: {
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
     ],
   }, crypto);
+  // A key of another CA (a --ca-init --force elsewhere, a file copied from
+  // the wrong place) signs just as well: clients would refuse the result.
+  if (!await certificate.verify({ publicKey: caCert.publicKey, signatureOnly: true }, crypto)) {
+    throw new CertificateError(
+      "the CA key does not belong to the CA certificate: it signs certificates that clients " +
+        "trusting that certificate refuse (keep ca-cert.pem and ca-key.pem from the same --ca-init)",
+    );
+  }
   return await pairOf(x509, certificate, keys.privateKey);
 }
 

@@ -238,6 +238,58 @@ export async function certificateValidity(
 }
 
 /**
+ * Checks that `keyPem` is the private key of the first certificate in
+ * `certPem`: a server given another host's key (or a CA's certificate file
+ * for its own) would listen, and then fail every TLS handshake.
+ *
+ * @throws {CertificateError} when either cannot be read, or they do not belong together.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CertificateError, checkCertificateKey, createSelfSignedCertificate } from "./certificate.ts";
+ *
+ * const one = await createSelfSignedCertificate({ names: ["localhost"] });
+ * const other = await createSelfSignedCertificate({ names: ["localhost"] });
+ * await checkCertificateKey(one.certPem, one.keyPem);
+ * await assert.rejects(checkCertificateKey(one.certPem, other.keyPem), CertificateError);
+ * ```
+ */
+export async function checkCertificateKey(certPem: string, keyPem: string): Promise<void> {
+  const block = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----/
+    .exec(certPem);
+  if (!block) {
+    throw new CertificateError(
+      "no PEM certificate (-----BEGIN CERTIFICATE-----) in the certificate file",
+    );
+  }
+  // node:crypto reads every PEM form of a key a TLS server takes (PKCS#8, SEC1, PKCS#1).
+  const { createPrivateKey, X509Certificate } = await import("node:crypto");
+  let certificate;
+  try {
+    certificate = new X509Certificate(block[0]);
+  } catch (error) {
+    throw new CertificateError(`the PEM certificate cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    throw new CertificateError(`the private key cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!certificate.checkPrivateKey(key)) {
+    throw new CertificateError(
+      "the private key is not the certificate's: give the key made with this certificate " +
+        "(rexec cert --ca-sign writes NAME-cert.pem and NAME-key.pem together)",
+    );
+  }
+}
+
+/**
  * The names a server's certificate is for when none are given: `localhost`,
  * `127.0.0.1`, `::1` and, when Deno may read it, the machine's host name.
  *
