@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { CommandPolicy } from "../lib/server/policy.ts";
 import {
   CLI_PERMISSIONS,
   MAIN,
@@ -529,4 +530,16 @@ Deno.test("fleet CLI: two --hosts-file options run the hosts of both", async () 
       servers.map((server) => `${server.address}: hi`).sort(),
     );
   });
+});
+
+Deno.test("fleet CLI: one host with --json exits as a plain run would: 125 when the server refuses", async () => {
+  await using server = await startServer({
+    policy: await CommandPolicy.create({ allow: ["true"] }),
+  });
+  const refused = await runCli(["run", "-n", "--json", server.address, "--", "false"]);
+  assert.equal(refused.code, 125);
+  const [line] = refused.stdoutText.trimEnd().split("\n").map((text) => JSON.parse(text));
+  assert.equal(line.exit_code, null);
+  assert.match(line.error, /not allowed|refuse/);
+  assert.equal((await runCli(["run", "-n", "--json", server.address, "--", "true"])).code, 0);
 });

@@ -317,6 +317,8 @@ async function runTargets(
   if (!single) return fleetExitStatus(results);
   // One host (with --json or another output): the status of a plain run.
   const [result] = results;
+  // A refusal (125 for policy) is the server's answer, not rexec's failure, as in a plain run.
+  if (result.refusal && result.refusal.reason !== "shutdown") return result.refusal.code;
   if (result.error !== null) return EXIT_REXEC_FAILED;
   if (result.timedOut) return EXIT_TIMED_OUT;
   return result.exitCode ?? EXIT_REXEC_FAILED;

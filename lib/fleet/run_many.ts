@@ -60,6 +60,11 @@ export interface HostResult {
   readonly stdout: Uint8Array;
   /** Everything the command wrote to stderr (empty when streamed instead). */
   readonly stderr: Uint8Array;
+  /**
+   * When the server turned the command down (its policy, too busy, shutting
+   * down): why, and the exit status it gave, which a single-host run exits with.
+   */
+  readonly refusal?: { readonly reason: "refused" | "busy" | "shutdown"; readonly code: number };
 }
 
 /**
@@ -529,6 +534,7 @@ async function runOne(
         ...failed(target, elapsed(), message ?? reason),
         stdout,
         stderr,
+        refusal: { reason, code },
       };
     }
     const note = reason === "spawn_failed" && message ? `rexec: ${message}\n` : "";
