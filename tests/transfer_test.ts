@@ -213,6 +213,62 @@ Deno.test("transfer: the copy root refuses .., absolute paths and links that lea
   assert.equal(await Deno.readTextFile(`${remote.path}/inside`), "x");
 });
 
+Deno.test("transfer: a link put in place of an upload's temporary file does not carry its mode out of the copy root", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using uploader = await connectTo(server);
+  await using other = await connectTo(server);
+  await Deno.writeTextFile(`${outside.path}/secret`, "secret");
+  await Deno.chmod(`${outside.path}/secret`, 0o600);
+  const swapped = Promise.withResolvers<void>();
+  const upload = uploader.files.uploadFrom(
+    (async function* () {
+      await swapped.promise;
+      yield new TextEncoder().encode("x");
+    })(),
+    "f",
+    { size: 1, mode: 0o777 },
+  );
+  // The other connection finds the temporary file in a listing, and puts a link in its place.
+  let temp: string | undefined;
+  assert.ok(
+    await waitFor(async () => {
+      temp = (await other.files.list(".")).find((entry) => entry.path.includes(".rexec-"))?.path;
+      return temp !== undefined;
+    }),
+  );
+  await other.files.symlink(temp!, `${outside.path}/secret`);
+  swapped.resolve();
+  await assert.rejects(upload, refused);
+  assert.equal((await Deno.stat(`${outside.path}/secret`)).mode! & 0o777, 0o600);
+  assert.deepEqual(await names(remote.path), []);
+});
+
+Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await client.files.uploadBytes(new TextEncoder().encode("#!/bin/sh\n"), "tool", {
+    mode: 0o6755,
+  });
+  assert.equal((await Deno.stat(`${remote.path}/tool`)).mode! & 0o7777, 0o755);
+});
+
+Deno.test("transfer: setting the attributes of a FIFO neither waits on it nor holds the connection", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  const made = await new Deno.Command("mkfifo", { args: [`${remote.path}/pipe`] }).output();
+  assert.ok(made.success);
+  {
+    await using client = await connectTo(server);
+    await client.files.setAttributes("pipe", { mode: 0o600 });
+    assert.equal((await Deno.stat(`${remote.path}/pipe`)).mode! & 0o777, 0o600);
+    assert.equal((await client.files.stat("pipe")).kind, "other");
+  }
+  assert.ok(await waitFor(() => server.logs.some((log) => log.message === "connection closed")));
+});
+
 Deno.test("transfer: --no-copy and --allow without a copy root refuse transfers", async () => {
   await using remote = await tempDir();
   const bytes = new TextEncoder().encode("x");

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { constants, promises as fs } from "node:fs";
 import type { CopyErrorCode } from "../protocol/transfer.ts";
 
 /** A refusal or failure of one file operation, with the code the client is sent. */
@@ -114,7 +115,7 @@ export function isInside(path: string, dir: string): boolean {
  * ```
  */
 export async function checkOpenedInside(
-  file: Deno.FsFile,
+  file: { stat(): Promise<{ readonly dev: number; readonly ino: number | null }> },
   path: string,
   written: string,
   root: string | undefined,
@@ -124,6 +125,69 @@ export async function checkOpenedInside(
   if (!isInside(real, root)) throw outside(written);
   const named = await Deno.stat(real);
   if (named.dev !== opened.dev || named.ino !== opened.ino) throw outside(written);
+}
+
+/**
+ * Opens `path` itself to change its mode and time through the open file:
+ * a symbolic link at its end is refused rather than followed, and a FIFO
+ * is not waited on. Changing them by path would follow a link swapped in
+ * after the checks, to a file outside the copy root. With `same`, the
+ * opened file must be that one (device and inode), or it was replaced.
+ *
+ * @throws {CopyFailure} `refused` when `path` is now a link or another
+ * file, or what {@link describeFsError} makes of the open's failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openForAttributes } from "./copy_paths.ts";
+ *
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   await Deno.writeTextFile(`${dir}/f`, "x");
+ *   await Deno.symlink(`${dir}/f`, `${dir}/link`);
+ *   const handle = await openForAttributes(`${dir}/f`, "f");
+ *   try {
+ *     await handle.chmod(0o640);
+ *   } finally {
+ *     await handle.close();
+ *   }
+ *   assert.equal((await Deno.stat(`${dir}/f`)).mode! & 0o777, 0o640);
+ *   await assert.rejects(openForAttributes(`${dir}/link`, "link"), /replaced by a symbolic link/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function openForAttributes(
+  path: string,
+  written: string,
+  same?: Deno.FileInfo,
+): Promise<fs.FileHandle> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "ELOOP") {
+      throw new CopyFailure("refused", `${written}: replaced by a symbolic link on the server`);
+    }
+    if (code === "ENOENT") throw describeFsError(new Deno.errors.NotFound(), written);
+    if (code === "EACCES" || code === "EPERM") {
+      throw describeFsError(new Deno.errors.PermissionDenied(), written);
+    }
+    throw describeFsError(error, written);
+  }
+  if (same === undefined) return handle;
+  const opened = await handle.stat().catch(async (error) => {
+    await handle.close();
+    throw describeFsError(error, written);
+  });
+  if (opened.dev !== same.dev || opened.ino !== same.ino) {
+    await handle.close();
+    throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
+  }
+  return handle;
 }
 
 /**

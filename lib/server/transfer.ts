@@ -42,6 +42,7 @@ import {
   type CopyPlaces,
   describeFsError,
   isInside,
+  openForAttributes,
   realParent,
   resolveCopyPath,
 } from "./copy_paths.ts";
@@ -318,7 +319,16 @@ export class ServerTransfer {
         );
       }
       await file.sync();
-      if (mode !== undefined) await Deno.chmod(temp, mode);
+      // Through the file itself: by path, a link put in the temporary file's
+      // place would carry the mode to whatever it points at.
+      if (mode !== undefined) {
+        const handle = await openForAttributes(temp, request.path, await file.stat());
+        try {
+          await handle.chmod(mode & 0o777);
+        } finally {
+          await handle.close();
+        }
+      }
       if (request.mtime !== undefined) {
         await file.utime(new Date(), new Date(request.mtime));
       }
@@ -521,10 +531,14 @@ export class ServerTransfer {
     const info = await Deno.lstat(full);
     // A link's own mode and time are not kept; chmod would change its target.
     if (info.isSymlink) return { ok: true, path: full };
-    using file = await Deno.open(full, { read: true });
-    await checkOpenedInside(file, full, request.path, root);
-    if (request.mode !== undefined) await Deno.chmod(full, request.mode & 0o777);
-    if (request.mtime !== undefined) await file.utime(new Date(), new Date(request.mtime));
+    const handle = await openForAttributes(full, request.path);
+    try {
+      await checkOpenedInside(handle, full, request.path, root);
+      if (request.mode !== undefined) await handle.chmod(request.mode & 0o777);
+      if (request.mtime !== undefined) await handle.utimes(new Date(), new Date(request.mtime));
+    } finally {
+      await handle.close();
+    }
     return { ok: true, path: full };
   }
 
