@@ -7,7 +7,9 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { CopyError, FileOperations } from "../lib/client/transfer.ts";
+import { CopyError, FileOperations, type TransferChannel } from "../lib/client/transfer.ts";
+import { FrameType } from "../lib/protocol/frame.ts";
+import { encodeCopyJson, type TreeEntry } from "../lib/protocol/transfer.ts";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { AuditEvent } from "../lib/server/audit.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
@@ -350,4 +352,44 @@ Deno.test("transfer: a server without the copy feature is named as such", async 
       error instanceof CopyError && error.code === "unsupported" &&
       /old-box:7022 runs a rexec server without file transfer/.test(error.message),
   );
+});
+
+/** Operations against a server that answers every request with these listing entries. */
+function listedBy(entries: TreeEntry[]): FileOperations {
+  let channel: TransferChannel | undefined;
+  return new FileOperations({
+    where: "liar:7022",
+    writer: new FrameWriter({
+      write: async (bytes) => {
+        // The request is out: the lying server answers it.
+        if (channel !== undefined && bytes[4] === FrameType.CopyRequest) {
+          const current = channel;
+          channel = undefined;
+          await current.deliver(FrameType.CopyInfo, encodeCopyJson({ entries }));
+          await current.deliver(FrameType.CopyResult, encodeCopyJson({ ok: true, path: "/t" }));
+        }
+        return bytes.length;
+      },
+    }),
+    maxFrameSize: 1 << 20,
+    initialWindow: 1 << 18,
+    features: ["copy"],
+    begin: (begun) => {
+      channel = begun;
+    },
+  });
+}
+
+Deno.test("transfer: a listing with an entry below a link, or listed twice, is refused", async () => {
+  const facts = { size: 0, mode: 0o755, mtime: 0 };
+  const link: TreeEntry = { path: "a", kind: "symlink", target: "/etc", ...facts };
+  const below: TreeEntry = { path: "a/x", kind: "file", ...facts };
+  const dir: TreeEntry = { path: "a", kind: "dir", ...facts };
+  const orphan: TreeEntry = { path: "b/x", kind: "file", ...facts };
+  const outOfTree = (error: unknown) =>
+    error instanceof CopyError && /liar:7022: t: .* outside the tree/.test(error.message);
+  await assert.rejects(listedBy([link, below]).list("t"), outOfTree);
+  await assert.rejects(listedBy([link, dir, below]).list("t"), outOfTree);
+  await assert.rejects(listedBy([orphan]).list("t"), outOfTree);
+  assert.deepEqual(await listedBy([dir, below]).list("t"), [dir, below]);
 });

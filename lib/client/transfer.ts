@@ -630,7 +630,34 @@ export class FileOperations implements RemoteFiles {
       this.#check(await channel.result);
     }
     options.signal?.throwIfAborted();
+    this.#checkTree(remotePath, entries);
     return entries;
+  }
+
+  /**
+   * A listing is a tree: each entry below a directory listed before it, and
+   * none twice. A server that lists something below a link, or a link and a
+   * directory under one name, would have a copy write through that link to
+   * wherever it points.
+   *
+   * @throws {CopyError} `io_error` naming the first entry out of place.
+   */
+  #checkTree(remotePath: string, entries: readonly TreeEntry[]): void {
+    const seen = new Set<string>();
+    const dirs = new Set<string>([""]);
+    for (const entry of entries) {
+      const parent = entry.path.slice(0, Math.max(0, entry.path.lastIndexOf("/")));
+      if (seen.has(entry.path) || !dirs.has(parent)) {
+        throw new CopyError(
+          "io_error",
+          `${this.#host.where}: ${remotePath}: the server listed ${JSON.stringify(entry.path)} ` +
+            `outside the tree it described (twice, or below something not a directory); ` +
+            `nothing of it is copied`,
+        );
+      }
+      seen.add(entry.path);
+      if (entry.kind === "dir") dirs.add(entry.path);
+    }
   }
 
   /**
