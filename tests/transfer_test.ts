@@ -193,6 +193,45 @@ Deno.test("transfer: a source that yields fewer bytes than announced is refused,
   assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
 });
 
+Deno.test("transfer: a source that yields more bytes than announced leaves nothing on the server", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old");
+  // What /proc files do: a size of 0, then contents.
+  for (const [path, size] of [["f", 0], ["new", 0], ["f", 100]] as const) {
+    await assert.rejects(
+      client.files.uploadFrom([noise(200)], path, { size }),
+      (error) => error instanceof CopyError && error.code === "size_mismatch",
+    );
+  }
+  assert.deepEqual(await names(remote.path), ["f"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
+  // The connection is still usable.
+  await client.files.uploadBytes(noise(10), "new");
+  assert.deepEqual(await names(remote.path), ["f", "new"]);
+});
+
+Deno.test("transfer: a FIFO is not replaced by an upload, a link or a download", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  for (const path of [`${remote.path}/pipe`, `${local.path}/pipe`]) {
+    assert.ok((await new Deno.Command("mkfifo", { args: [path] }).output()).success);
+  }
+  await Deno.writeTextFile(`${remote.path}/f`, "contents");
+  const notAFile = (error: unknown) => error instanceof CopyError && error.code === "not_a_file";
+  await assert.rejects(client.files.uploadBytes(noise(10), "pipe"), notAFile);
+  await assert.rejects(client.files.symlink("pipe", "f"), notAFile);
+  await assert.rejects(client.download("f", `${local.path}/pipe`), notAFile);
+  for (const dir of [remote.path, local.path]) {
+    assert.ok((await Deno.lstat(`${dir}/pipe`)).isFifo, `${dir}/pipe is still a FIFO`);
+  }
+  assert.deepEqual(await names(remote.path), ["f", "pipe"]);
+  assert.deepEqual(await names(local.path), ["pipe"]);
+});
+
 Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {
   await using outside = await tempDir();
   await using remote = await tempDir();

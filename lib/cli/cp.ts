@@ -761,6 +761,14 @@ async function makeLocalDir(path: string): Promise<void> {
 /** Makes a link beside its place and renames it over whatever is there. */
 async function makeLocalLink(path: string, target: string): Promise<void> {
   const cut = path.lastIndexOf("/");
+  const existing = await Deno.lstat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  // A rename would take a device, FIFO or socket away from whatever uses it.
+  if (existing && !existing.isFile && !existing.isSymlink && !existing.isDirectory) {
+    throw new Error("a device, FIFO or socket, not a regular file; left as it is");
+  }
   const temp = temporaryName(cut === -1 ? "." : path.slice(0, cut) || "/", path.slice(cut + 1));
   await Deno.symlink(target, temp);
   try {

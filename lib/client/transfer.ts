@@ -466,16 +466,25 @@ export class FileOperations implements RemoteFiles {
       throw error;
     }
     if (!channel.settled && !signal?.aborted) {
-      // A source that yielded too much is cut to the size announced; the server's check refuses it.
-      const sha256 = hash.digest("hex");
-      await host.writer.write(FrameType.CopyEnd, encodeCopyJson({ sha256 }));
+      if (overrun) {
+        // What was sent is all the size announced, and would pass the server's
+        // checks: the server must drop it instead, as the source is more.
+        await host.writer.write(FrameType.CopyCancel);
+      } else {
+        const sha256 = hash.digest("hex");
+        await host.writer.write(FrameType.CopyEnd, encodeCopyJson({ sha256 }));
+      }
     }
     const result = await channel.result;
     signal?.throwIfAborted();
-    const done = this.#check(result);
     if (overrun) {
-      throw new CopyError("size_mismatch", `${remotePath}: the source grew while it was read`);
+      throw new CopyError(
+        "size_mismatch",
+        `${remotePath}: the source grew while it was read (more than its ${options.size} bytes); ` +
+          `nothing was written`,
+      );
     }
+    const done = this.#check(result);
     return {
       path: done.path ?? remotePath,
       bytes: done.bytes ?? sent,
@@ -509,6 +518,13 @@ export class FileOperations implements RemoteFiles {
     const existing = await localStat(localPath);
     if (existing?.isDirectory) {
       throw new CopyError("is_a_directory", `${localPath}: is a directory`);
+    }
+    // A rename would take a device, FIFO or socket away from whatever uses it.
+    if (existing !== undefined && !existing.isFile) {
+      throw new CopyError(
+        "not_a_file",
+        `${localPath}: a device, FIFO or socket, not a regular file; left as it is`,
+      );
     }
     const temp = temporaryName(dir, name);
     let file: Deno.FsFile;

@@ -288,9 +288,7 @@ export class ServerTransfer {
     const { dir, name } = await realParent(full, request.path, root);
     const target = `${dir}/${name}`;
     const existing = await lstatOrUndefined(target);
-    if (existing?.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
-    }
+    refuseToReplace(existing, request.path);
     // An existing file keeps its mode unless the client gives one, as cp does.
     const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
     const temp = temporaryName(dir, name);
@@ -509,9 +507,7 @@ export class ServerTransfer {
     const full = this.#resolve(path);
     const { dir, name } = await realParent(full, path, root);
     const target = `${dir}/${name}`;
-    if ((await lstatOrUndefined(target))?.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${path}: is a directory on the server`);
-    }
+    refuseToReplace(await lstatOrUndefined(target), path);
     // Made beside its place and renamed over it, so an old entry is replaced in one step.
     const temp = temporaryName(dir, name);
     await Deno.symlink(linkTarget, temp);
@@ -578,6 +574,22 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
     mode: (info.mode ?? 0o644) & 0o777,
     mtime: info.mtime?.getTime() ?? 0,
   };
+}
+
+/**
+ * Only a regular file or a link is replaced: a directory is not, nor a
+ * device, FIFO or socket, which a rename would take away from whatever uses
+ * it (an upload to /dev/null must not leave a plain file there).
+ */
+function refuseToReplace(existing: Deno.FileInfo | undefined, written: string): void {
+  if (existing === undefined || existing.isFile || existing.isSymlink) return;
+  if (existing.isDirectory) {
+    throw new CopyFailure("is_a_directory", `${written}: is a directory on the server`);
+  }
+  throw new CopyFailure(
+    "not_a_file",
+    `${written}: a device, FIFO or socket on the server, not a regular file; left as it is`,
+  );
 }
 
 async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
