@@ -201,6 +201,44 @@ Deno.test("cp: a tree goes up and comes back with links, empty directories, mode
   assert.notEqual((await Deno.stat(`${remote.path}/fresh`)).mtime?.getTime(), past.getTime());
 });
 
+Deno.test("cp: a name that is not UTF-8 fails alone, both ways; the rest of the tree is copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  const tree = `${local.path}/tree`;
+  await Deno.mkdir(tree);
+  await Deno.writeTextFile(`${tree}/good`, "a");
+  await Deno.mkdir(`${remote.path}/tree`);
+  await Deno.writeTextFile(`${remote.path}/tree/good`, "a");
+  // Deno's strings cannot name these files: the shell makes them, byte 0xff in their names.
+  const made = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `touch "$1/$(printf 'bad\\377')" "$2/$(printf 'bad\\377')"`,
+      "sh",
+      tree,
+      `${remote.path}/tree`,
+    ],
+  }).output();
+  assert.ok(made.success);
+
+  const up = await runCli(["cp", "-r", tree, `${server.address}:up`]);
+  assert.equal(up.code, 1);
+  assert.equal(
+    up.stderrText,
+    `rexec: ${tree}/bad\uFFFD: its name is not UTF-8, which rexec cp cannot copy\n`,
+  );
+  assert.deepEqual(await names(`${remote.path}/up`), ["good"]);
+
+  const down = await runCli(["cp", "-r", `${server.address}:tree`, `${local.path}/down`]);
+  assert.equal(down.code, 1);
+  assert.equal(
+    down.stderrText,
+    `rexec: ${server.address}: tree/bad\uFFFD: its name is not UTF-8, which rexec cp cannot copy\n`,
+  );
+  assert.deepEqual(await names(`${local.path}/down`), ["good"]);
+});
+
 Deno.test("cp: destinations as cp takes them: into a directory, several sources, a missing directory", async () => {
   await using remote = await tempDir();
   await using local = await tempDir();

@@ -482,7 +482,22 @@ class CopyRun {
       for (const name of names) {
         const local = `${dir}/${name}`;
         const childRel = rel === "" ? name : `${rel}/${name}`;
-        const child = await Deno.lstat(local);
+        let child: Deno.FileInfo;
+        try {
+          child = await Deno.lstat(local);
+        } catch (error) {
+          // That entry alone fails: gone since the listing, or a name that is
+          // not UTF-8 (which comes back with U+FFFD in it, naming nothing).
+          this.#fail(
+            name.includes("\uFFFD") && error instanceof Deno.errors.NotFound
+              ? new CopyError(
+                "io_error",
+                `${local}: its name is not UTF-8, which rexec cp cannot copy`,
+              )
+              : localError(error, local),
+          );
+          continue;
+        }
         const item = itemOf(local, childRel, child, mtime(child));
         if (item === undefined) {
           this.#warn(`${local}: not a regular file, directory or link; skipped`);
@@ -601,9 +616,19 @@ class CopyRun {
           await this.#downloadFile(host, remote, target);
           break;
         default:
-          this.#warn(
-            `${host.target.name}: ${remote}: not a regular file, directory or link; skipped`,
-          );
+          // The server lists a name that is not UTF-8 as `other`, with U+FFFD in it.
+          if (entry.path.includes("\uFFFD")) {
+            this.#fail(
+              new CopyError(
+                "io_error",
+                `${host.client.where}: ${remote}: its name is not UTF-8, which rexec cp cannot copy`,
+              ),
+            );
+          } else {
+            this.#warn(
+              `${host.target.name}: ${remote}: not a regular file, directory or link; skipped`,
+            );
+          }
       }
     }
     if (!this.#config.preserve) return;

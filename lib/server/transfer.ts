@@ -460,7 +460,18 @@ export class ServerTransfer {
         this.#throwIfStopped();
         const entryPath = relative === "" ? name : `${relative}/${name}`;
         const absolute = `${real}/${entryPath}`;
-        const info = await Deno.lstat(absolute);
+        const info = await lstatOrUndefined(absolute);
+        // Gone since readDir, or a name that is not UTF-8: it comes back with
+        // U+FFFD in it and names nothing. The latter is listed as `other`, so
+        // the client can say which file it could not copy; the former is not
+        // there any more, as if listed a moment later.
+        if (info === undefined) {
+          if (!name.includes("\uFFFD")) continue;
+          const entry: TreeEntry = { path: entryPath, kind: "other", size: 0, mode: 0, mtime: 0 };
+          batch.push(entry);
+          batchBytes += JSON.stringify(entry).length + 1;
+          continue;
+        }
         const facts = factsOf(info);
         const entry: TreeEntry = {
           path: entryPath,
