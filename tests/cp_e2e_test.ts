@@ -45,6 +45,8 @@ class Proxy implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #conns: Deno.Conn[] = [];
   #gate: PromiseWithResolvers<void> | undefined;
+  /** Once this many bytes went up, forwarding holds until {@link release}. */
+  #upLimit: number | undefined;
   /** Bytes forwarded from client to server and from server to client. */
   forwarded = { up: 0, down: 0 };
 
@@ -79,6 +81,9 @@ class Proxy implements AsyncDisposable {
           offset += await to.write(buffer.subarray(offset, read));
         }
         this.forwarded[way] += read;
+        if (way === "up" && this.#upLimit !== undefined && this.forwarded.up >= this.#upLimit) {
+          this.hold();
+        }
       }
     } catch {
       // One side went away: the other is closed below.
@@ -97,8 +102,14 @@ class Proxy implements AsyncDisposable {
     this.#gate ??= Promise.withResolvers();
   }
 
-  /** Forwards again. */
+  /** Holds, as {@link hold} does, once `bytes` in all went from client to server. */
+  holdAfterUp(bytes: number): void {
+    this.#upLimit = bytes;
+  }
+
+  /** Forwards again, and with no limit. */
   release(): void {
+    this.#upLimit = undefined;
     this.#gate?.resolve();
     this.#gate = undefined;
   }
@@ -237,6 +248,33 @@ Deno.test("cp: a name that is not UTF-8 fails alone, both ways; the rest of the 
     `rexec: ${server.address}: tree/bad\uFFFD: its name is not UTF-8, which rexec cp cannot copy\n`,
   );
   assert.deepEqual(await names(`${local.path}/down`), ["good"]);
+});
+
+Deno.test("cp: a file written to while it is uploaded is not copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  await using proxy = new Proxy(server.port);
+  await Deno.writeTextFile(`${remote.path}/big`, "old");
+  const size = 24 * 1024 * 1024;
+  await Deno.writeFile(`${local.path}/big`, noise(size));
+  // The server grants a window as it writes: held after 2 MiB, the client
+  // can have read little more than one window of the file.
+  proxy.holdAfterUp(2 * 1024 * 1024);
+  const child = spawnCli(["cp", `${local.path}/big`, `${proxy.address}:big`]);
+  assert.ok(await waitFor(() => proxy.forwarded.up >= 2 * 1024 * 1024, 30_000));
+  await Deno.writeFile(`${local.path}/big`, noise(size, 7));
+  const past = new Date("2020-01-01T00:00:00Z");
+  await Deno.utime(`${local.path}/big`, past, past);
+  proxy.release();
+  const { code, stderr } = await child.output();
+  assert.equal(code, 1);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    `rexec: ${local.path}/big: changed while it was read; not copied\n`,
+  );
+  assert.ok(await waitFor(async () => (await names(remote.path)).length === 1));
+  assert.equal(await Deno.readTextFile(`${remote.path}/big`), "old");
 });
 
 Deno.test("cp: destinations as cp takes them: into a directory, several sources, a missing directory", async () => {

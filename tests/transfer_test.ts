@@ -232,6 +232,52 @@ Deno.test("transfer: a FIFO is not replaced by an upload, a link or a download",
   assert.deepEqual(await names(local.path), ["pipe"]);
 });
 
+/** Writes other bytes of the same length over the file at `path`, and dates it in the past. */
+function rewriteInPlace(path: string): void {
+  const size = Deno.statSync(path).size;
+  Deno.writeFileSync(path, noise(size, 99));
+  const past = new Date("2020-01-01T00:00:00Z");
+  Deno.utimeSync(path, past, past);
+}
+
+Deno.test("transfer: a file written to while it is uploaded or downloaded is not copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const size = 24 * 1024 * 1024;
+  const changed = (error: unknown) =>
+    error instanceof CopyError && /changed (on the server )?while it was read/.test(error.message);
+
+  // Each side reads at most a few windows ahead of the other: at the first
+  // progress, most of the file is still to be read.
+  await Deno.writeFile(`${local.path}/up`, noise(size));
+  await Deno.writeTextFile(`${remote.path}/up`, "old");
+  let rewritten = false;
+  const onProgress = (path: string) => () => {
+    if (!rewritten) rewriteInPlace(path);
+    rewritten = true;
+  };
+  await assert.rejects(
+    client.upload(`${local.path}/up`, "up", { onProgress: onProgress(`${local.path}/up`) }),
+    changed,
+  );
+  assert.deepEqual(await names(remote.path), ["up"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/up`), "old");
+
+  await Deno.writeFile(`${remote.path}/down`, noise(size));
+  await Deno.writeTextFile(`${local.path}/down`, "old");
+  rewritten = false;
+  await assert.rejects(
+    client.download("down", `${local.path}/down`, {
+      onProgress: onProgress(`${remote.path}/down`),
+    }),
+    changed,
+  );
+  assert.deepEqual(await names(local.path), ["down", "up"]);
+  assert.equal(await Deno.readTextFile(`${local.path}/down`), "old");
+});
+
 Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {
   await using outside = await tempDir();
   await using remote = await tempDir();

@@ -15,12 +15,18 @@
  */
 
 import type { Client } from "../client/client.ts";
-import { CopyError, type FileFacts, type TransferStats } from "../client/transfer.ts";
+import {
+  CopyError,
+  fileChangedError,
+  type FileFacts,
+  type TransferStats,
+} from "../client/transfer.ts";
 import { RexecError } from "../errors.ts";
 import { EXIT_REFUSED, EXIT_REXEC_FAILED } from "../protocol/exit_status.ts";
 import { readInventory } from "../fleet/inventory.ts";
 import { resolveTargets, splitTargetList, type Target } from "../fleet/targets.ts";
 import { DEFAULT_PORT } from "../transport/address.ts";
+import { changedSince } from "../util/files.ts";
 import { parentDir } from "../util/paths.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import type { CpConfig } from "./args.ts";
@@ -432,7 +438,7 @@ class CopyRun {
       return;
     }
     try {
-      const tee = new SharedReader(file, item.local, hosts.length);
+      const tee = new SharedReader(file, item.local, hosts.length, await file.stat());
       await Promise.all(hosts.map(async (host, index) => {
         const onProgress = this.#progressOf();
         try {
@@ -709,14 +715,17 @@ function itemOf(
 class SharedReader {
   readonly #file: Deno.FsFile;
   readonly #path: string;
+  readonly #before: Deno.FileInfo;
   readonly #active: Set<number>;
   /** Chunk number each reader asks for next. */
   readonly #wants: number[];
   #current: { index: number; chunk: Promise<Uint8Array | null> } | undefined;
 
-  constructor(file: Deno.FsFile, path: string, readers: number) {
+  /** `before`: the file as it was opened; written to by the end, it fails every upload. */
+  constructor(file: Deno.FsFile, path: string, readers: number, before: Deno.FileInfo) {
     this.#file = file;
     this.#path = path;
+    this.#before = before;
     this.#active = new Set(Array.from({ length: readers }, (_, i) => i));
     this.#wants = new Array(readers).fill(0);
   }
@@ -765,7 +774,11 @@ class SharedReader {
     let read: number | null;
     try {
       read = await this.#file.read(buffer);
+      if (read === null && changedSince(this.#before, await this.#file.stat())) {
+        throw fileChangedError(this.#path);
+      }
     } catch (error) {
+      if (error instanceof CopyError) throw error;
       throw new CopyError("io_error", `${this.#path}: ${(error as Error).message}`, {
         cause: error,
       });

@@ -31,6 +31,7 @@ import {
 } from "../protocol/transfer.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
 
 export type { FileFacts, FileKind, TreeEntry } from "../protocol/transfer.ts";
@@ -388,7 +389,7 @@ export class FileOperations implements RemoteFiles {
       const info = await file.stat();
       if (!info.isFile) throw new CopyError("not_a_file", `${localPath}: not a regular file`);
       const preserve = options.preserve ?? true;
-      return await this.uploadFrom(readChunks(file, localPath), remotePath, {
+      return await this.uploadFrom(readChunks(file, localPath, info), remotePath, {
         ...options,
         size: info.size,
         ...(preserve ? { mode: (info.mode ?? 0o644) & 0o777 } : {}),
@@ -747,19 +748,47 @@ export class FileOperations implements RemoteFiles {
   }
 }
 
-/** Reads a file in chunks, a new buffer each, so a chunk may be held while the next is read. */
-async function* readChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+/**
+ * Reads a file in chunks, a new buffer each, so a chunk may be held while
+ * the next is read. At the end, a file written to since `before` fails the
+ * upload (see {@link fileChangedError}).
+ */
+async function* readChunks(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): AsyncGenerator<Uint8Array> {
   for (;;) {
     const buffer = new Uint8Array(UPLOAD_CHUNK);
     let read: number | null;
     try {
       read = await file.read(buffer);
+      if (read === null && changedSince(before, await file.stat())) {
+        throw fileChangedError(path);
+      }
     } catch (error) {
       throw localFailure(error, path);
     }
     if (read === null) return;
     yield buffer.subarray(0, read);
   }
+}
+
+/**
+ * A file written to while it was read: its bytes sent would be a mix of
+ * old and new that never existed, and their hash would agree with them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileChangedError } from "./transfer.ts";
+ *
+ * assert.equal(fileChangedError("log").code, "io_error");
+ * assert.match(fileChangedError("log").message, /^log: changed while it was read/);
+ * ```
+ */
+export function fileChangedError(path: string): CopyError {
+  return new CopyError("io_error", `${path}: changed while it was read; not copied`);
 }
 
 async function localStat(path: string): Promise<Deno.FileInfo | undefined> {

@@ -35,6 +35,7 @@ import {
 } from "../protocol/transfer.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import {
   checkOpenedInside,
@@ -413,6 +414,14 @@ export class ServerTransfer {
       await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
       this.#credit -= read;
       this.#bytes += read;
+    }
+    // Bytes changed in place while being read would make a copy that never
+    // existed, with a hash that agrees with it: the file's times say so.
+    if (changedSince(opened, await file.stat())) {
+      throw new CopyFailure(
+        "io_error",
+        `${request.path}: changed on the server while it was read; not copied`,
+      );
     }
     return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
   }

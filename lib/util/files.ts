@@ -1,6 +1,7 @@
 /**
  * Writing files that must never be seen half written nor replace another
- * process's, and removing files that may be gone already.
+ * process's, removing files that may be gone already, and telling whether
+ * a file was written to while it was read.
  *
  * @internal Not part of the public API, which is what lib/mod.ts exports.
  *
@@ -154,4 +155,30 @@ export async function writeFileExclusive(
 ): Promise<boolean> {
   await using draft = await FileDraft.write(path, data, options);
   return await draft.publish();
+}
+
+/**
+ * Whether a file was written to between two looks at it: its size, or its
+ * modification or change time, moved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { changedSince } from "./files.ts";
+ *
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   const before = await Deno.stat(path);
+ *   assert.equal(changedSince(before, await Deno.stat(path)), false);
+ *   await Deno.writeTextFile(path, "more");
+ *   assert.equal(changedSince(before, await Deno.stat(path)), true);
+ * } finally {
+ *   await Deno.remove(path);
+ * }
+ * ```
+ */
+export function changedSince(before: Deno.FileInfo, after: Deno.FileInfo): boolean {
+  return before.size !== after.size ||
+    before.mtime?.getTime() !== after.mtime?.getTime() ||
+    before.ctime?.getTime() !== after.ctime?.getTime();
 }
