@@ -13,7 +13,7 @@ import { encodeCopyJson, type TreeEntry } from "../lib/protocol/transfer.ts";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { AuditEvent } from "../lib/server/audit.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import { connectTo, startServer, tempDir, waitFor } from "./helpers.ts";
+import { connectTo, openRawSession, startServer, tempDir, waitFor } from "./helpers.ts";
 
 /** Bytes that do not repeat in any short period, so that a misplaced chunk shows. */
 function noise(length: number, seed = 1): Uint8Array {
@@ -276,6 +276,22 @@ Deno.test("transfer: a file written to while it is uploaded or downloaded is not
   );
   assert.deepEqual(await names(local.path), ["down", "up"]);
   assert.equal(await Deno.readTextFile(`${local.path}/down`), "old");
+});
+
+Deno.test("transfer: a path as long as a frame is answered within a frame the client takes", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  using raw = await openRawSession(server, { authenticate: true });
+  const path = `${"a/".repeat(400_000)}x`;
+  await raw.writer.write(FrameType.CopyRequest, encodeCopyJson({ op: "put", path, size: 1 }));
+  const frame = await raw.reader.read();
+  assert.equal(frame?.type, FrameType.CopyResult);
+  const result = JSON.parse(new TextDecoder().decode(frame.body));
+  assert.equal(result.ok, false);
+  assert.ok(frame.body.length < 4096, `${frame.body.length} bytes`);
+  assert.match(result.message, /^a\/a\/.*….*on the server$/);
+  await using client = await connectTo(server);
+  assert.equal((await client.files.stat(".")).kind, "dir");
 });
 
 Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {

@@ -69,6 +69,14 @@ const GRANT_STEP = 256 * 1024;
 /** Most bytes of entries in one COPY_INFO of a listing. */
 const LIST_BATCH_BYTES = 32 * 1024;
 
+/**
+ * Most characters of a failure's message in a COPY_RESULT: a message names
+ * the path as the client wrote it, and a path can be as long as a frame;
+ * escaped as JSON (6 bytes a character at worst), this keeps the answer
+ * within the smallest frame a client may ask for.
+ */
+const MAX_MESSAGE_CHARS = 600;
+
 /** A COPY_RESULT that says the operation succeeded. */
 type Done = Extract<CopyResult, { ok: true }>;
 
@@ -238,7 +246,7 @@ export class ServerTransfer {
       };
     } catch (error) {
       const failure = describeFsError(error, this.request.path);
-      result = { ok: false, error: failure.code, message: failure.message };
+      result = { ok: false, error: failure.code, message: shortened(failure.message) };
       outcome = {
         result: this.#stop === "disconnected" ? "disconnected" : failure.code,
         message: failure.message,
@@ -594,6 +602,12 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
     mode: (info.mode ?? 0o644) & 0o777,
     mtime: info.mtime?.getTime() ?? 0,
   };
+}
+
+function shortened(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  const half = MAX_MESSAGE_CHARS / 2;
+  return `${message.slice(0, half)}…${message.slice(-half)}`;
 }
 
 /**
