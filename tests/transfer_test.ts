@@ -13,7 +13,15 @@ import { encodeCopyJson, type TreeEntry } from "../lib/protocol/transfer.ts";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { AuditEvent } from "../lib/server/audit.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import { connectTo, openRawSession, startServer, tempDir, waitFor } from "./helpers.ts";
+import {
+  answerChallenge,
+  connectTo,
+  openRawSession,
+  sendHello,
+  startServer,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 /** Bytes that do not repeat in any short period, so that a misplaced chunk shows. */
 function noise(length: number, seed = 1): Uint8Array {
@@ -292,6 +300,30 @@ Deno.test("transfer: a path as long as a frame is answered within a frame the cl
   assert.match(result.message, /^a\/a\/.*….*on the server$/);
   await using client = await connectTo(server);
   assert.equal((await client.files.stat(".")).kind, "dir");
+});
+
+Deno.test("transfer: a listing comes in frames no larger than the client takes", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  for (let i = 0; i < 300; i++) {
+    await Deno.writeTextFile(`${remote.path}/${"日本語".repeat(10)}-${i}`, "");
+  }
+  using raw = await openRawSession(server, { authenticate: false });
+  await sendHello(raw.writer, 4096);
+  await raw.reader.read();
+  await answerChallenge(raw.reader, raw.writer);
+  await raw.writer.write(FrameType.CopyRequest, encodeCopyJson({ op: "list", path: "." }));
+  let entries = 0;
+  for (;;) {
+    const frame = await raw.reader.read();
+    if (frame?.type !== FrameType.CopyInfo) {
+      assert.equal(frame?.type, FrameType.CopyResult);
+      break;
+    }
+    assert.ok(frame.body.length <= 4096, `a COPY_INFO of ${frame.body.length} bytes`);
+    entries += JSON.parse(new TextDecoder().decode(frame.body)).entries.length;
+  }
+  assert.equal(entries, 300);
 });
 
 Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {

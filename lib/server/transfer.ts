@@ -77,6 +77,8 @@ const LIST_BATCH_BYTES = 32 * 1024;
  */
 const MAX_MESSAGE_CHARS = 600;
 
+const encoder = new TextEncoder();
+
 /** A COPY_RESULT that says the operation succeeded. */
 type Done = Extract<CopyResult, { ok: true }>;
 
@@ -458,11 +460,19 @@ export class ServerTransfer {
     }
     let batch: TreeEntry[] = [];
     let batchBytes = 0;
+    // Within the client's largest frame too: `{"entries":[` and `]}` around, a comma after each.
+    const limit = Math.min(LIST_BATCH_BYTES, this.#settings.chunkSize - 16);
     const flush = async () => {
       if (batch.length === 0) return;
       await this.#settings.writer.write(FrameType.CopyInfo, encodeCopyJson({ entries: batch }));
       batch = [];
       batchBytes = 0;
+    };
+    const add = async (entry: TreeEntry) => {
+      const size = encoder.encode(JSON.stringify(entry)).length + 1;
+      if (batchBytes + size > limit) await flush();
+      batch.push(entry);
+      batchBytes += size;
     };
     // Depth first, each directory before what it holds; links are listed, not followed.
     const pending: string[] = [""];
@@ -484,9 +494,7 @@ export class ServerTransfer {
         // there any more, as if listed a moment later.
         if (info === undefined) {
           if (!name.includes("\uFFFD")) continue;
-          const entry: TreeEntry = { path: entryPath, kind: "other", size: 0, mode: 0, mtime: 0 };
-          batch.push(entry);
-          batchBytes += JSON.stringify(entry).length + 1;
+          await add({ path: entryPath, kind: "other", size: 0, mode: 0, mtime: 0 });
           continue;
         }
         const facts = factsOf(info);
@@ -495,10 +503,7 @@ export class ServerTransfer {
           ...(info.isSymlink ? { ...facts, target: await Deno.readLink(absolute) } : facts),
         };
         if (info.isDirectory) subdirs.push(entryPath);
-        const size = JSON.stringify(entry).length + 1;
-        if (batchBytes + size > LIST_BATCH_BYTES) await flush();
-        batch.push(entry);
-        batchBytes += size;
+        await add(entry);
       }
       pending.push(...subdirs.reverse());
     }
