@@ -380,6 +380,39 @@ Deno.test("transfer: a link put in place of an upload's temporary file does not 
   assert.deepEqual(await names(remote.path), []);
 });
 
+Deno.test("transfer: a stat through a link another connection keeps swapping never shows a file outside the copy root", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await Deno.writeTextFile(`${outside.path}/secret`, "s".repeat(12345));
+  await Deno.mkdir(`${remote.path}/in`);
+  await Deno.writeTextFile(`${remote.path}/in/secret`, "i");
+  await using server = await startServer({ copyRoot: remote.path });
+  await using looker = await connectTo(server);
+  await using swapper = await connectTo(server);
+  await swapper.files.symlink("link", "in");
+  let looking = true;
+  const swapping = (async () => {
+    while (looking) {
+      await swapper.files.symlink("link", outside.path);
+      await swapper.files.symlink("link", "in");
+    }
+  })();
+  const sizes = new Set<number>();
+  try {
+    for (let i = 0; i < 500; i++) {
+      try {
+        sizes.add((await looker.files.stat("link/secret")).size);
+      } catch (error) {
+        if (!refused(error)) throw error;
+      }
+    }
+  } finally {
+    looking = false;
+    await swapping;
+  }
+  assert.ok(!sizes.has(12345), "the size of the file outside the root was shown");
+});
+
 Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
   await using remote = await tempDir();
   await using server = await startServer({ copyRoot: remote.path });

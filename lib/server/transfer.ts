@@ -438,13 +438,13 @@ export class ServerTransfer {
 
   async #stat(path: string): Promise<Done> {
     const full = this.#resolve(path);
-    await this.#checkParent(full, path);
-    const info = await Deno.lstat(full);
+    const real = await this.#realEntry(full, path);
+    const info = await Deno.lstat(real);
     const facts = factsOf(info);
     return {
       ok: true,
       path: full,
-      facts: info.isSymlink ? { ...facts, target: await Deno.readLink(full) } : facts,
+      facts: info.isSymlink ? { ...facts, target: await Deno.readLink(real) } : facts,
     };
   }
 
@@ -556,13 +556,13 @@ export class ServerTransfer {
   async #attr(request: Extract<CopyRequest, { op: "attr" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    await this.#checkParent(full, request.path);
-    const info = await Deno.lstat(full);
+    const real = await this.#realEntry(full, request.path);
+    const info = await Deno.lstat(real);
     // A link's own mode and time are not kept; chmod would change its target.
     if (info.isSymlink) return { ok: true, path: full };
-    const handle = await openForAttributes(full, request.path);
+    const handle = await openForAttributes(real, request.path);
     try {
-      await checkOpenedInside(handle, full, request.path, root);
+      await checkOpenedInside(handle, real, request.path, root);
       if (request.mode !== undefined) await handle.chmod(request.mode & 0o777);
       if (request.mtime !== undefined) await handle.utimes(new Date(), new Date(request.mtime));
     } finally {
@@ -571,11 +571,17 @@ export class ServerTransfer {
     return { ok: true, path: full };
   }
 
-  /** Under a root, the directory holding `full` must lie inside it. */
-  async #checkParent(full: string, written: string): Promise<void> {
+  /**
+   * Under a root, `full` with the links of its directory resolved, checked
+   * to lie inside the root; `full` itself without one. Looked at by that
+   * path, not `full`: a link in `full` swapped after the check (by another
+   * connection's symlink) would show a file outside.
+   */
+  async #realEntry(full: string, written: string): Promise<string> {
     const { root } = this.#settings.places;
-    if (root === undefined || full === root) return;
-    await realParent(full, written, root);
+    if (root === undefined || full === root) return full;
+    const { dir, name } = await realParent(full, written, root);
+    return `${dir}/${name}`;
   }
 }
 
