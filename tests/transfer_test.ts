@@ -413,6 +413,31 @@ Deno.test("transfer: a stat through a link another connection keeps swapping nev
   assert.ok(!sizes.has(12345), "the size of the file outside the root was shown");
 });
 
+Deno.test("transfer: under a copy root, a missing file outside is refused as one that is there", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await Deno.writeTextFile(`${outside.path}/there`, "x");
+  await Deno.symlink(outside.path, `${remote.path}/out`);
+  await Deno.symlink(`${outside.path}/missing`, `${remote.path}/dangling`);
+  await Deno.symlink(`${remote.path}/missing`, `${remote.path}/dangling-inside`);
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const notFound = (error: unknown) => error instanceof CopyError && error.code === "not_found";
+  const bytes = new TextEncoder().encode("x");
+  for (const name of ["there", "missing"]) {
+    await assert.rejects(client.download(`out/${name}`, `${outside.path}/copy`), refused);
+    await assert.rejects(client.files.uploadBytes(bytes, `out/${name}/x`), refused);
+    await assert.rejects(client.files.list(`out/${name}`), refused);
+  }
+  await assert.rejects(client.download("dangling", `${outside.path}/copy`), refused);
+  await assert.rejects(client.files.mkdir("dangling"), refused);
+  // Inside, what is missing is said to be.
+  await assert.rejects(client.download("missing", `${outside.path}/copy`), notFound);
+  await assert.rejects(client.download("dangling-inside", `${outside.path}/copy`), notFound);
+  await assert.rejects(client.files.uploadBytes(bytes, "missing/x"), notFound);
+  assert.deepEqual(await names(outside.path), ["there"]);
+});
+
 Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
   await using remote = await tempDir();
   await using server = await startServer({ copyRoot: remote.path });

@@ -128,6 +128,92 @@ export async function checkOpenedInside(
 }
 
 /**
+ * `path` with every link resolved, and under a root checked to lie inside
+ * it. A path that does not resolve is refused when the part of it that
+ * exists leads outside the root (a link to a missing file outside, or a
+ * missing name in a directory outside), so that the answer does not tell
+ * which files outside exist; inside, its NotFound error is thrown as it came.
+ *
+ * @throws {CopyFailure} `refused` for a path that leads outside the root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confinedRealPath } from "./copy_paths.ts";
+ *
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * const outside = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   await Deno.symlink(`${outside}/missing`, `${root}/dangling`);
+ *   await Deno.symlink(outside, `${root}/out`);
+ *   await Deno.writeTextFile(`${root}/in`, "x");
+ *   assert.equal(await confinedRealPath(`${root}/in`, "in", root), `${root}/in`);
+ *   await assert.rejects(confinedRealPath(`${root}/dangling`, "dangling", root), /outside/);
+ *   await assert.rejects(confinedRealPath(`${root}/out/missing`, "out/missing", root), /outside/);
+ *   await assert.rejects(confinedRealPath(`${root}/missing`, "missing", root), Deno.errors.NotFound);
+ * } finally {
+ *   await Deno.remove(root, { recursive: true });
+ *   await Deno.remove(outside, { recursive: true });
+ * }
+ * ```
+ */
+export async function confinedRealPath(
+  path: string,
+  written: string,
+  root: string | undefined,
+): Promise<string> {
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (error) {
+    if (
+      root !== undefined && error instanceof Deno.errors.NotFound &&
+      await leadsOutside(path, root, 0)
+    ) {
+      throw outside(written);
+    }
+    throw error;
+  }
+  if (root !== undefined && !isInside(real, root)) throw outside(written);
+  return real;
+}
+
+/** Links followed at most, as the kernel does before ELOOP. */
+const MAX_LINKS = 40;
+
+/** Whether `path`, which does not resolve, leads outside `root` as far as it exists. */
+async function leadsOutside(path: string, root: string, links: number): Promise<boolean> {
+  if (links > MAX_LINKS) return true;
+  // The deepest part of the path that is there, and the names below it that
+  // are not; from the top, so that a path of many missing names costs one look.
+  const names = path.split("/").filter((name) => name !== "");
+  let existing = "/";
+  let depth = 0;
+  for (; depth < names.length; depth++) {
+    const next = `${existing === "/" ? "" : existing}/${names[depth]}`;
+    try {
+      await Deno.lstat(next);
+    } catch {
+      // Not there, under a file, or a name too long: what is above decides.
+      break;
+    }
+    existing = next;
+  }
+  const rest = names.slice(depth).map((name) => `/${name}`).join("");
+  try {
+    return !isInside(await Deno.realPath(existing), root);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  // A link whose target is missing: where it points decides.
+  const cut = existing.lastIndexOf("/");
+  const dir = await Deno.realPath(existing.slice(0, cut) || "/");
+  const target = await Deno.readLink(existing);
+  const next = resolveCopyPath(`${target}${rest}`, { base: dir });
+  return await leadsOutside(next, root, links + 1);
+}
+
+/**
  * Opens `path` itself to change its mode and time through the open file:
  * a symbolic link at its end is refused rather than followed, and a FIFO
  * is not waited on. Changing them by path would follow a link swapped in
@@ -226,7 +312,7 @@ export async function realParent(
   const parent = path.slice(0, cut) || "/";
   let dir: string;
   try {
-    dir = await Deno.realPath(parent);
+    dir = await confinedRealPath(parent, written, root);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CopyFailure("not_found", `${written}: no directory ${parent} on the server`, {

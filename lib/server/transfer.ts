@@ -39,10 +39,10 @@ import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import {
   checkOpenedInside,
+  confinedRealPath,
   CopyFailure,
   type CopyPlaces,
   describeFsError,
-  isInside,
   openForAttributes,
   realParent,
   resolveCopyPath,
@@ -394,7 +394,7 @@ export class ServerTransfer {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
     // Looked at before it is opened: opening a FIFO would wait for a writer.
-    const info = await Deno.stat(full);
+    const info = await Deno.stat(await confinedRealPath(full, request.path, root));
     if (info.isDirectory) {
       throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
     }
@@ -451,10 +451,7 @@ export class ServerTransfer {
   async #list(path: string): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
-    const real = await Deno.realPath(full);
-    if (root !== undefined && !isInside(real, root)) {
-      throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
-    }
+    const real = await confinedRealPath(full, path, root);
     if (!(await Deno.stat(real)).isDirectory) {
       throw new CopyFailure("not_a_directory", `${path}: not a directory on the server`);
     }
@@ -521,10 +518,7 @@ export class ServerTransfer {
       await Deno.mkdir(target, { mode: mode ?? 0o777 });
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const real = await Deno.realPath(target);
-      if (root !== undefined && !isInside(real, root)) {
-        throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
-      }
+      const real = await confinedRealPath(target, path, root);
       if (!(await Deno.stat(real)).isDirectory) {
         throw new CopyFailure(
           "not_a_directory",
