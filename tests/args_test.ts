@@ -576,3 +576,13 @@ Deno.test("parseCli(): serve --no-tty refuses terminals", () => {
   assert.equal(parseServe(["--no-tty"]).noTty, true);
   assert.equal(parseServe([]).noTty, undefined);
 });
+
+Deno.test("parseCli(): cp takes paths after --, even those that start with -", () => {
+  const config = parseCli(["cp", "-r", "--", "-leading", "--also", "box:-dst"]);
+  assert.equal(config.mode, "cp");
+  if (config.mode !== "cp") return;
+  assert.equal(config.recursive, true);
+  assert.deepEqual(config.sources, [{ local: "-leading" }, { local: "--also" }]);
+  assert.deepEqual(config.destination, { targets: "box", path: "-dst" });
+  assert.throws(() => parseCli(["serve", "--"]), /serve takes no command; unexpected --/);
+});
