@@ -321,6 +321,29 @@ Deno.test("cp: destinations as cp takes them: into a directory, several sources,
   assert.match(dirNoR.stderrText, /is a directory \(not copied; use -r\)/);
 });
 
+Deno.test("cp: a link to a directory as the destination receives the sources, and stays a link", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  await Deno.mkdir(`${remote.path}/releases/v2`, { recursive: true });
+  await Deno.symlink("releases/v2", `${remote.path}/current`);
+  await Deno.symlink("current", `${remote.path}/latest`);
+  await Deno.writeTextFile(`${local.path}/app`, "app");
+  await Deno.mkdir(`${local.path}/tree`);
+  await Deno.writeTextFile(`${local.path}/tree/f`, "f");
+
+  for (const destination of ["current", "latest", "current/"]) {
+    const up = await runCli(["cp", `${local.path}/app`, `${server.address}:${destination}`]);
+    assert.equal(up.code, 0, up.stderrText);
+  }
+  const tree = await runCli(["cp", "-r", `${local.path}/tree`, `${server.address}:current`]);
+  assert.equal(tree.code, 0, tree.stderrText);
+  assert.equal(await Deno.readLink(`${remote.path}/current`), "releases/v2");
+  assert.equal(await Deno.readLink(`${remote.path}/latest`), "current");
+  assert.deepEqual(await names(`${remote.path}/releases/v2`), ["app", "tree"]);
+  assert.deepEqual(await names(`${remote.path}/releases/v2/tree`), ["f"]);
+});
+
 Deno.test("cp: refusals exit 125, rexec's own failures 255", async () => {
   await using remote = await tempDir();
   await using local = await tempDir();

@@ -41,6 +41,9 @@ export const FLEET_BATCH = 32;
 /** Exit status when some file could not be read or written. */
 export const EXIT_FILE_FAILED = 1;
 
+/** Links followed at most to tell whether a destination is a directory. */
+const MAX_LINK_HOPS = 8;
+
 /** Chunk size for reading a source shared by several uploads. */
 const READ_CHUNK = 1024 * 1024;
 
@@ -350,8 +353,25 @@ class CopyRun {
   /** Whether `path` is a directory on the host; undefined after a failure, reported. */
   async #remoteIsDir(host: Host, path: string): Promise<boolean | undefined> {
     try {
-      const facts = await host.client.files.stat(path);
-      return facts.kind === "dir" || (facts.kind === "symlink" && path.endsWith("/"));
+      let facts = await host.client.files.stat(path);
+      // A link to a directory names that directory, as for cp: the sources go
+      // inside it, and the link stays. Followed here, as stat does not; a link
+      // that leads nowhere, or out of the copy root, is no directory.
+      let at = path.replace(/\/+$/, "");
+      for (let hops = 0; facts.kind === "symlink" && hops < MAX_LINK_HOPS; hops++) {
+        const cut = at.lastIndexOf("/");
+        at = facts.target!.startsWith("/") || cut === -1
+          ? facts.target!
+          : `${at.slice(0, cut + 1)}${facts.target}`;
+        const next = await host.client.files.stat(at).catch((error) => {
+          if (!(error instanceof CopyError) || path.endsWith("/")) throw error;
+          if (error.code !== "not_found" && error.code !== "refused") throw error;
+          return undefined;
+        });
+        if (next === undefined) return false;
+        facts = next;
+      }
+      return facts.kind === "dir";
     } catch (error) {
       if (error instanceof CopyError && error.code === "not_found" && !path.endsWith("/")) {
         return false;
