@@ -438,6 +438,54 @@ Deno.test("transfer: under a copy root, a missing file outside is refused as one
   assert.deepEqual(await names(outside.path), ["there"]);
 });
 
+Deno.test("transfer: a FIFO swapped in for a file being downloaded is not waited on", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/regular`, "x");
+  const made = await new Deno.Command("mkfifo", { args: [`${remote.path}/pipe`] }).output();
+  assert.ok(made.success);
+  // As a local user could, from another process: `f` is now the file, now the FIFO.
+  const swapper = new Deno.Command("sh", {
+    args: ["-c", "while :; do ln -f pipe f; ln -f regular f; done"],
+    cwd: remote.path,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const downloads = (async () => {
+    for (let i = 0; i < 100; i++) {
+      await client.download("f", `${local.path}/f`).catch((error) => {
+        // The FIFO, a name between its two files, or a file no longer the one named: fine, if
+        // said at once.
+        const said = ["not_a_file", "not_found", "refused"];
+        if (!(error instanceof CopyError && said.includes(error.code))) {
+          throw error;
+        }
+      });
+    }
+    return "done";
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Far beyond what 100 downloads of one byte take; only a download that waits forever reaches it.
+  const stuck = new Promise<string>((resolve) =>
+    timer = setTimeout(() => resolve("stuck"), 60_000)
+  );
+  let outcome: string;
+  try {
+    outcome = await Promise.race([downloads, stuck]);
+  } finally {
+    clearTimeout(timer);
+    swapper.kill();
+    await swapper.status;
+  }
+  if (outcome === "stuck") {
+    // Let the server's waiting open end, so that it can shut down.
+    (await Deno.open(`${remote.path}/pipe`, { write: true })).close();
+  }
+  assert.equal(outcome, "done");
+});
+
 Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
   await using remote = await tempDir();
   await using server = await startServer({ copyRoot: remote.path });

@@ -250,20 +250,11 @@ export async function openForAttributes(
   written: string,
   same?: Deno.FileInfo,
 ): Promise<fs.FileHandle> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "ELOOP") {
-      throw new CopyFailure("refused", `${written}: replaced by a symbolic link on the server`);
-    }
-    if (code === "ENOENT") throw describeFsError(new Deno.errors.NotFound(), written);
-    if (code === "EACCES" || code === "EPERM") {
-      throw describeFsError(new Deno.errors.PermissionDenied(), written);
-    }
-    throw describeFsError(error, written);
-  }
+  const handle = await openWithFlags(
+    path,
+    written,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  );
   if (same === undefined) return handle;
   const opened = await handle.stat().catch(async (error) => {
     await handle.close();
@@ -274,6 +265,60 @@ export async function openForAttributes(
     throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
   }
   return handle;
+}
+
+/**
+ * Opens the file at `path` to read it, without waiting: a FIFO (or one put
+ * in the file's place since it was looked at) would wait for a writer, and
+ * hold the connection. What was opened is for the caller to check.
+ *
+ * @throws {CopyFailure} what {@link describeFsError} makes of the open's failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openForReading } from "./copy_paths.ts";
+ *
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   const made = await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output();
+ *   assert.ok(made.success);
+ *   const handle = await openForReading(`${dir}/pipe`, "pipe");
+ *   try {
+ *     assert.equal((await handle.stat()).isFIFO(), true);
+ *   } finally {
+ *     await handle.close();
+ *   }
+ *   await assert.rejects(openForReading(`${dir}/missing`, "missing"), /no such file/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export function openForReading(path: string, written: string): Promise<fs.FileHandle> {
+  return openWithFlags(path, written, constants.O_RDONLY | constants.O_NONBLOCK);
+}
+
+async function openWithFlags(
+  path: string,
+  written: string,
+  flags: number,
+): Promise<fs.FileHandle> {
+  try {
+    return await fs.open(path, flags);
+  } catch (error) {
+    // node:fs reports errors by their code, not as Deno's classes.
+    const code = (error as { code?: unknown }).code;
+    if (code === "ELOOP") {
+      throw new CopyFailure("refused", `${written}: replaced by a symbolic link on the server`);
+    }
+    if (code === "ENOENT") throw describeFsError(new Deno.errors.NotFound(), written);
+    if (code === "EACCES" || code === "EPERM") {
+      throw describeFsError(new Deno.errors.PermissionDenied(), written);
+    }
+    if (code === "EISDIR") throw describeFsError(new Deno.errors.IsADirectory(), written);
+    throw describeFsError(error, written);
+  }
 }
 
 /**

@@ -44,6 +44,7 @@ import {
   type CopyPlaces,
   describeFsError,
   openForAttributes,
+  openForReading,
   realParent,
   resolveCopyPath,
 } from "./copy_paths.ts";
@@ -393,47 +394,55 @@ export class ServerTransfer {
   async #get(request: Extract<CopyRequest, { op: "get" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    // Looked at before it is opened: opening a FIFO would wait for a writer.
-    const info = await Deno.stat(await confinedRealPath(full, request.path, root));
-    if (info.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
+    const real = await confinedRealPath(full, request.path, root);
+    // Opened without waiting: a FIFO, even one swapped in for the file since
+    // it was resolved, would wait for a writer.
+    const handle = await openForReading(real, request.path);
+    try {
+      await checkOpenedInside(handle, real, request.path, root);
+      const opened = await handle.stat();
+      if (opened.isDirectory()) {
+        throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
+      }
+      if (!opened.isFile()) {
+        throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
+      }
+      this.#credit = request.window;
+      const { writer, chunkSize } = this.#settings;
+      const facts: FileFacts = {
+        kind: "file",
+        size: opened.size,
+        mode: opened.mode & 0o777,
+        mtime: opened.mtime.getTime(),
+      };
+      await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts }));
+      const hash = createHash("sha256");
+      const frame = new Uint8Array(HEADER_SIZE + chunkSize);
+      for (;;) {
+        while (this.#credit === 0) await this.#next();
+        this.#throwIfStopped();
+        const room = Math.min(chunkSize, this.#credit);
+        const { bytesRead: read } = await handle.read(frame, HEADER_SIZE, room, null);
+        if (read === 0) break;
+        hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
+        encodeHeader(frame, FrameType.CopyData, read);
+        // Resolves once the socket took it: a slow client holds the reading back.
+        await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
+        this.#credit -= read;
+        this.#bytes += read;
+      }
+      // Bytes changed in place while being read would make a copy that never
+      // existed, with a hash that agrees with it: the file's times say so.
+      if (changedSince(opened, await handle.stat())) {
+        throw new CopyFailure(
+          "io_error",
+          `${request.path}: changed on the server while it was read; not copied`,
+        );
+      }
+      return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
+    } finally {
+      await handle.close();
     }
-    if (!info.isFile) {
-      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
-    }
-    using file = await Deno.open(full, { read: true });
-    await checkOpenedInside(file, full, request.path, root);
-    const opened = await file.stat();
-    if (!opened.isFile) {
-      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
-    }
-    this.#credit = request.window;
-    const { writer, chunkSize } = this.#settings;
-    await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts: factsOf(opened) }));
-    const hash = createHash("sha256");
-    const frame = new Uint8Array(HEADER_SIZE + chunkSize);
-    for (;;) {
-      while (this.#credit === 0) await this.#next();
-      this.#throwIfStopped();
-      const room = Math.min(chunkSize, this.#credit);
-      const read = await file.read(frame.subarray(HEADER_SIZE, HEADER_SIZE + room));
-      if (read === null) break;
-      hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
-      encodeHeader(frame, FrameType.CopyData, read);
-      // Resolves once the socket took it: a slow client holds the reading back.
-      await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
-      this.#credit -= read;
-      this.#bytes += read;
-    }
-    // Bytes changed in place while being read would make a copy that never
-    // existed, with a hash that agrees with it: the file's times say so.
-    if (changedSince(opened, await file.stat())) {
-      throw new CopyFailure(
-        "io_error",
-        `${request.path}: changed on the server while it was read; not copied`,
-      );
-    }
-    return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
   }
 
   async #stat(path: string): Promise<Done> {

@@ -157,6 +157,16 @@ export async function writeFileExclusive(
   return await draft.publish();
 }
 
+/** What {@link changedSince} compares: a Deno.FileInfo, or a node:fs Stats. */
+export interface FileTimes {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Last modification. */
+  readonly mtime: Date | null;
+  /** Last change of contents or metadata. */
+  readonly ctime: Date | null;
+}
+
 /**
  * Whether a file was written to between two looks at it: its size, or its
  * modification or change time, moved.
@@ -177,7 +187,7 @@ export async function writeFileExclusive(
  * }
  * ```
  */
-export function changedSince(before: Deno.FileInfo, after: Deno.FileInfo): boolean {
+export function changedSince(before: FileTimes, after: FileTimes): boolean {
   return before.size !== after.size ||
     before.mtime?.getTime() !== after.mtime?.getTime() ||
     before.ctime?.getTime() !== after.ctime?.getTime();
