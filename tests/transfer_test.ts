@@ -486,6 +486,19 @@ Deno.test("transfer: a FIFO swapped in for a file being downloaded is not waited
   assert.equal(outcome, "done");
 });
 
+Deno.test("transfer: an upload without a mode gets a new file's mode, umask applied", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/made-here`, "");
+  const newFileMode = (await Deno.stat(`${remote.path}/made-here`)).mode! & 0o777;
+  await Deno.symlink("made-here", `${remote.path}/link`);
+  await client.files.uploadBytes(new TextEncoder().encode("x"), "new");
+  await client.files.uploadBytes(new TextEncoder().encode("x"), "link");
+  assert.equal((await Deno.stat(`${remote.path}/new`)).mode! & 0o777, newFileMode);
+  assert.equal((await Deno.lstat(`${remote.path}/link`)).mode! & 0o777, newFileMode);
+});
+
 Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
   await using remote = await tempDir();
   await using server = await startServer({ copyRoot: remote.path });

@@ -304,7 +304,13 @@ export class ServerTransfer {
     // An existing file keeps its mode unless the client gives one, as cp does.
     const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
     const temp = temporaryName(dir, name);
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    // Private while written when a mode is set at the end; otherwise a new
+    // file's mode, which only the umask can give.
+    const file = await Deno.open(temp, {
+      write: true,
+      createNew: true,
+      mode: mode === undefined ? 0o666 : 0o600,
+    });
     let published = false;
     try {
       await checkOpenedInside(file, temp, request.path, root);
