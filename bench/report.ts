@@ -6,6 +6,7 @@
  */
 
 import type { ConcurrencyResult } from "./concurrency.ts";
+import type { FleetResult } from "./fleet.ts";
 import type { LatencyResult } from "./latency.ts";
 import type { MicroResult } from "./micro.ts";
 import { SSH_CIPHER } from "./servers.ts";
@@ -31,6 +32,8 @@ export interface BenchResults {
   readonly throughput: ThroughputResult;
   readonly latency: LatencyResult;
   readonly concurrency: ConcurrencyResult;
+  /** One command on many hosts; absent in results saved before it was measured. */
+  readonly fleet?: FleetResult;
   /** The targets, judged. */
   readonly targets: readonly Target[];
 }
@@ -130,7 +133,74 @@ export function judgeTargets(
       met: c.sessions.failed === 0,
     },
   );
+  if (results.fleet) targets.push(...fleetTargets(results.fleet));
   return targets;
+}
+
+/** The client's memory limit with 200 hosts streaming: 256 MiB, in KiB. */
+const FLEET_MEMORY_LIMIT_KIB = 256 * 1024;
+
+/** The fleet section's targets, judged. */
+export function fleetTargets(f: FleetResult): Target[] {
+  const psshGoal =
+    `\`rexec run\` over ${f.targets} targets ≤ 0.1× \`parallel-ssh\` (-p ${f.parallel})`;
+  return [
+    f.psshMs
+      ? {
+        goal: psshGoal,
+        measured: times(f.fleetMs.value / f.psshMs.value),
+        met: f.fleetMs.value / f.psshMs.value <= 0.1,
+      }
+      : { goal: psshGoal, measured: `skipped: ${f.psshSkipped}`, met: undefined },
+    {
+      goal: `\`rexec run\` over ${f.targets} targets ≤ 3× one single-host \`rexec run\``,
+      measured: times(f.fleetMs.value / f.singleMs.value),
+      met: f.fleetMs.value / f.singleMs.value <= 3,
+    },
+    {
+      goal: `client peak memory, ${f.targets} hosts streaming ${
+        size(f.streamedBytes)
+      } each, ≤ 256 MiB`,
+      measured: mib(f.clientPeakKib),
+      met: f.clientPeakKib <= FLEET_MEMORY_LIMIT_KIB,
+    },
+    {
+      goal: "every fleet run's output right",
+      measured: f.failures.length === 0 ? "yes" : f.failures[0],
+      met: f.failures.length === 0,
+    },
+  ];
+}
+
+/** The fleet section as markdown lines: its table and its targets. */
+export function fleetReport(f: FleetResult): string[] {
+  const rounds = f.fleetMs.samples.length;
+  const lines = [
+    `**Fleet**: \`echo hi\` on ${f.targets} targets (inventory aliases over a few local servers), ` +
+    `${f.parallel} at once, median of ${rounds}`,
+    "",
+    "| what | wall time | vs rexec fleet |",
+    "|---|---|---|",
+    `| \`rexec run -i INVENTORY fleet -- echo hi\` (${f.targets} hosts) | ${
+      ms(f.fleetMs.value)
+    } | ${times(1)} |`,
+    `| one single-host \`rexec run HOST -- echo hi\` | ${ms(f.singleMs.value)} | ${
+      times(f.singleMs.value / f.fleetMs.value)
+    } |`,
+    `| ${f.targets} \`echo\`s through sessions already open, one per server (the servers' floor) | ${
+      ms(f.spawnFloorMs.value)
+    } | ${times(f.spawnFloorMs.value / f.fleetMs.value)} |`,
+    f.psshMs
+      ? `| \`parallel-ssh -p ${f.parallel}\` over ${f.targets} targets | ${ms(f.psshMs.value)} | ${
+        times(f.psshMs.value / f.fleetMs.value)
+      } |`
+      : `| \`parallel-ssh\` | skipped: ${f.psshSkipped} | |`,
+    `| client peak memory, ${f.targets} hosts streaming ${size(f.streamedBytes)} each | ${
+      mib(f.clientPeakKib)
+    } | |`,
+    "",
+  ];
+  return lines;
 }
 
 /** The report as markdown. */
@@ -239,6 +309,7 @@ export function markdownReport(results: BenchResults): string {
       plus(c.sessions.openKib, c.sessions.idleKib),
     ],
   ]);
+  if (results.fleet) lines.push(...fleetReport(results.fleet));
   lines.push("**Frame codec** (`deno bench`)", "");
   table(
     ["bench", "mean", "p99", "payload throughput"],

@@ -278,6 +278,8 @@ export class Sshd implements AsyncDisposable {
         // Room for the parallel one-shot runs without random refusals.
         "MaxStartups 500",
         `Ciphers ${SSH_CIPHER}`,
+        // scp speaks SFTP to the server since OpenSSH 9.0.
+        "Subsystem sftp internal-sftp",
         "LogLevel INFO",
         "",
       ].join("\n"),
@@ -305,6 +307,54 @@ export class Sshd implements AsyncDisposable {
   /** Arguments for `ssh` that run `command` on this server, stdin from /dev/null. */
   sshArgs(command: readonly string[]): string[] {
     return sshArgs(this.#login, command);
+  }
+
+  /**
+   * For clients that name the host themselves (parallel-ssh): `user@127.0.0.1:PORT`,
+   * and the ssh options without the destination and command.
+   */
+  get loginFor(): { host: string; options: string[] } {
+    const args = sshArgs(this.#login, []);
+    const destination = args.indexOf(`${this.#login.user}@127.0.0.1`);
+    const port = args.indexOf("-p");
+    return {
+      host: `${this.#login.user}@127.0.0.1:${this.#login.port}`,
+      options: args.filter((_, i) => i !== port && i !== port + 1 && i < destination),
+    };
+  }
+
+  /** Arguments for `scp` copying `sources` to `destination`; `HOST:` stands for this server. */
+  scpArgs(
+    sources: readonly string[],
+    destination: string,
+    options: { recursive?: boolean } = {},
+  ): string[] {
+    const login = this.#login;
+    const remote = (path: string) => path.replace(/^HOST:/, `${login.user}@127.0.0.1:`);
+    return [
+      "-F",
+      "/dev/null",
+      "-i",
+      login.keyFile,
+      "-P",
+      String(login.port),
+      "-c",
+      SSH_CIPHER,
+      "-q",
+      ...(options.recursive ? ["-r"] : []),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      ...sources.map(remote),
+      remote(destination),
+    ];
   }
 
   /** Stops sshd and removes its keys and config. */

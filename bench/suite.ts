@@ -2,7 +2,9 @@
  * `deno task bench`: the frame codec microbenchmarks, then rexec end to end
  * against its yardsticks in the same run (a raw Deno TCP copy, a minimal
  * Deno server spawning per request, `deno run` of an empty script, and ssh
- * when openssh-server is installed). Prints a markdown report to stdout,
+ * when openssh-server is installed), one command on 200 hosts against
+ * parallel-ssh (Debian package pssh) when it is installed, then `rexec cp`
+ * against `rexec run -- cat`, scp and tar (bench/copy.ts). Prints a markdown report to stdout,
  * progress to stderr, and writes the raw numbers to `bench/results/`.
  *
  * ```sh
@@ -19,6 +21,8 @@
 import { parseArgs } from "node:util";
 import { generateToken } from "../lib/mod.ts";
 import { measureConcurrency } from "./concurrency.ts";
+import { FLEET_SERVERS, fleetPlan, measureFleet } from "./fleet.ts";
+import { type CopyPlan, copyReport, measureCopy } from "./copy.ts";
 import { measureLatency } from "./latency.ts";
 import { measureMicro } from "./micro.ts";
 import { readProcText, runOk, sleep, taskPermissions } from "./process.ts";
@@ -54,6 +58,7 @@ interface Plan {
   readonly parallelClients: number;
   readonly parallelRounds: number;
   readonly sessions: number;
+  readonly copy: CopyPlan;
 }
 
 const FULL: Plan = {
@@ -66,6 +71,7 @@ const FULL: Plan = {
   parallelClients: 50,
   parallelRounds: 5,
   sessions: 200,
+  copy: { bytes: GiB, files: 10_000, rounds: 3, stallMs: 5000 },
 };
 
 /** A smaller run: ssh clients started together cost seconds of CPU each, so fewer of them. */
@@ -79,6 +85,7 @@ const QUICK: Plan = {
   parallelClients: 10,
   parallelRounds: 1,
   sessions: 200,
+  copy: { bytes: 256 * MiB, files: 2000, rounds: 1, stallMs: 2000 },
 };
 
 /** Lets a server's memory settle before its idle figure is read. */
@@ -134,6 +141,7 @@ async function main(args: string[]): Promise<number> {
     let sshSkipped: string | undefined;
     await using resources = new AsyncDisposableStack();
     let sshd: Sshd | undefined;
+    const fleetServers: RexecServer[] = [];
     try {
       sshd = resources.use(await Sshd.start(context));
     } catch (error) {
@@ -172,6 +180,18 @@ async function main(args: string[]): Promise<number> {
       TERMINAL[quick ? "quick" : "full"],
     );
 
+    context.progress("fleet: starting servers");
+    for (let count = 1; count < FLEET_SERVERS; count++) {
+      fleetServers.push(resources.use(await RexecServer.start(context)));
+    }
+    const fleet = await measureFleet(
+      context,
+      { rexec: [plain, ...fleetServers], sshd },
+      fleetPlan(quick),
+    );
+
+    const copy = await measureCopy(context, { server: plain, sshd }, plan.copy);
+
     const measured = {
       date,
       quick,
@@ -181,12 +201,19 @@ async function main(args: string[]): Promise<number> {
       throughput,
       latency,
       concurrency,
+      fleet,
     };
     const results: BenchResults = { ...measured, targets: judgeTargets(measured) };
     const file = await saveResults({ ...results, terminal } as BenchResults);
     console.log(markdownReport(results) + "\n" + terminalReport(terminal));
+    console.log(copyReport(copy));
+    await Deno.writeTextFile(
+      file.replace(/\.json$/, "-copy.json"),
+      JSON.stringify(copy, null, 2) + "\n",
+    );
     context.progress(`done; raw numbers in ${file}`);
-    const failed = concurrency.oneShots.failed + concurrency.sessions.failed;
+    const failed = concurrency.oneShots.failed + concurrency.sessions.failed +
+      fleet.failures.length;
     return failed === 0 ? 0 : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupt);

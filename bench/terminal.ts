@@ -93,14 +93,18 @@ class HeldTerminal {
     return performance.now() - started;
   }
 
-  /** Waits until the terminal shows `text`, typing `key` now and then to prompt it. */
-  async ready(key: string, signal: AbortSignal): Promise<void> {
+  /** Waits until the terminal shows `text`. */
+  async shows(text: string, signal: AbortSignal): Promise<void> {
     const deadline = performance.now() + SESSION_TIMEOUT_MS;
-    while (!this.#shown.includes(key)) {
+    while (!this.#shown.includes(text)) {
       signal.throwIfAborted();
-      if (performance.now() > deadline) throw new Error(`no echo; shown: ${this.#shown}`);
-      this.#pty.write(key);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (performance.now() > deadline) throw new Error(`never showed ${text}: ${this.#shown}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, 100);
+      });
+      clearTimeout(timer);
     }
   }
 
@@ -111,6 +115,12 @@ class HeldTerminal {
 
 const KEYS = "abcdefghijklmnopqrstuvwxyz";
 
+/** What the remote side says once it runs; none of {@link KEYS} is in it. */
+const READY = "READY";
+
+/** The remote command of the echo measurement: `cat`, once it has said it runs. */
+const ECHO_COMMAND = ["sh", "-c", `echo ${READY}; exec cat`];
+
 async function echoTimes(
   context: BenchContext,
   program: string,
@@ -120,8 +130,13 @@ async function echoTimes(
 ): Promise<Sampled> {
   const terminal = new HeldTerminal(program, args, env);
   try {
-    // The connection is up once a key comes back; that one is not counted.
-    await terminal.ready("0", context.signal);
+    // Only once the remote side has spoken is the local terminal raw: a key
+    // typed before would be echoed by the local terminal itself.
+    await terminal.shows(READY, context.signal);
+    // The same number of keys first, not counted, through both: what is
+    // measured is a session in use, not the first keys after start-up
+    // (rexec's client and server are JavaScript, compiled as they run).
+    for (let i = 0; i < count; i++) await terminal.echo(KEYS[i % KEYS.length], context.signal);
     const samples: number[] = [];
     for (let i = 0; i < count; i++) {
       samples.push(await terminal.echo(KEYS[i % KEYS.length], context.signal));
@@ -186,8 +201,18 @@ export async function measureTerminal(
 
   context.progress(`terminal: ${plan.keystrokes} keystrokes through rexec run -t and ssh -tt`);
   const echo = {
-    rexec: await echoTimes(context, Deno.execPath(), rexec(["cat"]), env, plan.keystrokes),
-    ...(sshd ? { ssh: await echoTimes(context, "ssh", ssh(["cat"]), env, plan.keystrokes) } : {}),
+    rexec: await echoTimes(context, Deno.execPath(), rexec(ECHO_COMMAND), env, plan.keystrokes),
+    ...(sshd
+      ? {
+        ssh: await echoTimes(
+          context,
+          "ssh",
+          ssh([ECHO_COMMAND.slice(0, 2).join(" ") + ` '${ECHO_COMMAND[2]}'`]),
+          env,
+          plan.keystrokes,
+        ),
+      }
+      : {}),
   };
 
   await using dir = await TempDir.create("rexec-bench-tty-");

@@ -5,7 +5,9 @@
  * a client ({@link connect}) runs commands on it one after another over one
  * connection, each as a {@link RemoteProcess} shaped like
  * `Deno.ChildProcess`: stdin, stdout and stderr streams, a status promise
- * and an `output()` helper. The `rexec` command line is built on this API.
+ * and an `output()` helper. {@link runMany} runs one command on many hosts,
+ * yielding each host's result as it ends. The `rexec` command line is built
+ * on this API.
  *
  * @example Serve, connect, run
  * ```ts

@@ -3,20 +3,8 @@ import fc from "fast-check";
 import { parseCli } from "../lib/cli/args.ts";
 import { helpText } from "../lib/cli/help.ts";
 import { exitCodeForSignal } from "../lib/cli/interrupts.ts";
-import { readLines } from "../lib/cli/lines.ts";
 import { describeStatus, exitCodeFor } from "../lib/cli/terminal.ts";
 import { formatRecord, type LogValue } from "../lib/util/log.ts";
-
-const encoder = new TextEncoder();
-
-function linesOf(chunks: readonly Uint8Array[]): Promise<string[]> {
-  return Array.fromAsync(readLines(ReadableStream.from(chunks)));
-}
-
-function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const bounds = [0, ...[...cuts].sort((a, b) => a - b), bytes.length];
-  return bounds.slice(1).map((end, i) => bytes.slice(bounds[i], end));
-}
 
 Deno.test("exitCodeFor(): 124 when --timeout ended the command, whatever its code", () => {
   assert.equal(
@@ -103,61 +91,6 @@ Deno.test("exitCodeForSignal() is 128 plus the signal number, as a shell reports
   assert.equal(exitCodeForSignal("SIGINT"), 130);
   assert.equal(exitCodeForSignal("SIGTERM"), 143);
   assert.equal(exitCodeForSignal("SIGHUP"), 129);
-});
-
-Deno.test("readLines() strips LF and CRLF and yields a last line without a newline", async () => {
-  assert.deepEqual(await linesOf([encoder.encode("a\r\nb\nc\r\nlast")]), ["a", "b", "c", "last"]);
-  assert.deepEqual(await linesOf([encoder.encode("last\r")]), ["last"]);
-  assert.deepEqual(await linesOf([encoder.encode("a\n  ")]), ["a", "  "]);
-});
-
-Deno.test("readLines() keeps empty lines but adds none after a final newline", async () => {
-  assert.deepEqual(await linesOf([encoder.encode("\n\r\na\n\n")]), ["", "", "a", ""]);
-  assert.deepEqual(await linesOf([encoder.encode("a\n")]), ["a"]);
-  assert.deepEqual(await linesOf([]), []);
-  assert.deepEqual(await linesOf([encoder.encode("")]), []);
-});
-
-Deno.test("readLines() keeps a carriage return that does not end a line", async () => {
-  assert.deepEqual(await linesOf([encoder.encode("a\rb\r\n")]), ["a\rb"]);
-});
-
-Deno.test("readLines() joins a line, its CRLF and a multi-byte character split across chunks", async () => {
-  const bytes = encoder.encode("é€😀\r\nx");
-  const chunks = Array.from(bytes, (byte) => Uint8Array.of(byte));
-  assert.deepEqual(await linesOf(chunks), ["é€😀", "x"]);
-  const euro = encoder.encode("a€b\n");
-  assert.deepEqual(await linesOf([euro.slice(0, 2), euro.slice(2, 3), euro.slice(3)]), ["a€b"]);
-});
-
-Deno.test("readLines() turns invalid UTF-8 into U+FFFD", async () => {
-  assert.deepEqual(await linesOf([Uint8Array.of(0x61, 0xff, 0x62, 0x0a, 0xe2, 0x82)]), [
-    "a\uFFFDb",
-    "\uFFFD",
-  ]);
-});
-
-Deno.test("readLines() gives back any lines, whatever the line ends and chunk boundaries", async () => {
-  const line = fc.string({ unit: "binary" }).filter((text) =>
-    !text.includes("\n") && !text.endsWith("\r") && !text.startsWith("\uFEFF")
-  );
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(fc.tuple(line, fc.constantFrom("\n", "\r\n")), { minLength: 1 }),
-      fc.boolean(),
-      fc.array(fc.nat()),
-      async (lines, endLast, cutSeeds) => {
-        const [lastLine] = lines.at(-1)!;
-        const unterminated = !endLast && lastLine !== "";
-        const text = lines.map(([l, end], i) =>
-          unterminated && i === lines.length - 1 ? l : l + end
-        ).join("");
-        const bytes = encoder.encode(text);
-        const cuts = cutSeeds.map((seed) => seed % (bytes.length + 1));
-        assert.deepEqual(await linesOf(splitAt(bytes, cuts)), lines.map(([l]) => l));
-      },
-    ),
-  );
 });
 
 Deno.test("formatRecord() writes time, level, message and key=value fields, skipping undefined", () => {

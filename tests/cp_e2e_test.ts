@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import {
+  CLI_PERMISSIONS,
   MAIN,
+  readUntil,
   runCli,
   spawnCli,
   startServer,
@@ -506,9 +508,85 @@ Deno.test("cp: several hosts: an upload reaches each, a download puts each host'
       noise(5 * 1024 * 1024 + 1),
     );
   }
+  // The hosts as an inventory group, named by their aliases.
+  await Deno.writeTextFile(
+    `${local.path}/hosts.ini`,
+    `[web]\nweb1 rexec_host=127.0.0.1 rexec_port=${first.port}\n` +
+      `web2 rexec_host=127.0.0.1 rexec_port=${second.port}\n`,
+  );
+  const group = await runCli([
+    "cp",
+    "--json",
+    "-i",
+    `${local.path}/hosts.ini`,
+    `${local.path}/f`,
+    "web:by-group",
+  ]);
+  assert.equal(group.code, 0, group.stderrText);
+  assert.deepEqual(
+    group.stdoutText.trim().split("\n").map((line) => JSON.parse(line).host).sort(),
+    ["web1", "web2"],
+  );
+  await Deno.mkdir(`${local.path}/by-alias`);
+  const fromGroup = await runCli([
+    "cp",
+    "-i",
+    `${local.path}/hosts.ini`,
+    "web:by-group",
+    `${local.path}/by-alias`,
+  ]);
+  assert.equal(fromGroup.code, 0, fromGroup.stderrText);
+  assert.deepEqual(await names(`${local.path}/by-alias`), ["web1", "web2"]);
+  assert.deepEqual(await names(`${local.path}/by-alias/web1`), ["by-group"]);
+
   // One host refusing: the other still gets the file, and the status says so.
   await using refusing = await startServer({ noCopy: true });
   const mixed = await runCli(["cp", `${local.path}/f`, `${refusing.address},${first.address}:g`]);
   assert.equal(mixed.code, 125);
   assert.deepEqual(await Deno.readFile(`${one.path}/g`), noise(5 * 1024 * 1024 + 1));
+});
+
+Deno.test("cp: a write that fails on the server (a full disk) leaves the old file and no temporary file", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  // A file size limit of 1 MiB makes every larger write fail as a full disk would; with
+  // SIGXFSZ ignored, the write returns an error instead of killing the server.
+  const serve = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `trap '' XFSZ; ulimit -f 2048 && exec "$@"`,
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...CLI_PERMISSIONS,
+      MAIN,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--copy-root",
+      remote.path,
+    ],
+    env: { REXEC_TOKEN: TOKEN, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logReader = serve.stderr.getReader();
+  try {
+    const log = await readUntil(logReader, /listening address=\S+\s/);
+    const address = log.match(/listening address=(\S+)\s/)![1];
+    await Deno.writeTextFile(`${remote.path}/big`, "old");
+    await Deno.writeFile(`${local.path}/big`, noise(4 * 1024 * 1024));
+    await Deno.writeFile(`${local.path}/small`, noise(1000));
+    const result = await runCli(["cp", `${local.path}/big`, `${local.path}/small`, `${address}:`]);
+    assert.equal(result.code, 1, result.stderrText);
+    assert.match(result.stderrText, /big: .*(too large|File too large|os error 27)/i);
+    assert.deepEqual(await names(remote.path), ["big", "small"]);
+    assert.equal(await Deno.readTextFile(`${remote.path}/big`), "old");
+    assert.deepEqual(await Deno.readFile(`${remote.path}/small`), noise(1000));
+  } finally {
+    serve.kill("SIGTERM");
+    logReader.releaseLock();
+    await serve.stderr.cancel().catch(() => {});
+    await serve.status;
+  }
 });

@@ -15,6 +15,7 @@ import {
   startServer,
   type TestServer,
   text,
+  waitFor,
   withTempDir,
 } from "./helpers.ts";
 
@@ -284,6 +285,68 @@ Deno.test("fleet CLI: -t with several targets is a usage error and runs nothing"
       assert.equal(result.code, 255);
       assert.match(result.stderrText, /-t gives one host a terminal/);
       assert.equal(await Deno.stat(marker).then(() => true, () => false), false);
+    }
+  });
+});
+
+Deno.test("fleet CLI: --parallel N: never more than N commands at once, as the servers see them", async () => {
+  await using servers = await startServers(3);
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/inventory`, iniInventory(servers, 12));
+    const log = `${dir}/log`;
+    const result = await runCli([
+      "run",
+      "-n",
+      "-i",
+      `${dir}/inventory`,
+      "--parallel",
+      "2",
+      "web",
+      "-c",
+      `echo start >> ${log}; sleep 0.1; echo end >> ${log}`,
+    ]);
+    assert.equal(result.code, 0, result.stderrText);
+    const lines = (await Deno.readTextFile(log)).trim().split("\n");
+    assert.equal(lines.length, 24);
+    let running = 0;
+    for (const line of lines) {
+      running += line === "start" ? 1 : -1;
+      assert.ok(running <= 2, `${running} commands ran at once`);
+    }
+  });
+});
+
+Deno.test("fleet CLI: when the reader of stdout goes away, every host is ended and rexec exits 141", async () => {
+  await using servers = await startServers(2);
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/inventory`, iniInventory(servers, 40));
+    const child = spawnCli([
+      "run",
+      "-n",
+      "-i",
+      `${dir}/inventory`,
+      "--parallel",
+      "4",
+      "web",
+      "-c",
+      `echo $$ > ${dir}/pid.$$; exec yes`,
+    ]);
+    const reader = child.stdout.getReader();
+    await readUntil(reader, "y\n", 60_000);
+    await reader.cancel();
+    const [{ code }, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
+    assert.equal(code, 141);
+    assert.match(stderr, /rexec: \d+ not started: web\[/);
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!entry.name.startsWith("pid.")) continue;
+      const pid = Number(entry.name.slice(4));
+      assert.ok(
+        await waitFor(async () => !await processExists(pid), 30_000),
+        `process ${pid} is left`,
+      );
     }
   });
 });

@@ -10,6 +10,8 @@ const PURE = [
   "inventory_yaml.ts",
   "line_splitter.ts",
   "hostlist.ts",
+  "run_many.ts",
+  "stdin_fanout.ts",
   "targets.ts",
   "text_file.ts",
 ];

@@ -364,6 +364,11 @@ const CLIENT_TYPES = [
   FrameType.Ping,
   FrameType.Pong,
   FrameType.Error,
+  FrameType.CopyRequest,
+  FrameType.CopyData,
+  FrameType.CopyEnd,
+  FrameType.CopyWindow,
+  FrameType.CopyCancel,
 ];
 const SERVER_ONLY_TYPES = [
   FrameType.AuthChallenge,
@@ -372,6 +377,8 @@ const SERVER_ONLY_TYPES = [
   FrameType.Stdout,
   FrameType.Stderr,
   FrameType.Exit,
+  FrameType.CopyInfo,
+  FrameType.CopyResult,
 ];
 const ALL_TYPES = Object.values(FrameType) as number[];
 

@@ -9,7 +9,6 @@ import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import { decodeErrorReport, encodeJson } from "../lib/protocol/messages.ts";
 import { closeQuietly } from "../lib/util/close_quietly.ts";
 import { createSelfSignedCertificate } from "../lib/tls/certificate.ts";
-import { readLines } from "../lib/cli/lines.ts";
 import {
   answerChallenge,
   CLI_PERMISSIONS,
@@ -410,7 +409,13 @@ async function startServerWithFewDescriptors(args: readonly string[]) {
   }).spawn();
   const log: string[] = [];
   const logDone = (async () => {
-    for await (const line of readLines(serve.stderr)) log.push(line);
+    // Whole lines only: a line is looked at once its newline has come.
+    let partial = "";
+    for await (const text of serve.stderr.pipeThrough(new TextDecoderStream())) {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
+      log.push(...lines);
+    }
   })();
   const stop = async () => {
     serve.kill("SIGTERM");

@@ -232,3 +232,21 @@ Deno.test("rexec run -t with stdin not a terminal gives the remote command an 80
   assert.match(result.stdoutText, /\/dev\/pts\/\d+\r\n24 80\r\n/);
   assert.match(result.stdoutText, /piped\r\n/);
 });
+
+Deno.test("rexec shell with a script on stdin: here-documents, functions and the shell's status", async () => {
+  await using server = await startServer();
+  const script = [
+    'greet() { echo "hello $1"; }',
+    "greet world",
+    "cat <<EOF",
+    "from a here-document",
+    "EOF",
+    "if false; then",
+    "  echo inside",
+    "fi",
+    "exit 6",
+  ].join("\n") + "\n";
+  const result = await runCli(["shell", server.address], { stdin: utf8(script) });
+  assert.equal(result.code, 6);
+  assert.equal(result.stdoutText, "hello world\nfrom a here-document\n");
+});

@@ -253,3 +253,55 @@ Deno.test({
     assert.equal(text(stdout), "65534 65534 [65534]\r\n");
   },
 });
+
+Deno.test("pty: a server shutdown ends the command on the terminal and what it started", async () => {
+  const server = await startServer();
+  await using client = await connectTo(server);
+  const child = client.spawnShell("sleep 300 & echo pids=$$,$!; sleep 300", { tty: TTY });
+  const reader = child.stdout.getReader();
+  const seen = await readUntil(reader, /pids=\d+,\d+\r\n/);
+  reader.releaseLock();
+  const pids = /pids=(\d+),(\d+)/.exec(seen)!.slice(1).map(Number);
+  await server.server.shutdown();
+  const status = await child.status;
+  assert.equal(status.reason, "shutdown");
+  for (const pid of pids) {
+    assert.ok(await waitFor(async () => !(await processExists(pid))), `pid ${pid}`);
+  }
+});
+
+Deno.test("pty: a command that exits while input is still being typed into its terminal reports its status", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  for (let round = 0; round < 3; round++) {
+    const child = client.spawnShell("head -c 10 >/dev/null; echo bye; exit 3", { tty: TTY });
+    const writer = child.stdin.getWriter();
+    const typing = (async () => {
+      // Far more than the terminal holds once nobody reads it.
+      const lines = utf8("aaaaaaaaa\n".repeat(1000));
+      for (let i = 0; i < 50; i++) await writer.write(lines);
+    })();
+    const [{ code, stdout }] = await Promise.all([
+      child.output(),
+      typing.catch((error) => assert.ok(error instanceof Deno.errors.BrokenPipe, String(error))),
+    ]);
+    assert.equal(code, 3);
+    assert.match(text(stdout), /bye\r\n/);
+  }
+  assert.equal((await client.spawn(["true"], { tty: TTY }).status).code, 0);
+});
+
+Deno.test("pty: jobs an interactive shell leaves behind end when it exits, as when a terminal hangs up", async () => {
+  await using server = await startServer();
+  await using client = await connectTo(server);
+  const shell = client.spawnLogin({ tty: TTY });
+  const reader = shell.stdout.getReader();
+  // Job control puts the job in a process group of its own, which a hang-up would not reach.
+  await type(shell, "sleep 300 & echo BG=$!\r");
+  const [, job] = (await readUntil(reader, /BG=\d+\r\n/)).match(/BG=(\d+)/)!;
+  await type(shell, "exit 0\r");
+  reader.releaseLock();
+  await shell.stdout.cancel();
+  assert.equal((await shell.status).code, 0);
+  assert.ok(await waitFor(async () => !(await processExists(Number(job)))), `job ${job}`);
+});

@@ -57,6 +57,25 @@ Deno.test("rexec cert --ca-init and --ca-sign: keys 0600; one --ca trusts two se
     assert.match(results.get(c.address).error, /not trusted/);
     assert.equal(run.code, 4);
 
+    // The same through an inventory: rexec_ca, relative to the inventory, turns TLS on.
+    await Deno.copyFile(caCert, `${out}/ca-cert.pem`);
+    await Deno.writeTextFile(
+      `${out}/inventory.yaml`,
+      `all:\n  vars:\n    rexec_ca: ca-cert.pem\n  hosts:\n` +
+        `    one: { ansible_host: 127.0.0.1, rexec_port: ${a.port} }\n` +
+        `    two: { ansible_host: 127.0.0.1, rexec_port: ${b.port} }\n` +
+        `    stranger: { ansible_host: 127.0.0.1, rexec_port: ${c.port} }\n`,
+    );
+    const inventory = await runCli(
+      ["run", "-n", "-i", `${out}/inventory.yaml`, "all", "--", "echo", "ok"],
+    );
+    assert.equal(inventory.code, 4);
+    assert.deepEqual(inventory.stdoutText.split("\n").filter(Boolean).sort(), [
+      "one: ok",
+      "two: ok",
+    ]);
+    assert.match(inventory.stderrText, /^stranger: rexec: .*not trusted/m);
+
     // A single host, as before, with the CA's certificate.
     const single = await runCli([
       "run",

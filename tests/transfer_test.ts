@@ -17,9 +17,11 @@ import {
   answerChallenge,
   connectTo,
   openRawSession,
+  readAllFrames,
   sendHello,
   startServer,
   tempDir,
+  text,
   waitFor,
 } from "./helpers.ts";
 
@@ -596,7 +598,7 @@ Deno.test("transfer: a server without the copy feature is named as such", async 
     maxFrameSize: 1 << 20,
     initialWindow: 1 << 18,
     features: [],
-    begin: () => {},
+    begin: () => Promise.resolve(),
   });
   await assert.rejects(
     files.stat("x"),
@@ -628,6 +630,7 @@ function listedBy(entries: TreeEntry[]): FileOperations {
     features: ["copy"],
     begin: (begun) => {
       channel = begun;
+      return Promise.resolve();
     },
   });
 }
@@ -644,4 +647,113 @@ Deno.test("transfer: a listing with an entry below a link, or listed twice, is r
   await assert.rejects(listedBy([link, dir, below]).list("t"), outOfTree);
   await assert.rejects(listedBy([orphan]).list("t"), outOfTree);
   assert.deepEqual(await listedBy([dir, below]).list("t"), [dir, below]);
+});
+
+Deno.test("transfer: operations asked for at once run in order, their bytes kept apart", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const files = Array.from({ length: 40 }, (_, i) => noise(1000 + i * 5000, i + 1));
+  await client.files.mkdir("many");
+  const ups = await Promise.all(
+    files.map((bytes, i) => client.files.uploadBytes(bytes, `many/${i}`)),
+  );
+  assert.deepEqual(ups.map((up) => up.sha256), files.map(sha256));
+  const downs = await Promise.all(
+    files.map((_, i) => client.download(`many/${i}`, `${local.path}/${i}`)),
+  );
+  assert.deepEqual(downs.map((down) => down.sha256), files.map(sha256));
+  for (const [i, bytes] of files.entries()) {
+    assert.deepEqual(await Deno.readFile(`${local.path}/${i}`), bytes);
+  }
+  // A failure in the middle fails that operation alone.
+  const mixed = await Promise.allSettled([
+    client.files.uploadBytes(files[0], "many/a"),
+    client.files.uploadBytes(files[0], "../out"),
+    client.files.uploadBytes(files[1], "many/b"),
+  ]);
+  assert.deepEqual(mixed.map((result) => result.status), ["fulfilled", "rejected", "fulfilled"]);
+  assert.equal((await names(`${remote.path}/many`)).length, 42);
+});
+
+Deno.test("transfer: while the audit log cannot be written, no upload replaces a file", async () => {
+  await using remote = await tempDir();
+  const records: AuditEvent[] = [];
+  let full = false;
+  const sink = (event: AuditEvent) => {
+    if (full) throw new Error("No space left on device");
+    records.push(event);
+  };
+  await using server = await startServer({ copyRoot: remote.path, audit: sink });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old");
+  full = true;
+  await assert.rejects(
+    client.files.uploadBytes(new TextEncoder().encode("new"), "f"),
+    (error) => refused(error) && /cannot write its audit log/.test((error as Error).message),
+  );
+  assert.deepEqual(await names(remote.path), ["f"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
+  full = false;
+  const up = await client.files.uploadBytes(new TextEncoder().encode("new"), "f");
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "new");
+  const copies = records.filter((event) => event.event === "copy");
+  assert.deepEqual(
+    copies.map(({ op, path, bytes, sha256, result }) => ({ op, path, bytes, sha256, result })),
+    [
+      { op: "put", path: `${remote.path}/f`, bytes: 3, sha256: up.sha256, result: "ok" },
+    ],
+  );
+});
+
+Deno.test("transfer: malformed and stale frames end that session alone, or are ignored", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  const request = (fields: Record<string, unknown>) =>
+    new TextEncoder().encode(JSON.stringify(fields));
+  {
+    // A refused upload's bytes and end, still on their way, are stale: the next request works.
+    using raw = await openRawSession(server, { authenticate: true });
+    await raw.writer.write(FrameType.CopyRequest, request({ op: "put", path: "../x", size: 3 }));
+    await raw.writer.write(FrameType.CopyData, new Uint8Array([1, 2, 3]));
+    await raw.writer.write(FrameType.CopyEnd, request({ sha256: "0".repeat(64) }));
+    await raw.writer.write(FrameType.CopyRequest, request({ op: "stat", path: "." }));
+    const first = await raw.reader.read();
+    assert.equal(first?.type, FrameType.CopyResult);
+    assert.match(text(first!.body), /"error":"refused"/);
+    const second = await raw.reader.read();
+    assert.equal(second?.type, FrameType.CopyResult);
+    assert.match(text(second!.body), /"ok":true/);
+  }
+  for (
+    const [type, body, code] of [
+      [FrameType.CopyRequest, new TextEncoder().encode("not json"), "bad_request"],
+      [FrameType.CopyRequest, request({ op: "explode", path: "a" }), "bad_request"],
+      [FrameType.CopyRequest, request({ op: "put", path: "a\u0000b", size: 1 }), "bad_request"],
+      [FrameType.CopyRequest, request({ op: "get", path: "a", window: 0 }), "bad_request"],
+    ] as const
+  ) {
+    using raw = await openRawSession(server, { authenticate: true });
+    await raw.writer.write(type, body);
+    const frames = await readAllFrames(raw.reader);
+    assert.equal(frames.at(-1)?.type, FrameType.Error);
+    assert.match(text(frames.at(-1)!.body), new RegExp(`"code":"${code}"`));
+  }
+  {
+    // More bytes than the window allows: an upload waiting behind another has only the
+    // window of the HELLO, since the server grants more only once it runs.
+    using raw = await openRawSession(server, { authenticate: true });
+    await raw.writer.write(FrameType.CopyRequest, request({ op: "put", path: "first", size: 1 }));
+    await raw.writer.write(
+      FrameType.CopyRequest,
+      request({ op: "put", path: "second", size: 4 * 1024 * 1024 }),
+    );
+    await raw.writer.write(FrameType.CopyData, new Uint8Array(1024 * 1024)).catch(() => {});
+    const frames = await readAllFrames(raw.reader);
+    assert.match(text(frames.at(-1)!.body), /"code":"window_exceeded"/);
+  }
+  assert.ok(await waitFor(async () => (await names(remote.path)).length === 0));
+  await using client = await connectTo(server);
+  assert.equal((await client.files.stat(".")).kind, "dir");
 });

@@ -345,7 +345,7 @@ export function parseCli(args: readonly string[]): CliConfig {
   };
   switch (first) {
     case undefined:
-      throw new UsageError("missing mode: serve, run, shell or cert");
+      throw new UsageError("missing mode: serve, run, shell, cp or cert");
     case "-h":
     case "--help":
       noMore(0);

@@ -44,6 +44,12 @@ export const EXIT_FILE_FAILED = 1;
 /** Links followed at most to tell whether a destination is a directory. */
 const MAX_LINK_HOPS = 8;
 
+/**
+ * Files a host is sent or asked for before their answers: more than the 32
+ * operations a connection queues, so that the next is ready to go.
+ */
+const IN_FLIGHT = 48;
+
 /** Chunk size for reading a source shared by several uploads. */
 const READ_CHUNK = 1024 * 1024;
 
@@ -393,7 +399,11 @@ class CopyRun {
       (failedDirs.get(host) ?? []).some((dir) =>
         dir === "" || rel === dir || rel.startsWith(`${dir}/`)
       );
+    // Files and links go out without waiting for each answer; a directory
+    // waits for what came before, so that a failure to make it is known.
+    const pending = new Pending(IN_FLIGHT);
     for (const item of items) {
+      if (item.kind === "dir") await pending.drain();
       const targets = live().filter((host) => !skip(host, item.rel));
       if (targets.length === 0) {
         if (item.kind === "file") this.#progress?.advance(item.size * hosts.length);
@@ -411,19 +421,20 @@ class CopyRun {
           }));
           break;
         case "symlink":
-          await Promise.all(targets.map(async (host) => {
+          await pending.add(Promise.all(targets.map(async (host) => {
             try {
               await host.client.files.symlink(place(host, item.rel), item.target);
             } catch (error) {
               this.#fail(error, host);
             }
-          }));
+          })));
           break;
         case "file":
-          await this.#uploadFile(targets, item, place);
+          await pending.add(this.#uploadFile(targets, item, place));
           break;
       }
     }
+    await pending.drain();
     if (!this.#config.preserve) return;
     // Last, deepest first: writing into a directory changes its time.
     for (const item of [...items].reverse()) {
@@ -451,14 +462,14 @@ class CopyRun {
   ): Promise<void> {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(item.local, { read: true });
+      file = Deno.openSync(item.local, { read: true });
     } catch (error) {
       this.#fail(localError(error, item.local));
       this.#progress?.advance(item.size * hosts.length);
       return;
     }
     try {
-      const tee = new SharedReader(file, item.local, hosts.length, await file.stat());
+      const tee = new SharedReader(file, item.local, item.size, hosts.length, file.statSync());
       await Promise.all(hosts.map(async (host, index) => {
         const onProgress = this.#progressOf();
         try {
@@ -624,8 +635,9 @@ class CopyRun {
     );
     if (!(await this.#localStep(local, () => makeLocalDir(local)))) return;
     const failedDirs: string[] = [];
+    const pending = new Pending(IN_FLIGHT);
     for (const entry of entries) {
-      if (host.dead || this.#signal.aborted) return;
+      if (host.dead || this.#signal.aborted) break;
       if (failedDirs.some((dir) => entry.path.startsWith(`${dir}/`))) continue;
       const target = joinLocal(local, entry.path);
       const remote = joinRemote(source, entry.path);
@@ -639,7 +651,7 @@ class CopyRun {
           await this.#localStep(target, () => makeLocalLink(target, entry.target!));
           break;
         case "file":
-          await this.#downloadFile(host, remote, target);
+          await pending.add(this.#downloadFile(host, remote, target));
           break;
         default:
           // The server lists a name that is not UTF-8 as `other`, with U+FFFD in it.
@@ -657,7 +669,8 @@ class CopyRun {
           }
       }
     }
-    if (!this.#config.preserve) return;
+    await pending.drain();
+    if (!this.#config.preserve || host.dead || this.#signal.aborted) return;
     const dirs = [
       { path: "", facts },
       ...entries.filter((entry) => entry.kind === "dir").map((entry) => ({
@@ -714,6 +727,28 @@ function localError(error: unknown, path: string): unknown {
   return new CopyError("io_error", `${path}: ${reason}`, { cause: error });
 }
 
+/** Work under way, at most `limit` at once. */
+class Pending {
+  readonly #running = new Set<Promise<unknown>>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Counts `work` in; waits while the limit is reached. */
+  async add(work: Promise<unknown>): Promise<void> {
+    const tracked: Promise<unknown> = work.finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
+    while (this.#running.size >= this.#limit) await Promise.race(this.#running);
+  }
+
+  /** Waits for all of it. */
+  async drain(): Promise<void> {
+    await Promise.all(this.#running);
+  }
+}
+
 function itemOf(
   local: string,
   rel: string,
@@ -737,13 +772,23 @@ class SharedReader {
   readonly #path: string;
   readonly #before: Deno.FileInfo;
   readonly #active: Set<number>;
+  readonly #chunkSize: number;
   /** Chunk number each reader asks for next. */
   readonly #wants: number[];
   #current: { index: number; chunk: Promise<Uint8Array | null> } | undefined;
+  #prefetched: Promise<Uint8Array | null> | undefined;
 
   /** `before`: the file as it was opened; written to by the end, it fails every upload. */
-  constructor(file: Deno.FsFile, path: string, readers: number, before: Deno.FileInfo) {
+  constructor(
+    file: Deno.FsFile,
+    path: string,
+    size: number,
+    readers: number,
+    before: Deno.FileInfo,
+  ) {
     this.#file = file;
+    // A small file needs no megabyte: one byte more than it holds finds its end.
+    this.#chunkSize = Math.min(READ_CHUNK, size + 1);
     this.#path = path;
     this.#before = before;
     this.#active = new Set(Array.from({ length: readers }, (_, i) => i));
@@ -783,14 +828,18 @@ class SharedReader {
     const next = this.#current === undefined ? 0 : this.#current.index + 1;
     const everyone = [...this.#active].every((reader) => this.#wants[reader] === next);
     if (!everyone || this.#active.size === 0) return;
-    this.#current = { index: next, chunk: this.#read() };
+    // The chunk after it is read meanwhile, while the uploads send this one.
+    const chunk = this.#prefetched ?? this.#read();
+    this.#prefetched = chunk.then((read) => read === null ? null : this.#read());
+    this.#prefetched.catch(() => {});
+    this.#current = { index: next, chunk };
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
 
   async #read(): Promise<Uint8Array | null> {
-    const buffer = new Uint8Array(READ_CHUNK);
+    const buffer = new Uint8Array(this.#chunkSize);
     let read: number | null;
     try {
       read = await this.#file.read(buffer);

@@ -13,6 +13,7 @@ import { DEFAULT_PORT } from "../transport/address.ts";
 import { resolveToken } from "../config/token.ts";
 import { UsageError } from "../errors.ts";
 import { type Inventory, readInventory } from "../fleet/inventory.ts";
+import { foldHostNames } from "../fleet/hostlist.ts";
 import { LineSplitter } from "../fleet/line_splitter.ts";
 import { type HostResult, hostResultJson, runMany } from "../fleet/run_many.ts";
 import {
@@ -36,6 +37,7 @@ import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 import { printError } from "./terminal.ts";
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Runs a fleet configuration: reads the inventory (`-i`, else `inventory`
@@ -167,8 +169,13 @@ async function runTargets(
   { single }: { single: boolean },
 ): Promise<number> {
   const output = config.fleet?.output ?? "prefix";
-  const { token, warnings } = await resolveToken({ tokenFile: config.tokenFile });
-  for (const warning of warnings) printError(`rexec: warning: ${warning}`);
+  // The default token, unless every target has a token file of its own.
+  let token: string | undefined;
+  if (targets.some((target) => target.tokenFile === undefined)) {
+    const resolved = await resolveToken({ tokenFile: config.tokenFile });
+    for (const warning of resolved.warnings) printError(`rexec: warning: ${warning}`);
+    token = resolved.token;
+  }
 
   const terminal = !single && output !== "json" && Deno.stderr.isTerminal();
   let running = 0;
@@ -198,7 +205,7 @@ async function runTargets(
   const run = async () => {
     for await (
       const result of runMany(targets, command(config), {
-        token,
+        ...(token !== undefined ? { token } : {}),
         env: config.env,
         ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
         ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
@@ -233,7 +240,10 @@ async function runTargets(
     ) {
       if (result.error === null || !result.error.startsWith("not started")) running--;
       finished++;
-      results.push(result);
+      // Only --collapse needs every output at the end.
+      results.push(
+        output === "collapse" ? result : { ...result, stdout: EMPTY, stderr: EMPTY },
+      );
       await report(result).catch(() => {
         // The reader of local stdout or stderr went away: end the rest.
         stop.abort();
@@ -266,8 +276,10 @@ async function runTargets(
         break;
     }
     const note = result.error ?? (result.timedOut ? "timed out" : undefined);
-    if (note !== undefined) await stderr.write(encoder.encode(`${name}: rexec: ${note}\n`));
-    else status?.refresh();
+    // Hosts never started are named together at the end.
+    if (note !== undefined && !isNotStarted(result)) {
+      await stderr.write(encoder.encode(`${name}: rexec: ${note}\n`));
+    } else status?.refresh();
   };
 
   const outcome = await Promise.race([run().then(() => undefined), forced.promise]);
@@ -281,6 +293,10 @@ async function runTargets(
   await stdout.finish();
   await stderr.finish();
   await status?.clear();
+  const notStarted = results.filter(isNotStarted).map((result) => result.host);
+  if (output !== "json" && notStarted.length > 0 && !stderr.closed) {
+    printError(`rexec: ${notStarted.length} not started: ${foldHostNames(notStarted)}`);
+  }
   if (terminal && !stderr.closed) printError(summaryLine(results));
   if (interrupted) return exitCodeForSignal(interrupted);
   if (stdout.closed || stderr.closed) return EXIT_STDOUT_CLOSED;
@@ -290,6 +306,10 @@ async function runTargets(
   if (result.error !== null) return EXIT_REXEC_FAILED;
   if (result.timedOut) return EXIT_TIMED_OUT;
   return result.exitCode ?? EXIT_REXEC_FAILED;
+}
+
+function isNotStarted(result: HostResult): boolean {
+  return result.error?.startsWith("not started") ?? false;
 }
 
 function command(config: RunConfig): readonly string[] | { shell: string } {

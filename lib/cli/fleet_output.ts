@@ -93,10 +93,17 @@ export class StatusLine {
 }
 
 /**
+ * Bytes an {@link OutputChannel} takes before its writers wait: a host's
+ * output is taken from its connection at once while the batch is smaller,
+ * so that bytes do not pile up in every host's own buffers instead.
+ */
+const CHANNEL_BUDGET = 1024 * 1024;
+
+/**
  * One local output shared by many hosts: each `write` is a run of whole
  * lines that goes out in one piece, never torn by another host's. Writes
- * that arrive while one is under way go out together in the next, and
- * resolve once they have.
+ * that arrive while one is under way go out together in the next; a write
+ * resolves at once while few bytes wait, else once they have gone.
  *
  * @example
  * ```ts
@@ -122,6 +129,9 @@ export class OutputChannel {
   readonly #target: LocalOutput;
   readonly #status: StatusLine | undefined;
   #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** Where a batch is put together, reused: a new buffer per batch would churn memory. */
+  #batch: Uint8Array | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
 
@@ -146,12 +156,19 @@ export class OutputChannel {
     if (this.#closed) return Promise.reject(new Deno.errors.BrokenPipe("output closed"));
     if (bytes.length === 0) return this.#flushing ?? Promise.resolve();
     this.#pending.push(bytes);
-    return this.#flushing ??= this.#flush();
+    this.#pendingBytes += bytes.length;
+    const flushing = this.#flushing ??= this.#flush();
+    if (this.#pendingBytes <= CHANNEL_BUDGET) {
+      // The flush reports a failure to whoever writes next, or to finish().
+      flushing.catch(() => undefined);
+      return Promise.resolve();
+    }
+    return flushing;
   }
 
   /** Resolves once everything queued was written (or could not be). */
   async finish(): Promise<void> {
-    await this.#flushing?.catch(() => undefined);
+    while (this.#flushing) await this.#flushing.catch(() => undefined);
   }
 
   async #flush(): Promise<void> {
@@ -159,10 +176,12 @@ export class OutputChannel {
       // Yield once, so that writes made in the same turn join this batch.
       await Promise.resolve();
       while (this.#pending.length > 0) {
-        const batch = concat(this.#pending);
+        const parts = this.#pending;
         this.#pending = [];
-        if (this.#status) await this.#status.around(() => writeAll(this.#target, batch));
-        else await writeAll(this.#target, batch);
+        this.#pendingBytes = 0;
+        const write = () => this.#writeParts(parts);
+        if (this.#status) await this.#status.around(write);
+        else await write();
       }
     } catch (error) {
       if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
@@ -170,6 +189,25 @@ export class OutputChannel {
     } finally {
       this.#flushing = undefined;
     }
+  }
+
+  /** Writes `parts` in order, as few writes as the batch buffer allows (whole parts each). */
+  async #writeParts(parts: readonly Uint8Array[]): Promise<void> {
+    const batch = this.#batch ??= new Uint8Array(CHANNEL_BUDGET);
+    let filled = 0;
+    for (const part of parts) {
+      if (filled + part.length > batch.length && filled > 0) {
+        await writeAll(this.#target, batch.subarray(0, filled));
+        filled = 0;
+      }
+      if (part.length > batch.length) {
+        await writeAll(this.#target, part);
+        continue;
+      }
+      batch.set(part, filled);
+      filled += part.length;
+    }
+    if (filled > 0) await writeAll(this.#target, batch.subarray(0, filled));
   }
 }
 

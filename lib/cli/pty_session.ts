@@ -130,8 +130,12 @@ function localTerm(): string {
   return term !== undefined && /^[A-Za-z0-9._+-]{1,64}$/.test(term) ? term : DEFAULT_TERM;
 }
 
-/** Sends the local window's size on each SIGWINCH, until disposed. */
-function followWindowSize(child: RemoteProcess): Disposable {
+/**
+ * Sends the local window's size on each SIGWINCH, until disposed. Windows
+ * has no SIGWINCH: there the remote terminal keeps the size it started with.
+ */
+function followWindowSize(child: RemoteProcess): Disposable | undefined {
+  if (Deno.build.os === "windows") return undefined;
   const listener = () => child.resize(localWindowSize());
   Deno.addSignalListener("SIGWINCH", listener);
   return { [Symbol.dispose]: () => Deno.removeSignalListener("SIGWINCH", listener) };

@@ -40,6 +40,17 @@ export const DEFAULT_WINDOW_SIZE: WindowSize = { rows: 24, cols: 80 };
 export function rawMode(warn: (message: string) => void): Disposable {
   // cbreak: false: Ctrl-C must reach the remote terminal as a byte.
   Deno.stdin.setRaw(true, { cbreak: false });
+  // A Windows console has no termios, and so no stty.
+  if (Deno.build.os !== "windows") turnOffOutputProcessing(warn);
+  return {
+    [Symbol.dispose]() {
+      // Back to the modes saved at setRaw(true), output processing included.
+      Deno.stdin.setRaw(false);
+    },
+  };
+}
+
+function turnOffOutputProcessing(warn: (message: string) => void): void {
   try {
     const { success, stderr } = new Deno.Command("stty", {
       args: ["-opost"],
@@ -51,12 +62,6 @@ export function rawMode(warn: (message: string) => void): Disposable {
   } catch (error) {
     warn(`cannot run stty -opost: ${(error as Error).message}`);
   }
-  return {
-    [Symbol.dispose]() {
-      // Back to the modes saved at setRaw(true), output processing included.
-      Deno.stdin.setRaw(false);
-    },
-  };
 }
 
 /**

@@ -49,6 +49,12 @@ import {
 } from "./transfer.ts";
 import { authenticate } from "./handshake.ts";
 
+/**
+ * File operations the client asks for before their results; the server
+ * takes as many (MAX_QUEUED_TRANSFERS in server/session.ts).
+ */
+const MAX_PENDING_TRANSFERS = 32;
+
 /** What #nextFrame's race yields when the heartbeat starts first. */
 const HEARTBEAT_STARTED = Symbol("heartbeat started");
 
@@ -96,6 +102,12 @@ export interface ConnectOptions {
   tls?: { readonly caCerts?: readonly string[] };
   /** Seconds between keepalive PINGs; a server silent for three is given up. Default 30; 0 disables. */
   keepalive?: number;
+  /**
+   * Bytes read ahead from the connection, and kept per output stream before
+   * reading stops; default 1 MiB, for speed. A client of many servers at
+   * once bounds its memory with less (with a `maxFrameSize` no larger).
+   */
+  bufferSize?: number;
 }
 
 /**
@@ -230,12 +242,14 @@ async function handshake(
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     tls: options.tls !== undefined,
     where,
+    ...(options.bufferSize !== undefined ? { readAhead: options.bufferSize } : {}),
   });
   return new Client({
     conn,
     ...authenticated,
     where,
     keepaliveMs: (options.keepalive ?? DEFAULT_KEEPALIVE) * 1000,
+    ...(options.bufferSize !== undefined ? { outputBuffer: options.bufferSize } : {}),
   });
 }
 
@@ -246,6 +260,7 @@ interface ClientParts {
   hello: Hello;
   where: string;
   keepaliveMs: number;
+  outputBuffer?: number;
 }
 
 /**
@@ -296,7 +311,10 @@ export class Client implements AsyncDisposable {
   /** Tells a read that began before the heartbeat started that it has. */
   #onHeartbeatStart: (() => void) | undefined;
   #current: CommandChannel | undefined;
-  #transfer: TransferChannel | undefined;
+  /** File operations asked for and not yet answered, oldest first. */
+  readonly #transfers: TransferChannel[] = [];
+  /** Wakes an operation waiting for room among them. */
+  #transferRoom: PromiseWithResolvers<void> | undefined;
   #failure: Error | undefined;
   /** The server's files, through this connection; see {@link RemoteFiles}. */
   readonly files: RemoteFiles;
@@ -313,6 +331,7 @@ export class Client implements AsyncDisposable {
       writer: this.#writer,
       maxFrameSize: parts.hello.maxFrameSize,
       stdinWindow: parts.hello.stdinWindow ?? 0,
+      ...(parts.outputBuffer !== undefined ? { outputBuffer: parts.outputBuffer } : {}),
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
     this.#keepaliveMs = parts.keepaliveMs;
@@ -322,10 +341,15 @@ export class Client implements AsyncDisposable {
       maxFrameSize: parts.hello.maxFrameSize,
       initialWindow: parts.hello.stdinWindow ?? 0,
       features: parts.hello.features ?? [],
-      begin: (channel) => {
-        if (this.#failure) throw this.#failure;
-        if (this.#current || this.#transfer) throw new SessionBusyError();
-        this.#transfer = channel;
+      begin: async (channel) => {
+        for (;;) {
+          if (this.#failure) throw this.#failure;
+          if (this.#current) throw new SessionBusyError();
+          if (this.#transfers.length < MAX_PENDING_TRANSFERS) break;
+          this.#transferRoom ??= Promise.withResolvers();
+          await this.#transferRoom.promise;
+        }
+        this.#transfers.push(channel);
       },
     });
     if (parts.keepaliveMs > 0) {
@@ -435,7 +459,7 @@ export class Client implements AsyncDisposable {
     if (options.tty && !this.serverFeatures.includes(FEATURE_TTY)) {
       throw new UnsupportedFeatureError(this.where, FEATURE_TTY, "a terminal (-t)");
     }
-    if (this.#current || this.#transfer) throw new SessionBusyError();
+    if (this.#current || this.#transfers.length > 0) throw new SessionBusyError();
     const channel = new CommandChannel(this.#host, command, options);
     this.#current = channel;
     return channel.process;
@@ -535,11 +559,21 @@ export class Client implements AsyncDisposable {
       case FrameType.CopyData:
       case FrameType.CopyWindow:
       case FrameType.CopyResult: {
-        const transfer = this.#transfer;
+        // The server answers operations in the order asked: its frames are the
+        // oldest's, but for grants, which are for the upload still sending: the last.
+        const transfer = type === FrameType.CopyWindow
+          ? this.#transfers.at(-1)
+          : this.#transfers[0];
         if (!transfer) {
+          // A grant can trail the operation it was for.
+          if (type === FrameType.CopyWindow) return;
           throw new ProtocolError(`${frameTypeName(type)} frame with no file operation running`);
         }
-        if (await transfer.deliver(type, body)) this.#transfer = undefined;
+        if (await transfer.deliver(type, body)) {
+          this.#transfers.splice(this.#transfers.indexOf(transfer), 1);
+          this.#transferRoom?.resolve();
+          this.#transferRoom = undefined;
+        }
         return;
       }
       case FrameType.Error: {
@@ -571,8 +605,9 @@ export class Client implements AsyncDisposable {
     this.#heartbeat?.[Symbol.dispose]();
     this.#current?.fail(error);
     this.#current = undefined;
-    this.#transfer?.fail(error);
-    this.#transfer = undefined;
+    for (const transfer of this.#transfers.splice(0)) transfer.fail(error);
+    this.#transferRoom?.resolve();
+    this.#transferRoom = undefined;
     closeQuietly(this.#conn);
   }
 }

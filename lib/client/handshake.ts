@@ -46,6 +46,8 @@ export interface AuthenticateOptions {
   readonly tls: boolean;
   /** `host:port` of the server, for messages. */
   readonly where: string;
+  /** Most bytes read ahead of the frame being decoded; default 1 MiB. */
+  readonly readAhead?: number;
 }
 
 /** An authenticated connection's frame reader and writer, and what the server announced. */
@@ -94,7 +96,10 @@ export async function authenticate(
   // it in larger pieces is worth the memory. It reads the connection itself,
   // not its readable stream: fewer steps per read, and a one-shot client
   // that never makes a stream does not load their machinery at all.
-  const reader = new FrameReader(conn, { maxFrameSize, maxReadAhead: CLIENT_READ_AHEAD });
+  const reader = new FrameReader(conn, {
+    maxFrameSize,
+    maxReadAhead: options.readAhead ?? CLIENT_READ_AHEAD,
+  });
   const writer = new FrameWriter(conn);
   await writer.write(
     FrameType.Hello,

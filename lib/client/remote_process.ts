@@ -224,6 +224,8 @@ export interface CommandHost {
   readonly maxFrameSize: number;
   /** Stdin bytes the server lets a command have in flight. */
   readonly stdinWindow: number;
+  /** Bytes kept per output stream before reading the connection stops; default 1 MiB. */
+  readonly outputBuffer?: number;
   /** Called when a write fails: the connection is gone. */
   onWriteFailed(error: unknown): void;
 }
@@ -422,7 +424,8 @@ export class CommandChannel {
     // Rejections are for whoever awaits the status; a caller who only reads
     // the streams sees the same error there and must not crash on it.
     this.#status.promise.catch(() => undefined);
-    const output = () => new PushedByteStream({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
+    const highWaterMark = host.outputBuffer ?? OUTPUT_HIGH_WATER_MARK;
+    const output = () => new PushedByteStream({ highWaterMark });
     this.#stdout = this.#request.stdout ? output() : undefined;
     this.#stderr = this.#request.stderr ? output() : undefined;
     this.process = new RemoteProcess(this, this.#status.promise);

@@ -228,7 +228,7 @@ export async function* runMany(
     stop.abort();
     await workers;
     options.signal?.removeEventListener("abort", onAbort);
-    await fanout?.close();
+    fanout?.close();
   }
 }
 
@@ -310,6 +310,9 @@ function toTarget(target: Target | string): Target {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Bytes of buffer per connection and output stream, and the largest frame asked for. */
+const FLEET_BUFFER_SIZE = 64 * 1024;
 
 type StdinReader = ReturnType<StdinFanout["reader"]>;
 
@@ -417,6 +420,9 @@ async function runOne(
           port: target.port,
           token,
           signal: connecting.signal,
+          // Many connections at once: small buffers each keep the total bounded.
+          maxFrameSize: FLEET_BUFFER_SIZE,
+          bufferSize: FLEET_BUFFER_SIZE,
           ...(options.connectTimeout !== undefined ? { timeout: options.connectTimeout } : {}),
           ...(options.keepalive !== undefined ? { keepalive: options.keepalive } : {}),
           ...(target.tls ? { tls: caCerts ? { caCerts } : {} } : {}),

@@ -30,7 +30,7 @@ const EMPTY_READ: ReadableStreamReadResult<Uint8Array> = { done: true, value: un
  * const [a, b] = await Promise.all([read(fanout.reader()), read(fanout.reader())]);
  * assert.equal(a, "hello world");
  * assert.equal(b, "hello world");
- * await fanout.close();
+ * fanout.close();
  * ```
  */
 export class StdinFanout {
@@ -90,11 +90,15 @@ export class StdinFanout {
     };
   }
 
-  /** Stops reading the source; readers still get what was read. */
-  async close(): Promise<void> {
+  /**
+   * Stops reading the source; readers still get what was read. Not waited
+   * for: a read from a terminal may never end, and whatever the source says
+   * on cancelling has nobody left to hear it.
+   */
+  close(): void {
     if (this.#ended || !this.#source) return;
     this.#ended = true;
-    await this.#source.cancel();
+    this.#source.cancel().catch(() => undefined);
   }
 
   async #pull(): Promise<void> {

@@ -17,10 +17,32 @@ import { ErrorCode } from "./error_code.ts";
 /** The feature a server names in its HELLO when it speaks the transfer frames. */
 export const COPY_FEATURE = "copy";
 
-/** What kind of file a path names; `other` is a device, socket or pipe, never copied. */
+/**
+ * What kind of file a path names; `other` is a device, socket or pipe, never copied.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FileKind } from "./transfer.ts";
+ *
+ * const kinds: FileKind[] = ["file", "dir", "symlink", "other"];
+ * assert.equal(kinds.length, 4);
+ * ```
+ */
 export type FileKind = "file" | "dir" | "symlink" | "other";
 
-/** A path's kind and what `rexec cp` keeps of it. */
+/**
+ * A path's kind and what `rexec cp` keeps of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FileFacts } from "./transfer.ts";
+ *
+ * const link: FileFacts = { kind: "symlink", size: 5, mode: 0o777, mtime: 0, target: "a.txt" };
+ * assert.equal(link.target, "a.txt");
+ * ```
+ */
 export interface FileFacts {
   /** What it is; a symbolic link is not followed. */
   readonly kind: FileKind;
@@ -34,7 +56,18 @@ export interface FileFacts {
   readonly target?: string;
 }
 
-/** One entry of a listed tree: its path below the listed directory, `/`-separated. */
+/**
+ * One entry of a listed tree: its path below the listed directory, `/`-separated.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSafeRelativePath, type TreeEntry } from "./transfer.ts";
+ *
+ * const entry: TreeEntry = { path: "sub/a.txt", kind: "file", size: 3, mode: 0o644, mtime: 0 };
+ * assert.ok(isSafeRelativePath(entry.path));
+ * ```
+ */
 export interface TreeEntry extends FileFacts {
   /** Relative path, `/`-separated, never empty, never with `..`. */
   readonly path: string;

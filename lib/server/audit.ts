@@ -1,7 +1,9 @@
 /**
  * The audit trail: one JSON object per line for every connection,
- * authentication result, command start and command end. It records who ran
- * what, where and how it ended; never the token, stdin or output.
+ * authentication result, command start and command end, and file operation
+ * (`copy`: each file uploaded or downloaded, with its SHA-256). It records
+ * who ran or copied what, where and how it ended; never the token, stdin,
+ * output or file contents.
  *
  * @module
  */

@@ -443,6 +443,9 @@ export class ServerCommand {
       clearTimeout(timer);
       timer = undefined;
       await this.#drain(child, output);
+      // The terminal is gone with its command, as a terminal that hangs up:
+      // jobs it left in its session (a shell's `sleep 60 &`) end with it.
+      if (request.tty) await this.#terminate(child);
       const reason = this.#endReason === "disconnected" ? undefined : this.#endReason;
       return this.#outcome(started, {
         code: status.code,

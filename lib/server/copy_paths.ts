@@ -1,6 +1,8 @@
 /**
  * Where a file transfer may go on the server, and the checks that keep it
- * there. Paths are resolved from the account's home, or from the copy root
+ * there. The checks use the synchronous file system calls: each takes
+ * microseconds, and a copy of many small files makes a dozen per file, for
+ * which the asynchronous calls' thread hops would cost more than the work. Paths are resolved from the account's home, or from the copy root
  * (`--copy-root DIR`), which confines every transfer: a `..` or an absolute
  * path that leads out is refused on the string, and a symbolic link that
  * leads out is refused on the file actually opened, by comparing the opened
@@ -11,7 +13,7 @@
  * @module
  */
 
-import { constants, promises as fs } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, type Stats } from "node:fs";
 import type { CopyErrorCode } from "../protocol/transfer.ts";
 
 /** A refusal or failure of one file operation, with the code the client is sent. */
@@ -104,26 +106,24 @@ export function isInside(path: string, dir: string): boolean {
  * try {
  *   await Deno.symlink(outside, `${root}/link`);
  *   using file = await Deno.open(`${root}/link`);
- *   await assert.rejects(
- *     checkOpenedInside(file, `${root}/link`, "link", root),
- *     /outside the copy root/,
- *   );
+ *   assert.throws(() => checkOpenedInside(file, `${root}/link`, "link", root), /outside the copy root/);
  * } finally {
  *   await Deno.remove(root, { recursive: true });
  *   await Deno.remove(outside);
  * }
  * ```
  */
-export async function checkOpenedInside(
-  file: { stat(): Promise<{ readonly dev: number; readonly ino: number | null }> },
+export function checkOpenedInside(
+  file: { statSync(): { readonly dev: number; readonly ino: number | null } },
   path: string,
   written: string,
   root: string | undefined,
-): Promise<void> {
+): void {
   if (root === undefined) return;
-  const [opened, real] = await Promise.all([file.stat(), Deno.realPath(path)]);
+  const opened = file.statSync();
+  const real = Deno.realPathSync(path);
   if (!isInside(real, root)) throw outside(written);
-  const named = await Deno.stat(real);
+  const named = Deno.statSync(real);
   if (named.dev !== opened.dev || named.ino !== opened.ino) throw outside(written);
 }
 
@@ -147,28 +147,23 @@ export async function checkOpenedInside(
  *   await Deno.symlink(`${outside}/missing`, `${root}/dangling`);
  *   await Deno.symlink(outside, `${root}/out`);
  *   await Deno.writeTextFile(`${root}/in`, "x");
- *   assert.equal(await confinedRealPath(`${root}/in`, "in", root), `${root}/in`);
- *   await assert.rejects(confinedRealPath(`${root}/dangling`, "dangling", root), /outside/);
- *   await assert.rejects(confinedRealPath(`${root}/out/missing`, "out/missing", root), /outside/);
- *   await assert.rejects(confinedRealPath(`${root}/missing`, "missing", root), Deno.errors.NotFound);
+ *   assert.equal(confinedRealPath(`${root}/in`, "in", root), `${root}/in`);
+ *   assert.throws(() => confinedRealPath(`${root}/dangling`, "dangling", root), /outside/);
+ *   assert.throws(() => confinedRealPath(`${root}/out/missing`, "out/missing", root), /outside/);
+ *   assert.throws(() => confinedRealPath(`${root}/missing`, "missing", root), Deno.errors.NotFound);
  * } finally {
  *   await Deno.remove(root, { recursive: true });
  *   await Deno.remove(outside, { recursive: true });
  * }
  * ```
  */
-export async function confinedRealPath(
-  path: string,
-  written: string,
-  root: string | undefined,
-): Promise<string> {
+export function confinedRealPath(path: string, written: string, root: string | undefined): string {
   let real: string;
   try {
-    real = await Deno.realPath(path);
+    real = Deno.realPathSync(path);
   } catch (error) {
     if (
-      root !== undefined && error instanceof Deno.errors.NotFound &&
-      await leadsOutside(path, root, 0)
+      root !== undefined && error instanceof Deno.errors.NotFound && leadsOutside(path, root, 0)
     ) {
       throw outside(written);
     }
@@ -182,7 +177,7 @@ export async function confinedRealPath(
 const MAX_LINKS = 40;
 
 /** Whether `path`, which does not resolve, leads outside `root` as far as it exists. */
-async function leadsOutside(path: string, root: string, links: number): Promise<boolean> {
+function leadsOutside(path: string, root: string, links: number): boolean {
   if (links > MAX_LINKS) return true;
   // The deepest part of the path that is there, and the names below it that
   // are not; from the top, so that a path of many missing names costs one look.
@@ -192,7 +187,7 @@ async function leadsOutside(path: string, root: string, links: number): Promise<
   for (; depth < names.length; depth++) {
     const next = `${existing === "/" ? "" : existing}/${names[depth]}`;
     try {
-      await Deno.lstat(next);
+      Deno.lstatSync(next);
     } catch {
       // Not there, under a file, or a name too long: what is above decides.
       break;
@@ -201,16 +196,30 @@ async function leadsOutside(path: string, root: string, links: number): Promise<
   }
   const rest = names.slice(depth).map((name) => `/${name}`).join("");
   try {
-    return !isInside(await Deno.realPath(existing), root);
+    return !isInside(Deno.realPathSync(existing), root);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   // A link whose target is missing: where it points decides.
   const cut = existing.lastIndexOf("/");
-  const dir = await Deno.realPath(existing.slice(0, cut) || "/");
-  const target = await Deno.readLink(existing);
+  const dir = Deno.realPathSync(existing.slice(0, cut) || "/");
+  const target = Deno.readLinkSync(existing);
   const next = resolveCopyPath(`${target}${rest}`, { base: dir });
-  return await leadsOutside(next, root, links + 1);
+  return leadsOutside(next, root, links + 1);
+}
+
+/**
+ * A file opened with node:fs, by its descriptor: for opening without
+ * following a final link (O_NOFOLLOW) or waiting on a FIFO (O_NONBLOCK),
+ * which Deno.open cannot. Close it with {@link OpenedFile.close}.
+ */
+export interface OpenedFile extends Disposable {
+  /** The descriptor, for node:fs calls. */
+  readonly fd: number;
+  /** What is open. */
+  statSync(): Stats;
+  /** Closes the descriptor; once. */
+  close(): void;
 }
 
 /**
@@ -226,45 +235,45 @@ async function leadsOutside(path: string, root: string, links: number): Promise<
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { fchmodSync } from "node:fs";
  * import { openForAttributes } from "./copy_paths.ts";
  *
  * const dir = await Deno.realPath(await Deno.makeTempDir());
  * try {
  *   await Deno.writeTextFile(`${dir}/f`, "x");
  *   await Deno.symlink(`${dir}/f`, `${dir}/link`);
- *   const handle = await openForAttributes(`${dir}/f`, "f");
- *   try {
- *     await handle.chmod(0o640);
- *   } finally {
- *     await handle.close();
+ *   {
+ *     using opened = openForAttributes(`${dir}/f`, "f");
+ *     fchmodSync(opened.fd, 0o640);
  *   }
  *   assert.equal((await Deno.stat(`${dir}/f`)).mode! & 0o777, 0o640);
- *   await assert.rejects(openForAttributes(`${dir}/link`, "link"), /replaced by a symbolic link/);
+ *   assert.throws(() => openForAttributes(`${dir}/link`, "link"), /replaced by a symbolic link/);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }
  * ```
  */
-export async function openForAttributes(
+export function openForAttributes(
   path: string,
   written: string,
-  same?: Deno.FileInfo,
-): Promise<fs.FileHandle> {
-  const handle = await openWithFlags(
+  same?: { readonly dev: number; readonly ino: number | null },
+): OpenedFile {
+  const opened = openWithFlags(
     path,
     written,
     constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
   );
-  if (same === undefined) return handle;
-  const opened = await handle.stat().catch(async (error) => {
-    await handle.close();
+  if (same === undefined) return opened;
+  try {
+    const info = opened.statSync();
+    if (info.dev !== same.dev || info.ino !== same.ino) {
+      throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
+    }
+  } catch (error) {
+    opened.close();
     throw describeFsError(error, written);
-  });
-  if (opened.dev !== same.dev || opened.ino !== same.ino) {
-    await handle.close();
-    throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
   }
-  return handle;
+  return opened;
 }
 
 /**
@@ -283,29 +292,24 @@ export async function openForAttributes(
  * try {
  *   const made = await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output();
  *   assert.ok(made.success);
- *   const handle = await openForReading(`${dir}/pipe`, "pipe");
- *   try {
- *     assert.equal((await handle.stat()).isFIFO(), true);
- *   } finally {
- *     await handle.close();
+ *   {
+ *     using opened = openForReading(`${dir}/pipe`, "pipe");
+ *     assert.equal(opened.statSync().isFIFO(), true);
  *   }
- *   await assert.rejects(openForReading(`${dir}/missing`, "missing"), /no such file/);
+ *   assert.throws(() => openForReading(`${dir}/missing`, "missing"), /no such file/);
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }
  * ```
  */
-export function openForReading(path: string, written: string): Promise<fs.FileHandle> {
+export function openForReading(path: string, written: string): OpenedFile {
   return openWithFlags(path, written, constants.O_RDONLY | constants.O_NONBLOCK);
 }
 
-async function openWithFlags(
-  path: string,
-  written: string,
-  flags: number,
-): Promise<fs.FileHandle> {
+function openWithFlags(path: string, written: string, flags: number): OpenedFile {
+  let fd: number;
   try {
-    return await fs.open(path, flags);
+    fd = openSync(path, flags);
   } catch (error) {
     // node:fs reports errors by their code, not as Deno's classes.
     const code = (error as { code?: unknown }).code;
@@ -319,6 +323,12 @@ async function openWithFlags(
     if (code === "EISDIR") throw describeFsError(new Deno.errors.IsADirectory(), written);
     throw describeFsError(error, written);
   }
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return { fd, statSync: () => fstatSync(fd), close, [Symbol.dispose]: close };
 }
 
 /**
@@ -336,28 +346,25 @@ async function openWithFlags(
  *
  * const root = await Deno.realPath(await Deno.makeTempDir());
  * try {
- *   assert.deepEqual(await realParent(`${root}/new.txt`, "new.txt", root), {
- *     dir: root,
- *     name: "new.txt",
- *   });
- *   await assert.rejects(realParent(`${root}/missing/x`, "missing/x", root), /no directory/);
+ *   assert.deepEqual(realParent(`${root}/new.txt`, "new.txt", root), { dir: root, name: "new.txt" });
+ *   assert.throws(() => realParent(`${root}/missing/x`, "missing/x", root), /no directory/);
  * } finally {
  *   await Deno.remove(root, { recursive: true });
  * }
  * ```
  */
-export async function realParent(
+export function realParent(
   path: string,
   written: string,
   root: string | undefined,
-): Promise<{ dir: string; name: string }> {
+): { dir: string; name: string } {
   const cut = path.lastIndexOf("/");
   const name = path.slice(cut + 1);
   if (name === "") throw new CopyFailure("is_a_directory", `${written}: names a directory`);
   const parent = path.slice(0, cut) || "/";
   let dir: string;
   try {
-    dir = await confinedRealPath(parent, written, root);
+    dir = confinedRealPath(parent, written, root);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CopyFailure("not_found", `${written}: no directory ${parent} on the server`, {
@@ -367,7 +374,7 @@ export async function realParent(
     throw describeFsError(error, written);
   }
   if (root !== undefined && !isInside(dir, root)) throw outside(written);
-  const info = await Deno.stat(dir);
+  const info = Deno.statSync(dir);
   if (!info.isDirectory) {
     throw new CopyFailure("not_a_directory", `${written}: ${parent} is not a directory`);
   }

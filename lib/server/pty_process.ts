@@ -60,6 +60,8 @@ interface Terminal {
   resize(cols: number, rows: number): void;
   pause(): void;
   resume(): void;
+  /** node-pty throws an error of the terminal's from its event handler unless someone listens. */
+  on(event: "error", listener: (error: Error) => void): unknown;
   /** The master side, a `net.Socket`: its write callback tells when the bytes left. */
   readonly _socket: { write(data: Uint8Array, callback: (error?: Error) => void): boolean };
 }
@@ -230,6 +232,10 @@ export class PtyProcess extends GroupProcess {
         terminal.pause();
       }
     });
+    // Failures of the terminal (EIO once the command's side has closed, a
+    // write it can no longer take) reach the writes that meet them (see
+    // writeTo); unheard, node-pty would throw them out of the event loop.
+    terminal.on("error", () => {});
     // node-pty reports the exit once the terminal has nothing more to read.
     terminal.onExit(({ exitCode, signal }) => {
       if (!ended) {
@@ -266,10 +272,20 @@ export class PtyProcess extends GroupProcess {
   }
 }
 
-/** Writes to the terminal; resolves once the bytes have left for it. */
+/**
+ * Writes to the terminal; resolves once the bytes have left for it. A
+ * terminal that takes no more (the command's side is closed) is a broken
+ * pipe, as the stdin of a command that went away.
+ */
 function writeTo(terminal: Terminal, bytes: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
-    terminal._socket.write(bytes.slice(), (error) => error ? reject(error) : resolve());
+    terminal._socket.write(
+      bytes.slice(),
+      (error) =>
+        error
+          ? reject(new Deno.errors.BrokenPipe(`the terminal takes no more input: ${error.message}`))
+          : resolve(),
+    );
   });
 }
 

@@ -113,6 +113,14 @@ export interface SessionSettings {
   readonly copy?: { readonly places: CopyPlaces; readonly refusal?: string };
 }
 
+/**
+ * File operations a client may ask for before their results: enough to keep
+ * a link busy with small files whose syncs take milliseconds each, while
+ * each waiting upload holds at most its first window of bytes (8 MiB for
+ * all of them with the default window).
+ */
+export const MAX_QUEUED_TRANSFERS = 32;
+
 /** PONGs a client may leave unread before the server stops reading its frames. */
 const MAX_UNREAD_PONGS = 16;
 
@@ -177,7 +185,8 @@ export class ServerSession {
   #outputChunkSize = OUTPUT_CHUNK_SIZE;
   #copyChunkSize = COPY_CHUNK_SIZE;
   #command: ServerCommand | undefined;
-  #transfer: ServerTransfer | undefined;
+  /** File operations, run one after another in the order asked; the first runs. */
+  readonly #transfers: ServerTransfer[] = [];
   #closed = false;
   #shuttingDown = false;
   #commands = 0;
@@ -225,9 +234,9 @@ export class ServerSession {
     } finally {
       clearTimeout(handshakeTimer);
       clearTimeout(this.#idleTimer);
-      this.#transfer?.abort("disconnected");
+      for (const transfer of this.#transfers) transfer.abort("disconnected");
       // Bounded by file system calls alone: nothing of a transfer waits on the client.
-      if (this.#transfer) await this.#transfer.finished;
+      await Promise.all(this.#transfers.map((transfer) => transfer.finished));
       const command = this.#command;
       if (command) {
         command.cancel("disconnected");
@@ -305,8 +314,11 @@ export class ServerSession {
   async shutdown(options: { deadlineMs: number }): Promise<void> {
     if (this.#shuttingDown || this.#closed) return;
     this.#shuttingDown = true;
-    this.#transfer?.abort("shutdown");
-    if (this.#transfer) await settlesWithin(this.#transfer.finished, options.deadlineMs);
+    for (const transfer of this.#transfers) transfer.abort("shutdown");
+    await settlesWithin(
+      Promise.all(this.#transfers.map((transfer) => transfer.finished)),
+      options.deadlineMs,
+    );
     const command = this.#command;
     if (command) {
       command.cancel("shutdown");
@@ -388,7 +400,7 @@ export class ServerSession {
     const command = this.#command;
     switch (type) {
       case FrameType.Exec:
-        if (command || this.#transfer) {
+        if (command || this.#transfers.length > 0) {
           throw new ProtocolError(
             "EXEC while a command is still running on this connection",
             ErrorCode.Busy,
@@ -410,9 +422,11 @@ export class ServerSession {
       case FrameType.Pong:
         return;
       case FrameType.CopyRequest:
-        if (command || this.#transfer) {
+        if (command || this.#transfers.length >= MAX_QUEUED_TRANSFERS) {
           throw new ProtocolError(
-            "COPY_REQUEST while another operation is running on this connection",
+            command
+              ? "COPY_REQUEST while a command is running on this connection"
+              : `more than ${MAX_QUEUED_TRANSFERS} file operations waiting on this connection`,
             ErrorCode.Busy,
           );
         }
@@ -420,10 +434,15 @@ export class ServerSession {
         return;
       case FrameType.CopyData:
       case FrameType.CopyEnd:
+        // An upload's bytes follow its request: they belong to the last one asked for, and
+        // are stale when it has ended already.
+        this.#transfers.at(-1)?.handle(type, body);
+        return;
       case FrameType.CopyWindow:
+        this.#transfers[0]?.handle(type, body);
+        return;
       case FrameType.CopyCancel:
-        // After its COPY_RESULT, an operation's frames still on their way are stale.
-        this.#transfer?.handle(type, body);
+        for (const transfer of this.#transfers) transfer.handle(type, body);
         return;
       case FrameType.Stdin:
       case FrameType.StdinEof:
@@ -467,20 +486,34 @@ export class ServerSession {
     const request = decodeCopyRequest(body);
     clearTimeout(this.#idleTimer);
     const copy = this.#settings.copy;
+    const previous = this.#transfers.at(-1);
     const transfer = new ServerTransfer(request, {
+      ...(previous ? { previous } : {}),
       places: copy?.places ?? { base: "/" },
       refusal: copy ? copy.refusal : "this server takes no file transfers",
       writer: this.#writer,
       initialWindow: this.#settings.stdinWindow,
       chunkSize: this.#copyChunkSize,
+      commit: ({ path, bytes, sha256, durationMs }) => {
+        const recorded = this.#audit("copy", {
+          op: "put",
+          path,
+          bytes,
+          sha256,
+          result: "ok",
+          duration_ms: durationMs,
+        });
+        return recorded || !this.#settings.audit?.failClosed;
+      },
     });
-    this.#transfer = transfer;
+    this.#transfers.push(transfer);
     transfer.finished.then((outcome) => this.#finishTransfer(transfer, outcome));
   }
 
   #finishTransfer(transfer: ServerTransfer, outcome: TransferOutcome): void {
-    if (this.#transfer === transfer) this.#transfer = undefined;
-    this.#armIdleTimer();
+    const index = this.#transfers.indexOf(transfer);
+    if (index !== -1) this.#transfers.splice(index, 1);
+    if (this.#transfers.length === 0) this.#armIdleTimer();
     const fields = {
       op: outcome.op,
       path: outcome.path,
@@ -491,7 +524,8 @@ export class ServerSession {
     };
     const failed = outcome.result !== "ok";
     this.#log(failed ? "warn" : "info", "copy", { ...fields, error: outcome.message });
-    this.#audit("copy", { ...fields, message: outcome.message });
+    // An upload that replaced its file was recorded just before it did.
+    if (!outcome.committed) this.#audit("copy", { ...fields, message: outcome.message });
   }
 
   #startCommand(body: Uint8Array): void {

@@ -18,6 +18,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
+import { fchmodSync, futimesSync, read as readFd } from "node:fs";
 import { ErrorCode } from "../protocol/error_code.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeHeader, FrameType, frameTypeName, HEADER_SIZE } from "../protocol/frame.ts";
@@ -58,11 +59,18 @@ import {
 export const UPLOAD_WINDOW = 4 * 1024 * 1024;
 
 /**
- * Largest COPY_DATA body a download sends, when the client takes it: a
- * file is read ahead of need, unlike a command's output, so large frames
- * cost no latency and save calls.
+ * Largest COPY_DATA body a download sends, when the client takes it: as
+ * for a command's output, frames of this size fit the client's read-ahead
+ * buffer and are lent from it without a copy, where larger ones would each
+ * cost the client a new buffer.
  */
-export const COPY_CHUNK_SIZE = 1024 * 1024;
+export const COPY_CHUNK_SIZE = 256 * 1024;
+
+/** Chunks up to this size are written with one synchronous call: cheaper than a thread hop. */
+const SYNC_WRITE_LIMIT = 64 * 1024;
+
+/** Bytes of an upload written between two syncs of its data while it arrives. */
+const SYNC_STEP = 32 * 1024 * 1024;
 
 /** Credit is returned in steps of at least this much, or when the queue empties. */
 const GRANT_STEP = 256 * 1024;
@@ -95,6 +103,21 @@ export interface TransferSettings {
   readonly initialWindow: number;
   /** Largest COPY_DATA body to send: the client's limit or less. */
   readonly chunkSize: number;
+  /**
+   * The operation asked for before this one. An upload starts once the one
+   * before has received all it needs from the connection (so their fsyncs
+   * overlap), anything else once it has ended; every result goes out after
+   * the one before, and an upload renames its file only after it.
+   */
+  readonly previous?: Pick<ServerTransfer, "released" | "finished">;
+  /**
+   * Records an upload that is about to replace its file, before it does:
+   * false when the record could not be kept and the server fails closed,
+   * so that no file changes unrecorded.
+   */
+  readonly commit?: (
+    record: { path: string; bytes: number; sha256: string; durationMs: number },
+  ) => boolean;
 }
 
 /** How an operation ended, for the log and the audit trail. */
@@ -111,6 +134,8 @@ export interface TransferOutcome {
   readonly result: "ok" | CopyErrorCode | "disconnected";
   /** The failure's message. */
   readonly message?: string;
+  /** Whether the upload's record was kept already, by `commit`. */
+  readonly committed?: boolean;
   /** How long it took. */
   readonly durationMs: number;
 }
@@ -144,6 +169,9 @@ export class ServerTransfer {
   readonly request: CopyRequest;
   /** Resolves once the operation has ended and its COPY_RESULT, if any, was queued. */
   readonly finished: Promise<TransferOutcome>;
+  /** Resolves once the operation needs nothing more from the connection. */
+  readonly released: Promise<void>;
+  readonly #released = Promise.withResolvers<void>();
   readonly #settings: TransferSettings;
   readonly #started = performance.now();
   readonly #chunks: Uint8Array[] = [];
@@ -156,6 +184,7 @@ export class ServerTransfer {
   #wake: PromiseWithResolvers<void> | undefined;
   #path: string;
   #bytes = 0;
+  #committed = false;
 
   /** Starts the operation at once; its frames go to {@link handle}. */
   constructor(request: CopyRequest, settings: TransferSettings) {
@@ -163,6 +192,7 @@ export class ServerTransfer {
     this.#settings = settings;
     this.#allowance = settings.initialWindow;
     this.#path = request.path;
+    this.released = this.#released.promise;
     this.finished = this.#run();
   }
 
@@ -192,11 +222,14 @@ export class ServerTransfer {
         this.#endDigest = decodeCopyEnd(body);
         this.#wakeUp();
         return;
-      case FrameType.CopyWindow:
-        if (op !== "get") break;
-        this.#credit += decodeCopyWindow(body);
+      case FrameType.CopyWindow: {
+        const credit = decodeCopyWindow(body);
+        // A grant that trails the download it was for is stale, not wrong.
+        if (op !== "get") return;
+        this.#credit += credit;
         this.#wakeUp();
         return;
+      }
       case FrameType.CopyCancel:
         requireEmptyBody(type, body);
         this.#stop ??= "cancelled";
@@ -229,6 +262,8 @@ export class ServerTransfer {
     if (this.#stop === undefined) return;
     const message = this.#stop === "shutdown"
       ? `${this.request.path}: the server is shutting down`
+      : this.#stop === "disconnected"
+      ? `${this.request.path}: the connection ended`
       : `${this.request.path}: cancelled`;
     throw new CopyFailure("cancelled", message);
   }
@@ -237,7 +272,10 @@ export class ServerTransfer {
     let result: CopyResult;
     let done: Done;
     let outcome: Omit<TransferOutcome, "durationMs" | "op" | "path">;
+    const previous = this.#settings.previous;
     try {
+      await (this.request.op === "put" ? previous?.released : previous?.finished);
+      this.#throwIfStopped();
       if (this.#settings.refusal !== undefined) {
         throw new CopyFailure("refused", this.#settings.refusal);
       }
@@ -256,6 +294,8 @@ export class ServerTransfer {
         ...(this.#bytes > 0 ? { bytes: this.#bytes } : {}),
       };
     }
+    this.#released.resolve();
+    await previous?.finished;
     if (this.#stop !== "disconnected") {
       // A failed write means the connection is gone; the session sees it too.
       this.#settings.writer.write(FrameType.CopyResult, encodeCopyJson(result)).catch(() => {});
@@ -263,6 +303,7 @@ export class ServerTransfer {
     return {
       op: this.request.op,
       path: this.#path,
+      ...(this.#committed ? { committed: true } : {}),
       ...outcome,
       durationMs: Math.round(performance.now() - this.#started),
     };
@@ -297,23 +338,23 @@ export class ServerTransfer {
   async #put(request: Extract<CopyRequest, { op: "put" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    const { dir, name } = await realParent(full, request.path, root);
+    const { dir, name } = realParent(full, request.path, root);
     const target = `${dir}/${name}`;
-    const existing = await lstatOrUndefined(target);
+    const existing = lstatOrUndefined(target);
     refuseToReplace(existing, request.path);
     // An existing file keeps its mode unless the client gives one, as cp does.
     const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
     const temp = temporaryName(dir, name);
     // Private while written when a mode is set at the end; otherwise a new
     // file's mode, which only the umask can give.
-    const file = await Deno.open(temp, {
+    const file = Deno.openSync(temp, {
       write: true,
       createNew: true,
       mode: mode === undefined ? 0o666 : 0o600,
     });
     let published = false;
     try {
-      await checkOpenedInside(file, temp, request.path, root);
+      checkOpenedInside(file, temp, request.path, root);
       // The rest of the window, granted at once: see UPLOAD_WINDOW.
       const extra = Math.max(0, Math.min(UPLOAD_WINDOW, request.size) - this.#allowance);
       if (extra > 0) this.#grant(extra);
@@ -334,28 +375,40 @@ export class ServerTransfer {
             `the old file is left as it was`,
         );
       }
+      // All its bytes are in: the next upload may take the connection while this one syncs.
+      this.#released.resolve();
       await file.sync();
+      await this.#settings.previous?.finished;
+      if (this.#settings.commit) {
+        const durationMs = Math.round(performance.now() - this.#started);
+        if (!this.#settings.commit({ path: target, bytes: this.#bytes, sha256, durationMs })) {
+          throw new CopyFailure(
+            "refused",
+            `${request.path}: the server cannot write its audit log, so it changes no files ` +
+              `until it can; tell the server's operator`,
+          );
+        }
+        this.#committed = true;
+      }
       // Through the file itself: by path, a link put in the temporary file's
       // place would carry the mode to whatever it points at.
       if (mode !== undefined) {
-        const handle = await openForAttributes(temp, request.path, await file.stat());
-        try {
-          await handle.chmod(mode & 0o777);
-        } finally {
-          await handle.close();
-        }
+        using opened = openForAttributes(temp, request.path, file.statSync());
+        fchmodSync(opened.fd, mode & 0o777);
       }
-      if (request.mtime !== undefined) {
-        await file.utime(new Date(), new Date(request.mtime));
-      }
+      if (request.mtime !== undefined) file.utimeSync(new Date(), new Date(request.mtime));
       file.close();
-      await Deno.rename(temp, target);
+      Deno.renameSync(temp, target);
       published = true;
       return { ok: true, bytes: this.#bytes, sha256, path: target };
     } finally {
       if (!published) {
         closeQuietly(file);
-        await Deno.remove(temp).catch(() => {});
+        try {
+          Deno.removeSync(temp);
+        } catch {
+          // Gone already, or never made: nothing to leave behind either way.
+        }
       }
     }
   }
@@ -363,10 +416,18 @@ export class ServerTransfer {
   /** Writes the upload's chunks as they come, returning credit as they are on disk. */
   async #receive(file: Deno.FsFile, hash: Hash, size: number): Promise<void> {
     let owed = 0;
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
+    // Reported at the end: Linux may not report a failed writeback to a later fsync.
+    let syncFailure: { error: unknown } | undefined;
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk === undefined) {
-        if (this.#endDigest !== undefined) return;
+        if (this.#endDigest !== undefined) {
+          await syncing;
+          if (syncFailure) throw syncFailure.error;
+          return;
+        }
         await this.#next();
         continue;
       }
@@ -377,11 +438,27 @@ export class ServerTransfer {
           `${this.request.path}: more bytes arrived than the ${size} announced`,
         );
       }
-      let offset = 0;
-      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
-      hash.update(chunk);
+      // Small chunks are written at once; large ones without holding up the other sessions.
+      if (chunk.length <= SYNC_WRITE_LIMIT) {
+        writeAllSync(file, chunk);
+        hash.update(chunk);
+      } else {
+        // Hashed while another thread writes it.
+        const writing = writeAll(file, chunk);
+        hash.update(chunk);
+        await writing;
+      }
       this.#bytes += chunk.length;
       owed += chunk.length;
+      unsynced += chunk.length;
+      // A large file is synced as it comes, on another thread, so that the
+      // final fsync finds little left to write.
+      if (unsynced >= SYNC_STEP && syncing === undefined) {
+        unsynced = 0;
+        syncing = file.syncData()
+          .catch((error) => void (syncFailure ??= { error }))
+          .finally(() => syncing = undefined);
+      }
       // Credit only for bytes still to come: the client needs no more.
       if (owed >= GRANT_STEP || this.#chunks.length === 0) {
         const needed = Math.max(0, size - this.#bytes - this.#allowance);
@@ -400,13 +477,16 @@ export class ServerTransfer {
   async #get(request: Extract<CopyRequest, { op: "get" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    const real = await confinedRealPath(full, request.path, root);
+    const real = confinedRealPath(full, request.path, root);
     // Opened without waiting: a FIFO, even one swapped in for the file since
     // it was resolved, would wait for a writer.
-    const handle = await openForReading(real, request.path);
+    const file = openForReading(real, request.path);
+    // Two frames: the next chunk is read (on another thread) while this one
+    // is hashed and sent, so the disk, the hash and the socket work at once.
+    let reading: Promise<number | null> | undefined;
     try {
-      await checkOpenedInside(handle, real, request.path, root);
-      const opened = await handle.stat();
+      checkOpenedInside(file, real, request.path, root);
+      const opened = file.statSync();
       if (opened.isDirectory()) {
         throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
       }
@@ -423,23 +503,50 @@ export class ServerTransfer {
       };
       await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts }));
       const hash = createHash("sha256");
-      const frame = new Uint8Array(HEADER_SIZE + chunkSize);
+      let current = new Uint8Array(HEADER_SIZE + chunkSize);
+      let spare = new Uint8Array(HEADER_SIZE + chunkSize);
+      const readInto = (frame: Uint8Array) => {
+        const started = new Promise<number | null>((resolve, reject) =>
+          readFd(file.fd, frame, HEADER_SIZE, chunkSize, null, (error, read) => {
+            if (error) reject(error);
+            else resolve(read === 0 ? null : read);
+          })
+        );
+        // Awaited below, or before the file closes when the operation ends first.
+        started.catch(() => {});
+        return started;
+      };
+      reading = readInto(current);
       for (;;) {
-        while (this.#credit === 0) await this.#next();
-        this.#throwIfStopped();
-        const room = Math.min(chunkSize, this.#credit);
-        const { bytesRead: read } = await handle.read(frame, HEADER_SIZE, room, null);
-        if (read === 0) break;
-        hash.update(frame.subarray(HEADER_SIZE, HEADER_SIZE + read));
-        encodeHeader(frame, FrameType.CopyData, read);
-        // Resolves once the socket took it: a slow client holds the reading back.
-        await writer.writeEncoded(frame.subarray(0, HEADER_SIZE + read));
-        this.#credit -= read;
-        this.#bytes += read;
+        const read = await reading;
+        if (read === null) break;
+        reading = readInto(spare);
+        const body = current.subarray(HEADER_SIZE, HEADER_SIZE + read);
+        for (let offset = 0; offset < read;) {
+          while (this.#credit === 0) await this.#next();
+          this.#throwIfStopped();
+          const size = Math.min(read - offset, this.#credit);
+          // Each send resolves once the socket took it: a slow client holds the reading back.
+          if (size === read) {
+            encodeHeader(current, FrameType.CopyData, read);
+            const sending = writer.writeEncoded(current.subarray(0, HEADER_SIZE + read));
+            hash.update(body);
+            await sending;
+          } else {
+            // Less window than a chunk: the chunk goes in pieces.
+            const piece = body.subarray(offset, offset + size);
+            hash.update(piece);
+            await writer.write(FrameType.CopyData, piece);
+          }
+          this.#credit -= size;
+          this.#bytes += size;
+          offset += size;
+        }
+        [current, spare] = [spare, current];
       }
       // Bytes changed in place while being read would make a copy that never
       // existed, with a hash that agrees with it: the file's times say so.
-      if (changedSince(opened, await handle.stat())) {
+      if (changedSince(opened, file.statSync())) {
         throw new CopyFailure(
           "io_error",
           `${request.path}: changed on the server while it was read; not copied`,
@@ -447,13 +554,15 @@ export class ServerTransfer {
       }
       return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
     } finally {
-      await handle.close();
+      // A descriptor closed under a read still running could be reused by another file.
+      await reading?.catch(() => {});
+      file.close();
     }
   }
 
   async #stat(path: string): Promise<Done> {
     const full = this.#resolve(path);
-    const real = await this.#realEntry(full, path);
+    const real = this.#realEntry(full, path);
     const info = await Deno.lstat(real);
     const facts = factsOf(info);
     return {
@@ -466,7 +575,7 @@ export class ServerTransfer {
   async #list(path: string): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
-    const real = await confinedRealPath(full, path, root);
+    const real = confinedRealPath(full, path, root);
     if (!(await Deno.stat(real)).isDirectory) {
       throw new CopyFailure("not_a_directory", `${path}: not a directory on the server`);
     }
@@ -499,7 +608,7 @@ export class ServerTransfer {
         this.#throwIfStopped();
         const entryPath = relative === "" ? name : `${relative}/${name}`;
         const absolute = `${real}/${entryPath}`;
-        const info = await lstatOrUndefined(absolute);
+        const info = lstatOrUndefined(absolute);
         // Gone since readDir, or a name that is not UTF-8: it comes back with
         // U+FFFD in it and names nothing. The latter is listed as `other`, so
         // the client can say which file it could not copy; the former is not
@@ -527,13 +636,13 @@ export class ServerTransfer {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
     if (root !== undefined && full === root) return { ok: true, path: full };
-    const { dir, name } = await realParent(full, path, root);
+    const { dir, name } = realParent(full, path, root);
     const target = `${dir}/${name}`;
     try {
       await Deno.mkdir(target, { mode: mode ?? 0o777 });
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const real = await confinedRealPath(target, path, root);
+      const real = confinedRealPath(target, path, root);
       if (!(await Deno.stat(real)).isDirectory) {
         throw new CopyFailure(
           "not_a_directory",
@@ -547,9 +656,9 @@ export class ServerTransfer {
   async #symlink(path: string, linkTarget: string): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
-    const { dir, name } = await realParent(full, path, root);
+    const { dir, name } = realParent(full, path, root);
     const target = `${dir}/${name}`;
-    refuseToReplace(await lstatOrUndefined(target), path);
+    refuseToReplace(lstatOrUndefined(target), path);
     // Made beside its place and renamed over it, so an old entry is replaced in one step.
     const temp = temporaryName(dir, name);
     await Deno.symlink(linkTarget, temp);
@@ -565,18 +674,15 @@ export class ServerTransfer {
   async #attr(request: Extract<CopyRequest, { op: "attr" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    const real = await this.#realEntry(full, request.path);
+    const real = this.#realEntry(full, request.path);
     const info = await Deno.lstat(real);
     // A link's own mode and time are not kept; chmod would change its target.
     if (info.isSymlink) return { ok: true, path: full };
-    const handle = await openForAttributes(real, request.path);
-    try {
-      await checkOpenedInside(handle, real, request.path, root);
-      if (request.mode !== undefined) await handle.chmod(request.mode & 0o777);
-      if (request.mtime !== undefined) await handle.utimes(new Date(), new Date(request.mtime));
-    } finally {
-      await handle.close();
-    }
+    // Through the open file, never by path: see openForAttributes.
+    using file = openForAttributes(real, request.path);
+    checkOpenedInside(file, real, request.path, root);
+    if (request.mode !== undefined) fchmodSync(file.fd, request.mode & 0o777);
+    if (request.mtime !== undefined) futimesSync(file.fd, new Date(), new Date(request.mtime));
     return { ok: true, path: full };
   }
 
@@ -586,10 +692,10 @@ export class ServerTransfer {
    * path, not `full`: a link in `full` swapped after the check (by another
    * connection's symlink) would show a file outside.
    */
-  async #realEntry(full: string, written: string): Promise<string> {
+  #realEntry(full: string, written: string): string {
     const { root } = this.#settings.places;
     if (root === undefined || full === root) return full;
-    const { dir, name } = await realParent(full, written, root);
+    const { dir, name } = realParent(full, written, root);
     return `${dir}/${name}`;
   }
 }
@@ -624,6 +730,14 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
   };
 }
 
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}
+
 function shortened(message: string): string {
   if (message.length <= MAX_MESSAGE_CHARS) return message;
   const half = MAX_MESSAGE_CHARS / 2;
@@ -646,9 +760,9 @@ function refuseToReplace(existing: Deno.FileInfo | undefined, written: string): 
   );
 }
 
-async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
-    return await Deno.lstat(path);
+    return Deno.lstatSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
