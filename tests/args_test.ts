@@ -593,3 +593,13 @@ Deno.test("parseCli(): --hosts-file is repeatable, each file kept in order", () 
   );
   assert.equal(parseRun(["a,b", "true"]).fleet?.hostsFiles, undefined);
 });
+
+Deno.test("parseCli(): cp takes paths after --, even those that start with -", () => {
+  const config = parseCli(["cp", "-r", "--", "-leading", "--also", "box:-dst"]);
+  assert.equal(config.mode, "cp");
+  if (config.mode !== "cp") return;
+  assert.equal(config.recursive, true);
+  assert.deepEqual(config.sources, [{ local: "-leading" }, { local: "--also" }]);
+  assert.deepEqual(config.destination, { targets: "box", path: "-dst" });
+  assert.throws(() => parseCli(["serve", "--"]), /serve takes no command; unexpected --/);
+});

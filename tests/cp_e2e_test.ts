@@ -47,6 +47,8 @@ class Proxy implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #conns: Deno.Conn[] = [];
   #gate: PromiseWithResolvers<void> | undefined;
+  /** Once this many bytes went up, forwarding holds until {@link release}. */
+  #upLimit: number | undefined;
   /** Bytes forwarded from client to server and from server to client. */
   forwarded = { up: 0, down: 0 };
 
@@ -81,6 +83,9 @@ class Proxy implements AsyncDisposable {
           offset += await to.write(buffer.subarray(offset, read));
         }
         this.forwarded[way] += read;
+        if (way === "up" && this.#upLimit !== undefined && this.forwarded.up >= this.#upLimit) {
+          this.hold();
+        }
       }
     } catch {
       // One side went away: the other is closed below.
@@ -99,8 +104,14 @@ class Proxy implements AsyncDisposable {
     this.#gate ??= Promise.withResolvers();
   }
 
-  /** Forwards again. */
+  /** Holds, as {@link hold} does, once `bytes` in all went from client to server. */
+  holdAfterUp(bytes: number): void {
+    this.#upLimit = bytes;
+  }
+
+  /** Forwards again, and with no limit. */
   release(): void {
+    this.#upLimit = undefined;
     this.#gate?.resolve();
     this.#gate = undefined;
   }
@@ -203,6 +214,71 @@ Deno.test("cp: a tree goes up and comes back with links, empty directories, mode
   assert.notEqual((await Deno.stat(`${remote.path}/fresh`)).mtime?.getTime(), past.getTime());
 });
 
+Deno.test("cp: a name that is not UTF-8 fails alone, both ways; the rest of the tree is copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  const tree = `${local.path}/tree`;
+  await Deno.mkdir(tree);
+  await Deno.writeTextFile(`${tree}/good`, "a");
+  await Deno.mkdir(`${remote.path}/tree`);
+  await Deno.writeTextFile(`${remote.path}/tree/good`, "a");
+  // Deno's strings cannot name these files: the shell makes them, byte 0xff in their names.
+  const made = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `touch "$1/$(printf 'bad\\377')" "$2/$(printf 'bad\\377')"`,
+      "sh",
+      tree,
+      `${remote.path}/tree`,
+    ],
+  }).output();
+  assert.ok(made.success);
+
+  const up = await runCli(["cp", "-r", tree, `${server.address}:up`]);
+  assert.equal(up.code, 1);
+  assert.equal(
+    up.stderrText,
+    `rexec: ${tree}/bad\uFFFD: its name is not UTF-8, which rexec cp cannot copy\n`,
+  );
+  assert.deepEqual(await names(`${remote.path}/up`), ["good"]);
+
+  const down = await runCli(["cp", "-r", `${server.address}:tree`, `${local.path}/down`]);
+  assert.equal(down.code, 1);
+  assert.equal(
+    down.stderrText,
+    `rexec: ${server.address}: tree/bad\uFFFD: its name is not UTF-8, which rexec cp cannot copy\n`,
+  );
+  assert.deepEqual(await names(`${local.path}/down`), ["good"]);
+});
+
+Deno.test("cp: a file written to while it is uploaded is not copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  await using proxy = new Proxy(server.port);
+  await Deno.writeTextFile(`${remote.path}/big`, "old");
+  const size = 24 * 1024 * 1024;
+  await Deno.writeFile(`${local.path}/big`, noise(size));
+  // The server grants a window as it writes: held after 2 MiB, the client
+  // can have read little more than one window of the file.
+  proxy.holdAfterUp(2 * 1024 * 1024);
+  const child = spawnCli(["cp", `${local.path}/big`, `${proxy.address}:big`]);
+  assert.ok(await waitFor(() => proxy.forwarded.up >= 2 * 1024 * 1024, 30_000));
+  await Deno.writeFile(`${local.path}/big`, noise(size, 7));
+  const past = new Date("2020-01-01T00:00:00Z");
+  await Deno.utime(`${local.path}/big`, past, past);
+  proxy.release();
+  const { code, stderr } = await child.output();
+  assert.equal(code, 1);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    `rexec: ${local.path}/big: changed while it was read; not copied\n`,
+  );
+  assert.ok(await waitFor(async () => (await names(remote.path)).length === 1));
+  assert.equal(await Deno.readTextFile(`${remote.path}/big`), "old");
+});
+
 Deno.test("cp: destinations as cp takes them: into a directory, several sources, a missing directory", async () => {
   await using remote = await tempDir();
   await using local = await tempDir();
@@ -245,6 +321,29 @@ Deno.test("cp: destinations as cp takes them: into a directory, several sources,
   const dirNoR = await runCli(["cp", local.path, `${server.address}:dir/`]);
   assert.equal(dirNoR.code, 1);
   assert.match(dirNoR.stderrText, /is a directory \(not copied; use -r\)/);
+});
+
+Deno.test("cp: a link to a directory as the destination receives the sources, and stays a link", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await copyServer(remote.path);
+  await Deno.mkdir(`${remote.path}/releases/v2`, { recursive: true });
+  await Deno.symlink("releases/v2", `${remote.path}/current`);
+  await Deno.symlink("current", `${remote.path}/latest`);
+  await Deno.writeTextFile(`${local.path}/app`, "app");
+  await Deno.mkdir(`${local.path}/tree`);
+  await Deno.writeTextFile(`${local.path}/tree/f`, "f");
+
+  for (const destination of ["current", "latest", "current/"]) {
+    const up = await runCli(["cp", `${local.path}/app`, `${server.address}:${destination}`]);
+    assert.equal(up.code, 0, up.stderrText);
+  }
+  const tree = await runCli(["cp", "-r", `${local.path}/tree`, `${server.address}:current`]);
+  assert.equal(tree.code, 0, tree.stderrText);
+  assert.equal(await Deno.readLink(`${remote.path}/current`), "releases/v2");
+  assert.equal(await Deno.readLink(`${remote.path}/latest`), "current");
+  assert.deepEqual(await names(`${remote.path}/releases/v2`), ["app", "tree"]);
+  assert.deepEqual(await names(`${remote.path}/releases/v2/tree`), ["f"]);
 });
 
 Deno.test("cp: refusals exit 125, rexec's own failures 255", async () => {

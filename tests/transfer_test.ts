@@ -7,15 +7,18 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { CopyError, FileOperations } from "../lib/client/transfer.ts";
+import { CopyError, FileOperations, type TransferChannel } from "../lib/client/transfer.ts";
+import { FrameType } from "../lib/protocol/frame.ts";
+import { encodeCopyJson, type TreeEntry } from "../lib/protocol/transfer.ts";
 import { CommandPolicy } from "../lib/server/policy.ts";
 import type { AuditEvent } from "../lib/server/audit.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
-import { FrameType } from "../lib/protocol/frame.ts";
 import {
+  answerChallenge,
   connectTo,
   openRawSession,
   readAllFrames,
+  sendHello,
   startServer,
   tempDir,
   text,
@@ -200,6 +203,131 @@ Deno.test("transfer: a source that yields fewer bytes than announced is refused,
   assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
 });
 
+Deno.test("transfer: a source that yields more bytes than announced leaves nothing on the server", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/f`, "old");
+  // What /proc files do: a size of 0, then contents.
+  for (const [path, size] of [["f", 0], ["new", 0], ["f", 100]] as const) {
+    await assert.rejects(
+      client.files.uploadFrom([noise(200)], path, { size }),
+      (error) => error instanceof CopyError && error.code === "size_mismatch",
+    );
+  }
+  assert.deepEqual(await names(remote.path), ["f"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/f`), "old");
+  // The connection is still usable.
+  await client.files.uploadBytes(noise(10), "new");
+  assert.deepEqual(await names(remote.path), ["f", "new"]);
+});
+
+Deno.test("transfer: a FIFO is not replaced by an upload, a link or a download", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  for (const path of [`${remote.path}/pipe`, `${local.path}/pipe`]) {
+    assert.ok((await new Deno.Command("mkfifo", { args: [path] }).output()).success);
+  }
+  await Deno.writeTextFile(`${remote.path}/f`, "contents");
+  const notAFile = (error: unknown) => error instanceof CopyError && error.code === "not_a_file";
+  await assert.rejects(client.files.uploadBytes(noise(10), "pipe"), notAFile);
+  await assert.rejects(client.files.symlink("pipe", "f"), notAFile);
+  await assert.rejects(client.download("f", `${local.path}/pipe`), notAFile);
+  for (const dir of [remote.path, local.path]) {
+    assert.ok((await Deno.lstat(`${dir}/pipe`)).isFifo, `${dir}/pipe is still a FIFO`);
+  }
+  assert.deepEqual(await names(remote.path), ["f", "pipe"]);
+  assert.deepEqual(await names(local.path), ["pipe"]);
+});
+
+/** Writes other bytes of the same length over the file at `path`, and dates it in the past. */
+function rewriteInPlace(path: string): void {
+  const size = Deno.statSync(path).size;
+  Deno.writeFileSync(path, noise(size, 99));
+  const past = new Date("2020-01-01T00:00:00Z");
+  Deno.utimeSync(path, past, past);
+}
+
+Deno.test("transfer: a file written to while it is uploaded or downloaded is not copied", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const size = 24 * 1024 * 1024;
+  const changed = (error: unknown) =>
+    error instanceof CopyError && /changed (on the server )?while it was read/.test(error.message);
+
+  // Each side reads at most a few windows ahead of the other: at the first
+  // progress, most of the file is still to be read.
+  await Deno.writeFile(`${local.path}/up`, noise(size));
+  await Deno.writeTextFile(`${remote.path}/up`, "old");
+  let rewritten = false;
+  const onProgress = (path: string) => () => {
+    if (!rewritten) rewriteInPlace(path);
+    rewritten = true;
+  };
+  await assert.rejects(
+    client.upload(`${local.path}/up`, "up", { onProgress: onProgress(`${local.path}/up`) }),
+    changed,
+  );
+  assert.deepEqual(await names(remote.path), ["up"]);
+  assert.equal(await Deno.readTextFile(`${remote.path}/up`), "old");
+
+  await Deno.writeFile(`${remote.path}/down`, noise(size));
+  await Deno.writeTextFile(`${local.path}/down`, "old");
+  rewritten = false;
+  await assert.rejects(
+    client.download("down", `${local.path}/down`, {
+      onProgress: onProgress(`${remote.path}/down`),
+    }),
+    changed,
+  );
+  assert.deepEqual(await names(local.path), ["down", "up"]);
+  assert.equal(await Deno.readTextFile(`${local.path}/down`), "old");
+});
+
+Deno.test("transfer: a path as long as a frame is answered within a frame the client takes", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  using raw = await openRawSession(server, { authenticate: true });
+  const path = `${"a/".repeat(400_000)}x`;
+  await raw.writer.write(FrameType.CopyRequest, encodeCopyJson({ op: "put", path, size: 1 }));
+  const frame = await raw.reader.read();
+  assert.equal(frame?.type, FrameType.CopyResult);
+  const result = JSON.parse(new TextDecoder().decode(frame.body));
+  assert.equal(result.ok, false);
+  assert.ok(frame.body.length < 4096, `${frame.body.length} bytes`);
+  assert.match(result.message, /^a\/a\/.*….*on the server$/);
+  await using client = await connectTo(server);
+  assert.equal((await client.files.stat(".")).kind, "dir");
+});
+
+Deno.test("transfer: a listing comes in frames no larger than the client takes", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  for (let i = 0; i < 300; i++) {
+    await Deno.writeTextFile(`${remote.path}/${"日本語".repeat(10)}-${i}`, "");
+  }
+  using raw = await openRawSession(server, { authenticate: false });
+  await sendHello(raw.writer, 4096);
+  await raw.reader.read();
+  await answerChallenge(raw.reader, raw.writer);
+  await raw.writer.write(FrameType.CopyRequest, encodeCopyJson({ op: "list", path: "." }));
+  let entries = 0;
+  for (;;) {
+    const frame = await raw.reader.read();
+    if (frame?.type !== FrameType.CopyInfo) {
+      assert.equal(frame?.type, FrameType.CopyResult);
+      break;
+    }
+    assert.ok(frame.body.length <= 4096, `a COPY_INFO of ${frame.body.length} bytes`);
+    entries += JSON.parse(new TextDecoder().decode(frame.body)).entries.length;
+  }
+  assert.equal(entries, 300);
+});
+
 Deno.test("transfer: the copy root refuses .., absolute paths and links that lead out", async () => {
   await using outside = await tempDir();
   await using remote = await tempDir();
@@ -220,6 +348,181 @@ Deno.test("transfer: the copy root refuses .., absolute paths and links that lea
   // Inside the root, an absolute path is fine.
   await client.files.uploadBytes(bytes, `${remote.path}/inside`);
   assert.equal(await Deno.readTextFile(`${remote.path}/inside`), "x");
+});
+
+Deno.test("transfer: a link put in place of an upload's temporary file does not carry its mode out of the copy root", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using uploader = await connectTo(server);
+  await using other = await connectTo(server);
+  await Deno.writeTextFile(`${outside.path}/secret`, "secret");
+  await Deno.chmod(`${outside.path}/secret`, 0o600);
+  const swapped = Promise.withResolvers<void>();
+  const upload = uploader.files.uploadFrom(
+    (async function* () {
+      await swapped.promise;
+      yield new TextEncoder().encode("x");
+    })(),
+    "f",
+    { size: 1, mode: 0o777 },
+  );
+  // The other connection finds the temporary file in a listing, and puts a link in its place.
+  let temp: string | undefined;
+  assert.ok(
+    await waitFor(async () => {
+      temp = (await other.files.list(".")).find((entry) => entry.path.includes(".rexec-"))?.path;
+      return temp !== undefined;
+    }),
+  );
+  await other.files.symlink(temp!, `${outside.path}/secret`);
+  swapped.resolve();
+  await assert.rejects(upload, refused);
+  assert.equal((await Deno.stat(`${outside.path}/secret`)).mode! & 0o777, 0o600);
+  assert.deepEqual(await names(remote.path), []);
+});
+
+Deno.test("transfer: a stat through a link another connection keeps swapping never shows a file outside the copy root", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await Deno.writeTextFile(`${outside.path}/secret`, "s".repeat(12345));
+  await Deno.mkdir(`${remote.path}/in`);
+  await Deno.writeTextFile(`${remote.path}/in/secret`, "i");
+  await using server = await startServer({ copyRoot: remote.path });
+  await using looker = await connectTo(server);
+  await using swapper = await connectTo(server);
+  await swapper.files.symlink("link", "in");
+  let looking = true;
+  const swapping = (async () => {
+    while (looking) {
+      await swapper.files.symlink("link", outside.path);
+      await swapper.files.symlink("link", "in");
+    }
+  })();
+  const sizes = new Set<number>();
+  try {
+    for (let i = 0; i < 500; i++) {
+      try {
+        sizes.add((await looker.files.stat("link/secret")).size);
+      } catch (error) {
+        if (!refused(error)) throw error;
+      }
+    }
+  } finally {
+    looking = false;
+    await swapping;
+  }
+  assert.ok(!sizes.has(12345), "the size of the file outside the root was shown");
+});
+
+Deno.test("transfer: under a copy root, a missing file outside is refused as one that is there", async () => {
+  await using outside = await tempDir();
+  await using remote = await tempDir();
+  await Deno.writeTextFile(`${outside.path}/there`, "x");
+  await Deno.symlink(outside.path, `${remote.path}/out`);
+  await Deno.symlink(`${outside.path}/missing`, `${remote.path}/dangling`);
+  await Deno.symlink(`${remote.path}/missing`, `${remote.path}/dangling-inside`);
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const notFound = (error: unknown) => error instanceof CopyError && error.code === "not_found";
+  const bytes = new TextEncoder().encode("x");
+  for (const name of ["there", "missing"]) {
+    await assert.rejects(client.download(`out/${name}`, `${outside.path}/copy`), refused);
+    await assert.rejects(client.files.uploadBytes(bytes, `out/${name}/x`), refused);
+    await assert.rejects(client.files.list(`out/${name}`), refused);
+  }
+  await assert.rejects(client.download("dangling", `${outside.path}/copy`), refused);
+  await assert.rejects(client.files.mkdir("dangling"), refused);
+  // Inside, what is missing is said to be.
+  await assert.rejects(client.download("missing", `${outside.path}/copy`), notFound);
+  await assert.rejects(client.download("dangling-inside", `${outside.path}/copy`), notFound);
+  await assert.rejects(client.files.uploadBytes(bytes, "missing/x"), notFound);
+  assert.deepEqual(await names(outside.path), ["there"]);
+});
+
+Deno.test("transfer: a FIFO swapped in for a file being downloaded is not waited on", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/regular`, "x");
+  const made = await new Deno.Command("mkfifo", { args: [`${remote.path}/pipe`] }).output();
+  assert.ok(made.success);
+  // As a local user could, from another process: `f` is now the file, now the FIFO.
+  const swapper = new Deno.Command("sh", {
+    args: ["-c", "while :; do ln -f pipe f; ln -f regular f; done"],
+    cwd: remote.path,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const downloads = (async () => {
+    for (let i = 0; i < 100; i++) {
+      await client.download("f", `${local.path}/f`).catch((error) => {
+        // The FIFO, a name between its two files, or a file no longer the one named: fine, if
+        // said at once.
+        const said = ["not_a_file", "not_found", "refused"];
+        if (!(error instanceof CopyError && said.includes(error.code))) {
+          throw error;
+        }
+      });
+    }
+    return "done";
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Far beyond what 100 downloads of one byte take; only a download that waits forever reaches it.
+  const stuck = new Promise<string>((resolve) =>
+    timer = setTimeout(() => resolve("stuck"), 60_000)
+  );
+  let outcome: string;
+  try {
+    outcome = await Promise.race([downloads, stuck]);
+  } finally {
+    clearTimeout(timer);
+    swapper.kill();
+    await swapper.status;
+  }
+  if (outcome === "stuck") {
+    // Let the server's waiting open end, so that it can shut down.
+    (await Deno.open(`${remote.path}/pipe`, { write: true })).close();
+  }
+  assert.equal(outcome, "done");
+});
+
+Deno.test("transfer: an upload without a mode gets a new file's mode, umask applied", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await Deno.writeTextFile(`${remote.path}/made-here`, "");
+  const newFileMode = (await Deno.stat(`${remote.path}/made-here`)).mode! & 0o777;
+  await Deno.symlink("made-here", `${remote.path}/link`);
+  await client.files.uploadBytes(new TextEncoder().encode("x"), "new");
+  await client.files.uploadBytes(new TextEncoder().encode("x"), "link");
+  assert.equal((await Deno.stat(`${remote.path}/new`)).mode! & 0o777, newFileMode);
+  assert.equal((await Deno.lstat(`${remote.path}/link`)).mode! & 0o777, newFileMode);
+});
+
+Deno.test("transfer: an upload's mode keeps only the permission bits", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  await client.files.uploadBytes(new TextEncoder().encode("#!/bin/sh\n"), "tool", {
+    mode: 0o6755,
+  });
+  assert.equal((await Deno.stat(`${remote.path}/tool`)).mode! & 0o7777, 0o755);
+});
+
+Deno.test("transfer: setting the attributes of a FIFO neither waits on it nor holds the connection", async () => {
+  await using remote = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  const made = await new Deno.Command("mkfifo", { args: [`${remote.path}/pipe`] }).output();
+  assert.ok(made.success);
+  {
+    await using client = await connectTo(server);
+    await client.files.setAttributes("pipe", { mode: 0o600 });
+    assert.equal((await Deno.stat(`${remote.path}/pipe`)).mode! & 0o777, 0o600);
+    assert.equal((await client.files.stat("pipe")).kind, "other");
+  }
+  assert.ok(await waitFor(() => server.logs.some((log) => log.message === "connection closed")));
 });
 
 Deno.test("transfer: --no-copy and --allow without a copy root refuse transfers", async () => {
@@ -303,6 +606,47 @@ Deno.test("transfer: a server without the copy feature is named as such", async 
       error instanceof CopyError && error.code === "unsupported" &&
       /old-box:7022 runs a rexec server without file transfer/.test(error.message),
   );
+});
+
+/** Operations against a server that answers every request with these listing entries. */
+function listedBy(entries: TreeEntry[]): FileOperations {
+  let channel: TransferChannel | undefined;
+  return new FileOperations({
+    where: "liar:7022",
+    writer: new FrameWriter({
+      write: async (bytes) => {
+        // The request is out: the lying server answers it.
+        if (channel !== undefined && bytes[4] === FrameType.CopyRequest) {
+          const current = channel;
+          channel = undefined;
+          await current.deliver(FrameType.CopyInfo, encodeCopyJson({ entries }));
+          await current.deliver(FrameType.CopyResult, encodeCopyJson({ ok: true, path: "/t" }));
+        }
+        return bytes.length;
+      },
+    }),
+    maxFrameSize: 1 << 20,
+    initialWindow: 1 << 18,
+    features: ["copy"],
+    begin: (begun) => {
+      channel = begun;
+      return Promise.resolve();
+    },
+  });
+}
+
+Deno.test("transfer: a listing with an entry below a link, or listed twice, is refused", async () => {
+  const facts = { size: 0, mode: 0o755, mtime: 0 };
+  const link: TreeEntry = { path: "a", kind: "symlink", target: "/etc", ...facts };
+  const below: TreeEntry = { path: "a/x", kind: "file", ...facts };
+  const dir: TreeEntry = { path: "a", kind: "dir", ...facts };
+  const orphan: TreeEntry = { path: "b/x", kind: "file", ...facts };
+  const outOfTree = (error: unknown) =>
+    error instanceof CopyError && /liar:7022: t: .* outside the tree/.test(error.message);
+  await assert.rejects(listedBy([link, below]).list("t"), outOfTree);
+  await assert.rejects(listedBy([link, dir, below]).list("t"), outOfTree);
+  await assert.rejects(listedBy([orphan]).list("t"), outOfTree);
+  assert.deepEqual(await listedBy([dir, below]).list("t"), [dir, below]);
 });
 
 Deno.test("transfer: operations asked for at once run in order, their bytes kept apart", async () => {

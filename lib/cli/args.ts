@@ -774,6 +774,11 @@ function tokenize(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
+      // As with cp: what follows is paths, even a name that starts with -.
+      if (mode === "cp") {
+        positionals.push(...args.slice(i + 1));
+        return { values, positionals, command: undefined };
+      }
       if (!commandAfterHost) {
         throw new UsageError(`${mode} takes no command; unexpected --`);
       }

@@ -15,12 +15,18 @@
  */
 
 import type { Client } from "../client/client.ts";
-import { CopyError, type FileFacts, type TransferStats } from "../client/transfer.ts";
+import {
+  CopyError,
+  fileChangedError,
+  type FileFacts,
+  type TransferStats,
+} from "../client/transfer.ts";
 import { RexecError } from "../errors.ts";
 import { EXIT_REFUSED, EXIT_REXEC_FAILED } from "../protocol/exit_status.ts";
 import { readInventory } from "../fleet/inventory.ts";
 import { resolveTargets, splitTargetList, type Target } from "../fleet/targets.ts";
 import { DEFAULT_PORT } from "../transport/address.ts";
+import { changedSince } from "../util/files.ts";
 import { parentDir } from "../util/paths.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import type { CpConfig } from "./args.ts";
@@ -34,6 +40,9 @@ export const FLEET_BATCH = 32;
 
 /** Exit status when some file could not be read or written. */
 export const EXIT_FILE_FAILED = 1;
+
+/** Links followed at most to tell whether a destination is a directory. */
+const MAX_LINK_HOPS = 8;
 
 /**
  * Files a host is sent or asked for before their answers: more than the 32
@@ -350,8 +359,25 @@ class CopyRun {
   /** Whether `path` is a directory on the host; undefined after a failure, reported. */
   async #remoteIsDir(host: Host, path: string): Promise<boolean | undefined> {
     try {
-      const facts = await host.client.files.stat(path);
-      return facts.kind === "dir" || (facts.kind === "symlink" && path.endsWith("/"));
+      let facts = await host.client.files.stat(path);
+      // A link to a directory names that directory, as for cp: the sources go
+      // inside it, and the link stays. Followed here, as stat does not; a link
+      // that leads nowhere, or out of the copy root, is no directory.
+      let at = path.replace(/\/+$/, "");
+      for (let hops = 0; facts.kind === "symlink" && hops < MAX_LINK_HOPS; hops++) {
+        const cut = at.lastIndexOf("/");
+        at = facts.target!.startsWith("/") || cut === -1
+          ? facts.target!
+          : `${at.slice(0, cut + 1)}${facts.target}`;
+        const next = await host.client.files.stat(at).catch((error) => {
+          if (!(error instanceof CopyError) || path.endsWith("/")) throw error;
+          if (error.code !== "not_found" && error.code !== "refused") throw error;
+          return undefined;
+        });
+        if (next === undefined) return false;
+        facts = next;
+      }
+      return facts.kind === "dir";
     } catch (error) {
       if (error instanceof CopyError && error.code === "not_found" && !path.endsWith("/")) {
         return false;
@@ -443,7 +469,7 @@ class CopyRun {
       return;
     }
     try {
-      const tee = new SharedReader(file, item.local, item.size, hosts.length);
+      const tee = new SharedReader(file, item.local, item.size, hosts.length, file.statSync());
       await Promise.all(hosts.map(async (host, index) => {
         const onProgress = this.#progressOf();
         try {
@@ -493,7 +519,22 @@ class CopyRun {
       for (const name of names) {
         const local = `${dir}/${name}`;
         const childRel = rel === "" ? name : `${rel}/${name}`;
-        const child = await Deno.lstat(local);
+        let child: Deno.FileInfo;
+        try {
+          child = await Deno.lstat(local);
+        } catch (error) {
+          // That entry alone fails: gone since the listing, or a name that is
+          // not UTF-8 (which comes back with U+FFFD in it, naming nothing).
+          this.#fail(
+            name.includes("\uFFFD") && error instanceof Deno.errors.NotFound
+              ? new CopyError(
+                "io_error",
+                `${local}: its name is not UTF-8, which rexec cp cannot copy`,
+              )
+              : localError(error, local),
+          );
+          continue;
+        }
         const item = itemOf(local, childRel, child, mtime(child));
         if (item === undefined) {
           this.#warn(`${local}: not a regular file, directory or link; skipped`);
@@ -613,9 +654,19 @@ class CopyRun {
           await pending.add(this.#downloadFile(host, remote, target));
           break;
         default:
-          this.#warn(
-            `${host.target.name}: ${remote}: not a regular file, directory or link; skipped`,
-          );
+          // The server lists a name that is not UTF-8 as `other`, with U+FFFD in it.
+          if (entry.path.includes("\uFFFD")) {
+            this.#fail(
+              new CopyError(
+                "io_error",
+                `${host.client.where}: ${remote}: its name is not UTF-8, which rexec cp cannot copy`,
+              ),
+            );
+          } else {
+            this.#warn(
+              `${host.target.name}: ${remote}: not a regular file, directory or link; skipped`,
+            );
+          }
       }
     }
     await pending.drain();
@@ -719,6 +770,7 @@ function itemOf(
 class SharedReader {
   readonly #file: Deno.FsFile;
   readonly #path: string;
+  readonly #before: Deno.FileInfo;
   readonly #active: Set<number>;
   readonly #chunkSize: number;
   /** Chunk number each reader asks for next. */
@@ -726,11 +778,19 @@ class SharedReader {
   #current: { index: number; chunk: Promise<Uint8Array | null> } | undefined;
   #prefetched: Promise<Uint8Array | null> | undefined;
 
-  constructor(file: Deno.FsFile, path: string, size: number, readers: number) {
+  /** `before`: the file as it was opened; written to by the end, it fails every upload. */
+  constructor(
+    file: Deno.FsFile,
+    path: string,
+    size: number,
+    readers: number,
+    before: Deno.FileInfo,
+  ) {
     this.#file = file;
     // A small file needs no megabyte: one byte more than it holds finds its end.
     this.#chunkSize = Math.min(READ_CHUNK, size + 1);
     this.#path = path;
+    this.#before = before;
     this.#active = new Set(Array.from({ length: readers }, (_, i) => i));
     this.#wants = new Array(readers).fill(0);
   }
@@ -783,7 +843,11 @@ class SharedReader {
     let read: number | null;
     try {
       read = await this.#file.read(buffer);
+      if (read === null && changedSince(this.#before, await this.#file.stat())) {
+        throw fileChangedError(this.#path);
+      }
     } catch (error) {
+      if (error instanceof CopyError) throw error;
       throw new CopyError("io_error", `${this.#path}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -804,6 +868,14 @@ async function makeLocalDir(path: string): Promise<void> {
 /** Makes a link beside its place and renames it over whatever is there. */
 async function makeLocalLink(path: string, target: string): Promise<void> {
   const cut = path.lastIndexOf("/");
+  const existing = await Deno.lstat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  // A rename would take a device, FIFO or socket away from whatever uses it.
+  if (existing && !existing.isFile && !existing.isSymlink && !existing.isDirectory) {
+    throw new Error("a device, FIFO or socket, not a regular file; left as it is");
+  }
   const temp = temporaryName(cut === -1 ? "." : path.slice(0, cut) || "/", path.slice(cut + 1));
   await Deno.symlink(target, temp);
   try {

@@ -278,7 +278,8 @@ A file appears under its name only once all of it arrived and was verified;
 an interrupted copy leaves the destination as it was. TARGETS is a host as
 for run (HOST, HOST:PORT, [::1]:PORT, tls://HOST), a comma-separated list,
 or an inventory alias or group; with a port, write HOST:PORT:PATH. A local
-path that holds a colon is written ./NAME. Remote relative paths start in
+path that holds a colon is written ./NAME; after --, a path may start
+with -. Remote relative paths start in
 the home directory (or the server's --copy-root). Several sources, or DST
 ending in /, need an existing directory. Uploading to several hosts reads
 each file once; downloading from several puts each host's files in DST/HOST/.

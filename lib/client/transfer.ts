@@ -31,6 +31,7 @@ import {
 } from "../protocol/transfer.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
 
 export type { FileFacts, FileKind, TreeEntry } from "../protocol/transfer.ts";
@@ -413,7 +414,7 @@ export class FileOperations implements RemoteFiles {
       const info = file.statSync();
       if (!info.isFile) throw new CopyError("not_a_file", `${localPath}: not a regular file`);
       const preserve = options.preserve ?? true;
-      return await this.uploadFrom(readChunks(file, localPath), remotePath, {
+      return await this.uploadFrom(readChunks(file, localPath, info), remotePath, {
         ...options,
         size: info.size,
         ...(preserve ? { mode: (info.mode ?? 0o644) & 0o777 } : {}),
@@ -474,6 +475,9 @@ export class FileOperations implements RemoteFiles {
           if (signal?.aborted || channel.settled) break sending;
           const part = chunk.subarray(offset, Math.min(chunk.length, offset + piece));
           if (sent + part.length > options.size) {
+            // Its hash goes into the digest, which no longer matches what the
+            // server wrote: it drops the upload, and only this one.
+            hash.update(part);
             overrun = true;
             break sending;
           }
@@ -494,17 +498,20 @@ export class FileOperations implements RemoteFiles {
       throw error;
     }
     if (!channel.settled && !signal?.aborted) {
-      // A source that yielded too much is cut to the size announced; the server's check refuses it.
       const sha256 = hash.digest("hex");
       await host.writer.write(FrameType.CopyEnd, encodeCopyJson({ sha256 }));
     }
     turn.sent();
     const result = await channel.result;
     signal?.throwIfAborted();
-    const done = this.#check(result);
     if (overrun) {
-      throw new CopyError("size_mismatch", `${remotePath}: the source grew while it was read`);
+      throw new CopyError(
+        "size_mismatch",
+        `${remotePath}: the source grew while it was read (more than its ${options.size} bytes); ` +
+          `nothing was written`,
+      );
     }
+    const done = this.#check(result);
     return {
       path: done.path ?? remotePath,
       bytes: done.bytes ?? sent,
@@ -538,6 +545,13 @@ export class FileOperations implements RemoteFiles {
     const existing = localStat(localPath);
     if (existing?.isDirectory) {
       throw new CopyError("is_a_directory", `${localPath}: is a directory`);
+    }
+    // A rename would take a device, FIFO or socket away from whatever uses it.
+    if (existing !== undefined && !existing.isFile) {
+      throw new CopyError(
+        "not_a_file",
+        `${localPath}: a device, FIFO or socket, not a regular file; left as it is`,
+      );
     }
     const temp = temporaryName(dir, name);
     let file: Deno.FsFile;
@@ -689,7 +703,34 @@ export class FileOperations implements RemoteFiles {
       this.#check(await channel.result);
     }
     options.signal?.throwIfAborted();
+    this.#checkTree(remotePath, entries);
     return entries;
+  }
+
+  /**
+   * A listing is a tree: each entry below a directory listed before it, and
+   * none twice. A server that lists something below a link, or a link and a
+   * directory under one name, would have a copy write through that link to
+   * wherever it points.
+   *
+   * @throws {CopyError} `io_error` naming the first entry out of place.
+   */
+  #checkTree(remotePath: string, entries: readonly TreeEntry[]): void {
+    const seen = new Set<string>();
+    const dirs = new Set<string>([""]);
+    for (const entry of entries) {
+      const parent = entry.path.slice(0, Math.max(0, entry.path.lastIndexOf("/")));
+      if (seen.has(entry.path) || !dirs.has(parent)) {
+        throw new CopyError(
+          "io_error",
+          `${this.#host.where}: ${remotePath}: the server listed ${JSON.stringify(entry.path)} ` +
+            `outside the tree it described (twice, or below something not a directory); ` +
+            `nothing of it is copied`,
+        );
+      }
+      seen.add(entry.path);
+      if (entry.kind === "dir") dirs.add(entry.path);
+    }
   }
 
   /**
@@ -790,10 +831,16 @@ export class FileOperations implements RemoteFiles {
 }
 
 /**
+/**
  * Reads a file in chunks, a new buffer each, the next read (on another
- * thread) while the caller sends the one it has.
+ * thread) while the caller sends the one it has. At the end, a file written
+ * to since `before` fails the upload (see {@link fileChangedError}).
  */
-async function* readChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+async function* readChunks(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): AsyncGenerator<Uint8Array> {
   const readNext = () => {
     const buffer = new Uint8Array(UPLOAD_CHUNK);
     const reading = file.read(buffer).then((read) =>
@@ -808,6 +855,9 @@ async function* readChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint
     let chunk: Uint8Array | null;
     try {
       chunk = await reading;
+      if (chunk === null && changedSince(before, file.statSync())) {
+        throw fileChangedError(path);
+      }
     } catch (error) {
       throw localFailure(error, path);
     }
@@ -815,6 +865,23 @@ async function* readChunks(file: Deno.FsFile, path: string): AsyncGenerator<Uint
     reading = readNext();
     yield chunk;
   }
+}
+
+/**
+ * A file written to while it was read: its bytes sent would be a mix of
+ * old and new that never existed, and their hash would agree with them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileChangedError } from "./transfer.ts";
+ *
+ * assert.equal(fileChangedError("log").code, "io_error");
+ * assert.match(fileChangedError("log").message, /^log: changed while it was read/);
+ * ```
+ */
+export function fileChangedError(path: string): CopyError {
+  return new CopyError("io_error", `${path}: changed while it was read; not copied`);
 }
 
 function localStat(path: string): Deno.FileInfo | undefined {

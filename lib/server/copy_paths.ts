@@ -13,6 +13,7 @@
  * @module
  */
 
+import { closeSync, constants, fstatSync, openSync, type Stats } from "node:fs";
 import type { CopyErrorCode } from "../protocol/transfer.ts";
 
 /** A refusal or failure of one file operation, with the code the client is sent. */
@@ -113,7 +114,7 @@ export function isInside(path: string, dir: string): boolean {
  * ```
  */
 export function checkOpenedInside(
-  file: Deno.FsFile,
+  file: { statSync(): { readonly dev: number; readonly ino: number | null } },
   path: string,
   written: string,
   root: string | undefined,
@@ -124,6 +125,210 @@ export function checkOpenedInside(
   if (!isInside(real, root)) throw outside(written);
   const named = Deno.statSync(real);
   if (named.dev !== opened.dev || named.ino !== opened.ino) throw outside(written);
+}
+
+/**
+ * `path` with every link resolved, and under a root checked to lie inside
+ * it. A path that does not resolve is refused when the part of it that
+ * exists leads outside the root (a link to a missing file outside, or a
+ * missing name in a directory outside), so that the answer does not tell
+ * which files outside exist; inside, its NotFound error is thrown as it came.
+ *
+ * @throws {CopyFailure} `refused` for a path that leads outside the root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confinedRealPath } from "./copy_paths.ts";
+ *
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * const outside = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   await Deno.symlink(`${outside}/missing`, `${root}/dangling`);
+ *   await Deno.symlink(outside, `${root}/out`);
+ *   await Deno.writeTextFile(`${root}/in`, "x");
+ *   assert.equal(confinedRealPath(`${root}/in`, "in", root), `${root}/in`);
+ *   assert.throws(() => confinedRealPath(`${root}/dangling`, "dangling", root), /outside/);
+ *   assert.throws(() => confinedRealPath(`${root}/out/missing`, "out/missing", root), /outside/);
+ *   assert.throws(() => confinedRealPath(`${root}/missing`, "missing", root), Deno.errors.NotFound);
+ * } finally {
+ *   await Deno.remove(root, { recursive: true });
+ *   await Deno.remove(outside, { recursive: true });
+ * }
+ * ```
+ */
+export function confinedRealPath(path: string, written: string, root: string | undefined): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch (error) {
+    if (
+      root !== undefined && error instanceof Deno.errors.NotFound && leadsOutside(path, root, 0)
+    ) {
+      throw outside(written);
+    }
+    throw error;
+  }
+  if (root !== undefined && !isInside(real, root)) throw outside(written);
+  return real;
+}
+
+/** Links followed at most, as the kernel does before ELOOP. */
+const MAX_LINKS = 40;
+
+/** Whether `path`, which does not resolve, leads outside `root` as far as it exists. */
+function leadsOutside(path: string, root: string, links: number): boolean {
+  if (links > MAX_LINKS) return true;
+  // The deepest part of the path that is there, and the names below it that
+  // are not; from the top, so that a path of many missing names costs one look.
+  const names = path.split("/").filter((name) => name !== "");
+  let existing = "/";
+  let depth = 0;
+  for (; depth < names.length; depth++) {
+    const next = `${existing === "/" ? "" : existing}/${names[depth]}`;
+    try {
+      Deno.lstatSync(next);
+    } catch {
+      // Not there, under a file, or a name too long: what is above decides.
+      break;
+    }
+    existing = next;
+  }
+  const rest = names.slice(depth).map((name) => `/${name}`).join("");
+  try {
+    return !isInside(Deno.realPathSync(existing), root);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  // A link whose target is missing: where it points decides.
+  const cut = existing.lastIndexOf("/");
+  const dir = Deno.realPathSync(existing.slice(0, cut) || "/");
+  const target = Deno.readLinkSync(existing);
+  const next = resolveCopyPath(`${target}${rest}`, { base: dir });
+  return leadsOutside(next, root, links + 1);
+}
+
+/**
+ * A file opened with node:fs, by its descriptor: for opening without
+ * following a final link (O_NOFOLLOW) or waiting on a FIFO (O_NONBLOCK),
+ * which Deno.open cannot. Close it with {@link OpenedFile.close}.
+ */
+export interface OpenedFile extends Disposable {
+  /** The descriptor, for node:fs calls. */
+  readonly fd: number;
+  /** What is open. */
+  statSync(): Stats;
+  /** Closes the descriptor; once. */
+  close(): void;
+}
+
+/**
+ * Opens `path` itself to change its mode and time through the open file:
+ * a symbolic link at its end is refused rather than followed, and a FIFO
+ * is not waited on. Changing them by path would follow a link swapped in
+ * after the checks, to a file outside the copy root. With `same`, the
+ * opened file must be that one (device and inode), or it was replaced.
+ *
+ * @throws {CopyFailure} `refused` when `path` is now a link or another
+ * file, or what {@link describeFsError} makes of the open's failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fchmodSync } from "node:fs";
+ * import { openForAttributes } from "./copy_paths.ts";
+ *
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   await Deno.writeTextFile(`${dir}/f`, "x");
+ *   await Deno.symlink(`${dir}/f`, `${dir}/link`);
+ *   {
+ *     using opened = openForAttributes(`${dir}/f`, "f");
+ *     fchmodSync(opened.fd, 0o640);
+ *   }
+ *   assert.equal((await Deno.stat(`${dir}/f`)).mode! & 0o777, 0o640);
+ *   assert.throws(() => openForAttributes(`${dir}/link`, "link"), /replaced by a symbolic link/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export function openForAttributes(
+  path: string,
+  written: string,
+  same?: { readonly dev: number; readonly ino: number | null },
+): OpenedFile {
+  const opened = openWithFlags(
+    path,
+    written,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  );
+  if (same === undefined) return opened;
+  try {
+    const info = opened.statSync();
+    if (info.dev !== same.dev || info.ino !== same.ino) {
+      throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
+    }
+  } catch (error) {
+    opened.close();
+    throw describeFsError(error, written);
+  }
+  return opened;
+}
+
+/**
+ * Opens the file at `path` to read it, without waiting: a FIFO (or one put
+ * in the file's place since it was looked at) would wait for a writer, and
+ * hold the connection. What was opened is for the caller to check.
+ *
+ * @throws {CopyFailure} what {@link describeFsError} makes of the open's failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openForReading } from "./copy_paths.ts";
+ *
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * try {
+ *   const made = await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output();
+ *   assert.ok(made.success);
+ *   {
+ *     using opened = openForReading(`${dir}/pipe`, "pipe");
+ *     assert.equal(opened.statSync().isFIFO(), true);
+ *   }
+ *   assert.throws(() => openForReading(`${dir}/missing`, "missing"), /no such file/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export function openForReading(path: string, written: string): OpenedFile {
+  return openWithFlags(path, written, constants.O_RDONLY | constants.O_NONBLOCK);
+}
+
+function openWithFlags(path: string, written: string, flags: number): OpenedFile {
+  let fd: number;
+  try {
+    fd = openSync(path, flags);
+  } catch (error) {
+    // node:fs reports errors by their code, not as Deno's classes.
+    const code = (error as { code?: unknown }).code;
+    if (code === "ELOOP") {
+      throw new CopyFailure("refused", `${written}: replaced by a symbolic link on the server`);
+    }
+    if (code === "ENOENT") throw describeFsError(new Deno.errors.NotFound(), written);
+    if (code === "EACCES" || code === "EPERM") {
+      throw describeFsError(new Deno.errors.PermissionDenied(), written);
+    }
+    if (code === "EISDIR") throw describeFsError(new Deno.errors.IsADirectory(), written);
+    throw describeFsError(error, written);
+  }
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  return { fd, statSync: () => fstatSync(fd), close, [Symbol.dispose]: close };
 }
 
 /**
@@ -159,7 +364,7 @@ export function realParent(
   const parent = path.slice(0, cut) || "/";
   let dir: string;
   try {
-    dir = Deno.realPathSync(parent);
+    dir = confinedRealPath(parent, written, root);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CopyFailure("not_found", `${written}: no directory ${parent} on the server`, {

@@ -18,6 +18,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
+import { fchmodSync, futimesSync, read as readFd } from "node:fs";
 import { ErrorCode } from "../protocol/error_code.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeHeader, FrameType, frameTypeName, HEADER_SIZE } from "../protocol/frame.ts";
@@ -35,13 +36,16 @@ import {
 } from "../protocol/transfer.ts";
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import {
   checkOpenedInside,
+  confinedRealPath,
   CopyFailure,
   type CopyPlaces,
   describeFsError,
-  isInside,
+  openForAttributes,
+  openForReading,
   realParent,
   resolveCopyPath,
 } from "./copy_paths.ts";
@@ -73,6 +77,16 @@ const GRANT_STEP = 256 * 1024;
 
 /** Most bytes of entries in one COPY_INFO of a listing. */
 const LIST_BATCH_BYTES = 32 * 1024;
+
+/**
+ * Most characters of a failure's message in a COPY_RESULT: a message names
+ * the path as the client wrote it, and a path can be as long as a frame;
+ * escaped as JSON (6 bytes a character at worst), this keeps the answer
+ * within the smallest frame a client may ask for.
+ */
+const MAX_MESSAGE_CHARS = 600;
+
+const encoder = new TextEncoder();
 
 /** A COPY_RESULT that says the operation succeeded. */
 type Done = Extract<CopyResult, { ok: true }>;
@@ -273,7 +287,7 @@ export class ServerTransfer {
       };
     } catch (error) {
       const failure = describeFsError(error, this.request.path);
-      result = { ok: false, error: failure.code, message: failure.message };
+      result = { ok: false, error: failure.code, message: shortened(failure.message) };
       outcome = {
         result: this.#stop === "disconnected" ? "disconnected" : failure.code,
         message: failure.message,
@@ -327,13 +341,17 @@ export class ServerTransfer {
     const { dir, name } = realParent(full, request.path, root);
     const target = `${dir}/${name}`;
     const existing = lstatOrUndefined(target);
-    if (existing?.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
-    }
+    refuseToReplace(existing, request.path);
     // An existing file keeps its mode unless the client gives one, as cp does.
     const mode = request.mode ?? (existing?.isFile ? (existing.mode ?? 0o644) & 0o777 : undefined);
     const temp = temporaryName(dir, name);
-    const file = Deno.openSync(temp, { write: true, createNew: true, mode: 0o600 });
+    // Private while written when a mode is set at the end; otherwise a new
+    // file's mode, which only the umask can give.
+    const file = Deno.openSync(temp, {
+      write: true,
+      createNew: true,
+      mode: mode === undefined ? 0o666 : 0o600,
+    });
     let published = false;
     try {
       checkOpenedInside(file, temp, request.path, root);
@@ -372,7 +390,12 @@ export class ServerTransfer {
         }
         this.#committed = true;
       }
-      if (mode !== undefined) Deno.chmodSync(temp, mode);
+      // Through the file itself: by path, a link put in the temporary file's
+      // place would carry the mode to whatever it points at.
+      if (mode !== undefined) {
+        using opened = openForAttributes(temp, request.path, file.statSync());
+        fchmodSync(opened.fd, mode & 0o777);
+      }
       if (request.mtime !== undefined) file.utimeSync(new Date(), new Date(request.mtime));
       file.close();
       Deno.renameSync(temp, target);
@@ -454,94 +477,123 @@ export class ServerTransfer {
   async #get(request: Extract<CopyRequest, { op: "get" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    // Looked at before it is opened: opening a FIFO would wait for a writer.
-    const info = Deno.statSync(full);
-    if (info.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
-    }
-    if (!info.isFile) {
-      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
-    }
-    using file = Deno.openSync(full, { read: true });
-    checkOpenedInside(file, full, request.path, root);
-    const opened = file.statSync();
-    if (!opened.isFile) {
-      throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
-    }
-    this.#credit = request.window;
-    const { writer, chunkSize } = this.#settings;
-    await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts: factsOf(opened) }));
-    const hash = createHash("sha256");
+    const real = confinedRealPath(full, request.path, root);
+    // Opened without waiting: a FIFO, even one swapped in for the file since
+    // it was resolved, would wait for a writer.
+    const file = openForReading(real, request.path);
     // Two frames: the next chunk is read (on another thread) while this one
     // is hashed and sent, so the disk, the hash and the socket work at once.
-    let current = new Uint8Array(HEADER_SIZE + chunkSize);
-    let spare = new Uint8Array(HEADER_SIZE + chunkSize);
-    const readInto = (frame: Uint8Array) => {
-      const reading = file.read(frame.subarray(HEADER_SIZE));
-      // Awaited below; when the operation ends first, the file closes under it.
-      reading.catch(() => {});
-      return reading;
-    };
-    let reading = readInto(current);
-    for (;;) {
-      const read = await reading;
-      if (read === null) break;
-      reading = readInto(spare);
-      const body = current.subarray(HEADER_SIZE, HEADER_SIZE + read);
-      for (let offset = 0; offset < read;) {
-        while (this.#credit === 0) await this.#next();
-        this.#throwIfStopped();
-        const size = Math.min(read - offset, this.#credit);
-        // Each send resolves once the socket took it: a slow client holds the reading back.
-        if (size === read) {
-          encodeHeader(current, FrameType.CopyData, read);
-          const sending = writer.writeEncoded(current.subarray(0, HEADER_SIZE + read));
-          hash.update(body);
-          await sending;
-        } else {
-          // Less window than a chunk: the chunk goes in pieces.
-          const piece = body.subarray(offset, offset + size);
-          hash.update(piece);
-          await writer.write(FrameType.CopyData, piece);
-        }
-        this.#credit -= size;
-        this.#bytes += size;
-        offset += size;
+    let reading: Promise<number | null> | undefined;
+    try {
+      checkOpenedInside(file, real, request.path, root);
+      const opened = file.statSync();
+      if (opened.isDirectory()) {
+        throw new CopyFailure("is_a_directory", `${request.path}: is a directory on the server`);
       }
-      [current, spare] = [spare, current];
+      if (!opened.isFile()) {
+        throw new CopyFailure("not_a_file", `${request.path}: not a regular file on the server`);
+      }
+      this.#credit = request.window;
+      const { writer, chunkSize } = this.#settings;
+      const facts: FileFacts = {
+        kind: "file",
+        size: opened.size,
+        mode: opened.mode & 0o777,
+        mtime: opened.mtime.getTime(),
+      };
+      await writer.write(FrameType.CopyInfo, encodeCopyJson({ facts }));
+      const hash = createHash("sha256");
+      let current = new Uint8Array(HEADER_SIZE + chunkSize);
+      let spare = new Uint8Array(HEADER_SIZE + chunkSize);
+      const readInto = (frame: Uint8Array) => {
+        const started = new Promise<number | null>((resolve, reject) =>
+          readFd(file.fd, frame, HEADER_SIZE, chunkSize, null, (error, read) => {
+            if (error) reject(error);
+            else resolve(read === 0 ? null : read);
+          })
+        );
+        // Awaited below, or before the file closes when the operation ends first.
+        started.catch(() => {});
+        return started;
+      };
+      reading = readInto(current);
+      for (;;) {
+        const read = await reading;
+        if (read === null) break;
+        reading = readInto(spare);
+        const body = current.subarray(HEADER_SIZE, HEADER_SIZE + read);
+        for (let offset = 0; offset < read;) {
+          while (this.#credit === 0) await this.#next();
+          this.#throwIfStopped();
+          const size = Math.min(read - offset, this.#credit);
+          // Each send resolves once the socket took it: a slow client holds the reading back.
+          if (size === read) {
+            encodeHeader(current, FrameType.CopyData, read);
+            const sending = writer.writeEncoded(current.subarray(0, HEADER_SIZE + read));
+            hash.update(body);
+            await sending;
+          } else {
+            // Less window than a chunk: the chunk goes in pieces.
+            const piece = body.subarray(offset, offset + size);
+            hash.update(piece);
+            await writer.write(FrameType.CopyData, piece);
+          }
+          this.#credit -= size;
+          this.#bytes += size;
+          offset += size;
+        }
+        [current, spare] = [spare, current];
+      }
+      // Bytes changed in place while being read would make a copy that never
+      // existed, with a hash that agrees with it: the file's times say so.
+      if (changedSince(opened, file.statSync())) {
+        throw new CopyFailure(
+          "io_error",
+          `${request.path}: changed on the server while it was read; not copied`,
+        );
+      }
+      return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
+    } finally {
+      // A descriptor closed under a read still running could be reused by another file.
+      await reading?.catch(() => {});
+      file.close();
     }
-    return { ok: true, bytes: this.#bytes, sha256: hash.digest("hex"), path: full };
   }
 
   async #stat(path: string): Promise<Done> {
     const full = this.#resolve(path);
-    this.#checkParent(full, path);
-    const info = await Deno.lstat(full);
+    const real = this.#realEntry(full, path);
+    const info = await Deno.lstat(real);
     const facts = factsOf(info);
     return {
       ok: true,
       path: full,
-      facts: info.isSymlink ? { ...facts, target: await Deno.readLink(full) } : facts,
+      facts: info.isSymlink ? { ...facts, target: await Deno.readLink(real) } : facts,
     };
   }
 
   async #list(path: string): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(path);
-    const real = await Deno.realPath(full);
-    if (root !== undefined && !isInside(real, root)) {
-      throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
-    }
+    const real = confinedRealPath(full, path, root);
     if (!(await Deno.stat(real)).isDirectory) {
       throw new CopyFailure("not_a_directory", `${path}: not a directory on the server`);
     }
     let batch: TreeEntry[] = [];
     let batchBytes = 0;
+    // Within the client's largest frame too: `{"entries":[` and `]}` around, a comma after each.
+    const limit = Math.min(LIST_BATCH_BYTES, this.#settings.chunkSize - 16);
     const flush = async () => {
       if (batch.length === 0) return;
       await this.#settings.writer.write(FrameType.CopyInfo, encodeCopyJson({ entries: batch }));
       batch = [];
       batchBytes = 0;
+    };
+    const add = async (entry: TreeEntry) => {
+      const size = encoder.encode(JSON.stringify(entry)).length + 1;
+      if (batchBytes + size > limit) await flush();
+      batch.push(entry);
+      batchBytes += size;
     };
     // Depth first, each directory before what it holds; links are listed, not followed.
     const pending: string[] = [""];
@@ -556,17 +608,23 @@ export class ServerTransfer {
         this.#throwIfStopped();
         const entryPath = relative === "" ? name : `${relative}/${name}`;
         const absolute = `${real}/${entryPath}`;
-        const info = Deno.lstatSync(absolute);
+        const info = lstatOrUndefined(absolute);
+        // Gone since readDir, or a name that is not UTF-8: it comes back with
+        // U+FFFD in it and names nothing. The latter is listed as `other`, so
+        // the client can say which file it could not copy; the former is not
+        // there any more, as if listed a moment later.
+        if (info === undefined) {
+          if (!name.includes("\uFFFD")) continue;
+          await add({ path: entryPath, kind: "other", size: 0, mode: 0, mtime: 0 });
+          continue;
+        }
         const facts = factsOf(info);
         const entry: TreeEntry = {
           path: entryPath,
           ...(info.isSymlink ? { ...facts, target: await Deno.readLink(absolute) } : facts),
         };
         if (info.isDirectory) subdirs.push(entryPath);
-        const size = JSON.stringify(entry).length + 1;
-        if (batchBytes + size > LIST_BATCH_BYTES) await flush();
-        batch.push(entry);
-        batchBytes += size;
+        await add(entry);
       }
       pending.push(...subdirs.reverse());
     }
@@ -584,10 +642,7 @@ export class ServerTransfer {
       await Deno.mkdir(target, { mode: mode ?? 0o777 });
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const real = await Deno.realPath(target);
-      if (root !== undefined && !isInside(real, root)) {
-        throw new CopyFailure("refused", `${path}: outside the copy root of this server`);
-      }
+      const real = confinedRealPath(target, path, root);
       if (!(await Deno.stat(real)).isDirectory) {
         throw new CopyFailure(
           "not_a_directory",
@@ -603,9 +658,7 @@ export class ServerTransfer {
     const full = this.#resolve(path);
     const { dir, name } = realParent(full, path, root);
     const target = `${dir}/${name}`;
-    if (lstatOrUndefined(target)?.isDirectory) {
-      throw new CopyFailure("is_a_directory", `${path}: is a directory on the server`);
-    }
+    refuseToReplace(lstatOrUndefined(target), path);
     // Made beside its place and renamed over it, so an old entry is replaced in one step.
     const temp = temporaryName(dir, name);
     await Deno.symlink(linkTarget, temp);
@@ -621,22 +674,29 @@ export class ServerTransfer {
   async #attr(request: Extract<CopyRequest, { op: "attr" }>): Promise<Done> {
     const { root } = this.#settings.places;
     const full = this.#resolve(request.path);
-    this.#checkParent(full, request.path);
-    const info = await Deno.lstat(full);
+    const real = this.#realEntry(full, request.path);
+    const info = await Deno.lstat(real);
     // A link's own mode and time are not kept; chmod would change its target.
     if (info.isSymlink) return { ok: true, path: full };
-    using file = await Deno.open(full, { read: true });
-    checkOpenedInside(file, full, request.path, root);
-    if (request.mode !== undefined) await Deno.chmod(full, request.mode & 0o777);
-    if (request.mtime !== undefined) await file.utime(new Date(), new Date(request.mtime));
+    // Through the open file, never by path: see openForAttributes.
+    using file = openForAttributes(real, request.path);
+    checkOpenedInside(file, real, request.path, root);
+    if (request.mode !== undefined) fchmodSync(file.fd, request.mode & 0o777);
+    if (request.mtime !== undefined) futimesSync(file.fd, new Date(), new Date(request.mtime));
     return { ok: true, path: full };
   }
 
-  /** Under a root, the directory holding `full` must lie inside it. */
-  #checkParent(full: string, written: string): void {
+  /**
+   * Under a root, `full` with the links of its directory resolved, checked
+   * to lie inside the root; `full` itself without one. Looked at by that
+   * path, not `full`: a link in `full` swapped after the check (by another
+   * connection's symlink) would show a file outside.
+   */
+  #realEntry(full: string, written: string): string {
     const { root } = this.#settings.places;
-    if (root === undefined || full === root) return;
-    realParent(full, written, root);
+    if (root === undefined || full === root) return full;
+    const { dir, name } = realParent(full, written, root);
+    return `${dir}/${name}`;
   }
 }
 
@@ -676,6 +736,28 @@ function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}
+
+function shortened(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  const half = MAX_MESSAGE_CHARS / 2;
+  return `${message.slice(0, half)}…${message.slice(-half)}`;
+}
+
+/**
+ * Only a regular file or a link is replaced: a directory is not, nor a
+ * device, FIFO or socket, which a rename would take away from whatever uses
+ * it (an upload to /dev/null must not leave a plain file there).
+ */
+function refuseToReplace(existing: Deno.FileInfo | undefined, written: string): void {
+  if (existing === undefined || existing.isFile || existing.isSymlink) return;
+  if (existing.isDirectory) {
+    throw new CopyFailure("is_a_directory", `${written}: is a directory on the server`);
+  }
+  throw new CopyFailure(
+    "not_a_file",
+    `${written}: a device, FIFO or socket on the server, not a regular file; left as it is`,
+  );
 }
 
 function lstatOrUndefined(path: string): Deno.FileInfo | undefined {

@@ -1,6 +1,7 @@
 /**
  * Writing files that must never be seen half written nor replace another
- * process's, and removing files that may be gone already.
+ * process's, removing files that may be gone already, and telling whether
+ * a file was written to while it was read.
  *
  * @internal Not part of the public API, which is what lib/mod.ts exports.
  *
@@ -154,4 +155,40 @@ export async function writeFileExclusive(
 ): Promise<boolean> {
   await using draft = await FileDraft.write(path, data, options);
   return await draft.publish();
+}
+
+/** What {@link changedSince} compares: a Deno.FileInfo, or a node:fs Stats. */
+export interface FileTimes {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Last modification. */
+  readonly mtime: Date | null;
+  /** Last change of contents or metadata. */
+  readonly ctime: Date | null;
+}
+
+/**
+ * Whether a file was written to between two looks at it: its size, or its
+ * modification or change time, moved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { changedSince } from "./files.ts";
+ *
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   const before = await Deno.stat(path);
+ *   assert.equal(changedSince(before, await Deno.stat(path)), false);
+ *   await Deno.writeTextFile(path, "more");
+ *   assert.equal(changedSince(before, await Deno.stat(path)), true);
+ * } finally {
+ *   await Deno.remove(path);
+ * }
+ * ```
+ */
+export function changedSince(before: FileTimes, after: FileTimes): boolean {
+  return before.size !== after.size ||
+    before.mtime?.getTime() !== after.mtime?.getTime() ||
+    before.ctime?.getTime() !== after.ctime?.getTime();
 }
