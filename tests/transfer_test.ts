@@ -222,6 +222,37 @@ Deno.test("transfer: a source that yields more bytes than announced leaves nothi
   assert.deepEqual(await names(remote.path), ["f", "new"]);
 });
 
+Deno.test("transfer: a source that grows or fails behind other operations fails alone", async () => {
+  await using remote = await tempDir();
+  await using local = await tempDir();
+  await using server = await startServer({ copyRoot: remote.path });
+  await using client = await connectTo(server);
+  const big = noise(16 * 1024 * 1024);
+  await Deno.writeFile(`${remote.path}/big`, big);
+  const broken = async function* () {
+    yield noise(10);
+    throw new Error("disk gone");
+  };
+  for (
+    const source of [
+      () => client.files.uploadFrom([noise(200)], "grown", { size: 100 }),
+      () => client.files.uploadFrom(broken(), "broken", { size: 100 }),
+    ]
+  ) {
+    // Asked for while the download is under way, so queued behind it.
+    const started = Promise.withResolvers<void>();
+    const download = client.download("big", `${local.path}/big`, {
+      onProgress: () => started.resolve(),
+    });
+    await started.promise;
+    await assert.rejects(source(), /more than its 100 bytes|disk gone/);
+    assert.equal((await download).sha256, sha256(big));
+    assert.deepEqual(await Deno.readFile(`${local.path}/big`), big);
+    await Deno.remove(`${local.path}/big`);
+  }
+  assert.deepEqual(await names(remote.path), ["big"]);
+});
+
 Deno.test("transfer: a FIFO is not replaced by an upload, a link or a download", async () => {
   await using remote = await tempDir();
   await using local = await tempDir();

@@ -386,6 +386,8 @@ export class FileOperations implements RemoteFiles {
   readonly #host: TransferHost;
   /** Settles once the operation asked for last has sent all its frames. */
   #sent: Promise<void> = Promise.resolve();
+  /** Settles once every operation asked for so far has its answer. */
+  #answered: Promise<void> = Promise.resolve();
 
   /** Operations over the connection `host` describes. */
   constructor(host: TransferHost) {
@@ -492,7 +494,7 @@ export class FileOperations implements RemoteFiles {
       }
     } catch (error) {
       // The source failed: the server drops what it has, and the connection stays usable.
-      if (!channel.settled) host.writer.write(FrameType.CopyCancel).catch(() => {});
+      await turn.cancelAlone().catch(() => {});
       turn.sent();
       await channel.result.catch(() => {});
       throw error;
@@ -786,12 +788,16 @@ export class FileOperations implements RemoteFiles {
    * so an operation's frames must not mix with another's. The operation
    * calls `sent()` when it has sent its last frame; disposing of the turn
    * does too, and stops listening to `signal`.
+   *
+   * `cancelAlone()`, before `sent()`, cancels this operation and no other:
+   * a COPY_CANCEL ends every operation the server holds, so it waits for
+   * the ones asked for before to be answered (none after are sent yet).
    */
   async #start(
     channel: TransferChannel,
     request: CopyRequest,
     signal?: AbortSignal,
-  ): Promise<Disposable & { sent(): void }> {
+  ): Promise<Disposable & { sent(): void; cancelAlone(): Promise<void> }> {
     const host = this.#host;
     if (!host.features.includes(COPY_FEATURE)) {
       throw new CopyError(
@@ -802,6 +808,9 @@ export class FileOperations implements RemoteFiles {
     const previous = this.#sent;
     const turn = Promise.withResolvers<void>();
     this.#sent = turn.promise;
+    const earlier = this.#answered;
+    const answered = Promise.withResolvers<void>();
+    this.#answered = Promise.all([earlier, answered.promise]).then(() => {});
     const onAbort = () => {
       if (!channel.settled) host.writer.write(FrameType.CopyCancel).catch(() => {});
     };
@@ -811,12 +820,18 @@ export class FileOperations implements RemoteFiles {
       await host.begin(channel);
     } catch (error) {
       turn.resolve();
+      answered.resolve();
       throw error;
     }
+    channel.result.then(() => answered.resolve(), () => answered.resolve());
     host.writer.write(FrameType.CopyRequest, encodeCopyJson(request)).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
     return {
       sent: () => turn.resolve(),
+      cancelAlone: async () => {
+        await earlier;
+        if (!channel.settled) await host.writer.write(FrameType.CopyCancel);
+      },
       [Symbol.dispose]: () => {
         turn.resolve();
         signal?.removeEventListener("abort", onAbort);
