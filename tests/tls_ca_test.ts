@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createCertificateAuthority, issueServerCertificate } from "../lib/tls/ca.ts";
 import { CertificateError } from "../lib/tls/certificate.ts";
-import { runCli, startServer, withTempDir } from "./helpers.ts";
+import { exists, runCli, startServer, withTempDir } from "./helpers.ts";
 
 Deno.test("rexec cert --ca-init and --ca-sign: keys 0600; one --ca trusts two servers, not another CA's", async () => {
   await withTempDir(async (dir) => {
@@ -158,5 +158,25 @@ Deno.test("rexec cert --ca-sign warns when others can read the CA key, and signs
       warned.stderrText,
       /^rexec: warning: CA key \S+ca-key\.pem can be reached by other users \(mode 0644\).*chmod 600/m,
     );
+  });
+});
+
+Deno.test("rexec cert --ca-init and --ca-sign that find a certificate in the way leave no new key beside it", async () => {
+  await withTempDir(async (dir) => {
+    const env = { XDG_CONFIG_HOME: dir };
+    await Deno.mkdir(`${dir}/rexec`);
+    await Deno.writeTextFile(`${dir}/rexec/ca-cert.pem`, "an older CA certificate\n");
+    const init = await runCli(["cert", "--ca-init"], { env });
+    assert.equal(init.code, 255);
+    assert.match(init.stderrText, /ca-cert\.pem exists/);
+    assert.equal(await exists(`${dir}/rexec/ca-key.pem`), false);
+
+    await Deno.remove(`${dir}/rexec/ca-cert.pem`);
+    assert.equal((await runCli(["cert", "--ca-init"], { env })).code, 0);
+    await Deno.writeTextFile(`${dir}/web1-cert.pem`, "an older server certificate\n");
+    const sign = await runCli(["cert", "--ca-sign", "--name", "web1", "--out", dir], { env });
+    assert.equal(sign.code, 255);
+    assert.match(sign.stderrText, /web1-cert\.pem exists/);
+    assert.equal(await exists(`${dir}/web1-key.pem`), false);
   });
 });

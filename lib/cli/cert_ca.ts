@@ -119,22 +119,31 @@ async function writePair(
   if (force) {
     for (const file of [files.certFile, files.keyFile]) await removeIfExists(file);
   }
-  for (
-    const [path, data, mode] of [
-      [files.keyFile, pair.keyPem, 0o600],
-      [files.certFile, pair.certPem, 0o644],
-    ] as const
-  ) {
-    let written: boolean;
-    try {
-      written = await writeFileExclusive(path, data, { mode });
-    } catch (error) {
-      throw new CertificateError(`cannot write ${path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+  // A key written before its certificate could not be is taken back: left
+  // beside an older certificate, it would sign what no client trusts.
+  const written: string[] = [];
+  try {
+    for (
+      const [path, data, mode] of [
+        [files.keyFile, pair.keyPem, 0o600],
+        [files.certFile, pair.certPem, 0o644],
+      ] as const
+    ) {
+      let created: boolean;
+      try {
+        created = await writeFileExclusive(path, data, { mode });
+      } catch (error) {
+        throw new CertificateError(`cannot write ${path}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      if (!created) {
+        throw new CertificateError(`${path} exists: keep it, or replace it with ${forceHint}`);
+      }
+      written.push(path);
     }
-    if (!written) {
-      throw new CertificateError(`${path} exists: keep it, or replace it with ${forceHint}`);
-    }
+  } catch (error) {
+    for (const path of written) await removeIfExists(path);
+    throw error;
   }
 }
