@@ -189,3 +189,24 @@ Deno.test("runMany: a command the server refuses is that host's error, said once
   assert.equal(result.exitCode, null);
   assert.match(result.error!, /^"true" \(\S+\) is not allowed on this server/);
 });
+
+Deno.test("runMany: local stdin that fails to read ends each command, and each result says why", async () => {
+  await using servers = await startServers(2);
+  const stdin = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("some\n"));
+    },
+    pull(controller) {
+      controller.error(new Error("the disk went away"));
+    },
+  });
+  const results = await collect(
+    runMany(aliases(servers, 2), ["sh", "-c", "cat; echo done"], { token: TOKEN, stdin }),
+  );
+  assert.equal(results.length, 2);
+  for (const result of results) {
+    assert.equal(result.exitCode, null);
+    assert.equal(result.error, "reading local stdin failed: the disk went away");
+    assert.doesNotMatch(text(result.stdout), /done/);
+  }
+});

@@ -514,7 +514,7 @@ async function runOne(
     const child = "shell" in command
       ? client.spawnShell(command.shell, spawnOptions)
       : client.spawn(command as readonly string[], spawnOptions);
-    if (stdinReader) copyStdin(stdinReader, child);
+    const stdinCopy = stdinReader ? copyStdin(stdinReader, child) : undefined;
     const collect = options.collectOutput ?? true;
     const drained = (stream: "stdout" | "stderr") =>
       drain(target, stream, child, options.onOutput, collect);
@@ -524,6 +524,11 @@ async function runOne(
       child.status.then((status) => ({ status }), (error: unknown) => ({ error })),
     ]);
     if (stdout.failure || stderr.failure) throw (stdout.failure ?? stderr.failure)!.reason;
+    if (stdinCopy && "readFailure" in stdinCopy) {
+      // rexec ended the command, not the host: the result says why.
+      const why = `reading local stdin failed: ${messageOf(stdinCopy.readFailure)}`;
+      return { ...failed(target, elapsed(), why), stdout, stderr };
+    }
     if ("error" in status) {
       return { ...failed(target, elapsed(), messageOf(status.error)), stdout, stderr };
     }
@@ -557,17 +562,25 @@ async function runOne(
 function copyStdin(
   reader: StdinReader,
   child: RemoteProcess,
-): void {
+): { readFailure?: unknown } {
+  const copy: { readFailure?: unknown } = {};
   const sink = stdinSink(child);
+  const next = () =>
+    reader.next().catch((error: unknown) => {
+      copy.readFailure = error;
+      throw error;
+    });
   (async () => {
-    for (let bytes = await reader.next(); bytes !== null; bytes = await reader.next()) {
+    for (let bytes = await next(); bytes !== null; bytes = await next()) {
       await sink.write(bytes);
     }
     sink.close();
   })().catch((error) => {
     // The command ended before reading all of its stdin: it needs no more.
+    // Local stdin failing (another error) leaves it without the rest: it ends.
     if (!(error instanceof Deno.errors.BrokenPipe)) child.cancel();
   }).finally(() => reader.close());
+  return copy;
 }
 
 /**

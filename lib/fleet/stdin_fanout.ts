@@ -142,7 +142,9 @@ export class StdinFanout {
       if (done) this.#ended = true;
       else if (value.length > 0) this.#append(value);
     } catch (error) {
+      // The source is done for: readers get the error, and close() has nothing to cancel.
       this.#failure = { reason: error };
+      this.#ended = true;
     } finally {
       this.#pending = undefined;
     }
