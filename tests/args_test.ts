@@ -603,3 +603,8 @@ Deno.test("parseCli(): cp takes paths after --, even those that start with -", (
   assert.deepEqual(config.destination, { targets: "box", path: "-dst" });
   assert.throws(() => parseCli(["serve", "--"]), /serve takes no command; unexpected --/);
 });
+
+Deno.test("parseCli(): -i given twice is a usage error naming both: inventories are not merged", () => {
+  assert.equal(parseRun(["-i", "a.ini", "web", "true"]).fleet?.inventory, "a.ini");
+  usageError(["run", "-i", "a.ini", "--inventory=b.yml", "web", "true"], "a.ini", "b.yml", "merge");
+});

@@ -420,7 +420,7 @@ function parseCp(args: readonly string[]): CpConfig | HelpConfig {
     throw new UsageError("-p contradicts --no-preserve: choose one");
   }
   const tokenFile = last(parsed, "token-file");
-  const inventory = last(parsed, "inventory");
+  const inventory = inventoryOption(parsed);
   const caFile = last(parsed, "ca");
   const tls = caFile !== undefined ? { caFile } : parsed.values.has("tls") ? {} : undefined;
   return {
@@ -675,7 +675,7 @@ function fleetConfig(parsed: Parsed): FleetConfig | undefined {
   if (parallel < 1) throw new UsageError("--parallel must be at least 1");
   // Repeatable, as pssh's -h: each file adds its targets.
   const hostsFiles = parsed.values.get("hosts-file");
-  const inventory = last(parsed, "inventory");
+  const inventory = inventoryOption(parsed);
   const output = outputs[0] === "no-prefix" ? "raw" : outputs[0] ?? "prefix";
   return {
     ...(targets !== undefined ? { targets } : {}),
@@ -824,6 +824,20 @@ function tokenize(
     values.set(spec.name, [...(values.get(spec.name) ?? []), value]);
   }
   return { values, positionals, command: undefined };
+}
+
+/** `-i FILE`, given at most once. */
+function inventoryOption(parsed: Parsed): string | undefined {
+  const inventories = parsed.values.get("inventory") ?? [];
+  if (inventories.length > 1) {
+    // Ansible merges several; taking the last alone would quietly run fewer hosts.
+    throw new UsageError(
+      `-i takes one inventory, got ${
+        inventories.map((file) => JSON.stringify(file)).join(" and ")
+      }: rexec does not merge inventories`,
+    );
+  }
+  return inventories[0];
 }
 
 function last(parsed: Parsed, name: string): string | undefined {
