@@ -258,15 +258,30 @@ export function openForAttributes(
   written: string,
   same?: { readonly dev: number; readonly ino: number | null },
 ): OpenedFile {
+  let seen: Deno.FileInfo;
+  try {
+    seen = Deno.lstatSync(path);
+  } catch (error) {
+    throw describeFsError(error, written);
+  }
+  if (seen.isSymlink) {
+    throw new CopyFailure("refused", `${written}: replaced by a symbolic link on the server`);
+  }
+  // Deno 2.9 drops O_NOFOLLOW unless every permission is granted (as
+  // `deno task serve` does not), so the open may follow a link put in the
+  // file's place since lstat: the opened file must be the one lstat saw.
   const opened = openWithFlags(
     path,
     written,
     constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
   );
-  if (same === undefined) return opened;
   try {
     const info = opened.statSync();
-    if (info.dev !== same.dev || info.ino !== same.ino) {
+    const expected = same ?? seen;
+    if (
+      info.dev !== seen.dev || info.ino !== seen.ino ||
+      info.dev !== expected.dev || info.ino !== expected.ino
+    ) {
       throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
     }
   } catch (error) {
