@@ -121,30 +121,37 @@ const READY = "READY";
 /** The remote command of the echo measurement: `cat`, once it has said it runs. */
 const ECHO_COMMAND = ["sh", "-c", `echo ${READY}; exec cat`];
 
+/**
+ * Keystroke echo times through each session, all open at once and typed
+ * into in turn, one key each, who goes first rotating: a machine busy with
+ * other work slows them alike, and none always follows the same one.
+ */
 async function echoTimes(
   context: BenchContext,
-  program: string,
-  args: readonly string[],
+  sessions: readonly { program: string; args: readonly string[] }[],
   env: Record<string, string>,
   count: number,
-): Promise<Sampled> {
-  const terminal = new HeldTerminal(program, args, env);
+): Promise<Sampled[]> {
+  const terminals = sessions.map(({ program, args }) => new HeldTerminal(program, args, env));
   try {
     // Only once the remote side has spoken is the local terminal raw: a key
     // typed before would be echoed by the local terminal itself.
-    await terminal.shows(READY, context.signal);
-    // The same number of keys first, not counted, through both: what is
+    for (const terminal of terminals) await terminal.shows(READY, context.signal);
+    const samples = terminals.map((): number[] => []);
+    // The same number of keys first, not counted, through each: what is
     // measured is a session in use, not the first keys after start-up
     // (rexec's client and server are JavaScript, compiled as they run).
-    for (let i = 0; i < count; i++) await terminal.echo(KEYS[i % KEYS.length], context.signal);
-    const samples: number[] = [];
-    for (let i = 0; i < count; i++) {
-      samples.push(await terminal.echo(KEYS[i % KEYS.length], context.signal));
+    for (let i = 0; i < 2 * count; i++) {
+      for (let turn = 0; turn < terminals.length; turn++) {
+        const which = (i + turn) % terminals.length;
+        const ms = await terminals[which].echo(KEYS[i % KEYS.length], context.signal);
+        if (i >= count) samples[which].push(ms);
+      }
     }
-    return sampled(samples);
+    return samples.map(sampled);
   } finally {
-    terminal.kill();
-    await terminal.exited;
+    for (const terminal of terminals) terminal.kill();
+    await Promise.all(terminals.map((terminal) => terminal.exited));
   }
 }
 
@@ -200,20 +207,21 @@ export async function measureTerminal(
   ];
 
   context.progress(`terminal: ${plan.keystrokes} keystrokes through rexec run -t and ssh -tt`);
-  const echo = {
-    rexec: await echoTimes(context, Deno.execPath(), rexec(ECHO_COMMAND), env, plan.keystrokes),
-    ...(sshd
-      ? {
-        ssh: await echoTimes(
-          context,
-          "ssh",
-          ssh([ECHO_COMMAND.slice(0, 2).join(" ") + ` '${ECHO_COMMAND[2]}'`]),
-          env,
-          plan.keystrokes,
-        ),
-      }
-      : {}),
-  };
+  const [rexecEcho, sshEcho] = await echoTimes(
+    context,
+    [
+      { program: Deno.execPath(), args: rexec(ECHO_COMMAND) },
+      ...(sshd
+        ? [{
+          program: "ssh",
+          args: ssh([ECHO_COMMAND.slice(0, 2).join(" ") + ` '${ECHO_COMMAND[2]}'`]),
+        }]
+        : []),
+    ],
+    env,
+    plan.keystrokes,
+  );
+  const echo = { rexec: rexecEcho, ...(sshEcho ? { ssh: sshEcho } : {}) };
 
   await using dir = await TempDir.create("rexec-bench-tty-");
   const file = `${dir.path}/text`;

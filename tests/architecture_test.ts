@@ -216,3 +216,60 @@ Deno.test("architecture: a module lib/mod.ts does not re-export says it is @inte
   }
   assert.deepEqual(unmarked, [], "internal modules must say so in their module doc");
 });
+
+/**
+ * The modules a module's code needs before it runs: its static imports and
+ * re-exports that carry values (a type-only import is erased). Relative
+ * specifiers only, resolved against lib/.
+ */
+function staticValueImports(module: string, source: string): string[] {
+  const found: string[] = [];
+  const statement = /^(?:import|export)\s+(type\s+)?([^;]*?)\s*from\s*"(\.[^"]+)";/gms;
+  for (const [, typeOnly, names, specifier] of source.matchAll(statement)) {
+    if (typeOnly) continue;
+    const list = names.match(/^\{([\s\S]*)\}$/);
+    const onlyTypes = list !== null &&
+      list[1].split(",").map((name) => name.trim()).filter((name) => name !== "")
+        .every((name) => name.startsWith("type "));
+    if (onlyTypes) continue;
+    found.push(new URL(specifier, new URL(module, LIB)).href.slice(LIB.href.length));
+  }
+  return found;
+}
+
+/** What a one-shot `rexec run HOST -- CMD` must not load before it runs. */
+const NOT_ON_THE_RUN_PATH = [
+  "client/transfer.ts",
+  "protocol/transfer.ts",
+  "fleet/",
+  "server/server.ts",
+  "tls/",
+  "cli/fleet.ts",
+  "cli/pty_session.ts",
+];
+
+Deno.test("architecture: a one-shot rexec run loads no file transfer, fleet, terminal or server code", async () => {
+  const loaded = new Set<string>();
+  const pending = ["cli/args.ts", "cli/run.ts"];
+  while (pending.length > 0) {
+    const module = pending.pop()!;
+    if (loaded.has(module)) continue;
+    loaded.add(module);
+    pending.push(
+      ...staticValueImports(module, await Deno.readTextFile(new URL(module, LIB))),
+    );
+  }
+  assert.ok(loaded.has("client/client.ts"), "the walk follows static imports");
+  const found = [...loaded].filter((module) =>
+    NOT_ON_THE_RUN_PATH.some((entry) => module.startsWith(entry))
+  );
+  assert.deepEqual(found, [], "loaded on first use only, by import()");
+});
+
+Deno.test("architecture: Deno reads a module import() names only when the import runs", async () => {
+  // Without it, Deno reads every module of every mode before main.ts starts
+  // (about 75 where a one-shot run needs 30), which costs that run about a
+  // sixth of its start-up.
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assert.ok(config.unstable?.includes("lazy-dynamic-imports"));
+});

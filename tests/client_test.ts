@@ -67,6 +67,25 @@ Deno.test("Client, sent a frame that breaks the protocol, tells the server why b
   });
 });
 
+Deno.test("Client, sent a COPY frame before any file operation, names it a protocol error", async () => {
+  // The client loads its file transfer code with the first operation; the
+  // frames of one that never started are still told apart from a running one's.
+  for (const type of [FrameType.CopyInfo, FrameType.CopyData, FrameType.CopyResult]) {
+    await withMisbehavingServer(async ({ reader, writer }) => {
+      await writer.write(type, new TextEncoder().encode("{}"));
+      const farewell = await reader.read();
+      assert.equal(farewell?.type, FrameType.Error);
+      const report = decodeErrorReport(farewell!.body);
+      assert.equal(report.code, "protocol_error");
+      assert.match(report.message, /^COPY_[A-Z]+ frame with no file operation running$/);
+    }, async (port) => {
+      const client = await connect({ hostname: "127.0.0.1", port, token: TOKEN });
+      await client.closed;
+      assert.throws(() => client.spawn(["true"]), ProtocolError);
+    });
+  }
+});
+
 Deno.test("Client: a server that falls silent right after the handshake is given up by the keepalive", async () => {
   let pings = 0;
   await withMisbehavingServer(async ({ reader }) => {

@@ -29,6 +29,16 @@ import { exitCodeFor, printError } from "./terminal.ts";
 /** Bytes of local stdin read at a time: keys come a few at a time, pastes in bursts. */
 const KEYS_CHUNK = 16 * 1024;
 
+/**
+ * Output up to this size is written to a local terminal with one synchronous
+ * call. Deno's asynchronous write hands each write to a thread of its own
+ * and wakes the event loop when it is done: a hop of tens of microseconds on
+ * the path of every echoed key (see {@link copyOutput}). Larger output, a
+ * flood, is written asynchronously, so that a terminal slow to take it never
+ * stalls the event loop for long.
+ */
+const SYNC_WRITE_LIMIT = 4 * 1024;
+
 /** How an interactive session is set up. */
 export interface TerminalSessionOptions {
   /** Starts the remote command with the terminal asked for. */
@@ -177,10 +187,14 @@ function sendKeys(
  */
 async function copyOutput(child: RemoteProcess): Promise<boolean> {
   const output = outputQueue(child, "stdout");
+  const terminal = Deno.stdout.isTerminal();
   for (let bytes = await output.take(); bytes !== null; bytes = await output.take()) {
     try {
       for (let offset = 0; offset < bytes.length;) {
-        offset += await Deno.stdout.write(bytes.subarray(offset));
+        const rest = bytes.subarray(offset);
+        offset += terminal && rest.length <= SYNC_WRITE_LIMIT
+          ? Deno.stdout.writeSync(rest)
+          : await Deno.stdout.write(rest);
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.BrokenPipe)) throw error;

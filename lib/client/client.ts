@@ -40,12 +40,12 @@ import {
   type SpawnOptions,
 } from "./remote_process.ts";
 import { DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE } from "./defaults.ts";
-import {
-  FileOperations,
-  type RemoteFiles,
-  type TransferChannel,
-  type TransferOptions,
-  type TransferStats,
+import type {
+  RemoteFiles,
+  TransferChannel,
+  TransferHost,
+  TransferOptions,
+  TransferStats,
 } from "./transfer.ts";
 import { authenticate } from "./handshake.ts";
 
@@ -321,7 +321,10 @@ export class Client implements AsyncDisposable {
   /** Wakes an operation waiting for room among them. */
   #transferRoom: PromiseWithResolvers<void> | undefined;
   #failure: Error | undefined;
-  /** The server's files, through this connection; see {@link RemoteFiles}. */
+  /**
+   * The server's files, through this connection; see {@link RemoteFiles}.
+   * The code of file transfer loads with the first operation.
+   */
   readonly files: RemoteFiles;
 
   /** Use {@link connect}. */
@@ -340,7 +343,7 @@ export class Client implements AsyncDisposable {
       onWriteFailed: (error) => this.#fail(this.#lost(error)),
     };
     this.#keepaliveMs = parts.keepaliveMs;
-    this.files = new FileOperations({
+    this.files = loadedOnFirstUse({
       where: this.where,
       writer: this.#writer,
       maxFrameSize: parts.hello.maxFrameSize,
@@ -615,4 +618,28 @@ export class Client implements AsyncDisposable {
     this.#transferRoom = undefined;
     closeQuietly(this.#conn);
   }
+}
+
+/**
+ * {@link RemoteFiles} whose code (transfer.ts and the protocol's copy
+ * messages, a good part of the client) loads with the first operation, so
+ * that a client that only runs commands, such as a one-shot `rexec run`,
+ * does not pay for it at start-up. Operations asked for while it loads
+ * reach it in the order asked, as the server runs them.
+ */
+function loadedOnFirstUse(host: TransferHost): RemoteFiles {
+  let loading: Promise<RemoteFiles> | undefined;
+  const files = () =>
+    loading ??= import("./transfer.ts").then(({ FileOperations }) => new FileOperations(host));
+  return {
+    upload: async (...args) => (await files()).upload(...args),
+    uploadBytes: async (...args) => (await files()).uploadBytes(...args),
+    uploadFrom: async (...args) => (await files()).uploadFrom(...args),
+    download: async (...args) => (await files()).download(...args),
+    stat: async (...args) => (await files()).stat(...args),
+    list: async (...args) => (await files()).list(...args),
+    mkdir: async (...args) => (await files()).mkdir(...args),
+    symlink: async (...args) => (await files()).symlink(...args),
+    setAttributes: async (...args) => (await files()).setAttributes(...args),
+  };
 }
