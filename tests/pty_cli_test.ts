@@ -200,7 +200,7 @@ Deno.test("rexec run -t: the terminal is restored when the server refuses a term
   assert.match(terminal.screen, /--no-tty/);
 });
 
-for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
   Deno.test(`rexec run -t: the terminal is restored on ${signal} to rexec (${code}), the remote command ended`, async () => {
     await using dir = await tempDir();
     await using server = await startServer();

@@ -109,7 +109,7 @@ async function runSession(options: TerminalSessionOptions): Promise<Ending> {
     signalled ??= signal;
     if (count === 1) child.cancel();
     else forced.resolve({ kind: "signal", signal: signalled });
-  });
+  }, { terminal: interactive });
   if (options.stdin) {
     const escapes = interactive && options.escape ? new EscapeFilter() : undefined;
     sendKeys(child, escapes, () => forced.resolve({ kind: "escape" }));
