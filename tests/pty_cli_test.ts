@@ -200,6 +200,15 @@ Deno.test("rexec run -t: the terminal is restored when the server refuses a term
   assert.match(terminal.screen, /--no-tty/);
 });
 
+Deno.test("rexec shell on a terminal: a server with --no-tty refuses it (125), says how a script still runs, and the terminal is restored", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer({ noTty: true });
+  await using terminal = new TestTerminal(session(dir.path, `shell ${server.address}`));
+  assert.equal(await ended(terminal, dir.path), 125);
+  assert.match(terminal.screen, /--no-tty/);
+  assert.match(terminal.screen, /pipe a script into rexec shell/);
+});
+
 for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
   Deno.test(`rexec run -t: the terminal is restored on ${signal} to rexec (${code}), the remote command ended`, async () => {
     await using dir = await tempDir();
