@@ -338,3 +338,31 @@ Deno.test({
     assert.equal(text(stdout), "65534 65534 [65534]\r\n");
   },
 });
+
+Deno.test({
+  name: `pty: a command run as another account owns its terminal, so it may open it by name${
+    Deno.uid() === 0 ? "" : " (skipped: needs a server running as root)"
+  }`,
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const runAs = {
+      uid: 65534,
+      gid: 65534,
+      home: "/",
+      env: { HOME: "/", USER: "nobody", LOGNAME: "nobody", SHELL: "/bin/sh" },
+    };
+    await using server = await startServer({ runAs });
+    await using client = await connectTo(server);
+    // As screen, write and GPG_TTY do; sshd gives the terminal to the account too.
+    const child = client.spawnShell(
+      'stty -echo; echo ready; read -r line; stat -c "owner=%u" "$(tty)"; echo reopened > "$(tty)"',
+      { tty: TTY },
+    );
+    const reader = child.stdout.getReader();
+    await readUntil(reader, "ready\r\n");
+    await type(child, "go\r");
+    assert.match(await readUntil(reader, /reopened|denied/), /owner=65534\r\nreopened/);
+    reader.releaseLock();
+    assert.equal((await child.status).code, 0);
+  },
+});

@@ -62,6 +62,8 @@ interface Terminal {
   resume(): void;
   /** The master side's file descriptor, non-blocking. */
   readonly _fd: number;
+  /** The slave side's device, such as `/dev/pts/3`. */
+  readonly _pty: string;
   /** The master side as a stream, which reads it; destroyed once node-pty closes the descriptor. */
   readonly _socket: { readonly destroyed: boolean };
 }
@@ -207,7 +209,32 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
       { cause: error },
     );
   }
+  if (spec.uid !== undefined && spec.gid !== undefined) {
+    giveTerminal(terminal, spec.uid, spec.gid);
+  }
   return new PtyProcess(terminal, writer);
+}
+
+/**
+ * Gives the terminal's device to the account the command runs as, as sshd
+ * does: the server opened it as root, and a program that opens it again by
+ * name (screen, write, GPG_TTY) must be let in. Done as soon as node-pty
+ * has forked, while the child is still switching accounts through setpriv.
+ *
+ * @throws {SpawnError} 126 when it cannot be done; the command is killed.
+ */
+function giveTerminal(terminal: Terminal, uid: number, gid: number): void {
+  try {
+    Deno.chownSync(terminal._pty, uid, gid);
+    Deno.chmodSync(terminal._pty, 0o600);
+  } catch (error) {
+    Deno.kill(terminal.pid, "SIGKILL");
+    throw new SpawnError(
+      EXIT_CANNOT_EXECUTE,
+      `cannot give the terminal ${terminal._pty} to the account: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 /**
