@@ -22,6 +22,7 @@ import {
 } from "./helpers.ts";
 import { encodeFrame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { ServerCommand } from "../lib/server/command.ts";
+import { spawnPty } from "../lib/server/pty_process.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import { encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
@@ -365,4 +366,19 @@ Deno.test({
     reader.releaseLock();
     assert.equal((await child.status).code, 0);
   },
+});
+
+Deno.test("pty: resizing a terminal that has closed leaves alone the terminal that took its descriptor", async () => {
+  const spec = { env: { PATH: "/usr/bin:/bin", TERM: "dumb" }, cwd: "/", size: TTY };
+  const done = await spawnPty({ ...spec, argv: ["true"] });
+  await new Response(done.stdout).arrayBuffer();
+  await done.status;
+  // Opened next, it is given the lowest free descriptor: the one just closed.
+  const other = await spawnPty({ ...spec, argv: ["sh", "-c", "read -r line; stty size"] });
+  done.resize({ rows: 5, cols: 5 });
+  const writer = other.stdin.getWriter();
+  await writer.write(utf8("go\r"));
+  writer.releaseLock();
+  assert.match(await new Response(other.stdout).text(), /\r\n24 80\r\n$/);
+  assert.equal((await other.status).code, 0);
 });

@@ -341,8 +341,12 @@ export class PtyProcess extends GroupProcess {
     this.#terminal = terminal;
   }
 
-  /** Sets the terminal's size; the command gets SIGWINCH. */
+  /**
+   * Sets the terminal's size; the command gets SIGWINCH. Nothing once the
+   * terminal has closed: its descriptor's number may be another terminal's.
+   */
   resize(size: WindowSize): void {
+    if (this.#terminal._socket.destroyed) return;
     this.#terminal.resize(size.cols, size.rows);
   }
 }
