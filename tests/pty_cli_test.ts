@@ -95,6 +95,22 @@ Deno.test("rexec run -t: Ctrl-C ends the remote sleep with 130, and nothing is l
   assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
 });
 
+Deno.test("rexec run -t -n: the terminal is not made raw, so Ctrl-C ends the session (130) and the remote command", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  // With job control (set -m), as in an interactive shell, rexec runs in a
+  // process group of its own, and Ctrl-C is SIGINT to rexec alone.
+  await using terminal = new TestTerminal(
+    "set -m; " +
+      session(dir.path, `run -t -n ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
+  );
+  const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  // No key goes to the remote terminal: Ctrl-C must reach rexec as SIGINT.
+  terminal.type("\x03");
+  assert.equal(await ended(terminal, dir.path), 130);
+  assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
+});
+
 Deno.test("rexec run -t: read with echo off does not show what is typed", async () => {
   await using dir = await tempDir();
   await using server = await startServer();
