@@ -41,6 +41,17 @@ async function ended(terminal: TestTerminal, dir: string): Promise<number> {
   return Number(code);
 }
 
+/** Whether process `pid` runs `program` (its exec done). */
+async function runs(pid: number, program: string): Promise<boolean> {
+  try {
+    return (await Deno.readTextFile(`/proc/${pid}/comm`)).trim() === program;
+  } catch (error) {
+    // Gone already: it runs nothing.
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /** The rexec process a {@link session} runs, once it is there. */
 async function rexecPid(terminal: TestTerminal): Promise<number> {
   let children: number[] = [];
@@ -90,6 +101,8 @@ Deno.test("rexec run -t: Ctrl-C ends the remote sleep with 130, and nothing is l
     session(dir.path, `run -t ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
   );
   const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  // Typed before the exec, Ctrl-C could be taken by the shell alone.
+  assert.ok(await waitFor(() => runs(Number(pid), "sleep")), "sleep");
   terminal.type("\x03");
   assert.equal(await ended(terminal, dir.path), 130);
   assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
