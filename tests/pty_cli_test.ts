@@ -41,6 +41,17 @@ async function ended(terminal: TestTerminal, dir: string): Promise<number> {
   return Number(code);
 }
 
+/** Whether process `pid` runs `program` (its exec done). */
+async function runs(pid: number, program: string): Promise<boolean> {
+  // ps, not /proc/PID/comm: Deno reads /proc/PID only with every permission granted.
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "comm=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).trim() === program;
+}
+
 /** The rexec process a {@link session} runs, once it is there. */
 async function rexecPid(terminal: TestTerminal): Promise<number> {
   let children: number[] = [];
@@ -90,6 +101,24 @@ Deno.test("rexec run -t: Ctrl-C ends the remote sleep with 130, and nothing is l
     session(dir.path, `run -t ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
   );
   const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  // Typed before the exec, Ctrl-C could be taken by the shell alone.
+  assert.ok(await waitFor(() => runs(Number(pid), "sleep")), "sleep");
+  terminal.type("\x03");
+  assert.equal(await ended(terminal, dir.path), 130);
+  assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
+});
+
+Deno.test("rexec run -t -n: the terminal is not made raw, so Ctrl-C ends the session (130) and the remote command", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer();
+  // With job control (set -m), as in an interactive shell, rexec runs in a
+  // process group of its own, and Ctrl-C is SIGINT to rexec alone.
+  await using terminal = new TestTerminal(
+    "set -m; " +
+      session(dir.path, `run -t -n ${server.address} -- sh -c 'echo pid=$$; exec sleep 300'`),
+  );
+  const [, pid] = await terminal.waitFor(/pid=(\d+)/);
+  // No key goes to the remote terminal: Ctrl-C must reach rexec as SIGINT.
   terminal.type("\x03");
   assert.equal(await ended(terminal, dir.path), 130);
   assert.ok(await waitFor(async () => !(await processExists(Number(pid)))));
@@ -200,7 +229,16 @@ Deno.test("rexec run -t: the terminal is restored when the server refuses a term
   assert.match(terminal.screen, /--no-tty/);
 });
 
-for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+Deno.test("rexec shell on a terminal: a server with --no-tty refuses it (125), says how a script still runs, and the terminal is restored", async () => {
+  await using dir = await tempDir();
+  await using server = await startServer({ noTty: true });
+  await using terminal = new TestTerminal(session(dir.path, `shell ${server.address}`));
+  assert.equal(await ended(terminal, dir.path), 125);
+  assert.match(terminal.screen, /--no-tty/);
+  assert.match(terminal.screen, /pipe a script into rexec shell/);
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
   Deno.test(`rexec run -t: the terminal is restored on ${signal} to rexec (${code}), the remote command ended`, async () => {
     await using dir = await tempDir();
     await using server = await startServer();

@@ -22,6 +22,7 @@ import {
 } from "./helpers.ts";
 import { encodeFrame, FrameType, HEADER_SIZE } from "../lib/protocol/frame.ts";
 import { ServerCommand } from "../lib/server/command.ts";
+import { spawnPty } from "../lib/server/pty_process.ts";
 import { FrameWriter } from "../lib/transport/frame_writer.ts";
 import { encodeHello, encodeJson, PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
 import { FrameReader } from "../lib/transport/frame_reader.ts";
@@ -30,6 +31,15 @@ import { connect } from "../lib/client/client.ts";
 import { TOKEN } from "./helpers.ts";
 
 const TTY = { rows: 24, cols: 80 };
+
+/** How many children of `parent` run `sleep`. */
+async function sleepsOf(parent: number): Promise<number> {
+  const { stdout } = await new Deno.Command("pgrep", {
+    args: ["-x", "-P", String(parent), "sleep"],
+    stdout: "piped",
+  }).output();
+  return text(stdout).split("\n").filter((line) => line !== "").length;
+}
 
 /** Types `keys` into the command's terminal. */
 async function type(child: RemoteProcess, keys: string): Promise<void> {
@@ -79,10 +89,13 @@ Deno.test("pty: a resize reaches a program that traps WINCH, with the new size",
 Deno.test("pty: Ctrl-C typed ends a remote sleep with its status, and leaves nothing running", async () => {
   await using server = await startServer();
   await using client = await connectTo(server);
-  const child = client.spawnShell("sleep 300 & echo bg=$!; sleep 300", { tty: TTY });
+  const child = client.spawnShell("sleep 300 & echo pids=$$,$!; sleep 300", { tty: TTY });
   const reader = child.stdout.getReader();
-  const seen = await readUntil(reader, /bg=\d+\r\n/);
-  const background = Number(/bg=(\d+)/.exec(seen)![1]);
+  const seen = await readUntil(reader, /pids=\d+,\d+\r\n/);
+  const [shell, background] = /pids=(\d+),(\d+)/.exec(seen)!.slice(1).map(Number);
+  // Typed before the shell has started the foreground sleep, Ctrl-C may be
+  // taken by the shell alone (dash then forgets it), as on any terminal.
+  assert.ok(await waitFor(async () => (await sleepsOf(shell)) === 2), "foreground sleep");
   await type(child, "\x03");
   const status = await child.status;
   assert.equal(status.signal, "SIGINT");
@@ -389,4 +402,47 @@ Deno.test("pty: jobs an interactive shell leaves behind end when it exits, as wh
   await shell.stdout.cancel();
   assert.equal((await shell.status).code, 0);
   assert.ok(await waitFor(async () => !(await processExists(Number(job)))), `job ${job}`);
+});
+
+Deno.test({
+  name: `pty: a command run as another account owns its terminal, so it may open it by name${
+    Deno.uid() === 0 ? "" : " (skipped: needs a server running as root)"
+  }`,
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const runAs = {
+      uid: 65534,
+      gid: 65534,
+      home: "/",
+      env: { HOME: "/", USER: "nobody", LOGNAME: "nobody", SHELL: "/bin/sh" },
+    };
+    await using server = await startServer({ runAs });
+    await using client = await connectTo(server);
+    // As screen, write and GPG_TTY do; sshd gives the terminal to the account too.
+    const child = client.spawnShell(
+      'stty -echo; echo ready; read -r line; stat -c "owner=%u" "$(tty)"; echo reopened > "$(tty)"',
+      { tty: TTY },
+    );
+    const reader = child.stdout.getReader();
+    await readUntil(reader, "ready\r\n");
+    await type(child, "go\r");
+    assert.match(await readUntil(reader, /reopened|denied/), /owner=65534\r\nreopened/);
+    reader.releaseLock();
+    assert.equal((await child.status).code, 0);
+  },
+});
+
+Deno.test("pty: resizing a terminal that has closed leaves alone the terminal that took its descriptor", async () => {
+  const spec = { env: { PATH: "/usr/bin:/bin", TERM: "dumb" }, cwd: "/", size: TTY };
+  const done = await spawnPty({ ...spec, argv: ["true"] });
+  await new Response(done.stdout).arrayBuffer();
+  await done.status;
+  // Opened next, it is given the lowest free descriptor: the one just closed.
+  const other = await spawnPty({ ...spec, argv: ["sh", "-c", "read -r line; stty size"] });
+  done.resize({ rows: 5, cols: 5 });
+  const writer = other.stdin.getWriter();
+  await writer.write(utf8("go\r"));
+  writer.releaseLock();
+  assert.match(await new Response(other.stdout).text(), /\r\n24 80\r\n$/);
+  assert.equal((await other.status).code, 0);
 });

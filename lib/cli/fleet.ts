@@ -8,6 +8,7 @@
  * @module
  */
 
+import { fstatSync } from "node:fs";
 import { DEFAULT_PARALLEL } from "../client/defaults.ts";
 import { DEFAULT_PORT } from "../transport/address.ts";
 import { resolveToken } from "../config/token.ts";
@@ -355,8 +356,9 @@ async function defaultToken(
  */
 function sameFile(a: number, b: number): boolean {
   try {
-    const first = Deno.statSync(`/dev/fd/${a}`);
-    const second = Deno.statSync(`/dev/fd/${b}`);
+    // fstat, not /dev/fd/N: Deno reads /dev only with every permission granted.
+    const first = fstatSync(a);
+    const second = fstatSync(b);
     return first.dev === second.dev && first.ino === second.ino;
   } catch {
     // Taking writes in turns is right either way, only less parallel.

@@ -13,15 +13,26 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT"]
   : ["SIGINT", "SIGTERM", "SIGHUP"];
 
+/**
+ * The stop signals of a session on a remote terminal. With the local
+ * terminal raw, SIGQUIT comes only from a kill, never from Ctrl-\ (a byte
+ * then); left to its default it would end rexec with the terminal still raw.
+ */
+const TERMINAL_STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? STOP_SIGNALS
+  : [...STOP_SIGNALS, "SIGQUIT"];
+
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
   SIGHUP: 1,
   SIGINT: 2,
+  SIGQUIT: 3,
   SIGTERM: 15,
 };
 
 /**
  * The exit status a process killed by one of the stop signals reports, as a
- * shell shows it: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP.
+ * shell shows it: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 131 for
+ * SIGQUIT.
  *
  * @example
  * ```ts
@@ -31,6 +42,7 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
  * assert.equal(exitCodeForSignal("SIGINT"), 130);
  * assert.equal(exitCodeForSignal("SIGTERM"), 143);
  * assert.equal(exitCodeForSignal("SIGHUP"), 129);
+ * assert.equal(exitCodeForSignal("SIGQUIT"), 131);
  * ```
  */
 export function exitCodeForSignal(signal: Deno.Signal): number {
@@ -40,7 +52,8 @@ export function exitCodeForSignal(signal: Deno.Signal): number {
 /**
  * Calls `handler` with each stop signal received (and how many have come so
  * far) until disposed. While installed, the signals no longer end the
- * process by default.
+ * process by default. With `terminal`, for a session whose local terminal is
+ * raw, SIGQUIT is one of them too.
  *
  * @example Cancelling at the first Ctrl-C, giving up at the second
  * ```ts ignore
@@ -55,9 +68,11 @@ export function exitCodeForSignal(signal: Deno.Signal): number {
  */
 export function watchInterrupts(
   handler: (signal: Deno.Signal, count: number) => void,
+  options: { terminal?: boolean } = {},
 ): Disposable {
   let count = 0;
-  const listeners = STOP_SIGNALS.map((signal) => {
+  const signals = options.terminal ? TERMINAL_STOP_SIGNALS : STOP_SIGNALS;
+  const listeners = signals.map((signal) => {
     const listener = () => handler(signal, ++count);
     Deno.addSignalListener(signal, listener);
     return [signal, listener] as const;

@@ -64,7 +64,9 @@ type Ending =
  *
  * When local stdin is not a terminal (`rexec run -t` in a pipeline, as
  * `ssh -tt`), the remote terminal is 80x24, nothing is made raw, there is
- * no escape, and the end of local stdin types Ctrl-D.
+ * no escape, and the end of local stdin types Ctrl-D. Without `stdin`
+ * (`run -n`) the local terminal is not made raw either, so that Ctrl-C
+ * ends the session as it does in pipe mode.
  *
  * @example
  * ```ts ignore
@@ -105,7 +107,10 @@ async function runSession(options: TerminalSessionOptions): Promise<Ending> {
     ...(interactive ? localWindowSize() : DEFAULT_WINDOW_SIZE),
     term: localTerm(),
   });
-  using _raw = interactive
+  // Without keys to send (run -n), the terminal stays cooked: raw, Ctrl-C
+  // would be a byte nobody reads, and the session could not be left.
+  const raw = interactive && options.stdin;
+  using _raw = raw
     ? rawMode((problem) => printError(`rexec: warning: ${problem}; lines may show doubled ends`))
     : undefined;
   using _window = interactive ? followWindowSize(child) : undefined;
@@ -119,7 +124,7 @@ async function runSession(options: TerminalSessionOptions): Promise<Ending> {
     signalled ??= signal;
     if (count === 1) child.cancel();
     else forced.resolve({ kind: "signal", signal: signalled });
-  });
+  }, { terminal: raw });
   if (options.stdin) {
     const escapes = interactive && options.escape ? new EscapeFilter() : undefined;
     sendKeys(child, escapes, () => forced.resolve({ kind: "escape" }));

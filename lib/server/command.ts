@@ -153,7 +153,7 @@ export interface ServerCommandOptions {
 
 /** What a client asking for a terminal is told by a server started with `--no-tty`. */
 const NO_TTY_REFUSAL = "this server gives commands no terminal (it runs with --no-tty); " +
-  "run the command without -t";
+  "run the command without -t, or pipe a script into rexec shell";
 
 /** How a command went: the EXIT report plus what the server logs about it. */
 export interface CommandOutcome {

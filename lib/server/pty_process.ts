@@ -64,6 +64,8 @@ interface Terminal {
   on(event: "error", listener: (error: Error) => void): unknown;
   /** The master side's file descriptor, non-blocking. */
   readonly _fd: number;
+  /** The slave side's device, such as `/dev/pts/3`. */
+  readonly _pty: string;
   /** The master side as a stream, which reads it; destroyed once node-pty closes the descriptor. */
   readonly _socket: { readonly destroyed: boolean };
 }
@@ -100,6 +102,9 @@ async function loadNodePty(): Promise<NodePty> {
  */
 interface Libc {
   write(fd: number, bytes: Uint8Array, length: bigint): number | bigint;
+  /** chown(2) and chmod(2) of a NUL-terminated path: 0, or -1 and errno. */
+  chown(path: Uint8Array, uid: number, gid: number): number;
+  chmod(path: Uint8Array, mode: number): number;
   /** The calling thread's errno, read right after a failed call. */
   errno(): number;
   readonly eagain: number;
@@ -121,12 +126,16 @@ function openLibc(): Libc {
       darwin ? "/usr/lib/libSystem.B.dylib" : "libc.so.6",
       {
         write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+        chown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
+        chmod: { parameters: ["buffer", "u32"], result: "i32" },
         [errnoSymbol]: { parameters: [], result: "pointer" },
       } as const,
     );
     const where = symbols[errnoSymbol] as () => Deno.PointerValue;
     libc = {
       write: symbols.write,
+      chown: symbols.chown,
+      chmod: symbols.chmod,
       errno: () => new Deno.UnsafePointerView(where()!).getInt32(),
       eagain: darwin ? 35 : 11,
     };
@@ -209,7 +218,32 @@ export async function spawnPty(spec: PtySpec): Promise<PtyProcess> {
       { cause: error },
     );
   }
+  if (spec.uid !== undefined && spec.gid !== undefined) {
+    giveTerminal(terminal, writer, spec.uid, spec.gid);
+  }
   return new PtyProcess(terminal, writer);
+}
+
+/**
+ * Gives the terminal's device to the account the command runs as, as sshd
+ * does: the server opened it as root, and a program that opens it again by
+ * name (screen, write, GPG_TTY) must be let in. Done as soon as node-pty
+ * has forked, while the child is still switching accounts through setpriv.
+ *
+ * @throws {SpawnError} 126 when it cannot be done; the command is killed.
+ */
+function giveTerminal(terminal: Terminal, libc: Libc, uid: number, gid: number): void {
+  // Through the C library: Deno lets a program change a device under /dev
+  // only with every permission granted, which `deno task serve` does not.
+  const path = new TextEncoder().encode(`${terminal._pty}\0`);
+  if (libc.chown(path, uid, gid) !== 0 || libc.chmod(path, 0o600) !== 0) {
+    const errno = libc.errno();
+    Deno.kill(terminal.pid, "SIGKILL");
+    throw new SpawnError(
+      EXIT_CANNOT_EXECUTE,
+      `cannot give the terminal ${terminal._pty} to the account (errno ${errno})`,
+    );
+  }
 }
 
 /**
@@ -320,8 +354,12 @@ export class PtyProcess extends GroupProcess {
     this.#terminal = terminal;
   }
 
-  /** Sets the terminal's size; the command gets SIGWINCH. */
+  /**
+   * Sets the terminal's size; the command gets SIGWINCH. Nothing once the
+   * terminal has closed: its descriptor's number may be another terminal's.
+   */
   resize(size: WindowSize): void {
+    if (this.#terminal._socket.destroyed) return;
     this.#terminal.resize(size.cols, size.rows);
   }
 }
