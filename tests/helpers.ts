@@ -37,7 +37,7 @@ export const CLI_PERMISSIONS = [
   "--allow-ffi",
   "--allow-read",
   "--allow-write",
-  "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,REXEC_TOKEN,PATH,TERM,LOG_TOKENS,LOG_STREAM",
+  "--allow-env",
   "--allow-sys=hostname,uid",
 ];
 
