@@ -15,6 +15,7 @@ import {
   EXIT_FLEET_KILLED,
   EXIT_FLEET_REXEC_FAILED,
 } from "../protocol/exit_status.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -403,7 +404,7 @@ export function collapseOutputs(
     parts.push(encoder.encode(`${rule}${foldHostNames(hosts)}${count}\n${rule}`), output);
     if (output[output.length - 1] !== 0x0a) parts.push(encoder.encode("\n"));
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 /** FNV-1a, 32 bits: enough to keep different outputs apart in most cases, cheaply. */
@@ -419,15 +420,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
   return true;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
