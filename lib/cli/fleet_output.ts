@@ -15,6 +15,7 @@ import {
   EXIT_FLEET_KILLED,
   EXIT_FLEET_REXEC_FAILED,
 } from "../protocol/exit_status.ts";
+import { writeAll } from "../transport/frame_writer.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
@@ -268,12 +269,6 @@ export class OutputChannel {
       filled += part.length;
     }
     if (filled > 0) await writeAll(this.#target, batch.subarray(0, filled));
-  }
-}
-
-async function writeAll(target: LocalOutput, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) {
-    offset += await target.write(bytes.subarray(offset));
   }
 }
 

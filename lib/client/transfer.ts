@@ -29,7 +29,7 @@ import {
   type FileFacts,
   type TreeEntry,
 } from "../protocol/transfer.ts";
-import type { FrameWriter } from "../transport/frame_writer.ts";
+import { type FrameWriter, writeAll } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
@@ -594,11 +594,7 @@ export class FileOperations implements RemoteFiles {
             hash.update(body);
           } else {
             // Hashed while another thread writes it.
-            const writing = (async () => {
-              for (let offset = 0; offset < body.length;) {
-                offset += await file.write(body.subarray(offset));
-              }
-            })();
+            const writing = writeAll(file, body);
             hash.update(body);
             await writing;
           }

@@ -34,7 +34,7 @@ import {
   type FileFacts,
   type TreeEntry,
 } from "../protocol/transfer.ts";
-import type { FrameWriter } from "../transport/frame_writer.ts";
+import { type FrameWriter, writeAll } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { changedSince } from "../util/files.ts";
 import { temporaryName } from "../util/temp_name.ts";
@@ -732,10 +732,6 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
 
 function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
 }
 
 function shortened(message: string): string {
