@@ -11,7 +11,7 @@ import { DEFAULT_PARALLEL } from "../client/defaults.ts";
 import { outputQueue, type RemoteProcess, stdinSink } from "../client/remote_process.ts";
 import type { PushedByteStream } from "../client/pushed_stream.ts";
 import { resolveToken } from "../config/token.ts";
-import { RexecError, TlsError } from "../errors.ts";
+import { TlsError } from "../errors.ts";
 import { formatHostPort } from "../transport/address.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { StdinFanout } from "./stdin_fanout.ts";
@@ -456,7 +456,6 @@ async function readCa(path: string): Promise<string> {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof RexecError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }
