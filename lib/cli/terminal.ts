@@ -14,8 +14,9 @@ import {
   type RemoteStatus,
   stdinSink,
 } from "../client/remote_process.ts";
-import { EXIT_REXEC_FAILED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
+import { EXIT_REXEC_FAILED, EXIT_STDOUT_CLOSED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
 import { writeStderr } from "../util/stderr.ts";
+import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 
 const encoder = new TextEncoder();
 
@@ -198,4 +199,50 @@ export function describeStatus(status: RemoteStatus): string | undefined {
   if (status.signal !== null) return `killed by ${status.signal}`;
   if (status.code !== 0) return `exit ${status.code}`;
   return undefined;
+}
+
+/**
+ * Sees a remote command without a terminal through to its end: its output
+ * to local stdout and stderr, local stdin to it when `stdin` says so, the
+ * first stop signal ending it cleanly and a second leaving at once.
+ *
+ * @returns the exit status for rexec: the command's, 128+N after signal N,
+ * 141 when local stdout closed early.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run as a test: it copies this process's stdin and stdout.
+ * import { connect } from "../client/client.ts";
+ * import { finishPiped } from "./terminal.ts";
+ *
+ * await using client = await connect({ hostname: "web1", port: 7022, token: "secret" });
+ * Deno.exitCode = await finishPiped(client.spawn(["uptime"]), { stdin: false });
+ * ```
+ */
+export async function finishPiped(
+  child: RemoteProcess,
+  options: { stdin: boolean; hint?: (status: RemoteStatus) => string },
+): Promise<number> {
+  let interrupted: Deno.Signal | undefined;
+  const forced = Promise.withResolvers<number>();
+  using _interrupts = watchInterrupts((signal, count) => {
+    interrupted ??= signal;
+    // First signal: end the remote command cleanly and report how. A second
+    // one means the user will not wait; the server still ends the command
+    // when the connection drops.
+    if (count === 1) child.cancel();
+    else forced.resolve(exitCodeForSignal(interrupted));
+  });
+
+  if (options.stdin) forwardStdin(child);
+  const finished = Promise.all([forwardOutput(child), child.status]);
+  const outcome = await Promise.race([finished, forced.promise]);
+  if (typeof outcome === "number") return outcome;
+  const [closedEarly, status] = outcome;
+  if (interrupted) return exitCodeForSignal(interrupted);
+  if (closedEarly) return EXIT_STDOUT_CLOSED;
+  if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
+    printError(`rexec: ${status.message}${options.hint?.(status) ?? ""}`);
+  }
+  return exitCodeFor(status);
 }
