@@ -15,7 +15,7 @@ import {
   EXIT_FLEET_KILLED,
   EXIT_FLEET_REXEC_FAILED,
 } from "../protocol/exit_status.ts";
-import { writeAll } from "../transport/frame_writer.ts";
+import { type ByteSink, writeAll } from "../transport/frame_writer.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
@@ -29,12 +29,6 @@ const MAX_BATCH_BYTES = 256 * 1024;
  * so that bytes do not pile up in every host's own buffers instead.
  */
 const CHANNEL_BUDGET = 1024 * 1024;
-
-/** Local stdout or stderr: a write may take only part of what it is given. */
-export interface LocalOutput {
-  /** Writes some of `bytes`, returning how many. */
-  write(bytes: Uint8Array): Promise<number>;
-}
 
 /**
  * The live count kept under the output on a terminal: a line on stderr,
@@ -64,13 +58,13 @@ export interface LocalOutput {
  * ```
  */
 export class StatusLine {
-  readonly #out: LocalOutput;
+  readonly #out: ByteSink;
   readonly #render: () => string;
   #shown = false;
   #queue: Promise<void> = Promise.resolve();
 
   /** Draws `render()` on `out` (local stderr). */
-  constructor(out: LocalOutput, render: () => string) {
+  constructor(out: ByteSink, render: () => string) {
     this.#out = out;
     this.#render = render;
   }
@@ -166,7 +160,7 @@ export class WriteTurns {
  * ```
  */
 export class OutputChannel {
-  readonly #target: LocalOutput;
+  readonly #target: ByteSink;
   readonly #status: StatusLine | undefined;
   readonly #turns: WriteTurns | undefined;
   #pending: Uint8Array[] = [];
@@ -181,7 +175,7 @@ export class OutputChannel {
    * Writes to `target`, keeping `status`, when given, under the output;
    * without a status line, writes take their `turns` when given.
    */
-  constructor(target: LocalOutput, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
+  constructor(target: ByteSink, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
     this.#target = target;
     this.#status = options.status;
     this.#turns = options.turns;

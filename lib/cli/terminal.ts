@@ -15,6 +15,7 @@ import {
   stdinSink,
 } from "../client/remote_process.ts";
 import { EXIT_REXEC_FAILED, EXIT_STDOUT_CLOSED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
+import { type ByteSink, writeAll } from "../transport/frame_writer.ts";
 import { writeStderr } from "../util/stderr.ts";
 import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 
@@ -74,7 +75,7 @@ export function printError(line: string): void {
  */
 export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   let closedEarly = false;
-  const forward = async (source: PushedByteStream, target: LocalOutput) => {
+  const forward = async (source: PushedByteStream, target: ByteSink) => {
     try {
       await copyBatched(source, target);
     } catch (error) {
@@ -90,11 +91,6 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   return closedEarly;
 }
 
-/** Local stdout or stderr: a write may take only part of what it is given. */
-interface LocalOutput {
-  write(bytes: Uint8Array): Promise<number>;
-}
-
 /**
  * Copies `source` to `target`, each write taking everything that came since
  * the last one began: local stdout and stderr cost a hop to a worker thread
@@ -102,12 +98,10 @@ interface LocalOutput {
  * the next. The target is never closed, so that rexec's own messages can
  * follow; when a write fails, the source is cancelled and the error rethrown.
  */
-async function copyBatched(source: PushedByteStream, target: LocalOutput): Promise<void> {
+async function copyBatched(source: PushedByteStream, target: ByteSink): Promise<void> {
   for (let bytes = await source.take(); bytes !== null; bytes = await source.take()) {
     try {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await target.write(bytes.subarray(offset));
-      }
+      await writeAll(target, bytes);
     } catch (error) {
       // The source may have failed as well (the connection went down); the
       // local write's failure is the one this copy reports.
