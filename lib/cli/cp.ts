@@ -341,7 +341,7 @@ class CopyRun {
         bases.set(
           host,
           plans.map((plan) =>
-            intoDir ? joinRemote(destination, baseName(plan.source)) : destination
+            intoDir ? joinUnder(destination, baseName(plan.source)) : destination
           ),
         );
       }));
@@ -349,7 +349,7 @@ class CopyRun {
       for (const [index, plan] of plans.entries()) {
         const place = (host: Host, rel: string) => {
           const base = bases.get(host)![index];
-          return rel === "" ? base : joinRemote(base, rel);
+          return rel === "" ? base : joinUnder(base, rel);
         };
         await this.#uploadPlan(ready, plan.items, place);
       }
@@ -577,7 +577,7 @@ class CopyRun {
       await Promise.all(hosts.map(async (host) => {
         let base = destination.replace(/\/+$/, "") || "/";
         if (this.#fleet) {
-          base = joinLocal(base, safeFileName(host.target.name));
+          base = joinUnder(base, safeFileName(host.target.name));
           try {
             await Deno.mkdir(base);
           } catch (error) {
@@ -589,7 +589,7 @@ class CopyRun {
         }
         for (const source of sources) {
           if (host.dead || this.#signal.aborted) return;
-          const local = intoDir ? joinLocal(base, baseName(source)) : base;
+          const local = intoDir ? joinUnder(base, baseName(source)) : base;
           await this.#downloadSource(host, source, local);
         }
       }));
@@ -639,8 +639,8 @@ class CopyRun {
     for (const entry of entries) {
       if (host.dead || this.#signal.aborted) break;
       if (failedDirs.some((dir) => entry.path.startsWith(`${dir}/`))) continue;
-      const target = joinLocal(local, entry.path);
-      const remote = joinRemote(source, entry.path);
+      const target = joinUnder(local, entry.path);
+      const remote = joinUnder(source, entry.path);
       switch (entry.kind) {
         case "dir":
           if (!(await this.#localStep(target, () => makeLocalDir(target)))) {
@@ -682,7 +682,7 @@ class CopyRun {
       if (failedDirs.some((failed) => dir.path === failed || dir.path.startsWith(`${failed}/`))) {
         continue;
       }
-      const target = dir.path === "" ? local : joinLocal(local, dir.path);
+      const target = dir.path === "" ? local : joinUnder(local, dir.path);
       await this.#localStep(target, async () => {
         await Deno.chmod(target, dir.facts.mode & 0o777);
         await Deno.utime(target, new Date(), new Date(dir.facts.mtime));
@@ -905,11 +905,8 @@ export function baseName(path: string): string {
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
-function joinRemote(dir: string, name: string): string {
-  return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
-}
-
-function joinLocal(dir: string, name: string): string {
+/** `name` in `dir`, with one `/` between them: for the server's paths and the local ones alike. */
+function joinUnder(dir: string, name: string): string {
   return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
 }
 

@@ -15,6 +15,8 @@ import {
   EXIT_FLEET_KILLED,
   EXIT_FLEET_REXEC_FAILED,
 } from "../protocol/exit_status.ts";
+import { type ByteSink, writeAll } from "../transport/frame_writer.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,12 +29,6 @@ const MAX_BATCH_BYTES = 256 * 1024;
  * so that bytes do not pile up in every host's own buffers instead.
  */
 const CHANNEL_BUDGET = 1024 * 1024;
-
-/** Local stdout or stderr: a write may take only part of what it is given. */
-export interface LocalOutput {
-  /** Writes some of `bytes`, returning how many. */
-  write(bytes: Uint8Array): Promise<number>;
-}
 
 /**
  * The live count kept under the output on a terminal: a line on stderr,
@@ -62,13 +58,13 @@ export interface LocalOutput {
  * ```
  */
 export class StatusLine {
-  readonly #out: LocalOutput;
+  readonly #out: ByteSink;
   readonly #render: () => string;
   #shown = false;
   #queue: Promise<void> = Promise.resolve();
 
   /** Draws `render()` on `out` (local stderr). */
-  constructor(out: LocalOutput, render: () => string) {
+  constructor(out: ByteSink, render: () => string) {
     this.#out = out;
     this.#render = render;
   }
@@ -164,7 +160,7 @@ export class WriteTurns {
  * ```
  */
 export class OutputChannel {
-  readonly #target: LocalOutput;
+  readonly #target: ByteSink;
   readonly #status: StatusLine | undefined;
   readonly #turns: WriteTurns | undefined;
   #pending: Uint8Array[] = [];
@@ -179,7 +175,7 @@ export class OutputChannel {
    * Writes to `target`, keeping `status`, when given, under the output;
    * without a status line, writes take their `turns` when given.
    */
-  constructor(target: LocalOutput, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
+  constructor(target: ByteSink, options: { status?: StatusLine; turns?: WriteTurns } = {}) {
     this.#target = target;
     this.#status = options.status;
     this.#turns = options.turns;
@@ -267,12 +263,6 @@ export class OutputChannel {
       filled += part.length;
     }
     if (filled > 0) await writeAll(this.#target, batch.subarray(0, filled));
-  }
-}
-
-async function writeAll(target: LocalOutput, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) {
-    offset += await target.write(bytes.subarray(offset));
   }
 }
 
@@ -403,7 +393,7 @@ export function collapseOutputs(
     parts.push(encoder.encode(`${rule}${foldHostNames(hosts)}${count}\n${rule}`), output);
     if (output[output.length - 1] !== 0x0a) parts.push(encoder.encode("\n"));
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 /** FNV-1a, 32 bits: enough to keep different outputs apart in most cases, cheaply. */
@@ -419,15 +409,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
   return true;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

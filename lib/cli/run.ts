@@ -11,9 +11,8 @@ import type { RemoteProcess, RemoteStatus } from "../client/remote_process.ts";
 import type { RunConfig } from "./args.ts";
 import { findDefaultInventory } from "../config/inventory_path.ts";
 import { connectFromConfig } from "./connect.ts";
-import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
-import { EXIT_NOT_FOUND, EXIT_STDOUT_CLOSED } from "../protocol/exit_status.ts";
-import { exitCodeFor, forwardOutput, forwardStdin, printError } from "./terminal.ts";
+import { EXIT_NOT_FOUND } from "../protocol/exit_status.ts";
+import { finishPiped } from "./terminal.ts";
 
 /**
  * Runs the configured command and returns the exit status for rexec.
@@ -78,29 +77,10 @@ export async function runSingle(config: RunConfig): Promise<number> {
   const child: RemoteProcess = "shell" in config.command
     ? client.spawnShell(config.command.shell, options)
     : client.spawn(config.command.argv, options);
-
-  let interrupted: Deno.Signal | undefined;
-  const forced = Promise.withResolvers<number>();
-  using _interrupts = watchInterrupts((signal, count) => {
-    interrupted ??= signal;
-    // First signal: end the remote command cleanly and report how. A second
-    // one means the user will not wait; the server still ends the command
-    // when the connection drops.
-    if (count === 1) child.cancel();
-    else forced.resolve(exitCodeForSignal(interrupted));
+  return await finishPiped(child, {
+    stdin: !config.noStdin,
+    hint: (status) => shellLineHint(config.command, status),
   });
-
-  if (!config.noStdin) forwardStdin(child);
-  const finished = Promise.all([forwardOutput(child), child.status]);
-  const outcome = await Promise.race([finished, forced.promise]);
-  if (typeof outcome === "number") return outcome;
-  const [closedEarly, status] = outcome;
-  if (interrupted) return exitCodeForSignal(interrupted);
-  if (closedEarly) return EXIT_STDOUT_CLOSED;
-  if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
-    printError(`rexec: ${status.message}${shellLineHint(config.command, status)}`);
-  }
-  return exitCodeFor(status);
 }
 
 /** Characters that mean something to a shell, and whitespace. */

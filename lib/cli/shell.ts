@@ -11,9 +11,7 @@
 
 import type { ShellConfig } from "./args.ts";
 import { connectFromConfig } from "./connect.ts";
-import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
-import { EXIT_STDOUT_CLOSED } from "../protocol/exit_status.ts";
-import { exitCodeFor, forwardOutput, forwardStdin, printError } from "./terminal.ts";
+import { finishPiped } from "./terminal.ts";
 
 /**
  * Runs the remote login shell until it exits.
@@ -48,26 +46,5 @@ export async function runShell(config: ShellConfig): Promise<number> {
       where: client.where,
     });
   }
-  const shell = client.spawnLogin({ ...options, stdin: "piped" });
-  let interrupted: Deno.Signal | undefined;
-  const forced = Promise.withResolvers<number>();
-  using _interrupts = watchInterrupts((signal, count) => {
-    interrupted ??= signal;
-    // As `rexec run`: the first signal ends the shell cleanly, a second leaves at once.
-    if (count === 1) shell.cancel();
-    else forced.resolve(exitCodeForSignal(interrupted));
-  });
-  forwardStdin(shell);
-  const outcome = await Promise.race([
-    Promise.all([forwardOutput(shell), shell.status]),
-    forced.promise,
-  ]);
-  if (typeof outcome === "number") return outcome;
-  const [closedEarly, status] = outcome;
-  if (interrupted) return exitCodeForSignal(interrupted);
-  if (closedEarly) return EXIT_STDOUT_CLOSED;
-  if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
-    printError(`rexec: ${status.message}`);
-  }
-  return exitCodeFor(status);
+  return await finishPiped(client.spawnLogin({ ...options, stdin: "piped" }), { stdin: true });
 }

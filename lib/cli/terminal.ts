@@ -14,8 +14,10 @@ import {
   type RemoteStatus,
   stdinSink,
 } from "../client/remote_process.ts";
-import { EXIT_REXEC_FAILED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
+import { EXIT_REXEC_FAILED, EXIT_STDOUT_CLOSED, EXIT_TIMED_OUT } from "../protocol/exit_status.ts";
+import { type ByteSink, writeAll } from "../transport/frame_writer.ts";
 import { writeStderr } from "../util/stderr.ts";
+import { exitCodeForSignal, watchInterrupts } from "./interrupts.ts";
 
 const encoder = new TextEncoder();
 
@@ -73,7 +75,7 @@ export function printError(line: string): void {
  */
 export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   let closedEarly = false;
-  const forward = async (source: PushedByteStream, target: LocalOutput) => {
+  const forward = async (source: PushedByteStream, target: ByteSink) => {
     try {
       await copyBatched(source, target);
     } catch (error) {
@@ -89,11 +91,6 @@ export async function forwardOutput(child: RemoteProcess): Promise<boolean> {
   return closedEarly;
 }
 
-/** Local stdout or stderr: a write may take only part of what it is given. */
-interface LocalOutput {
-  write(bytes: Uint8Array): Promise<number>;
-}
-
 /**
  * Copies `source` to `target`, each write taking everything that came since
  * the last one began: local stdout and stderr cost a hop to a worker thread
@@ -101,12 +98,10 @@ interface LocalOutput {
  * the next. The target is never closed, so that rexec's own messages can
  * follow; when a write fails, the source is cancelled and the error rethrown.
  */
-async function copyBatched(source: PushedByteStream, target: LocalOutput): Promise<void> {
+async function copyBatched(source: PushedByteStream, target: ByteSink): Promise<void> {
   for (let bytes = await source.take(); bytes !== null; bytes = await source.take()) {
     try {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await target.write(bytes.subarray(offset));
-      }
+      await writeAll(target, bytes);
     } catch (error) {
       // The source may have failed as well (the connection went down); the
       // local write's failure is the one this copy reports.
@@ -198,4 +193,50 @@ export function describeStatus(status: RemoteStatus): string | undefined {
   if (status.signal !== null) return `killed by ${status.signal}`;
   if (status.code !== 0) return `exit ${status.code}`;
   return undefined;
+}
+
+/**
+ * Sees a remote command without a terminal through to its end: its output
+ * to local stdout and stderr, local stdin to it when `stdin` says so, the
+ * first stop signal ending it cleanly and a second leaving at once.
+ *
+ * @returns the exit status for rexec: the command's, 128+N after signal N,
+ * 141 when local stdout closed early.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run as a test: it copies this process's stdin and stdout.
+ * import { connect } from "../client/client.ts";
+ * import { finishPiped } from "./terminal.ts";
+ *
+ * await using client = await connect({ hostname: "web1", port: 7022, token: "secret" });
+ * Deno.exitCode = await finishPiped(client.spawn(["uptime"]), { stdin: false });
+ * ```
+ */
+export async function finishPiped(
+  child: RemoteProcess,
+  options: { stdin: boolean; hint?: (status: RemoteStatus) => string },
+): Promise<number> {
+  let interrupted: Deno.Signal | undefined;
+  const forced = Promise.withResolvers<number>();
+  using _interrupts = watchInterrupts((signal, count) => {
+    interrupted ??= signal;
+    // First signal: end the remote command cleanly and report how. A second
+    // one means the user will not wait; the server still ends the command
+    // when the connection drops.
+    if (count === 1) child.cancel();
+    else forced.resolve(exitCodeForSignal(interrupted));
+  });
+
+  if (options.stdin) forwardStdin(child);
+  const finished = Promise.all([forwardOutput(child), child.status]);
+  const outcome = await Promise.race([finished, forced.promise]);
+  if (typeof outcome === "number") return outcome;
+  const [closedEarly, status] = outcome;
+  if (interrupted) return exitCodeForSignal(interrupted);
+  if (closedEarly) return EXIT_STDOUT_CLOSED;
+  if (status.reason !== undefined && status.reason !== "cancelled" && status.message) {
+    printError(`rexec: ${status.message}${options.hint?.(status) ?? ""}`);
+  }
+  return exitCodeFor(status);
 }

@@ -348,7 +348,7 @@ export class Client implements AsyncDisposable {
       writer: this.#writer,
       maxFrameSize: parts.hello.maxFrameSize,
       initialWindow: parts.hello.stdinWindow ?? 0,
-      features: parts.hello.features ?? [],
+      features: this.serverFeatures,
       begin: async (channel) => {
         for (;;) {
           if (this.#failure) throw this.#failure;

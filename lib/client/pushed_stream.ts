@@ -18,6 +18,8 @@
  * @module
  */
 
+import { concatBytes } from "../util/bytes.ts";
+
 /** The queue's first buffer; it grows while bytes pile up. */
 const INITIAL_CAPACITY = 16 * 1024;
 
@@ -193,20 +195,11 @@ export class PushedByteStream {
   async readAll(): Promise<Uint8Array> {
     if (this.#readable) return await new Response(this.#readable).bytes();
     const parts: Uint8Array[] = [];
-    let total = 0;
     for (let bytes = await this.take(); bytes !== null; bytes = await this.take()) {
       // A taken view is lent only until the next take.
       parts.push(bytes.slice());
-      total += bytes.length;
     }
-    if (parts.length === 1) return parts[0];
-    const all = new Uint8Array(total);
-    let offset = 0;
-    for (const part of parts) {
-      all.set(part, offset);
-      offset += part.length;
-    }
-    return all;
+    return concatBytes(parts);
   }
 
   /**

@@ -32,18 +32,13 @@ import {
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { changedSince } from "../util/files.ts";
+import { HashedFileWriter } from "../util/hashed_file.ts";
 import { temporaryName } from "../util/temp_name.ts";
 
 export type { FileFacts, FileKind, TreeEntry } from "../protocol/transfer.ts";
 
 /** Bytes of a download the server may have in flight. */
 const DOWNLOAD_WINDOW = 4 * 1024 * 1024;
-
-/** Bytes of a download written between two syncs of its data while it arrives. */
-const SYNC_STEP = 32 * 1024 * 1024;
-
-/** Bodies up to this size are written with one synchronous call. */
-const SYNC_WRITE_LIMIT = 64 * 1024;
 
 /** Window is returned to the server in steps of at least this much. */
 const GRANT_STEP = 512 * 1024;
@@ -571,12 +566,7 @@ export class FileOperations implements RemoteFiles {
     let written = 0;
     let owed = 0;
     let writeError: unknown;
-    // A large file is synced as it comes, on another thread, so that the
-    // final fsync finds little left to write; a failure is reported at the
-    // end, since Linux may not report a failed writeback to a later fsync.
-    let unsynced = 0;
-    let syncing: Promise<void> | undefined;
-    let syncFailure: { error: unknown } | undefined;
+    const writer = new HashedFileWriter(file, hash);
     const host = this.#host;
     const channel = new TransferChannel({
       onInfo: (body) => {
@@ -586,22 +576,7 @@ export class FileOperations implements RemoteFiles {
       onData: async (body) => {
         if (writeError !== undefined) return;
         try {
-          if (body.length <= SYNC_WRITE_LIMIT) {
-            // Small bodies with one synchronous call, cheaper than a thread hop.
-            for (let offset = 0; offset < body.length;) {
-              offset += file.writeSync(body.subarray(offset));
-            }
-            hash.update(body);
-          } else {
-            // Hashed while another thread writes it.
-            const writing = (async () => {
-              for (let offset = 0; offset < body.length;) {
-                offset += await file.write(body.subarray(offset));
-              }
-            })();
-            hash.update(body);
-            await writing;
-          }
+          await writer.write(body);
         } catch (error) {
           // Told to the server as a cancel; the error is what the caller sees.
           writeError = error;
@@ -610,13 +585,6 @@ export class FileOperations implements RemoteFiles {
         }
         written += body.length;
         owed += body.length;
-        unsynced += body.length;
-        if (unsynced >= SYNC_STEP && syncing === undefined) {
-          unsynced = 0;
-          syncing = file.syncData()
-            .catch((error) => void (syncFailure ??= { error }))
-            .finally(() => syncing = undefined);
-        }
         onProgress?.(written, facts?.size ?? written);
         if (owed >= GRANT_STEP) {
           host.writer.write(FrameType.CopyWindow, encodeCopyWindow(owed)).catch(() => {});
@@ -648,8 +616,9 @@ export class FileOperations implements RemoteFiles {
             `${localPath} is left as it was`,
         );
       }
-      await syncing;
-      if (syncFailure) throw localFailure(syncFailure.error, localPath);
+      await writer.synced().catch((error) => {
+        throw localFailure(error, localPath);
+      });
       await file.sync();
       if (preserve && facts) {
         Deno.chmodSync(temp, facts.mode & 0o777);

@@ -11,8 +11,9 @@ import { DEFAULT_PARALLEL } from "../client/defaults.ts";
 import { outputQueue, type RemoteProcess, stdinSink } from "../client/remote_process.ts";
 import type { PushedByteStream } from "../client/pushed_stream.ts";
 import { resolveToken } from "../config/token.ts";
-import { RexecError, TlsError } from "../errors.ts";
+import { TlsError } from "../errors.ts";
 import { formatHostPort } from "../transport/address.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { StdinFanout } from "./stdin_fanout.ts";
 import { parseHostTarget, type Target } from "./targets.ts";
 
@@ -455,7 +456,6 @@ async function readCa(path: string): Promise<string> {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof RexecError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }
@@ -553,7 +553,7 @@ async function runOne(
       durationMs: elapsed(),
       stdout,
       // A program that could not start says why on its stderr, as a shell would.
-      stderr: note === "" ? stderr : concat([stderr, new TextEncoder().encode(note)]),
+      stderr: note === "" ? stderr : concatBytes([stderr, new TextEncoder().encode(note)]),
     };
   }
 }
@@ -613,20 +613,8 @@ async function drain(
     } catch (reason) {
       queue.cancel();
       child.cancel();
-      return Object.assign(concat(parts), { failure: { reason } });
+      return Object.assign(concatBytes(parts), { failure: { reason } });
     }
   }
-  return concat(parts);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  if (parts.length === 0) return new Uint8Array(0);
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { concatBytes } from "../util/bytes.ts";
+
 /**
  * Reads the file at `path` as UTF-8 text, refusing it once it holds more
  * than `maxBytes` bytes, before holding more in memory.
@@ -49,12 +51,7 @@ export async function readBoundedText(
     if (size > maxBytes) throw new RangeError(`the file is larger than ${maxBytes} bytes`);
     chunks.push(buffer.slice(0, read));
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  const bytes = concatBytes(chunks);
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (error) {

@@ -12,6 +12,7 @@
 
 import { HandshakeError, ProtocolError } from "../errors.ts";
 import { ErrorCode, type ReceivedErrorCode } from "./error_code.ts";
+import { isRecord, parseJsonObject } from "./json_body.ts";
 import { EXIT_STATUS_MAX } from "./exit_status.ts";
 import { frameTypeName, MIN_MAX_FRAME_SIZE } from "./frame.ts";
 
@@ -29,7 +30,6 @@ export const MAGIC: Uint8Array = new Uint8Array([0x52, 0x58, 0x45, 0x43]);
 
 const HELLO_PREFIX = MAGIC.length + 2;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** What each side announces in its HELLO. */
 export interface Hello {
@@ -116,7 +116,7 @@ export function decodeHello(body: Uint8Array): Hello {
       ErrorCode.UnsupportedVersion,
     );
   }
-  const fields = parseObject(body.subarray(HELLO_PREFIX), "HELLO");
+  const fields = parseJsonObject(body.subarray(HELLO_PREFIX), "HELLO");
   const maxFrameSize = requireInteger(fields, "maxFrameSize", "HELLO");
   if (maxFrameSize < MIN_MAX_FRAME_SIZE) {
     throw new HandshakeError(
@@ -378,7 +378,7 @@ export function encodeJson(
  * ```
  */
 export function decodeAuthChallenge(body: Uint8Array): AuthChallenge {
-  const fields = parseObject(body, "AUTH_CHALLENGE");
+  const fields = parseJsonObject(body, "AUTH_CHALLENGE");
   return { nonce: requireString(fields, "nonce", "AUTH_CHALLENGE") };
 }
 
@@ -397,7 +397,7 @@ export function decodeAuthChallenge(body: Uint8Array): AuthChallenge {
  * ```
  */
 export function decodeAuthResponse(body: Uint8Array): AuthResponse {
-  const fields = parseObject(body, "AUTH_RESPONSE");
+  const fields = parseJsonObject(body, "AUTH_RESPONSE");
   return {
     nonce: requireString(fields, "nonce", "AUTH_RESPONSE"),
     mac: requireString(fields, "mac", "AUTH_RESPONSE"),
@@ -417,7 +417,7 @@ export function decodeAuthResponse(body: Uint8Array): AuthResponse {
  * ```
  */
 export function decodeAuthOk(body: Uint8Array): AuthOk {
-  return { mac: requireString(parseObject(body, "AUTH_OK"), "mac", "AUTH_OK") };
+  return { mac: requireString(parseJsonObject(body, "AUTH_OK"), "mac", "AUTH_OK") };
 }
 
 /**
@@ -450,7 +450,7 @@ export function decodeAuthOk(body: Uint8Array): AuthOk {
  * ```
  */
 export function decodeExecRequest(body: Uint8Array): ExecRequest {
-  const fields = parseObject(body, "EXEC", ErrorCode.BadRequest);
+  const fields = parseJsonObject(body, "EXEC", ErrorCode.BadRequest);
   const bad = (message: string) =>
     new ProtocolError(`invalid EXEC request: ${message}`, ErrorCode.BadRequest);
   const { argv, shell, login, env, cwd, timeout, tty } = fields;
@@ -545,7 +545,7 @@ function checkWindowSize(
  * ```
  */
 export function decodeWindowSize(body: Uint8Array): WindowSize {
-  const fields = parseObject(body, "WINDOW_SIZE", ErrorCode.BadRequest);
+  const fields = parseJsonObject(body, "WINDOW_SIZE", ErrorCode.BadRequest);
   return checkWindowSize(
     fields,
     "WINDOW_SIZE",
@@ -570,7 +570,7 @@ export function decodeWindowSize(body: Uint8Array): WindowSize {
  * ```
  */
 export function decodeSignalRequest(body: Uint8Array): SignalRequest {
-  const signal = requireString(parseObject(body, "SIGNAL"), "signal", "SIGNAL");
+  const signal = requireString(parseJsonObject(body, "SIGNAL"), "signal", "SIGNAL");
   if (!FORWARDABLE_SIGNALS.has(signal as Deno.Signal)) {
     throw new ProtocolError(
       `SIGNAL ${JSON.stringify(signal)} is not a signal rexec forwards`,
@@ -594,7 +594,7 @@ export function decodeSignalRequest(body: Uint8Array): SignalRequest {
  * ```
  */
 export function decodeExitReport(body: Uint8Array): ExitReport {
-  const fields = parseObject(body, "EXIT");
+  const fields = parseJsonObject(body, "EXIT");
   const code = requireInteger(fields, "code", "EXIT");
   if (code > EXIT_STATUS_MAX) {
     throw new ProtocolError(`EXIT code ${code} is above ${EXIT_STATUS_MAX}`);
@@ -631,7 +631,7 @@ export function decodeExitReport(body: Uint8Array): ExitReport {
  * ```
  */
 export function decodeErrorReport(body: Uint8Array): ReceivedErrorReport {
-  const fields = parseObject(body, "ERROR");
+  const fields = parseJsonObject(body, "ERROR");
   return {
     code: requireString(fields, "code", "ERROR"),
     message: requireString(fields, "message", "ERROR"),
@@ -703,27 +703,6 @@ export function requireEmptyBody(type: number, body: Uint8Array): void {
       `${frameTypeName(type)} frame must have an empty body, got ${body.length} bytes`,
     );
   }
-}
-
-function parseObject(
-  body: Uint8Array,
-  what: string,
-  code: ErrorCode = ErrorCode.ProtocolError,
-): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(body));
-  } catch (error) {
-    throw new ProtocolError(`${what} body is not valid UTF-8 JSON`, code, { cause: error });
-  }
-  if (!isRecord(value)) {
-    throw new ProtocolError(`${what} body must be a JSON object`, code);
-  }
-  return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function requireString(

@@ -13,6 +13,7 @@
 
 import { ProtocolError } from "../errors.ts";
 import { ErrorCode } from "./error_code.ts";
+import { isRecord, parseJsonObject } from "./json_body.ts";
 
 /** The feature a server names in its HELLO when it speaks the transfer frames. */
 export const COPY_FEATURE = "copy";
@@ -163,7 +164,6 @@ export type CopyResult =
 export type CopyInfo = { readonly facts: FileFacts } | { readonly entries: readonly TreeEntry[] };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Encodes a COPY_REQUEST, COPY_INFO, COPY_RESULT or COPY_END body as JSON.
@@ -203,7 +203,7 @@ export function encodeCopyJson(
  * ```
  */
 export function decodeCopyRequest(body: Uint8Array): CopyRequest {
-  const fields = parseObject(body, "COPY_REQUEST", ErrorCode.BadRequest);
+  const fields = parseJsonObject(body, "COPY_REQUEST", ErrorCode.BadRequest);
   const bad = (message: string) =>
     new ProtocolError(`invalid COPY_REQUEST: ${message}`, ErrorCode.BadRequest);
   const path = cleanString(fields.path, "path", bad);
@@ -256,7 +256,7 @@ export function decodeCopyRequest(body: Uint8Array): CopyRequest {
  * ```
  */
 export function decodeCopyResult(body: Uint8Array): CopyResult {
-  const fields = parseObject(body, "COPY_RESULT");
+  const fields = parseJsonObject(body, "COPY_RESULT");
   const bad = (message: string) => new ProtocolError(`invalid COPY_RESULT: ${message}`);
   if (fields.ok === false) {
     const error = fields.error;
@@ -291,7 +291,7 @@ export function decodeCopyResult(body: Uint8Array): CopyResult {
  * ```
  */
 export function decodeCopyInfo(body: Uint8Array): CopyInfo {
-  const fields = parseObject(body, "COPY_INFO");
+  const fields = parseJsonObject(body, "COPY_INFO");
   const bad = (message: string) => new ProtocolError(`invalid COPY_INFO: ${message}`);
   if (fields.facts !== undefined) return { facts: decodeFacts(fields.facts, bad) };
   if (!Array.isArray(fields.entries)) throw bad("needs facts or entries");
@@ -321,7 +321,7 @@ export function decodeCopyInfo(body: Uint8Array): CopyInfo {
  * ```
  */
 export function decodeCopyEnd(body: Uint8Array): string {
-  const fields = parseObject(body, "COPY_END");
+  const fields = parseJsonObject(body, "COPY_END");
   return hexDigest(fields.sha256, (message) => new ProtocolError(`invalid COPY_END: ${message}`));
 }
 
@@ -409,25 +409,6 @@ function hexDigest(value: unknown, bad: (message: string) => ProtocolError): str
     throw bad("sha256 must be 64 hex digits");
   }
   return value;
-}
-
-function parseObject(
-  body: Uint8Array,
-  what: string,
-  code: ErrorCode = ErrorCode.ProtocolError,
-): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(body));
-  } catch (error) {
-    throw new ProtocolError(`${what} body is not valid UTF-8 JSON`, code, { cause: error });
-  }
-  if (!isRecord(value)) throw new ProtocolError(`${what} body must be a JSON object`, code);
-  return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function count(

@@ -477,19 +477,20 @@ export class ServerCommand {
   ): Promise<GroupProcess> {
     const { request, runAs } = this.#options;
     const { spawnPty, terminalEnvironment } = await import("./pty_process.ts");
+    const size = this.#windowSize ?? request.tty!;
     const child = await spawnPty({
       argv: this.#argv,
       env: terminalEnvironment({ ...runAs?.env, ...request.env, TERM: request.tty!.term }),
       cwd: cwd ?? Deno.cwd(),
-      size: this.#windowSize ?? request.tty!,
+      size,
       ...(checkedProgram !== undefined ? { checkedProgram } : {}),
       ...(runAs?.uid !== undefined && runAs.gid !== undefined
         ? { uid: runAs.uid, gid: runAs.gid }
         : {}),
     });
     this.#terminal = child;
-    // A WINDOW_SIZE that came while node-pty was loading.
-    if (this.#windowSize) child.resize(this.#windowSize);
+    // A WINDOW_SIZE that came while the terminal was opening.
+    if (this.#windowSize && this.#windowSize !== size) child.resize(this.#windowSize);
     return child;
   }
 

@@ -22,6 +22,7 @@ import { constants } from "node:os";
 import { SpawnError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "../protocol/exit_status.ts";
 import type { WindowSize } from "../protocol/messages.ts";
+import { sleep } from "../util/deadline.ts";
 import { directoryProblem, GroupProcess } from "./process.ts";
 import { programCandidates } from "./program_search.ts";
 
@@ -397,22 +398,9 @@ async function writeTo(
     if (errno === EINTR) continue;
     if (errno === EIO) throw new Deno.errors.BrokenPipe("the terminal has no program on it");
     if (errno !== libc.eagain) throw new Error(`writing to the terminal failed: errno ${errno}`);
-    await pause(pauseMs, stop);
+    await sleep(pauseMs, stop);
     pauseMs = Math.min(pauseMs * 2, MAX_WRITE_PAUSE_MS);
   }
-}
-
-/** Waits `ms`, or less when `stop` is aborted. */
-function pause(ms: number, stop: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      stop?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stop?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -37,6 +37,7 @@ import {
 import type { FrameWriter } from "../transport/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { changedSince } from "../util/files.ts";
+import { HashedFileWriter } from "../util/hashed_file.ts";
 import { temporaryName } from "../util/temp_name.ts";
 import {
   checkOpenedInside,
@@ -65,12 +66,6 @@ export const UPLOAD_WINDOW = 4 * 1024 * 1024;
  * cost the client a new buffer.
  */
 export const COPY_CHUNK_SIZE = 256 * 1024;
-
-/** Chunks up to this size are written with one synchronous call: cheaper than a thread hop. */
-const SYNC_WRITE_LIMIT = 64 * 1024;
-
-/** Bytes of an upload written between two syncs of its data while it arrives. */
-const SYNC_STEP = 32 * 1024 * 1024;
 
 /** Credit is returned in steps of at least this much, or when the queue empties. */
 const GRANT_STEP = 256 * 1024;
@@ -416,16 +411,12 @@ export class ServerTransfer {
   /** Writes the upload's chunks as they come, returning credit as they are on disk. */
   async #receive(file: Deno.FsFile, hash: Hash, size: number): Promise<void> {
     let owed = 0;
-    let unsynced = 0;
-    let syncing: Promise<void> | undefined;
-    // Reported at the end: Linux may not report a failed writeback to a later fsync.
-    let syncFailure: { error: unknown } | undefined;
+    const writer = new HashedFileWriter(file, hash);
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk === undefined) {
         if (this.#endDigest !== undefined) {
-          await syncing;
-          if (syncFailure) throw syncFailure.error;
+          await writer.synced();
           return;
         }
         await this.#next();
@@ -439,26 +430,9 @@ export class ServerTransfer {
         );
       }
       // Small chunks are written at once; large ones without holding up the other sessions.
-      if (chunk.length <= SYNC_WRITE_LIMIT) {
-        writeAllSync(file, chunk);
-        hash.update(chunk);
-      } else {
-        // Hashed while another thread writes it.
-        const writing = writeAll(file, chunk);
-        hash.update(chunk);
-        await writing;
-      }
+      await writer.write(chunk);
       this.#bytes += chunk.length;
       owed += chunk.length;
-      unsynced += chunk.length;
-      // A large file is synced as it comes, on another thread, so that the
-      // final fsync finds little left to write.
-      if (unsynced >= SYNC_STEP && syncing === undefined) {
-        unsynced = 0;
-        syncing = file.syncData()
-          .catch((error) => void (syncFailure ??= { error }))
-          .finally(() => syncing = undefined);
-      }
       // Credit only for bytes still to come: the client needs no more.
       if (owed >= GRANT_STEP || this.#chunks.length === 0) {
         const needed = Math.max(0, size - this.#bytes - this.#allowance);
@@ -728,14 +702,6 @@ export function factsOf(info: Deno.FileInfo): FileFacts {
     mode: (info.mode ?? 0o644) & 0o777,
     mtime: info.mtime?.getTime() ?? 0,
   };
-}
-
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
 }
 
 function shortened(message: string): string {

@@ -13,7 +13,9 @@ import {
   certificateNames,
   type CertificatePair,
   DEFAULT_VALID_DAYS,
+  KEY_ALGORITHM,
   randomSerialNumber,
+  validityPeriod,
 } from "./certificate.ts";
 import { joinPath } from "../util/paths.ts";
 
@@ -30,10 +32,6 @@ import { joinPath } from "../util/paths.ts";
  * ```
  */
 export const DEFAULT_CA_VALID_DAYS = 3650;
-
-const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-const CLOCK_SKEW_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The files of the CA in a config directory: `ca-cert.pem` and `ca-key.pem`.
@@ -74,15 +72,13 @@ export async function createCertificateAuthority(
   options: { readonly name?: string; readonly validDays?: number } = {},
 ): Promise<CertificatePair> {
   const x509 = await loadX509();
-  const validDays = checkDays(options.validDays ?? DEFAULT_CA_VALID_DAYS);
-  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-  const now = Date.now();
+  const period = validityPeriod(options.validDays ?? DEFAULT_CA_VALID_DAYS);
+  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
     name: [{ CN: [options.name ?? "rexec CA"] }],
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + validDays * DAY_MS),
-    signingAlgorithm: ALGORITHM,
+    ...period,
+    signingAlgorithm: KEY_ALGORITHM,
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
@@ -137,7 +133,7 @@ export async function issueServerCertificate(options: {
   readonly validDays?: number;
 }): Promise<CertificatePair> {
   const subjectNames = certificateNames(options.names);
-  const validDays = checkDays(options.validDays ?? DEFAULT_VALID_DAYS);
+  const period = validityPeriod(options.validDays ?? DEFAULT_VALID_DAYS);
   const x509 = await loadX509();
   let caCert;
   let caKey: CryptoKey;
@@ -145,7 +141,7 @@ export async function issueServerCertificate(options: {
     caCert = new x509.X509Certificate(options.ca.certPem);
     const der = x509.PemConverter.decode(options.ca.keyPem)[0];
     if (der === undefined) throw new Error("no PEM block");
-    caKey = await crypto.subtle.importKey("pkcs8", der, ALGORITHM, false, ["sign"]);
+    caKey = await crypto.subtle.importKey("pkcs8", der, KEY_ALGORITHM, false, ["sign"]);
   } catch (error) {
     throw new CertificateError(
       `cannot read the CA certificate and key: ${(error as Error).message}`,
@@ -164,15 +160,13 @@ export async function issueServerCertificate(options: {
         "signs (make a new CA with rexec cert --ca-init --force, and give clients its certificate)",
     );
   }
-  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-  const now = Date.now();
+  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
     subject: [{ CN: [subjectNames[0].value] }],
     issuer: caCert.subject,
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + validDays * DAY_MS),
-    signingAlgorithm: ALGORITHM,
+    ...period,
+    signingAlgorithm: KEY_ALGORITHM,
     publicKey: keys.publicKey,
     signingKey: caKey,
     extensions: [
@@ -200,15 +194,6 @@ type X509 = typeof import("npm:@peculiar/x509@^1.14.3");
 /** Loaded only to make certificates: see createSelfSignedCertificate. */
 function loadX509(): Promise<X509> {
   return import("npm:@peculiar/x509@^1.14.3");
-}
-
-function checkDays(days: number): number {
-  if (!Number.isFinite(days) || days <= 0) {
-    throw new CertificateError(
-      `a certificate must be valid for a positive number of days, not ${days}`,
-    );
-  }
-  return days;
 }
 
 async function pairOf(

@@ -81,6 +81,47 @@ const CLOCK_SKEW_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
+ * The key and signature algorithm of every certificate rexec makes: ECDSA
+ * on P-256 with SHA-256.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KEY_ALGORITHM } from "./certificate.ts";
+ *
+ * const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, false, ["sign", "verify"]);
+ * assert.equal(keys.privateKey.algorithm.name, "ECDSA");
+ * ```
+ */
+export const KEY_ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+
+/**
+ * When a certificate made now for `validDays` days starts and ends: an hour
+ * back from now, for clients whose clock is behind, to `validDays` from now.
+ *
+ * @throws {CertificateError} when `validDays` is not a positive number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CertificateError, validityPeriod } from "./certificate.ts";
+ *
+ * const { notBefore, notAfter } = validityPeriod(1);
+ * assert.ok(notBefore.getTime() < Date.now() && Date.now() < notAfter.getTime());
+ * assert.throws(() => validityPeriod(0), CertificateError);
+ * ```
+ */
+export function validityPeriod(validDays: number): { notBefore: Date; notAfter: Date } {
+  if (!Number.isFinite(validDays) || validDays <= 0) {
+    throw new CertificateError(
+      `a certificate must be valid for a positive number of days, not ${validDays}`,
+    );
+  }
+  const now = Date.now();
+  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + validDays * DAY_MS) };
+}
+
+/**
  * Makes a new ECDSA P-256 key and a self-signed certificate for `names`: a
  * server certificate (not a CA) whose subject alternative names hold every
  * name, addresses as iPAddress and the rest as dNSName entries.
@@ -123,36 +164,25 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export async function createSelfSignedCertificate(
   options: SelfSignedCertificateOptions,
 ): Promise<CertificatePair> {
-  const validDays = options.validDays ?? DEFAULT_VALID_DAYS;
-  if (!Number.isFinite(validDays) || validDays <= 0) {
-    throw new CertificateError(
-      `a certificate must be valid for a positive number of days, not ${validDays}`,
-    );
-  }
-  const subjectNames = options.names.map(subjectAlternativeName);
-  if (subjectNames.length === 0) {
-    throw new CertificateError("a certificate needs at least one host name or address");
-  }
+  const period = validityPeriod(options.validDays ?? DEFAULT_VALID_DAYS);
+  const subjectNames = certificateNames(options.names);
   // Loaded here rather than at the top: it installs a global Reflect polyfill
   // and takes a while to load, which only the code that makes a certificate
   // should pay for. Named in full, not through deno.json's import map, which
   // a program importing this library by path or URL does not have.
   const x509 = await import("npm:@peculiar/x509@^1.14.3");
-  const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-  const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
-  const now = Date.now();
+  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
     name: [{ CN: [subjectNames[0].value] }],
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + validDays * DAY_MS),
-    signingAlgorithm: algorithm,
+    ...period,
+    signingAlgorithm: KEY_ALGORITHM,
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(uniqueNames(subjectNames)),
+      new x509.SubjectAlternativeNameExtension(subjectNames),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
     ],
   }, crypto);

@@ -20,8 +20,7 @@
  * ```
  */
 export function temporaryName(dir: string, name: string): string {
-  const random = crypto.getRandomValues(new Uint8Array(6));
-  const suffix = Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const suffix = crypto.getRandomValues(new Uint8Array(6)).toHex();
   // Cut, so that a name near the system's limit of 255 bytes still leaves room for the suffix.
   return `${dir.endsWith("/") ? dir.slice(0, -1) : dir}/.${name.slice(0, 60)}.rexec-${suffix}.tmp`;
 }
