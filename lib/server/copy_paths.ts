@@ -277,11 +277,9 @@ export function openForAttributes(
   );
   try {
     const info = opened.statSync();
-    const expected = same ?? seen;
-    if (
-      info.dev !== seen.dev || info.ino !== seen.ino ||
-      info.dev !== expected.dev || info.ino !== expected.ino
-    ) {
+    const replaced = info.dev !== seen.dev || info.ino !== seen.ino ||
+      (same !== undefined && (seen.dev !== same.dev || seen.ino !== same.ino));
+    if (replaced) {
       throw new CopyFailure("refused", `${written}: replaced by another file on the server`);
     }
   } catch (error) {
